@@ -1,0 +1,1 @@
+"""The tracker database: typed models, engine and sessions, migrations, shared queries."""

@@ -1,0 +1,6 @@
+"""Allows `python -m intake`."""
+import sys
+
+from intake.cli import main
+
+sys.exit(main())

@@ -1,0 +1,294 @@
+"""Loads and validates the TOML configuration; secrets are read only by reference."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+import subprocess
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+
+class ConfigError(Exception):
+    """A configuration problem a user can fix; the message names the key."""
+
+
+Security = Literal["ssl", "starttls", "none"]
+
+
+@dataclass(frozen=True)
+class Secret:
+    """Where a password comes from: an environment variable or a file, never the config itself."""
+
+    env: str = ""
+    file: str = ""
+
+    def read(self, key: str) -> str | None:
+        if self.env:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise ConfigError(f"{key}_env: environment variable {self.env} is not set")
+            return value
+        if self.file:
+            try:
+                return Path(self.file).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ConfigError(f"{key}_file: cannot read {self.file}: {exc.strerror}") from None
+        return None
+
+
+class TokenError(OSError):
+    """An OAuth2 access token could not be obtained (a transient failure: the worker retries)."""
+
+
+@dataclass(frozen=True)
+class TokenSource:
+    """Where an OAuth2 access token comes from: a command that prints it, or a file something else refreshes."""
+
+    command: str = ""
+    file: str = ""
+
+    def read(self) -> str:
+        """A current token; read anew on every call, since tokens expire."""
+        if self.command:
+            try:
+                proc = subprocess.run(shlex.split(self.command), capture_output=True, text=True, timeout=60)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise TokenError(f"oauth2 token command failed: {exc}") from None
+            if proc.returncode != 0:
+                raise TokenError(f"oauth2 token command exited with {proc.returncode}: "
+                                 f"{proc.stderr.strip()[:200]}")
+            token = proc.stdout.strip()
+        else:
+            try:
+                token = Path(self.file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise TokenError(f"oauth2 token file {self.file}: {exc.strerror}") from None
+        if not token:
+            raise TokenError("oauth2 token source gave an empty token")
+        return token
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = "sqlite:///intake.db"
+    echo: bool = False
+
+
+@dataclass(frozen=True)
+class MailboxConfig:
+    name: str
+    host: str
+    username: str
+    port: int = 993
+    security: Security = "ssl"
+    folder: str = "INBOX"
+    password_env: str = ""
+    password_file: str = ""
+    auth: Literal["password", "xoauth2"] = "password"
+    oauth2_token_command: str = ""
+    oauth2_token_file: str = ""
+    ca_file: str = ""
+    on_processed: Literal["keep", "seen", "move"] = "keep"
+    move_to: str = ""
+    poll_seconds: float = 30.0
+    idle: bool = True
+    batch_size: int = 50
+
+    @property
+    def secret(self) -> Secret:
+        return Secret(self.password_env, self.password_file)
+
+    @property
+    def token(self) -> TokenSource:
+        return TokenSource(self.oauth2_token_command, self.oauth2_token_file)
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: Security = "none"
+    username: str = ""
+    password_env: str = ""
+    password_file: str = ""
+    ca_file: str = ""
+    from_address: str = "Client Intake <intake@localhost>"
+    timeout_seconds: float = 30.0
+    max_attempts: int = 10
+
+    @property
+    def secret(self) -> Secret:
+        return Secret(self.password_env, self.password_file)
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    reference_prefix: str = "CI"
+    own_addresses: tuple[str, ...] = ()
+    max_message_bytes: int = 25 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    review_threshold: float = 0.6
+    model_dir: str = ""
+
+
+@dataclass(frozen=True)
+class AcknowledgmentConfig:
+    enabled: bool = True
+    max_per_sender_per_hour: int = 5
+    team_name: str = "the project team"
+
+
+@dataclass(frozen=True)
+class SlaConfig:
+    ack_target_minutes: float = 5.0
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8025
+
+
+@dataclass(frozen=True)
+class Config:
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    mailboxes: tuple[MailboxConfig, ...] = ()
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    acknowledgment: AcknowledgmentConfig = field(default_factory=AcknowledgmentConfig)
+    sla: SlaConfig = field(default_factory=SlaConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+
+    def own_addresses(self) -> set[str]:
+        """Every address that is ours: mailboxes, the sender address, and extras."""
+        from email.utils import parseaddr
+
+        found = {m.username.lower() for m in self.mailboxes if "@" in m.username}
+        found.add(parseaddr(self.smtp.from_address)[1].lower())
+        found.update(a.lower() for a in self.tracker.own_addresses)
+        found.discard("")
+        return found
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table")
+        return _build(tp, value, key)
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise ConfigError(f"{key}: must be one of {', '.join(map(str, allowed))}, not {value!r}")
+        return value
+    if origin is tuple:
+        inner = typing.get_args(tp)[0]
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list")
+        return tuple(_convert(v, inner, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin in (typing.Union, types.UnionType):
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, not {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected a whole number, not {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, not {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, not {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported value")  # pragma: no cover - schema bug
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for name in data:
+        if name == "password":
+            raise ConfigError(
+                f"{prefix}.password: passwords are not allowed in the config file; "
+                "use password_env or password_file"
+            )
+        if name not in fields:
+            raise ConfigError(f"{prefix + '.' if prefix else ''}{name}: unknown key")
+    kwargs = {}
+    for name, f in fields.items():
+        key = f"{prefix}.{name}" if prefix else name
+        if name in data:
+            kwargs[name] = _convert(data[name], hints[name], key)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{key}: missing required key")
+    return cls(**kwargs)
+
+
+def _validate(cfg: Config) -> None:
+    names = set()
+    for i, box in enumerate(cfg.mailboxes):
+        key = f"mailboxes[{i}]"
+        if box.name in names:
+            raise ConfigError(f"{key}.name: duplicate mailbox name {box.name!r}")
+        names.add(box.name)
+        if box.auth == "xoauth2":
+            if bool(box.oauth2_token_command) == bool(box.oauth2_token_file):
+                raise ConfigError(f"{key}.oauth2_token_command: with auth = \"xoauth2\" give "
+                                  "oauth2_token_command or oauth2_token_file (one of them)")
+        elif box.password_env and box.password_file:
+            raise ConfigError(f"{key}.password_env: give password_env or password_file, not both")
+        elif not (box.password_env or box.password_file):
+            raise ConfigError(f"{key}.password_env: missing; set password_env or password_file")
+        if box.on_processed == "move" and not box.move_to:
+            raise ConfigError(f"{key}.move_to: required when on_processed = \"move\"")
+        if not 1 <= box.port <= 65535:
+            raise ConfigError(f"{key}.port: must be between 1 and 65535")
+        if box.batch_size < 1:
+            raise ConfigError(f"{key}.batch_size: must be at least 1")
+    if cfg.smtp.password_env and cfg.smtp.password_file:
+        raise ConfigError("smtp.password_env: give password_env or password_file, not both")
+    if not 0.0 <= cfg.classifier.review_threshold <= 1.0:
+        raise ConfigError("classifier.review_threshold: must be between 0 and 1")
+    if "@" not in cfg.smtp.from_address:
+        raise ConfigError("smtp.from_address: must be an email address")
+    if not cfg.database.url:
+        raise ConfigError("database.url: must not be empty")
+
+
+def parse_config(data: dict[str, Any]) -> Config:
+    """Builds a validated Config from parsed TOML data."""
+    cfg = _build(Config, data, "")
+    _validate(cfg)
+    return cfg
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Reads the config from PATH, $INTAKE_CONFIG, or defaults when neither is given."""
+    if path is None:
+        path = os.environ.get("INTAKE_CONFIG") or None
+    if path is None:
+        return parse_config({})
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config: file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config: cannot read {path}: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config: {path} is not valid TOML: {exc}") from None
+    return parse_config(data)

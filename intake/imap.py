@@ -1,0 +1,184 @@
+"""Talks IMAP to one mailbox: connect with TLS checks, UID-based fetch in batches, IDLE, post-commit actions."""
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timezone
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+from intake.config import MailboxConfig
+from intake.values import RawMail
+
+log = logging.getLogger("intake.imap")
+
+IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30-minute timeout
+IMAP_ERRORS = (IMAPClientError, OSError, ssl.SSLError, EOFError)
+
+
+class MailboxClient:
+    """One connection to one configured mailbox folder."""
+
+    def __init__(self, cfg: MailboxConfig, password: str, timeout: float = 60.0) -> None:
+        self.cfg = cfg
+        self.password = password
+        self.timeout = timeout
+        self.client: IMAPClient | None = None
+        self.uidvalidity = 0
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.cfg.ca_file or None)
+
+    def connect(self) -> int:
+        """Logs in and selects the folder; returns its UIDVALIDITY."""
+        cfg = self.cfg
+        if cfg.security == "none":
+            log.warning("event=insecure_imap mailbox=%s host=%s detail=\"security is none: password and mail "
+                        "travel unencrypted\"", cfg.name, cfg.host)
+        client = IMAPClient(cfg.host, port=cfg.port, ssl=cfg.security == "ssl",
+                            ssl_context=self._ssl_context() if cfg.security == "ssl" else None, timeout=self.timeout)
+        try:
+            if cfg.security == "starttls":
+                client.starttls(self._ssl_context())
+            if cfg.auth == "xoauth2":
+                # Read on every connect: access tokens live about an hour.
+                client.oauth2_login(cfg.username, cfg.token.read())
+            else:
+                client.login(cfg.username, self.password)
+            client.normalise_times = False
+            if cfg.on_processed == "move" and not client.folder_exists(cfg.move_to):
+                client.create_folder(cfg.move_to)
+                log.info("event=folder_created mailbox=%s folder=%s", cfg.name, cfg.move_to)
+            info = client.select_folder(cfg.folder)
+        except BaseException:
+            _quietly_close(client)
+            raise
+        self.client = client
+        self.uidvalidity = int(info[b"UIDVALIDITY"])
+        return self.uidvalidity
+
+    @property
+    def has_idle(self) -> bool:
+        return bool(self.client and self.cfg.idle and self.client.has_capability("IDLE"))
+
+    def pending_uids(self, last_uid: int) -> list[int]:
+        """UIDs above LAST_UID, oldest first."""
+        assert self.client is not None
+        # "N:*" always matches the newest message, even when its UID is below N.
+        uids = self.client.search(["UID", f"{last_uid + 1}:*"])
+        return sorted(u for u in uids if u > last_uid)
+
+    def fetch(self, uids: list[int], max_bytes: int) -> list[RawMail]:
+        """The messages UIDS in one round trip each for sizes and bodies; oversize ones by their headers only."""
+        assert self.client is not None
+        if not uids:
+            return []
+        meta = self.client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"])
+        small = [u for u in uids if u in meta and int(meta[u].get(b"RFC822.SIZE", 0)) <= max_bytes]
+        big = [u for u in uids if u in meta and u not in small]
+        bodies = self.client.fetch(small, ["BODY.PEEK[]"]) if small else {}
+        heads = self.client.fetch(big, ["BODY.PEEK[HEADER]"]) if big else {}
+        out = []
+        for uid in uids:
+            if uid not in meta:
+                continue  # expunged between SEARCH and FETCH
+            date = meta[uid].get(b"INTERNALDATE")
+            if date is not None and date.tzinfo is not None:
+                date = date.astimezone(timezone.utc)
+            elif date is not None:
+                date = date.replace(tzinfo=timezone.utc)
+            size = int(meta[uid].get(b"RFC822.SIZE", 0))
+            if uid in bodies and b"BODY[]" in bodies[uid]:
+                out.append(RawMail(self.cfg.name, self.uidvalidity, uid, bytes(bodies[uid][b"BODY[]"]), date, size))
+            elif uid in heads:
+                head = heads[uid].get(b"BODY[HEADER]") or b""
+                out.append(RawMail(self.cfg.name, self.uidvalidity, uid, bytes(head), date, size, truncated=True))
+        return out
+
+    def batches(self, last_uid: int, max_bytes: int) -> Iterator[list[RawMail]]:
+        """Pending messages in batches of the mailbox's batch size."""
+        uids = self.pending_uids(last_uid)
+        size = self.cfg.batch_size
+        for start in range(0, len(uids), size):
+            yield self.fetch(uids[start:start + size], max_bytes)
+
+    def after_commit(self, uids: list[int]) -> None:
+        """Applies the configured action to committed messages: keep, mark seen, or move."""
+        assert self.client is not None
+        if not uids or self.cfg.on_processed == "keep":
+            return
+        if self.cfg.on_processed == "seen":
+            self.client.add_flags(uids, [b"\\Seen"], silent=True)
+        elif self.client.has_capability("MOVE"):
+            self.client.move(uids, self.cfg.move_to)
+        else:
+            self.client.copy(uids, self.cfg.move_to)
+            self.client.delete_messages(uids, silent=True)
+            self.client.uid_expunge(uids) if self.client.has_capability("UIDPLUS") else self.client.expunge()
+
+    def catch_up(self, last_uid: int) -> int:
+        """Applies the processed-mail action to stored messages a crash left untouched; returns how many."""
+        assert self.client is not None
+        if self.cfg.on_processed == "keep" or last_uid < 1:
+            return 0
+        criteria = ["UID", f"1:{last_uid}"] + (["UNSEEN"] if self.cfg.on_processed == "seen" else [])
+        uids = [u for u in self.client.search(criteria) if u <= last_uid]
+        self.after_commit(uids)
+        return len(uids)
+
+    def wait_for_mail(self, seconds: float, stop: threading.Event) -> bool:
+        """Waits up to SECONDS for new mail (IDLE, or a plain sleep when the server lacks it)."""
+        if not self.has_idle:
+            stop.wait(seconds)
+            return False
+        assert self.client is not None
+        self.client.idle()
+        deadline = time.monotonic() + min(seconds, IDLE_RENEW_SECONDS)
+        try:
+            while not stop.is_set() and time.monotonic() < deadline:
+                responses = self.client.idle_check(timeout=0.5)
+                for response in responses:
+                    if len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT"):
+                        return True
+                if not responses and _peer_closed(self.client.socket()):
+                    # imapclient swallows EOF during IDLE; without this a dead server looks idle forever.
+                    raise ConnectionResetError("the IMAP server closed the connection")
+            return False
+        finally:
+            self.client.idle_done()
+
+    def close(self) -> None:
+        """Logs out, ignoring a connection that is already gone."""
+        if self.client is not None:
+            _quietly_close(self.client)
+            self.client = None
+
+
+def _peer_closed(sock: socket.socket) -> bool:
+    """Whether the other end closed SOCK, without consuming any data (TLS or not)."""
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        # The plain socket's recv: SSLSocket refuses MSG_PEEK, but a peek at the raw bytes is all we need.
+        return socket.socket.recv(sock, 1, socket.MSG_PEEK) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
+    finally:
+        sock.settimeout(timeout)
+
+
+def _quietly_close(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:  # the connection may already be gone; nothing to save
+        try:
+            client.shutdown()
+        except Exception:
+            pass

@@ -1,0 +1,409 @@
+"""Parses raw message bytes into an Email, repairing broken charsets; a failure is a ParseError to quarantine."""
+from __future__ import annotations
+
+import email
+import hashlib
+import mimetypes
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.message import Message
+from email.policy import Compat32
+from email.utils import getaddresses, parseaddr
+
+import mailparser
+
+from classifiers.lang import detect_language
+from intake.charsets import decode_bytes
+from intake.encoded_words import decode_words
+from intake.text import html_to_text, new_text, sanitize_html
+from intake.values import AttachmentInfo, Email
+
+SYNTHETIC_DOMAIN = "client-intake.invalid"
+_MSGID = re.compile(r"<[^<>\s]+>")
+# Never in a text field: C0 and C1 controls but tab and newline, lone surrogates, non-characters.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_LINE_BREAKS = re.compile(r"[\t\r\n]")
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069/\\]")
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+MAX_FILENAME = 200
+MAX_NOTES = 40  # recovery notes kept per message
+_QP = re.compile(rb"=(?:([0-9A-Fa-f]{2})|[ \t]*(?:\r?\n|\Z))")
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_:.()+-]{1,40})""", re.IGNORECASE)
+_BOUNDARY_LINE = re.compile(rb"^--([^\s\"\\]{1,200})[ \t]*\r?\n(?=[A-Za-z][A-Za-z0-9-]*:)", re.MULTILINE)
+_CONTENT_HEADERS = ("content-type", "content-disposition", "content-id", "content-transfer-encoding")
+_TEXT_TYPES = ("text/plain", "text/html")
+
+
+class ParseError(Exception):
+    """The message could not be parsed; it is kept raw and quarantined."""
+
+
+class _RawHeaders(Compat32):
+    """compat32 that hands header values back as parsed: raw 8-bit bytes stay surrogate escapes to decode."""
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        return value
+
+
+_RAW = _RawHeaders()
+
+
+@dataclass(frozen=True)
+class _Body:
+    """A decoded text/plain or text/html body part."""
+
+    subtype: str
+    text: str
+    alternatives: tuple[int, ...]  # the multipart/alternative containers it belongs to (by id)
+
+
+def synthetic_message_id(raw: bytes) -> str:
+    """A Message-ID derived from the content, stable across fetches of the same message."""
+    return f"<{hashlib.sha256(raw).hexdigest()[:40]}@{SYNTHETIC_DOMAIN}>"
+
+
+def normalize_message_id(value: str) -> str:
+    """The first <id> token of a header value, or "" if there is none."""
+    found = _MSGID.search(value or "")
+    return found.group(0) if found else ""
+
+
+def message_ids(value: str) -> tuple[str, ...]:
+    """Every <id> token in a References or In-Reply-To header."""
+    return tuple(_MSGID.findall(value or ""))
+
+
+def safe_filename(name: str) -> str:
+    """A file name without path parts, control or bidi characters, bounded in length."""
+    name = _UNSAFE_NAME.sub("_", name or "").strip(" .")
+    if len(name) > MAX_FILENAME:
+        stem, dot, ext = name.rpartition(".")
+        ext = ext[:16] if dot else ""
+        name = (stem if dot else name)[: MAX_FILENAME - len(ext) - 1] + ("." + ext if ext else "")
+    return name or "attachment"
+
+
+def _clean_text(text: str) -> str:
+    """Body text with newlines as \\n and no control characters."""
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _one_line(text: str) -> str:
+    """A header-like value on one line, without control characters."""
+    return _CONTROL.sub("", _LINE_BREAKS.sub(" ", text)).strip()
+
+
+def _unfold(value: str) -> str:
+    return _FOLD.sub("", value or "")
+
+
+def _view(part: Message) -> Message:
+    """A copy of PART's content headers whose values come back raw (the email package would mangle 8-bit)."""
+    view = Message(policy=_RAW)
+    view.set_default_type(part.get_default_type())
+    for name, value in part.raw_items():
+        if name.lower() in _CONTENT_HEADERS:
+            view[name] = value
+    return view
+
+
+def _parts(msg: Message, inside: bool = False) -> list[tuple[Message, bool, tuple[int, ...]]]:
+    """Every part in order, with whether it sits in an attached container and its multipart/alternatives.
+
+    Children of a container with a non-inline disposition or a file name count as inside an attachment,
+    as in mail-parser (RFC 2183: a disposition applies to the whole container).
+    """
+    out: list[tuple[Message, bool, tuple[int, ...]]] = []
+    stack: list[tuple[Message, bool, tuple[int, ...]]] = [(msg, inside, ())]
+    while stack:
+        part, within, alts = stack.pop()
+        out.append((part, within, alts))
+        if not part.is_multipart():
+            continue
+        view = _view(part)
+        disposition = view.get_content_disposition()
+        named = bool(_param(view, "filename", "content-disposition", None)[0]
+                     or _param(view, "name", "content-type", None)[0])
+        blocks = disposition not in (None, "inline") or (disposition != "inline" and named)
+        if view.get_content_type() == "multipart/alternative":
+            alts = (*alts, id(part))
+        children = [c for c in part.get_payload() if isinstance(c, Message)]
+        stack.extend((child, within or blocks, alts) for child in reversed(children))
+    return out
+
+
+def _epilogue_parts(msg: Message) -> list[tuple[Message, bool, tuple[int, ...]]]:
+    """Parts hiding in the epilogue when a nested multipart reused the outer boundary (as mail-parser does)."""
+    boundary = msg.get_boundary()
+    epilogue = msg.epilogue or ""
+    if not boundary or not epilogue:
+        return []
+    start = epilogue.find("--" + boundary)
+    end = epilogue.find("--" + boundary + "--", start + 1)
+    if start < 0 or end < 0:
+        return []
+    chunk = epilogue[start + len(boundary) + 2:end].strip()
+    if not chunk:
+        return []
+    return _parts(email.message_from_bytes(chunk.encode("utf-8", "surrogateescape")), inside=True)
+
+
+def _recovered_multipart(part: Message, view: Message) -> Message | None:
+    """A multipart whose boundary is missing or wrong, re-read with the boundary its body actually uses."""
+    raw = _raw_payload(part)
+    found = _BOUNDARY_LINE.search(raw)
+    if not found:
+        return None
+    ctype = view.get_content_type().encode("ascii", "replace")
+    head = b"Content-Type: " + ctype + b'; boundary="' + found.group(1) + b'"\r\n\r\n'
+    recovered = email.message_from_bytes(head + raw)
+    return recovered if recovered.is_multipart() and recovered.get_payload() else None
+
+
+def _raw_payload(part: Message) -> bytes:
+    """A leaf part's body as on the wire, before any transfer decoding."""
+    payload = getattr(part, "_payload", "")  # the public getter would decode 8-bit bytes with the declared charset
+    if isinstance(payload, bytes):
+        return payload
+    return str(payload or "").encode("utf-8", "surrogateescape")
+
+
+def _qp_decode(data: bytes) -> bytes:
+    """Quoted-printable, leniently: =XX in either case, soft breaks even with blanks after the =, a stray = kept."""
+    return _QP.sub(lambda m: bytes((int(m.group(1), 16),)) if m.group(1) else b"", data)
+
+
+def _payload_bytes(part: Message, view: Message) -> bytes:
+    if (view.get("content-transfer-encoding") or "").strip().lower() == "quoted-printable":
+        return _qp_decode(_raw_payload(part))
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
+
+
+def _param(view: Message, name: str, header: str, hint: str | None) -> tuple[str, list[str]]:
+    """A parameter's value decoded: RFC 2231 (charset''%XX, continuations) first, else RFC 2047 or 8-bit text."""
+    try:
+        params = view.get_params(header=header) or []
+    except Exception:  # a header the email package cannot split: no name rather than no message
+        return "", [f"unreadable {header} parameters"]
+    values = [v for k, v in params if k.lower() == name]
+    if not values:
+        return "", []
+    encoded = [v for v in values if isinstance(v, tuple)]
+    if encoded:
+        charset, _language, text = encoded[0][0], encoded[0][1], encoded[0][2]
+        try:
+            octets = str(text).encode("latin-1", "surrogateescape")
+        except UnicodeEncodeError:
+            octets = str(text).encode("utf-8", "surrogateescape")
+        decoded, note = decode_bytes(octets, charset or hint)
+        return decoded, [note] if note else []
+    return decode_words(str(values[0]), hint)
+
+
+def _default_name(ctype: str) -> str:
+    if ctype.endswith("/rtf"):
+        return "attachment.rtf"
+    return "attachment" + (mimetypes.guess_extension(ctype) or "")
+
+
+def _attachment_bytes(part: Message) -> bytes:
+    if not part.is_multipart():
+        data = part.get_payload(decode=True)
+        return data if isinstance(data, bytes) else b""
+    out = []
+    for sub in part.get_payload():
+        if not isinstance(sub, Message):
+            continue
+        try:
+            out.append(sub.as_bytes())
+        except Exception:  # an unflattenable part still counts by its text
+            out.append(str(sub).encode("utf-8", "surrogateescape"))
+    return b"".join(out)
+
+
+def _attachment(part: Message, filename: str, ctype: str) -> AttachmentInfo:
+    data = _attachment_bytes(part)
+    return AttachmentInfo(
+        filename=safe_filename(_one_line(filename)),
+        content_type=ctype[:255] or "application/octet-stream",
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def _charset_hint(parts: list[tuple[Message, bool, tuple[int, ...]]]) -> str | None:
+    """The charset of the first text part that names one: the likeliest charset of raw 8-bit headers."""
+    for part, _inside, _alts in parts:
+        view = _view(part)
+        if view.get_content_maintype() == "text":
+            charset = view.get_content_charset()
+            if charset:
+                return charset
+    return None
+
+
+def _meta_charset(html: bytes) -> str | None:
+    found = _META_CHARSET.search(html[:4096])
+    return found.group(1).decode("ascii") if found else None
+
+
+def _bodies_and_attachments(msg: Message, notes: list[str]) -> tuple[list[_Body], list[AttachmentInfo], str | None]:
+    parts = _parts(msg)
+    if any(type(d).__name__ == "StartBoundaryNotFoundDefect" for p, _i, _a in parts for d in p.defects):
+        parts += _epilogue_parts(msg)
+    hint = _charset_hint(parts)
+    bodies: list[_Body] = []
+    attachments: list[AttachmentInfo] = []
+    recovered = False
+    index = 0
+    while index < len(parts):
+        part, inside, alts = parts[index]
+        index += 1
+        view = _view(part)
+        ctype = view.get_content_type()
+        disposition = view.get_content_disposition()
+        if part.is_multipart() and disposition != "attachment":
+            continue
+        where = f"part {index} {ctype}"
+        if view.get_content_maintype() == "multipart" and not part.is_multipart():
+            fixed = None if recovered else _recovered_multipart(part, view)
+            if fixed is not None:  # its parts are read next, in place of this one
+                recovered = True
+                notes.append(f"{where}: boundary not as declared; parts read with the one the body uses")
+                parts[index:index] = [(p, inside or within, alts + inner) for p, within, inner in _parts(fixed)]
+                continue
+            ctype = "text/plain"  # a multipart without parts: its body is all there is
+        filename, name_notes = _param(view, "filename", "content-disposition", hint)
+        if not filename:
+            filename, name_notes = _param(view, "name", "content-type", hint)
+        notes.extend(f"{where} file name: {n}" for n in name_notes)
+        content_id = str(view.get("content-id") or "").strip()
+        subtype = ctype.partition("/")[2]
+        attached = bool(filename) or (bool(content_id) and subtype not in ("html", "plain")) \
+            or subtype == "rtf" or disposition == "attachment"
+        if attached:
+            name = filename or (content_id if content_id and subtype not in ("html", "plain") else "")
+            attachments.append(_attachment(part, name or _default_name(ctype), ctype))
+        inline_body = not inside and not part.is_multipart() and disposition == "inline"
+        if ctype not in _TEXT_TYPES or (attached and not inline_body):
+            continue
+        data = _payload_bytes(part, view)
+        declared = view.get_content_charset() or (_meta_charset(data) if subtype == "html" else None)
+        if len(data) >= 64 and data.count(0) * 10 >= len(data) and not (declared or "").startswith("utf-") \
+                and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            notes.append(f"{where}: binary data, not read as text")  # e.g. a whole .msg file in the body
+            continue
+        text, note = decode_bytes(data, declared)
+        if note:
+            notes.append(f"{where}: {note}")
+        bodies.append(_Body(subtype, _clean_text(text), alts))
+    return bodies, attachments, hint
+
+
+def _body_text(bodies: list[_Body]) -> tuple[str, str]:
+    """(text, html): plain parts, and HTML parts that have no plain alternative, as text, in order."""
+    with_plain = {a for b in bodies if b.subtype == "plain" and b.text.strip() for a in b.alternatives}
+    plain = {_squeeze(b.text) for b in bodies if b.subtype == "plain"}
+    pieces = []
+    for body in bodies:
+        if body.subtype == "plain":
+            pieces.append(body.text)
+        elif not with_plain.intersection(body.alternatives):
+            text = html_to_text(body.text)
+            if _squeeze(text) not in plain:  # the same words as a plain part: a broken alternative
+                pieces.append(text)
+    html = "\n".join(b.text for b in bodies if b.subtype == "html")
+    return _clean_text("\n".join(p for p in pieces if p.strip())).strip(), html  # entities can make controls
+
+
+def _squeeze(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _mailbox(raw: str | None, hint: str | None, notes: list[str], header: str) -> tuple[str, str]:
+    """(display name, address) of a one-mailbox header: the name decoded after the address is found.
+
+    "Name <addr>" is taken as written, so a comma or an address in the display name cannot shift the
+    address; anything else goes to email.utils.parseaddr.
+    """
+    value = _unfold(raw or "")
+    if not value.strip():
+        return "", ""
+    lt, gt = value.find("<"), value.find(">")
+    rest = value[gt + 1:].strip()
+    if value.count("<") == value.count(">") == 1 and lt < gt and (not rest or rest.startswith("(")):
+        name, addr = value[:lt].strip(), value[lt + 1:gt]
+        if len(name) >= 2 and name[0] == name[-1] == '"':
+            name = re.sub(r"\\(.)", r"\1", name[1:-1])
+    else:
+        name, addr = parseaddr(value)
+    decoded, name_notes = decode_words(name, hint)
+    notes.extend(f"{header} name: {n}" for n in name_notes)
+    return _one_line(decoded), _address(addr)
+
+
+def _address(addr: str) -> str:
+    return _one_line(decode_words(addr, "utf-8")[0]).lower()
+
+
+def _date(mp: mailparser.MailParser) -> datetime | None:
+    value = mp.date
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def parse_email(raw: bytes) -> Email:
+    """Parses RAW; raises ParseError when nothing usable can be read."""
+    try:
+        mp = mailparser.parse_from_bytes(raw)
+    except Exception as exc:
+        raise ParseError(f"{type(exc).__name__}: {exc}") from exc
+    if mp.message is None:
+        raise ParseError("not an email message")
+    try:
+        msg: Message = mp.message
+        notes: list[str] = []
+        bodies, attachments, hint = _bodies_and_attachments(msg, notes)
+        text, html = _body_text(bodies)
+        fresh = new_text(text)
+        raw_headers = [(_one_line(k), v) for k, v in msg.raw_items()]
+
+        def first(name: str) -> str:
+            return next((str(v) for k, v in raw_headers if k.lower() == name), "")
+
+        subject_text, subject_notes = decode_words(first("subject"), hint)
+        notes.extend(f"Subject: {n}" for n in subject_notes)
+        subject = _one_line(subject_text)
+        sender_name, sender = _mailbox(first("from"), hint, notes, "From")
+        reply_to = _mailbox(first("reply-to"), hint, [], "Reply-To")[1]
+        recipients = tuple(a for a in (_address(addr) for _, addr in getaddresses(
+            [_unfold(first("to")), _unfold(first("cc"))])) if a)
+        msgid = normalize_message_id(_one_line(first("message-id"))) or synthetic_message_id(raw)
+        headers = {k: _one_line(decode_words(str(v), hint)[0]) for k, v in raw_headers}
+        defects = set(mp.defects_categories) - {"CharsetDecodeDefect"}  # its decoding is replaced by ours
+        defects.update(n[:300] for n in notes[:MAX_NOTES])
+        return Email(
+            message_id=msgid[:998],
+            in_reply_to=normalize_message_id(_one_line(first("in-reply-to"))),
+            references=message_ids(_one_line(first("references"))),
+            sender=sender,
+            sender_name=sender_name,
+            reply_to=reply_to,
+            recipients=recipients,
+            subject=subject,
+            date=_date(mp),
+            text=text,
+            new_text=fresh,
+            html=_clean_text(sanitize_html(html)) if html else "",
+            lang=detect_language(f"{subject}\n{fresh}"),
+            attachments=tuple(attachments),
+            headers=headers,
+            defects=tuple(sorted(defects)),
+        )
+    except ParseError:
+        raise
+    except Exception as exc:
+        raise ParseError(f"{type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,176 @@
+"""The intake worker: syncs every mailbox (IDLE or polling), runs the pipeline, drains the outbox, stops cleanly."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
+
+from classifiers import Classifier
+from db.queries import lock_mailbox
+from intake.config import Config, MailboxConfig
+from intake.health import OutageLog
+from intake.imap import IMAP_ERRORS, MailboxClient
+from intake.pipeline import BatchResult, process_batch
+from responders.sender import DrainResult, SmtpSettings, drain, worker_name
+
+log = logging.getLogger("intake.worker")
+TRANSIENT = (*IMAP_ERRORS, SQLAlchemyError)
+OUTBOX_RETRY_SECONDS = 5.0
+
+
+@dataclass
+class RunStats:
+    """Totals of a run."""
+
+    new_items: int = 0
+    follow_ups: int = 0
+    recorded: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    acks_sent: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, r: BatchResult) -> None:
+        self.new_items += len(r.new_items)
+        self.follow_ups += len(r.follow_ups)
+        self.recorded += r.recorded
+        self.quarantined += r.quarantined
+        self.duplicates += r.duplicates
+
+
+class Worker:
+    """Runs intake for all configured mailboxes."""
+
+    def __init__(self, cfg: Config, factory: sessionmaker[Session], classifier: Classifier,
+                 stop: threading.Event | None = None) -> None:
+        self.cfg = cfg
+        self.factory = factory
+        self.classifier = classifier
+        self.stop = stop or threading.Event()
+        self.outages = OutageLog(log)
+        self.name = worker_name()
+        self.passwords = {m.name: (m.secret.read(f"mailboxes.{m.name}.password") or "") if m.auth == "password"
+                          else "" for m in cfg.mailboxes}
+        s = cfg.smtp
+        self.smtp = SmtpSettings(host=s.host, port=s.port, security=s.security, username=s.username,
+                                 password=s.secret.read("smtp.password"), ca_file=s.ca_file,
+                                 timeout=s.timeout_seconds, max_attempts=s.max_attempts)
+        self._lock = threading.Lock()
+        self.stats = RunStats()
+
+    # -- one mailbox ---------------------------------------------------------------------------
+    def sync(self, client: MailboxClient, catch_up: bool = False) -> None:
+        """Processes everything pending in CLIENT's folder, batch by batch (CATCH_UP: first after connecting)."""
+        name = client.cfg.name
+        with self.factory.begin() as session:
+            box = lock_mailbox(session, name)
+            last_uid, known_validity = box.last_uid or 0, box.uidvalidity
+            if known_validity and known_validity != client.uidvalidity:
+                # The folder was recreated or restored: every UID is new; Message-IDs keep us from duplicating.
+                log.warning("event=uidvalidity_changed mailbox=%s old=%s new=%s", name, known_validity,
+                            client.uidvalidity)
+                box.uidvalidity, box.last_uid, last_uid = client.uidvalidity, 0, 0
+        self.outages.ok("database")
+        if catch_up:
+            # The commit and the mailbox action are not atomic: finish what a crash interrupted.
+            done = client.catch_up(last_uid)
+            if done:
+                log.info("event=processed_action_caught_up mailbox=%s count=%d", name, done)
+        for batch in client.batches(last_uid, self.cfg.tracker.max_message_bytes):
+            if not batch:
+                continue
+            result = process_batch(self.factory, self.cfg, name, batch, self.classifier)
+            with self._lock:
+                self.stats.add(result)
+            client.after_commit(result.processed_uids)
+            if result.acks_queued:
+                self.drain_outbox()
+            if self.stop.is_set():
+                return
+
+    def drain_outbox(self) -> DrainResult:
+        """Sends what the outbox holds; an SMTP outage is logged once and retried later."""
+        try:
+            result = drain(self.factory, self.smtp, self.name)
+        except SQLAlchemyError as exc:
+            self.outages.failed("database", exc)
+            return DrainResult(error=str(exc))
+        if result.error:
+            self.outages.failed("smtp", result.error)
+        elif result.sent:
+            self.outages.ok("smtp")
+        with self._lock:
+            self.stats.acks_sent += result.sent
+        return result
+
+    def _client(self, box: MailboxConfig) -> MailboxClient:
+        return MailboxClient(box, self.passwords[box.name])
+
+    # -- modes ---------------------------------------------------------------------------------
+    def run_once(self) -> RunStats:
+        """Processes everything pending in every mailbox, sends the outbox, and returns."""
+        for box in self.cfg.mailboxes:
+            client = self._client(box)
+            try:
+                client.connect()
+                self.sync(client, catch_up=True)
+            except TRANSIENT as exc:
+                msg = f"mailbox {box.name}: {type(exc).__name__}: {exc}"
+                log.error("event=sync_failed mailbox=%s error=%r", box.name, str(exc))
+                self.stats.errors.append(msg)
+            finally:
+                client.close()
+        self.drain_outbox()
+        return self.stats
+
+    def _serve(self, box: MailboxConfig) -> None:
+        connect = Retrying(
+            wait=wait_exponential(multiplier=1, min=1, max=60),
+            retry=retry_if_exception_type(TRANSIENT),
+            stop=stop_when_event_set(self.stop),
+            sleep=self.stop.wait,
+            before_sleep=lambda rs: self.outages.failed(f"imap:{box.name}", rs.outcome.exception()),
+            reraise=False,
+            retry_error_callback=lambda rs: None,
+        )
+        while not self.stop.is_set():
+            client = self._client(box)
+            try:
+                if connect(client.connect) is None:
+                    return  # stopped while waiting to reconnect
+                self.outages.ok(f"imap:{box.name}")
+                log.info("event=connected mailbox=%s idle=%s", box.name, client.has_idle)
+                first = True
+                while not self.stop.is_set():
+                    self.sync(client, catch_up=first)
+                    first = False
+                    client.wait_for_mail(box.poll_seconds if not client.has_idle else 300, self.stop)
+            except SQLAlchemyError as exc:
+                self.outages.failed("database", exc)
+                self.stop.wait(2)
+            except TRANSIENT as exc:
+                self.outages.failed(f"imap:{box.name}", exc)
+                self.stop.wait(1)
+            except Exception:  # a bug must not silently end this mailbox's thread
+                log.exception("event=mailbox_loop_failed mailbox=%s", box.name)
+                self.stop.wait(10)
+            finally:
+                client.close()
+
+    def run_forever(self) -> None:
+        """Serves every mailbox in its own thread until stop is set; retries the outbox meanwhile."""
+        threads = [threading.Thread(target=self._serve, args=(box,), name=f"mailbox-{box.name}", daemon=True)
+                   for box in self.cfg.mailboxes]
+        for t in threads:
+            t.start()
+        log.info("event=worker_started mailboxes=%d", len(threads))
+        while not self.stop.wait(OUTBOX_RETRY_SECONDS):
+            self.drain_outbox()
+        for t in threads:
+            t.join(timeout=10)
+        self.drain_outbox()
+        log.info("event=worker_stopped")

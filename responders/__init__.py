@@ -1,0 +1,1 @@
+"""Acknowledgments: templates, outgoing messages with correct headers, and the SMTP sender that drains the outbox."""

@@ -1,0 +1,84 @@
+"""Builds acknowledgment messages from the templates, with threading and loop-prevention headers."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+TEMPLATES = Path(__file__).with_name("templates")
+LANGS = ("en", "zh")
+CATEGORY_NAMES = {
+    "en": {"issue": "an issue report", "change_request": "a change request",
+           "question": "a question", "feedback": "feedback"},
+    "zh": {"issue": "问题报告", "change_request": "变更请求", "question": "咨询", "feedback": "反馈"},
+}
+NO_SUBJECT = {"en": "(no subject)", "zh": "（无主题）"}
+_REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|回复|答复)\s*[:：]\s*", re.I)
+
+_env = Environment(
+    loader=FileSystemLoader(str(TEMPLATES)),
+    autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class AckRequest:
+    """What an acknowledgment needs to know about the client's email and its item."""
+
+    ref: str
+    category: str
+    lang: str
+    to_address: str
+    to_name: str
+    subject: str
+    in_reply_to: str
+    references: tuple[str, ...]
+
+
+def ack_subject(subject: str, ref: str, lang: str) -> str:
+    """`Re: <original subject> [REF]`, without stacking Re: prefixes."""
+    base = " ".join((subject or "").split()) or NO_SUBJECT.get(lang, NO_SUBJECT["en"])
+    while _REPLY_PREFIX.match(base):
+        base = _REPLY_PREFIX.sub("", base, count=1)
+    return f"Re: {base} [{ref}]"
+
+
+def render_bodies(req: AckRequest, team: str) -> tuple[str, str]:
+    """The text and HTML bodies in the client's language."""
+    lang = req.lang if req.lang in LANGS else "en"
+    ctx = {"ref": req.ref, "name": req.to_name, "team": team, "subject": req.subject,
+           "category_name": CATEGORY_NAMES[lang][req.category]}
+    text = _env.get_template(f"{lang}/{req.category}.txt.j2").render(ctx)
+    html = _env.get_template(f"{lang}/{req.category}.html.j2").render(ctx)
+    return text, html
+
+
+def build_ack(req: AckRequest, from_address: str, team: str, now: datetime) -> EmailMessage:
+    """The complete acknowledgment message."""
+    domain = parseaddr(from_address)[1].rpartition("@")[2] or "localhost"
+    text, html = render_bodies(req, team)
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = from_address
+    msg["To"] = formataddr((req.to_name, req.to_address))
+    msg["Subject"] = ack_subject(req.subject, req.ref, req.lang)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid(domain=domain)
+    if req.in_reply_to:
+        msg["In-Reply-To"] = req.in_reply_to
+        msg["References"] = " ".join((*req.references, req.in_reply_to)[-20:])
+    msg["Auto-Submitted"] = "auto-replied"
+    # Asks Exchange not to answer us with its own out-of-office notes.
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    # After the bodies: set_content() clears every Content-* header.
+    msg["Content-Language"] = "zh-CN" if req.lang == "zh" else "en"
+    return msg

@@ -1,0 +1,224 @@
+"""Drains the outbox over SMTP: claims rows, sends them in order on one connection, retries with backoff."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from db.models import Event, Item, OutboxMail
+from db.types import utcnow
+
+log = logging.getLogger("responders.sender")
+
+CLAIM_SECONDS = 300
+BATCH = 50
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """How to reach the SMTP server; the password is already resolved."""
+
+    host: str
+    port: int
+    security: str = "none"  # ssl | starttls | none
+    username: str = ""
+    password: str | None = None
+    ca_file: str = ""
+    timeout: float = 30.0
+    max_attempts: int = 10
+
+
+@dataclass
+class DrainResult:
+    """What one drain did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    error: str = ""
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before the next try: 10 s doubling, at most one hour."""
+    return timedelta(seconds=min(10 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def _ssl_context(settings: SmtpSettings) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=settings.ca_file or None)
+
+
+def connect(settings: SmtpSettings) -> smtplib.SMTP:
+    """An authenticated SMTP connection with certificate checks unless security is none."""
+    if settings.security == "ssl":
+        conn: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
+                                              context=_ssl_context(settings))
+    else:
+        conn = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        if settings.security == "starttls":
+            conn.starttls(context=_ssl_context(settings))
+    if settings.username:
+        conn.login(settings.username, settings.password or "")
+    return conn
+
+
+def worker_name() -> str:
+    """A name for this process's claims: `host:pid:token`, so a restarted worker can tell its dead predecessor's."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _gone(claimant: str, worker: str) -> bool:
+    """Whether CLAIMANT was a process on this host that no longer runs (names as made by `worker_name`)."""
+    parts = claimant.rsplit(":", 2)
+    if claimant == worker or len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False  # another host's claims wait for CLAIM_SECONDS
+    if int(parts[1]) == os.getpid():
+        return True  # our pid under another token: an earlier process that had our pid (a container's pid 1)
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, but another user's
+        return False
+    return False
+
+
+def release_dead_claims(session: Session, worker: str, now: datetime) -> list[str]:
+    """Frees the claims of crashed workers on this host, so their mail goes out now, not when the claims run out."""
+    owners = session.scalars(select(OutboxMail.claimed_by).distinct().where(
+        OutboxMail.status == "pending", OutboxMail.claimed_until >= now))
+    dead = [o for o in owners if _gone(o, worker)]
+    if dead:
+        session.execute(update(OutboxMail).where(OutboxMail.status == "pending", OutboxMail.claimed_by.in_(dead))
+                        .values(claimed_until=None))
+        log.warning("event=claims_released workers=%s", ",".join(dead))
+    return dead
+
+
+def claim(session: Session, worker: str, now: datetime, limit: int = BATCH) -> list[OutboxMail]:
+    """Claims due rows for WORKER so that no other drain sends them; oldest first."""
+    due = (
+        select(OutboxMail.id)
+        .where(OutboxMail.status == "pending", OutboxMail.next_attempt_at <= now,
+               or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until < now))
+        .order_by(OutboxMail.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = list(session.scalars(due))
+    if not ids:
+        return []
+    session.execute(
+        update(OutboxMail).where(OutboxMail.id.in_(ids))
+        .values(claimed_by=worker, claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+    )
+    return list(session.scalars(select(OutboxMail).options(selectinload(OutboxMail.item))
+                                .where(OutboxMail.id.in_(ids)).order_by(OutboxMail.id)))
+
+
+def _mark_sent(session: Session, row_id: int, now: datetime) -> None:
+    row = session.get(OutboxMail, row_id)
+    assert row is not None
+    row.status, row.sent_at, row.claimed_until = "sent", now, None
+    row.attempts += 1
+    if row.item_id is not None and row.kind == "acknowledgment":
+        item = session.get(Item, row.item_id)
+        if item is not None and item.acknowledged_at is None:
+            item.acknowledged_at = now
+            if item.status == "new":
+                item.status = "acknowledged"
+        session.add(Event(item_id=row.item_id, kind="acknowledged", created_at=now,
+                          data={"message_id": row.message_id, "to": row.to_address}))
+
+
+def _mark_failed(session: Session, row_id: int, error: str, now: datetime, max_attempts: int,
+                 permanent: bool) -> str:
+    row = session.get(OutboxMail, row_id)
+    assert row is not None
+    row.attempts += 1
+    row.last_error = error[:2000]
+    row.claimed_until = None
+    if permanent or row.attempts >= max_attempts:
+        row.status = "failed"
+        if row.item_id is not None:
+            session.add(Event(item_id=row.item_id, kind="delivery_failed", created_at=now,
+                              data={"to": row.to_address, "error": row.last_error}))
+        return "failed"
+    row.next_attempt_at = now + backoff(row.attempts)
+    return "retry"
+
+
+def _release(factory: sessionmaker[Session], ids: list[int], error: str, settings: SmtpSettings) -> int:
+    with factory.begin() as session:
+        now = utcnow()
+        for row_id in ids:
+            _mark_failed(session, row_id, error, now, settings.max_attempts, permanent=False)
+    return len(ids)
+
+
+def drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str) -> DrainResult:
+    """Sends every due outbox row; rows that fail stay for a later drain."""
+    result = DrainResult()
+    with factory.begin() as session:
+        release_dead_claims(session, worker, utcnow())
+    while True:
+        with factory.begin() as session:
+            rows = claim(session, worker, utcnow())
+            batch = [(r.id, r.from_address, r.to_address, r.raw, r.item.ref if r.item else "") for r in rows]
+        if not batch:
+            return result
+        try:
+            conn = connect(settings)
+        except (OSError, smtplib.SMTPException, socket.timeout) as exc:
+            result.error = f"smtp connect: {exc}"
+            result.retried += _release(factory, [b[0] for b in batch], result.error, settings)
+            return result
+        try:
+            for row_id, sender, to, raw, ref in batch:
+                try:
+                    conn.sendmail(sender, [to], raw)
+                except smtplib.SMTPRecipientsRefused as exc:
+                    code = next(iter(exc.recipients.values()))[0]
+                    outcome = _record_failure(factory, row_id, str(exc), settings, permanent=500 <= code < 600)
+                    result.failed += outcome == "failed"
+                    result.retried += outcome == "retry"
+                    continue
+                except smtplib.SMTPResponseException as exc:
+                    outcome = _record_failure(factory, row_id, f"{exc.smtp_code} {exc.smtp_error!r}", settings,
+                                              permanent=500 <= exc.smtp_code < 600)
+                    result.failed += outcome == "failed"
+                    result.retried += outcome == "retry"
+                    continue
+                with factory.begin() as session:
+                    _mark_sent(session, row_id, utcnow())
+                result.sent += 1
+                log.info("event=ack_sent ref=%s to=%s", ref, to)
+        except (OSError, smtplib.SMTPException) as exc:
+            result.error = f"smtp: {exc}"
+            with factory() as session:
+                pending = list(session.scalars(select(OutboxMail.id).where(
+                    OutboxMail.id.in_([b[0] for b in batch]), OutboxMail.status == "pending",
+                    OutboxMail.claimed_by == worker, OutboxMail.claimed_until.is_not(None))))
+            result.retried += _release(factory, pending, result.error, settings)
+            return result
+        finally:
+            try:
+                conn.quit()
+            except (OSError, smtplib.SMTPException):
+                conn.close()
+
+
+def _record_failure(factory: sessionmaker[Session], row_id: int, error: str, settings: SmtpSettings,
+                    permanent: bool) -> str:
+    with factory.begin() as session:
+        outcome = _mark_failed(session, row_id, error, utcnow(), settings.max_attempts, permanent)
+    log.warning("event=ack_send_failed outbox_id=%s outcome=%s error=%r", row_id, outcome, error)
+    return outcome

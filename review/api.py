@@ -1,0 +1,89 @@
+"""The JSON API: the queue, one item with its thread and history, category corrections, and a health check."""
+from __future__ import annotations
+
+import json
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from review.context import Context
+from review.corrections import correct_category
+from review.params import InvalidInput, parse_category, parse_queue_filter
+from review.present import item_detail_json, item_json
+from review.queries import item_detail, ping, queue_page
+
+log = logging.getLogger(__name__)
+
+
+def json_error(status: int, message: str) -> JSONResponse:
+    """{"error": MESSAGE} with STATUS."""
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def routes(ctx: Context) -> list[Route]:
+    """The API routes, bound to CTX."""
+
+    def list_items(request: Request) -> Response:
+        try:
+            f = parse_queue_filter(request.query_params)
+        except InvalidInput as exc:
+            return json_error(400, str(exc))
+        with ctx.read() as session:
+            page = queue_page(session, f)
+            items = [item_json(i) for i in page.items]
+        return JSONResponse({"items": items, "total": page.total, "page": page.page, "per_page": page.per_page})
+
+    def get_item(request: Request) -> Response:
+        ref = request.path_params["ref"]
+        with ctx.read() as session:
+            item = item_detail(session, ref)
+            if item is None:
+                return json_error(404, f"no item with the reference {ref}")
+            return JSONResponse(item_detail_json(item))
+
+    async def change_category(request: Request) -> Response:
+        ref = request.path_params["ref"]
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            return json_error(415, 'send Content-Type: application/json with a body like {"category": "question"}')
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError):
+            return json_error(400, 'body: not valid JSON; send {"category": "question"}')
+        if not isinstance(body, dict):
+            return json_error(400, 'body: expected a JSON object like {"category": "question"}')
+        try:
+            category = parse_category(body.get("category"))
+        except InvalidInput as exc:
+            return json_error(400, str(exc))
+        result = await run_in_threadpool(correct_category, ctx.write, ref, category)
+        if result is None:
+            return json_error(404, f"no item with the reference {ref}")
+
+        def read() -> Response:
+            with ctx.read() as session:
+                item = item_detail(session, ref)
+                assert item is not None
+                return JSONResponse({"changed": result.changed, "from": result.old, "to": result.new,
+                                     "item": item_json(item)})
+
+        return await run_in_threadpool(read)
+
+    def healthz(request: Request) -> Response:
+        try:
+            with ctx.read() as session:
+                ok = ping(session)
+        except SQLAlchemyError as exc:
+            log.error("event=healthz_failed error=%s", exc.__class__.__name__)
+            return JSONResponse({"ok": False, "error": "database unavailable"}, status_code=503)
+        return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
+
+    return [
+        Route("/api/items", list_items, methods=["GET"], name="api_items"),
+        Route("/api/items/{ref}", get_item, methods=["GET"], name="api_item"),
+        Route("/api/items/{ref}/category", change_category, methods=["POST"], name="api_change_category"),
+        Route("/healthz", healthz, methods=["GET"], name="healthz"),
+    ]

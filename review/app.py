@@ -1,0 +1,108 @@
+"""Builds the PM review web app: pages, JSON API, static files, error pages and security headers.
+
+NOT YET PROTECTED: login and CSRF protection come in a later issue. Until then anyone who can reach
+the port can read every item and change categories, corrections are recorded with the actor "pm",
+and the HTML form posts carry no CSRF token. Serve it on 127.0.0.1 (the default of [web].host) or
+behind an authenticating reverse proxy until then.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from db.engine import make_sessionmaker
+from review import api, pages, present
+from review.context import Context
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+MAX_BODY_BYTES = 64 * 1024
+
+SECURITY_HEADERS = [
+    (b"content-security-policy",
+     b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
+     b"frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+
+log = logging.getLogger(__name__)
+
+
+class SecurityHeaders:
+    """Adds a strict Content-Security-Policy and friends to every response: no script runs, ever."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def template_env() -> Environment:
+    """The Jinja2 environment: autoescaped, strict about undefined names, with the display filters."""
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(
+        utc=present.utc_text, iso=present.iso_utc, pct=present.percent, size=present.file_size,
+        label=present.label, contact=present.contact_text, sender=present.sender_text,
+        item_url=present.item_url, email=present.breakable_email, summary=present.event_summary, body=present.body_text,
+    )
+    return env
+
+
+def _read_factory(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    bind = factory.kw.get("bind")
+    return make_sessionmaker(bind, readonly=True) if isinstance(bind, Engine) else factory
+
+
+def create_app(factory: sessionmaker[Session]) -> Starlette:
+    """The review app over the database behind FACTORY."""
+    ctx = Context(write=factory, read=_read_factory(factory),
+                  templates=Jinja2Templates(env=template_env()))
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if request.url.path.startswith("/api/"):
+            return api.json_error(exc.status_code, str(exc.detail))
+        message = "There is no page at this address." if exc.status_code == 404 else str(exc.detail)
+        return pages.error_page(ctx, request, exc.status_code, message)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.error("event=request_failed path=%s error=%s", request.url.path, exc.__class__.__name__)
+        if request.url.path.startswith("/api/"):
+            return api.json_error(500, "internal error; see the server log")
+        return pages.error_page(ctx, request, 500, "The page could not be shown; the error was logged.")
+
+    routes = [*pages.routes(ctx), *api.routes(ctx), Mount("/static", StaticFiles(directory=str(STATIC)),
+                                                          name="static")]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+        max_body_size=MAX_BODY_BYTES,
+    )

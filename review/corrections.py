@@ -1,0 +1,50 @@
+"""Records a PM's category correction: the new category, the review flag cleared, a "corrected" event."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.models import Event, Item
+from db.types import utcnow
+
+# Until login exists every correction is attributed to this actor; then it becomes the user's email.
+DEFAULT_ACTOR = "pm"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Correction:
+    """What a correction did: CHANGED is False when the item already had that category."""
+
+    ref: str
+    old: str
+    new: str
+    changed: bool
+
+
+def correct_category(factory: sessionmaker[Session], ref: str, category: str,
+                     actor: str = DEFAULT_ACTOR) -> Correction | None:
+    """Sets the category of the item REF (already validated) in one transaction; None when no such item."""
+    with factory.begin() as session:
+        # Locked on PostgreSQL so two PMs correcting at once record each other's "from" correctly.
+        item = session.scalar(select(Item).where(Item.ref == ref).with_for_update())
+        if item is None:
+            return None
+        old = item.category
+        if old == category:
+            if item.needs_review:
+                # Keeping the predicted category is a review too: the item leaves the review queue.
+                item.needs_review = False
+                session.add(Event(item_id=item.id, kind="confirmed", actor=actor, created_at=utcnow(),
+                                  data={"category": category, "model_version": item.model_version}))
+            return Correction(ref, old, category, changed=False)
+        item.category = category
+        item.needs_review = False
+        session.add(Event(item_id=item.id, kind="corrected", actor=actor, created_at=utcnow(),
+                          data={"from": old, "to": category, "model_version": item.model_version}))
+    log.info("event=category_corrected ref=%s from=%s to=%s actor=%s", ref, old, category, actor)
+    return Correction(ref, old, category, changed=True)

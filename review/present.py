@@ -1,0 +1,226 @@
+"""Turns items, messages and events into what pages and the JSON API show: times, labels, summaries."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+from markupsafe import Markup, escape
+
+from db.models import Attachment, Contact, Event, Item, Message
+
+MAX_SUMMARY = 500
+
+
+def utc_text(value: datetime | None, zone: bool = True) -> str:
+    """VALUE as "2026-11-23 08:15 UTC" (without " UTC" when not ZONE), or an em dash for none."""
+    if value is None:
+        return "\u2014"
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC" if zone else "%Y-%m-%d %H:%M")
+
+
+def breakable_email(address: str) -> Markup:
+    """ADDRESS escaped, with a line-break opportunity before the @ (narrow table cells)."""
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return escape(address)
+    return escape(local) + Markup("<wbr>@") + escape(domain)
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """VALUE as ISO 8601 in UTC with a Z suffix; None stays None."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+
+
+def percent(value: float | None) -> str:
+    """A ratio 0..1 as a whole percentage, "82%"."""
+    if value is None:
+        return "\u2014"
+    return f"{value * 100:.0f}%"
+
+
+def file_size(size: int | None) -> str:
+    """A byte count for people: "512 B", "14.2 KB", "3.1 MB"."""
+    if size is None:
+        return "\u2014"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"  # pragma: no cover - loop always returns
+
+
+def label(value: str | None) -> str:
+    """A code such as "change_request" as "Change request"."""
+    if not value:
+        return "\u2014"
+    text = value.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def item_url(ref: str) -> str:
+    """The path of the item page for REF."""
+    return "/items/" + quote(ref, safe="")
+
+
+def contact_text(contact: Contact | None) -> str:
+    """"Name <email>", or just the email, or an em dash."""
+    if contact is None:
+        return "\u2014"
+    return f"{contact.name} <{contact.email}>" if contact.name else contact.email
+
+
+def sender_text(message: Message) -> str:
+    """The message's sender as "Name <email>"."""
+    if message.sender_name and message.sender:
+        return f"{message.sender_name} <{message.sender}>"
+    return message.sender or message.sender_name or "\u2014"
+
+
+def thread(messages: Iterable[Message]) -> list[Message]:
+    """MESSAGES in the order they arrived."""
+    return sorted(messages, key=lambda m: (m.received_at, m.id))
+
+
+def body_text(message: Message) -> str:
+    """The text to show for a message: the full plain-text body, else the client's new text."""
+    return message.body_text or message.new_text
+
+
+def latest_event(events: Sequence[Event], kind: str) -> Event | None:
+    """The newest event of KIND among EVENTS."""
+    found = [e for e in events if e.kind == kind]
+    return max(found, key=lambda e: (e.created_at, e.id)) if found else None
+
+
+def scores(event: Event | None) -> list[tuple[str, float]]:
+    """The classifier's scores from a "classified" event, highest first."""
+    if event is None or not isinstance(event.data, dict):
+        return []
+    raw = event.data.get("scores")
+    if not isinstance(raw, dict):
+        return []
+    pairs = [(str(k), float(v)) for k, v in raw.items() if isinstance(v, (int, float))]
+    return sorted(pairs, key=lambda kv: (-kv[1], kv[0]))
+
+
+def history(events: Iterable[Event]) -> list[Event]:
+    """EVENTS oldest first."""
+    return sorted(events, key=lambda e: (e.created_at, e.id))
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_SUMMARY else text[: MAX_SUMMARY - 1] + "\u2026"
+
+
+def event_summary(kind: str, data: Any) -> str:
+    """One readable line about an event's DATA."""
+    if not isinstance(data, dict):
+        return _clip(_scalar(data)) if data else ""
+    d = data
+    if kind == "classified":
+        text = f"{label(d.get('label'))} at {percent(d.get('confidence'))}"
+        if d.get("model_version"):
+            text += f", model {d['model_version']}"
+        return text + (", flagged for review" if d.get("needs_review") else "")
+    if kind == "corrected":
+        return f"Category changed from {label(d.get('from'))} to {label(d.get('to'))}"
+    if kind == "confirmed":
+        return f"Category {label(d.get('category'))} confirmed"
+    if kind == "acknowledged":
+        return f"Acknowledgment sent to {d.get('to', '?')}"
+    if kind == "ack_suppressed":
+        reason = d.get("reason", "")
+        if reason == "rate_limit":
+            return (f"Not acknowledged: {d.get('to', '?')} reached the limit of "
+                    f"{d.get('limit_per_hour', '?')} acknowledgments per hour")
+        if reason == "non_ascii_address":
+            return f"Not acknowledged: {d.get('to', '?')} is an internationalized address; reply by hand"
+        return _clip(f"Not acknowledged: {reason or 'no reason recorded'}")
+    if kind == "delivery_failed":
+        return _clip(f"Acknowledgment to {d.get('to', '?')} failed: {d.get('error', '')}")
+    if kind == "message_received":
+        return f"Follow-up from {d.get('from', '?')}"
+    if kind == "auto_reply_received":
+        return f"Automatic reply from {d.get('from', '?')} ({d.get('screening') or 'screened'})"
+    if kind == "note":
+        return _clip(_scalar(d.get("text", "")))
+    return _clip("; ".join(f"{k}: {_scalar(v)}" for k, v in sorted(d.items())))
+
+
+def item_json(item: Item) -> dict[str, Any]:
+    """The queue's view of an item (its contact must be loaded)."""
+    contact = item.contact
+    return {
+        "ref": item.ref,
+        "url": item_url(item.ref) if item.ref else None,
+        "subject": item.subject,
+        "category": item.category,
+        "confidence": item.confidence,
+        "needs_review": item.needs_review,
+        "status": item.status,
+        "lang": item.lang,
+        "model_version": item.model_version,
+        "client": None if contact is None else {"name": contact.name, "email": contact.email},
+        "received_at": iso_utc(item.received_at),
+        "acknowledged_at": iso_utc(item.acknowledged_at),
+        "first_response_at": iso_utc(item.first_response_at),
+        "resolved_at": iso_utc(item.resolved_at),
+    }
+
+
+def _attachment_json(a: Attachment) -> dict[str, Any]:
+    return {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
+
+
+def message_json(m: Message) -> dict[str, Any]:
+    """A message without its raw bytes; the HTML body is left out, the flag says whether there was one."""
+    return {
+        "direction": m.direction,
+        "message_id": m.message_id,
+        "from": m.sender,
+        "from_name": m.sender_name,
+        "to": m.recipients,
+        "subject": m.subject,
+        "sent_at": iso_utc(m.sent_at),
+        "received_at": iso_utc(m.received_at),
+        "body_text": m.body_text,
+        "new_text": m.new_text,
+        "has_html": bool(m.body_html),
+        "lang": m.lang,
+        "size": m.size,
+        "status": m.status,
+        "screening": m.screening,
+        "error": m.error,
+        "attachments": [_attachment_json(a) for a in m.attachments],
+    }
+
+
+def event_json(e: Event) -> dict[str, Any]:
+    """An event with its data and readable summary."""
+    return {"kind": e.kind, "actor": e.actor, "created_at": iso_utc(e.created_at), "data": e.data,
+            "summary": event_summary(e.kind, e.data)}
+
+
+def item_detail_json(item: Item) -> dict[str, Any]:
+    """An item with its client's organization, thread and history (all must be loaded)."""
+    out = item_json(item)
+    contact = item.contact
+    if out["client"] is not None and contact is not None:
+        out["client"]["organization"] = contact.organization.name if contact.organization else None
+    out["assignee"] = item.assignee.email if item.assignee else None
+    out["messages"] = [message_json(m) for m in thread(item.messages)]
+    out["events"] = [event_json(e) for e in history(item.events)]
+    out["scores"] = dict(scores(latest_event(item.events, "classified")))
+    return out

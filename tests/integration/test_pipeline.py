@@ -1,0 +1,176 @@
+"""The pipeline against real databases: one item per message, threading, quarantine, sync state."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from classifiers import load_classifier
+from db.models import Event, Item, Mailbox, Message, OutboxMail
+from intake import pipeline
+from intake.config import parse_config
+from intake.parse import ParseError
+from intake.pipeline import process_batch
+from intake.values import RawMail
+from tests.mailgen import client_email
+
+pytestmark = pytest.mark.integration
+CFG = parse_config({"smtp": {"from_address": "Support <support@team.example>"},
+                    "acknowledgment": {"max_per_sender_per_hour": 2}})
+WHEN = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+
+
+def raw(uid: int, mail, validity: int = 1) -> RawMail:
+    data = bytes(mail)
+    return RawMail("support", validity, uid, data, WHEN, len(data))
+
+
+def count(factory, model) -> int:
+    with factory() as s:
+        return s.scalar(select(func.count(model.id)))
+
+
+def test_batch_creates_items_acks_and_advances_state(db):
+    clf = load_classifier()
+    mails = [client_email(i, f"Subject {i}", "The report page shows error 500 since this morning.", "en")
+             for i in range(3)]
+    result = process_batch(db, CFG, "support", [raw(i + 1, m) for i, m in enumerate(mails)], clf)
+    assert len(result.new_items) == 3 and result.acks_queued == 3
+    with db() as s:
+        box = s.scalar(select(Mailbox))
+        assert (box.uidvalidity, box.last_uid) == (1, 3)
+        items = list(s.scalars(select(Item).order_by(Item.id)))
+        assert [i.ref for i in items] == ["CI-000001", "CI-000002", "CI-000003"]
+        assert all(i.received_at == WHEN for i in items)
+        assert s.scalar(select(func.count(Event.id)).where(Event.kind == "classified")) == 3
+    # Fetching the same messages again changes nothing.
+    again = process_batch(db, CFG, "support", [raw(i + 1, m) for i, m in enumerate(mails)], clf)
+    assert again.duplicates == 3 and not again.new_items
+    # The same message seen at another UID (mailbox restored) is still the same message.
+    moved = process_batch(db, CFG, "support", [raw(10, mails[0], validity=2)], clf)
+    assert moved.duplicates == 1
+    assert count(db, Item) == 3 and count(db, OutboxMail) == 3
+
+
+def test_parse_failure_is_quarantined_with_raw_bytes(db, monkeypatch):
+    real = pipeline.parse_email
+
+    def flaky(data: bytes):
+        if b"poison" in data:
+            raise ParseError("cannot parse")
+        return real(data)
+
+    monkeypatch.setattr(pipeline, "parse_email", flaky)
+    bad = client_email(1, "poison", "x", "en")
+    good = client_email(2, "fine", "Could you add a PO field to the form?", "en")
+    result = process_batch(db, CFG, "support", [raw(1, bad), raw(2, good)], load_classifier())
+    assert result.quarantined == 1 and len(result.new_items) == 1
+    with db() as s:
+        q = s.scalar(select(Message).where(Message.status == "quarantined"))
+        assert q.raw == bytes(bad) and q.error == "cannot parse" and q.item_id is None
+
+
+def test_store_error_quarantines_instead_of_stopping(db, monkeypatch):
+    def broken(*a, **k):
+        raise RuntimeError("template exploded")
+
+    monkeypatch.setattr(pipeline, "enqueue_ack", broken)
+    mail = client_email(1, "x", "Please fix the login.", "en")
+    result = process_batch(db, CFG, "support", [raw(1, mail)], load_classifier())
+    assert result.quarantined == 1
+    with db() as s:
+        assert s.scalar(select(func.count(Item.id))) == 0  # the half-made item was rolled back
+        assert s.scalar(select(Message.error)).startswith("RuntimeError: template exploded")
+
+
+def test_threading_and_rate_limit(db):
+    clf = load_classifier()
+    first = client_email(1, "Login broken", "The login page shows error 500.", "en", msgid="<t1@client.example>")
+    process_batch(db, CFG, "support", [raw(1, first)], clf)
+    by_ref = client_email(1, "Re: Login broken [CI-000001]", "Any news?", "en")
+    by_header = client_email(1, "more", "It also fails on mobile.", "en", In_Reply_To="<t1@client.example>")
+    auto = client_email(1, "Out of office", "I am away.", "en", Auto_Submitted="auto-replied")
+    result = process_batch(db, CFG, "support", [raw(2, by_ref), raw(3, by_header), raw(4, auto)], clf)
+    assert result.follow_ups == ["CI-000001", "CI-000001"] and result.recorded == 1 and not result.new_items
+    # The limit is two acknowledgments per sender per hour in this config.
+    more = [client_email(1, f"New thing {i}", "Please also add a dark mode.", "en") for i in range(3)]
+    result = process_batch(db, CFG, "support", [raw(10 + i, m) for i, m in enumerate(more)], clf)
+    assert len(result.new_items) == 3 and result.acks_queued == 1
+    with db() as s:
+        assert s.scalar(select(func.count(Event.id)).where(Event.kind == "ack_suppressed")) == 2
+
+
+def _bounce_of(ack_id: str, subject: str, include_id: bool = True) -> bytes:
+    inner = f"From: support@team.example\r\nTo: gone@client.example\r\nSubject: {subject}\r\n"
+    if include_id:
+        inner += f"Message-ID: {ack_id}\r\n"
+    return (
+        "From: MAILER-DAEMON@mx.client.example\r\nTo: support@team.example\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-" + ack_id.strip("<>") + ">\r\n"
+        "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=R\r\n\r\n"
+        "--R\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.client.example\r\n\r\n"
+        "Final-Recipient: rfc822; gone@client.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "--R\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "\r\nWe received your request.\r\n--R--\r\n"
+    ).encode()
+
+
+def test_bounce_and_out_of_office_join_the_item_without_a_reply(db):
+    clf = load_classifier()
+    process_batch(db, CFG, "support", [raw(1, client_email(1, "Login", "Login fails with error 500.", "en"))], clf)
+    with db() as s:
+        ack_id = s.scalar(select(OutboxMail.message_id))
+    bounce = RawMail("support", 1, 2, _bounce_of(ack_id, "Re: Login [CI-000001]"), WHEN, 900)
+    by_subject = RawMail("support", 1, 3, _bounce_of("<lost@team.example>", "Re: Login [CI-000001]", False), WHEN, 900)
+    ooo = client_email(1, "Automatic reply: Re: Login [CI-000001]", "I am out of the office.", "en",
+                       In_Reply_To=ack_id, X_Auto_Response_Suppress="All")
+    unrelated = RawMail("support", 1, 5, _bounce_of("<unknown@team.example>", "Re: something else"), WHEN, 900)
+    result = process_batch(db, CFG, "support", [bounce, by_subject, raw(4, ooo), unrelated], clf)
+    assert result.follow_ups == ["CI-000001"] * 3 and result.recorded == 1 and result.acks_queued == 0
+    with db() as s:
+        item = s.scalar(select(Item))
+        failures = [e.data for e in item.events if e.kind == "delivery_failed"]
+        assert len(failures) == 2
+        assert failures[0]["to"] == "gone@client.example" and "5.1.1" in failures[0]["error"]
+        assert [e.kind for e in item.events].count("auto_reply_received") == 1
+        assert s.scalar(select(func.count(OutboxMail.id))) == 1
+        lone = s.scalar(select(Message).where(Message.uid == 5))
+        assert lone.item_id is None and lone.status == "ignored" and lone.screening == "bounce"
+
+
+@pytest.mark.parametrize("sender, headers, reason", [
+    ("client@acme.example", {"Auto_Submitted": "auto-generated"}, "auto_submitted"),
+    ("client@acme.example", {"Precedence": "bulk"}, "list_mail"),
+    ("client@acme.example", {"Precedence": "junk"}, "list_mail"),
+    ("client@acme.example", {"Precedence": "list"}, "list_mail"),
+    ("client@acme.example", {"List_Id": "<news.acme.example>"}, "list_mail"),
+    ("client@acme.example", {"X_Autoreply": "yes"}, "auto_submitted"),
+    ("client@acme.example", {"X_Autorespond": "yes"}, "auto_submitted"),
+    ("client@acme.example", {"X_Auto_Response_Suppress": "All"}, "auto_submitted"),
+    ("MAILER-DAEMON@mx.acme.example", {}, "bounce"),
+    ("postmaster@acme.example", {}, "bounce"),
+    ("noreply@acme.example", {}, "no_reply_sender"),
+    ("support@team.example", {}, "from_us"),
+])
+def test_automatic_mail_is_recorded_but_never_answered(db, sender, headers, reason):
+    mail = client_email(1, "Notice", "The login page shows error 500.", "en", **headers)
+    mail.replace_header("From", sender)
+    result = process_batch(db, CFG, "support", [raw(1, mail)], load_classifier())
+    assert result.recorded == 1 and result.acks_queued == 0 and not result.new_items
+    with db() as s:
+        row = s.scalar(select(Message))
+        assert row.screening == reason and row.status == "ignored" and row.raw == bytes(mail)
+        assert s.scalar(select(func.count(OutboxMail.id))) == 0
+
+
+def test_delivery_report_without_a_daemon_sender_is_recorded(db):
+    report = (_bounce_of("<x@team.example>", "Re: hello").replace(b"MAILER-DAEMON@mx.client.example",
+                                                                    b"ops@client.example")
+              .replace(b"Auto-Submitted: auto-replied\r\n", b""))
+    result = process_batch(db, CFG, "support", [RawMail("support", 1, 1, report, WHEN, len(report))],
+                           load_classifier())
+    assert result.recorded == 1 and result.acks_queued == 0
+    with db() as s:
+        assert s.scalar(select(Message.screening)) == "bounce"
