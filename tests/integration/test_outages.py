@@ -4,6 +4,9 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -24,6 +27,23 @@ def _stop(proc: subprocess.Popen[str]) -> str:
     return err
 
 
+@contextmanager
+def _worker(cfg: Path) -> Iterator[list[str]]:
+    """Runs the worker for the block; yields a list that receives its stderr once it stopped cleanly.
+
+    A failing block kills the worker and adds its log to the failure, which is where the cause shows.
+    """
+    proc = start_worker(cfg)
+    log: list[str] = []
+    try:
+        yield log
+    except BaseException as exc:
+        proc.kill()
+        _, err = proc.communicate(timeout=30)
+        raise AssertionError(f"{exc}\n--- worker log ---\n{err}") from exc
+    log.append(_stop(proc))
+
+
 def _counts(url: str) -> tuple[int, int]:
     engine = make_engine(url)
     with make_sessionmaker(engine)() as s:
@@ -33,8 +53,7 @@ def _counts(url: str) -> tuple[int, int]:
 
 
 def test_imap_server_restart(sqlite_url, dovecot, smtp_sink, config_for):
-    worker = start_worker(config_for(sqlite_url))
-    try:
+    with _worker(config_for(sqlite_url)) as log:
         dovecot.deliver("support", bytes(client_email(1, "Before", "When is the release?", "en")))
         smtp_sink.wait_for(1, timeout=30)
         dovecot.stop()
@@ -42,8 +61,7 @@ def test_imap_server_restart(sqlite_url, dovecot, smtp_sink, config_for):
         dovecot.start()
         dovecot.deliver("support", bytes(client_email(2, "After", "Could you add a PO field?", "en")))
         acks = smtp_sink.wait_for(2, timeout=90)
-    finally:
-        err = _stop(worker)
+    err = log[0]
     assert [a.rcpt_tos[0] for a in acks] == ["client1@client.example", "client2@client.example"]
     assert _counts(sqlite_url) == (2, 2)
     assert err.count("event=outage component=imap:support") == 1, err
@@ -52,24 +70,24 @@ def test_imap_server_restart(sqlite_url, dovecot, smtp_sink, config_for):
 
 def test_smtp_outage_keeps_acknowledgments_until_it_is_back(sqlite_url, dovecot, smtp_sink, config_for):
     port = smtp_sink.port
-    worker = start_worker(config_for(sqlite_url))
-    try:
-        time.sleep(2)
+    with _worker(config_for(sqlite_url)) as log:
+        # One acknowledged mail first: the worker is up and connected before the outage starts.
+        dovecot.deliver("support", bytes(client_email(9, "Warm-up", "When is the next release?", "en")))
+        smtp_sink.wait_for(1, timeout=60)
         smtp_sink.stop()
         for n in range(3):
             dovecot.deliver("support", bytes(client_email(n, f"Mail {n}", "The login page shows error 500.", "en")))
-        deadline = time.monotonic() + 30
-        while _counts(sqlite_url)[0] < 3 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        while _counts(sqlite_url)[0] < 4 and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert _counts(sqlite_url) == (3, 3)
+        assert _counts(sqlite_url) == (4, 4)
         time.sleep(3)  # a few failed sends while the server is down
         with SmtpSink(port=port) as back:
             acks = back.wait_for(3, timeout=90)
             assert [a.rcpt_tos[0] for a in acks] == [f"client{n}@client.example" for n in range(3)]
             time.sleep(1)
             assert len(back.messages) == 3
-    finally:
-        err = _stop(worker)
+    err = log[0]
     assert err.count("event=outage component=smtp") == 1, err
     assert err.count("event=recovered component=smtp") == 1, err
 
@@ -83,20 +101,20 @@ def test_database_outage_marks_nothing_done_and_resumes(pg_url, dovecot, smtp_si
     proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
     proxy.start()
     via_proxy = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
-    worker = start_worker(config_for(via_proxy))
     try:
-        dovecot.deliver("support", bytes(client_email(1, "Before", "When is the release?", "en")))
-        smtp_sink.wait_for(1, timeout=30)
-        proxy.stop()
-        dovecot.deliver("support", bytes(client_email(2, "During", "Could you add a PO field?", "en")))
-        time.sleep(5)
-        assert len(smtp_sink.messages) == 1  # nothing can be stored, so nothing is acknowledged
-        proxy.start()
-        acks = smtp_sink.wait_for(2, timeout=90)
-        time.sleep(2)
+        with _worker(config_for(via_proxy)) as log:
+            dovecot.deliver("support", bytes(client_email(1, "Before", "When is the release?", "en")))
+            smtp_sink.wait_for(1, timeout=30)
+            proxy.stop()
+            dovecot.deliver("support", bytes(client_email(2, "During", "Could you add a PO field?", "en")))
+            time.sleep(5)
+            assert len(smtp_sink.messages) == 1  # nothing can be stored, so nothing is acknowledged
+            proxy.start()
+            acks = smtp_sink.wait_for(2, timeout=90)
+            time.sleep(2)
     finally:
-        err = _stop(worker)
         proxy.stop()
+    err = log[0]
     assert [a.rcpt_tos[0] for a in acks] == ["client1@client.example", "client2@client.example"]
     assert len(smtp_sink.messages) == 2
     assert _counts(pg_url) == (2, 2)
