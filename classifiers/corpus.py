@@ -1,4 +1,4 @@
-"""Reads labeled email corpora (JSON lines with subject, body, label, lang)."""
+"""Reads labeled email corpora (JSON lines with subject, body, label, lang) and the shipped fixed splits."""
 from __future__ import annotations
 
 import json
@@ -8,20 +8,41 @@ from pathlib import Path
 from classifiers.prediction import LABELS
 
 DATA_DIR = Path(__file__).with_name("data")
+SPLITS = ("train", "dev", "test")
+CORPUS_LANGS = ("en", "zh", "mixed")
 
 
 @dataclass(frozen=True)
 class Example:
-    """One labeled email."""
+    """One labeled email; BOUNDARY marks one written near a category boundary of LABELS.md."""
 
     subject: str
     body: str
     label: str
     lang: str
+    boundary: bool = False
 
 
 class CorpusError(ValueError):
     """A corpus line that cannot be used; the message names file and line."""
+
+
+def parse_example(obj: object, where: str) -> Example:
+    """Checks one decoded JSON line; WHERE names it in the error."""
+    if not isinstance(obj, dict):
+        raise CorpusError(f"{where}: expected a JSON object")
+    label = obj.get("label")
+    if label not in LABELS:
+        raise CorpusError(f"{where}: label must be one of {', '.join(LABELS)}, not {label!r}")
+    lang = obj.get("lang", "")
+    if lang not in CORPUS_LANGS:
+        raise CorpusError(f"{where}: lang must be one of {', '.join(CORPUS_LANGS)}, not {lang!r}")
+    subject, body = obj.get("subject", ""), obj.get("body", "")
+    if not isinstance(subject, str) or not isinstance(body, str):
+        raise CorpusError(f"{where}: subject and body must be strings")
+    if not (subject.strip() or body.strip()):
+        raise CorpusError(f"{where}: subject and body are both empty")
+    return Example(subject, body, label, lang, bool(obj.get("boundary", False)))
 
 
 def read_examples(path: Path) -> list[Example]:
@@ -35,21 +56,17 @@ def read_examples(path: Path) -> list[Example]:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise CorpusError(f"{path}:{n}: not JSON: {exc.msg}") from None
-            label = obj.get("label")
-            if label not in LABELS:
-                raise CorpusError(f"{path}:{n}: label must be one of {', '.join(LABELS)}, not {label!r}")
-            lang = obj.get("lang", "")
-            if lang not in ("en", "zh"):
-                raise CorpusError(f"{path}:{n}: lang must be en or zh, not {lang!r}")
-            out.append(Example(str(obj.get("subject", "")), str(obj.get("body", "")), label, lang))
+            out.append(parse_example(obj, f"{path}:{n}"))
     return out
 
 
-def training_files() -> list[Path]:
-    """The shipped training corpora."""
-    return sorted(DATA_DIR.glob("train_*.jsonl"))
+def split_path(split: str) -> Path:
+    """The shipped file of one fixed split: train, dev (model choice, calibration) or test (reporting only)."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}")
+    return DATA_DIR / f"{split}.jsonl"
 
 
-def eval_files() -> list[Path]:
-    """The shipped held-out evaluation corpora."""
-    return sorted(DATA_DIR.glob("eval_*.jsonl"))
+def read_split(split: str) -> list[Example]:
+    """The examples of one shipped split."""
+    return read_examples(split_path(split))

@@ -1,23 +1,26 @@
-"""Measures a classifier on labeled examples: accuracy, per-label precision/recall/F1, confusion."""
+"""Measures predictions against labels: per-class precision/recall/F1, macro-F1, confusion, review-threshold effect."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from classifiers.calibrate import expected_calibration_error
 from classifiers.corpus import Example
 from classifiers.model import Classifier
-from classifiers.prediction import LABELS
+from classifiers.prediction import LABELS, Prediction
 
 
 @dataclass
-class Evaluation:
-    """Figures of one evaluation run."""
+class Scores:
+    """Figures for one set of (gold, predicted, confidence) triples."""
 
     total: int = 0
     correct: int = 0
     per_label: dict[str, dict[str, float]] = field(default_factory=dict)
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)
-    by_lang: dict[str, float] = field(default_factory=dict)
+    flagged: int = 0
+    correct_unflagged: int = 0
+    ece: float = 0.0
 
     @property
     def accuracy(self) -> float:
@@ -27,31 +30,102 @@ class Evaluation:
     def macro_f1(self) -> float:
         return sum(v["f1"] for v in self.per_label.values()) / len(self.per_label) if self.per_label else 0.0
 
+    @property
+    def flagged_share(self) -> float:
+        return self.flagged / self.total if self.total else 0.0
+
+    @property
+    def unflagged_accuracy(self) -> float:
+        rest = self.total - self.flagged
+        return self.correct_unflagged / rest if rest else 0.0
+
     def to_dict(self) -> dict[str, object]:
         return {"total": self.total, "accuracy": round(self.accuracy, 4), "macro_f1": round(self.macro_f1, 4),
-                "by_lang": {k: round(v, 4) for k, v in self.by_lang.items()},
+                "flagged_share": round(self.flagged_share, 4),
+                "unflagged_accuracy": round(self.unflagged_accuracy, 4),
+                "calibration_error": round(self.ece, 4),
                 "per_label": self.per_label, "confusion": self.confusion}
 
 
-def evaluate(clf: Classifier, examples: Sequence[Example]) -> Evaluation:
-    """Runs CLF over EXAMPLES and returns the figures."""
-    preds = clf.predict_many([(e.subject, e.body) for e in examples])
-    ev = Evaluation(total=len(examples))
-    ev.confusion = {gold: {p: 0 for p in LABELS} for gold in LABELS}
-    lang_hits: dict[str, list[int]] = {}
-    for e, p in zip(examples, preds):
-        ev.confusion[e.label][p.label] += 1
-        hit = int(e.label == p.label)
-        ev.correct += hit
-        lang_hits.setdefault(e.lang, []).append(hit)
+def score(gold: Sequence[str], predicted: Sequence[str], confidence: Sequence[float] | None = None,
+          threshold: float = 0.0) -> Scores:
+    """Scores PREDICTED against GOLD; CONFIDENCE under THRESHOLD counts as flagged for review."""
+    conf = list(confidence) if confidence is not None else [1.0] * len(gold)
+    s = Scores(total=len(gold))
+    s.confusion = {g: {p: 0 for p in LABELS} for g in LABELS}
+    for g, p, c in zip(gold, predicted, conf):
+        s.confusion[g][p] += 1
+        hit = g == p
+        s.correct += hit
+        if c < threshold:
+            s.flagged += 1
+        else:
+            s.correct_unflagged += hit
     for label in LABELS:
-        tp = ev.confusion[label][label]
-        fp = sum(ev.confusion[g][label] for g in LABELS) - tp
-        fn = sum(ev.confusion[label].values()) - tp
+        tp = s.confusion[label][label]
+        fp = sum(s.confusion[g][label] for g in LABELS) - tp
+        fn = sum(s.confusion[label].values()) - tp
         prec = tp / (tp + fp) if tp + fp else 0.0
         rec = tp / (tp + fn) if tp + fn else 0.0
         f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        ev.per_label[label] = {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f1, 4),
-                               "support": tp + fn}
-    ev.by_lang = {lang: sum(h) / len(h) for lang, h in lang_hits.items()}
-    return ev
+        s.per_label[label] = {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f1, 4),
+                              "support": tp + fn}
+    s.ece = expected_calibration_error(conf, [g == p for g, p in zip(gold, predicted)])
+    return s
+
+
+@dataclass
+class Evaluation:
+    """Overall scores and the same per corpus language (en, zh, mixed)."""
+
+    overall: Scores
+    by_lang: dict[str, Scores]
+    threshold: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {"threshold": self.threshold, **self.overall.to_dict(),
+                "by_lang": {lang: s.to_dict() for lang, s in sorted(self.by_lang.items())}}
+
+
+def evaluate_predictions(examples: Sequence[Example], preds: Sequence[Prediction],
+                         threshold: float = 0.0) -> Evaluation:
+    """Scores PREDS for EXAMPLES overall and per language."""
+    def part(keep: list[int]) -> Scores:
+        return score([examples[i].label for i in keep], [preds[i].label for i in keep],
+                     [preds[i].confidence for i in keep], threshold)
+
+    langs = sorted({e.lang for e in examples})
+    by_lang = {lang: part([i for i, e in enumerate(examples) if e.lang == lang]) for lang in langs}
+    return Evaluation(part(list(range(len(examples)))), by_lang, threshold)
+
+
+def evaluate(clf: Classifier, examples: Sequence[Example], threshold: float = 0.0) -> Evaluation:
+    """Runs CLF over EXAMPLES and scores it."""
+    preds = clf.predict_many([(e.subject, e.body) for e in examples])
+    return evaluate_predictions(examples, preds, threshold)
+
+
+def format_report(ev: Evaluation) -> str:
+    """A plain-text report: per-class table, macro-F1, confusion matrix, overall and per language."""
+    out: list[str] = []
+
+    def block(title: str, s: Scores) -> None:
+        out.append(f"== {title}: {s.total} emails, accuracy {s.accuracy:.3f}, macro-F1 {s.macro_f1:.3f}")
+        out.append(f"{'':16}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
+        for label in LABELS:
+            v = s.per_label[label]
+            out.append(f"{label:16}{v['precision']:>10.3f}{v['recall']:>10.3f}{v['f1']:>10.3f}{v['support']:>9.0f}")
+        out.append("confusion (rows: true, columns: predicted)")
+        out.append(f"{'':16}" + "".join(f"{label[:14]:>16}" for label in LABELS))
+        for g in LABELS:
+            out.append(f"{g:16}" + "".join(f"{s.confusion[g][p]:>16}" for p in LABELS))
+        if ev.threshold > 0:
+            out.append(f"below threshold {ev.threshold:.2f}: {s.flagged} flagged ({s.flagged_share:.1%}); "
+                       f"accuracy of the rest {s.unflagged_accuracy:.3f}")
+        out.append(f"calibration error (ECE) {s.ece:.3f}")
+        out.append("")
+
+    block("all", ev.overall)
+    for lang, s in sorted(ev.by_lang.items()):
+        block(f"lang {lang}", s)
+    return "\n".join(out)

@@ -1,75 +1,88 @@
-"""Loads the shipped spaCy models and predicts categories, one language model per language."""
+"""Loads a model version and predicts calibrated categories, routing each text to its language's model."""
 from __future__ import annotations
 
-import json
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import spacy
 from spacy.language import Language
 
-from classifiers.lang import detect_language
+from classifiers import architectures, tokenize  # noqa: F401  (register what saved models name)
+from classifiers.calibrate import apply_temperature
+from classifiers.lang import route
 from classifiers.prediction import LABELS, Prediction
+from classifiers.store import ModelMissingError, read_meta, resolve
 from classifiers.text import model_text
 
 DEFAULT_MODEL_DIR = Path(__file__).with_name("models")
 LANGS = ("en", "zh")
 
-
-class ModelMissingError(RuntimeError):
-    """The model directory has no trained model."""
+__all__ = ["Classifier", "DEFAULT_MODEL_DIR", "LANGS", "ModelMissingError", "load_classifier"]
 
 
 class Classifier:
-    """Predicts with one spaCy text classifier per language."""
+    """One spaCy text classifier per language; mixed text is read by both, their probabilities averaged."""
 
-    def __init__(self, pipelines: dict[str, Language], version: str) -> None:
+    def __init__(self, pipelines: dict[str, Language], version: str,
+                 temperatures: dict[str, float] | None = None) -> None:
         self.pipelines = pipelines
         self.version = version
+        self.temperatures = temperatures or {}
 
     def predict(self, subject: str, body: str = "") -> Prediction:
         """Classifies one email."""
         return self.predict_many([(subject, body)])[0]
 
+    def _probs(self, lang: str, texts: list[str], batch_size: int) -> np.ndarray:
+        docs = self.pipelines[lang].pipe(texts, batch_size=batch_size)
+        raw = np.array([[doc.cats.get(label, 0.0) for label in LABELS] for doc in docs], dtype=np.float64)
+        return apply_temperature(raw, self.temperatures.get(lang, 1.0)) if len(raw) else raw
+
     def predict_many(self, emails: Sequence[tuple[str, str]], batch_size: int = 64) -> list[Prediction]:
-        """Classifies many emails at once, each language's batch through nlp.pipe."""
+        """Classifies many emails at once; each language model reads its texts through nlp.pipe."""
         texts = [model_text(s, b) for s, b in emails]
-        langs = [detect_language(t) for t in texts]
-        results: list[Prediction | None] = [None] * len(texts)
+        routes = [route(t) for t in texts]
+        probs = np.zeros((len(texts), len(LABELS)))
+        readers = np.zeros(len(texts))
         for lang in LANGS:
-            idx = [i for i, lg in enumerate(langs) if lg == lang]
-            if not idx:
-                continue
-            nlp = self.pipelines[lang]
-            docs = nlp.pipe((texts[i] for i in idx), batch_size=batch_size)
-            for i, doc in zip(idx, docs):
-                results[i] = self._to_prediction(doc.cats, lang)
-        return [r for r in results if r is not None]
+            idx = [i for i, r in enumerate(routes) if r in (lang, "mixed", "other")]
+            if idx:
+                probs[idx] += self._probs(lang, [texts[i] for i in idx], batch_size)
+                readers[idx] += 1
+        probs /= readers[:, None]
+        return [self._to_prediction(row, r) for row, r in zip(probs, routes)]
 
-    def _to_prediction(self, cats: dict[str, float], lang: str) -> Prediction:
-        scores = {label: float(cats.get(label, 0.0)) for label in LABELS}
-        label = max(scores, key=scores.__getitem__)
-        return Prediction(label=label, confidence=scores[label], lang=lang,
-                          model_version=self.version, scores=scores)
-
-
-def read_meta(model_dir: Path) -> dict[str, object]:
-    """The model's metadata (version, training figures)."""
-    path = model_dir / "meta.json"
-    if not path.exists():
-        raise ModelMissingError(f"no trained model in {model_dir}; run `intake train`")
-    return json.loads(path.read_text(encoding="utf-8"))
+    def _to_prediction(self, row: np.ndarray, lang: str) -> Prediction:
+        scores = {label: float(p) for label, p in zip(LABELS, row)}
+        label = LABELS[int(np.argmax(row))]
+        return Prediction(label=label, confidence=scores[label], lang=lang, model_version=self.version,
+                          scores=scores)
 
 
 _cache: dict[Path, Classifier] = {}
+_lock = threading.Lock()
 
 
 def load_classifier(model_dir: str | Path | None = None) -> Classifier:
-    """Loads (once per process) the models in MODEL_DIR, the shipped ones by default."""
-    path = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
-    path = path.resolve()
-    if path not in _cache:
-        meta = read_meta(path)
-        pipelines = {lang: spacy.load(path / lang) for lang in LANGS}
-        _cache[path] = Classifier(pipelines, str(meta.get("version", "unknown")))
-    return _cache[path]
+    """The active model version in MODEL_DIR (the shipped models by default), loaded once per process.
+
+    A directory holding no trained model yet falls back to the shipped one, so a fresh
+    `classifier.model_dir` works before its first `intake train`. Calling again after a new
+    version was activated returns the new one: workers pick it up without a restart.
+    """
+    root = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
+    try:
+        version_dir = resolve(root.resolve())
+    except ModelMissingError:
+        if root.resolve() == DEFAULT_MODEL_DIR.resolve():
+            raise
+        version_dir = resolve(DEFAULT_MODEL_DIR.resolve())
+    with _lock:
+        if version_dir not in _cache:
+            meta = read_meta(version_dir)
+            pipelines = {lang: spacy.load(version_dir / lang) for lang in LANGS}
+            temps = {k: float(v) for k, v in dict(meta.get("temperature") or {}).items()}  # type: ignore[call-overload]
+            _cache[version_dir] = Classifier(pipelines, str(meta.get("version", version_dir.name)), temps)
+        return _cache[version_dir]

@@ -8,13 +8,17 @@ LABELS: tuple[str, ...] = ("issue", "change_request", "question", "feedback")
 
 @dataclass(frozen=True)
 class Prediction:
-    """A label with its confidence, every label's score, the language judged and the model that judged."""
+    """A label with its calibrated confidence, every label's score, the route (en, zh, mixed, other) and the model."""
 
     label: str
     confidence: float
     lang: str
     model_version: str
     scores: dict[str, float] = field(default_factory=dict)
+
+    def needs_review(self, threshold: float) -> bool:
+        """Whether a PM should check this: confidence under THRESHOLD, or a language no model was trained on."""
+        return self.confidence < threshold or self.lang == "other"
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -1,12 +1,14 @@
-"""Turns an email's subject and body into the one text the models read."""
+"""Turns an email's subject and body into the one text the models read: subject plus newly written text."""
 from __future__ import annotations
+
+from classifiers.strip import new_text
 
 MAX_CHARS = 4000
 
 
 def model_text(subject: str, body: str) -> str:
-    """Subject first, then the body, bounded so one long email cannot slow a batch."""
+    """Subject first, then what the sender wrote now (no quotes, signature or disclaimer), bounded in length."""
     subject = (subject or "").strip()
-    body = (body or "").strip()
-    text = f"{subject}\n{body}" if subject else body
+    fresh = new_text(body or "")
+    text = f"{subject}\n{fresh}" if subject else fresh
     return text[:MAX_CHARS]

@@ -1,10 +1,11 @@
-"""Trains the per-language spaCy text classifiers from labeled examples and saves them."""
+"""Trains the per-language spaCy text classifiers, calibrates them on the dev split, and saves a model version."""
 from __future__ import annotations
 
 import hashlib
 import json
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,86 +14,158 @@ from spacy.language import Language
 from spacy.training import Example as SpacyExample
 from spacy.util import fix_random_seed, minibatch
 
+from classifiers import architectures, tokenize
+from classifiers.calibrate import fit_temperature
 from classifiers.corpus import Example
-from classifiers.model import LANGS
 from classifiers.prediction import LABELS
 from classifiers.text import model_text
 
-# Bag-of-ngrams suits a few hundred examples per language with no pretrained vectors;
-# Chinese is split into characters, so longer n-grams stand in for words.
-NGRAMS = {"en": 2, "zh": 2}
-EPOCHS = 20
+LANGS = ("en", "zh")
 SEED = 7
 
 
-def build_pipeline(lang: str) -> Language:
-    """A blank pipeline with an exclusive-class text classifier."""
-    nlp = spacy.blank(lang)
-    textcat = nlp.add_pipe(
-        "textcat",
-        config={
-            "model": {
-                "@architectures": "spacy.TextCatBOW.v3",
-                "exclusive_classes": True,
-                "ngram_size": NGRAMS[lang],
-                "no_output_layer": False,
-                "length": 2**16,
-            }
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to train: the architecture, n-gram sizes, how Chinese is split into tokens, epochs."""
+
+    arch: str = "bow"            # "bow" (TextCatBOW), "ensemble" (TextCatEnsemble: BOW + CNN) or "normbow"
+    ngram_en: int = 2
+    ngram_zh: int = 2
+    zh_segmenter: str = "char"   # "char" or "jieba" (words; needs the jieba package)
+    en_tokenizer: str = "words"  # "words" (lowercase word tokenizer) or "spacy" (spaCy's English rules)
+    epochs: int = 20
+    dropout: float = 0.2
+    learn_rate: float = 0.001
+    l2: float = 0.0
+    length: int = 2**18         # hashed n-gram table rows per label
+
+    def ngram(self, lang: str) -> int:
+        return self.ngram_zh if lang == "zh" else self.ngram_en
+
+
+# Chosen by macro-F1 and speed on the dev split (benchmarks/classifier_models.py; README): English
+# words alone beat words plus pairs once counts are normalized; Chinese characters up to threes.
+DEFAULT_SPEC = ModelSpec(arch="normbow", ngram_en=1, ngram_zh=3, epochs=10, learn_rate=0.01)
+
+def _bow(ngram: int, length: int) -> dict[str, object]:
+    return {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": ngram,
+            "no_output_layer": False, "length": length}
+
+
+def _ensemble(ngram: int, length: int) -> dict[str, object]:
+    # spaCy's default text classifier: a CNN over hashed token features next to the BOW model.
+    width = 64
+    return {
+        "@architectures": "spacy.TextCatEnsemble.v2",
+        "tok2vec": {
+            "@architectures": "spacy.Tok2Vec.v2",
+            "embed": {"@architectures": "spacy.MultiHashEmbed.v2", "width": width,
+                      "rows": [2000, 2000, 500, 1000, 500],
+                      "attrs": ["NORM", "LOWER", "PREFIX", "SUFFIX", "SHAPE"], "include_static_vectors": False},
+            "encode": {"@architectures": "spacy.MaxoutWindowEncoder.v2", "width": width, "window_size": 1,
+                       "maxout_pieces": 3, "depth": 2},
         },
-    )
+        "linear_model": _bow(ngram, length),
+    }
+
+
+def _norm_bow(ngram: int, length: int) -> dict[str, object]:
+    return {"@architectures": architectures.NAME, "exclusive_classes": True, "ngram_size": ngram,
+            "length": length}
+
+
+ARCHITECTURES: dict[str, Callable[[int, int], dict[str, object]]] = {
+    "bow": _bow, "ensemble": _ensemble, "normbow": _norm_bow,
+}
+
+
+def build_pipeline(lang: str, spec: ModelSpec) -> Language:
+    """A blank pipeline with an exclusive-class text classifier of SPEC's architecture."""
+    if spec.arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {spec.arch!r}; use one of {', '.join(ARCHITECTURES)}")
+    if lang == "zh":
+        nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": spec.zh_segmenter}}})
+    elif spec.en_tokenizer == "words":
+        nlp = spacy.blank(lang, config={"nlp": {"tokenizer": {"@tokenizers": tokenize.NAME}}})
+    else:
+        nlp = spacy.blank(lang)
+    model = ARCHITECTURES[spec.arch](spec.ngram(lang), spec.length)
+    textcat = nlp.add_pipe("textcat", config={"model": model})
     for label in LABELS:
         textcat.add_label(label)
     return nlp
 
 
-def train_language(lang: str, examples: Sequence[Example],
-                   progress: Callable[[int, float], None] | None = None) -> Language:
-    """Trains one language's pipeline on EXAMPLES of that language."""
+def train_language(lang: str, examples: Sequence[Example], spec: ModelSpec = DEFAULT_SPEC,
+                   progress: Callable[[int], None] | None = None) -> Language:
+    """Trains one language's pipeline on EXAMPLES; the same data and seed give the same model."""
     fix_random_seed(SEED)
-    nlp = build_pipeline(lang)
+    nlp = build_pipeline(lang, spec)
     data = [
         SpacyExample.from_dict(nlp.make_doc(model_text(e.subject, e.body)),
                                {"cats": {label: float(label == e.label) for label in LABELS}})
         for e in examples
     ]
     optimizer = nlp.initialize(lambda: data)
+    optimizer.learn_rate = spec.learn_rate
+    optimizer.L2 = spec.l2
     rng = random.Random(SEED)
-    for epoch in range(EPOCHS):
+    for epoch in range(spec.epochs):
         rng.shuffle(data)
         losses: dict[str, float] = {}
         for batch in minibatch(data, size=16):
-            nlp.update(batch, sgd=optimizer, losses=losses, drop=0.2)
+            nlp.update(batch, sgd=optimizer, losses=losses, drop=spec.dropout)
         if progress:
-            progress(epoch + 1, losses.get("textcat", 0.0))
+            progress(epoch + 1)
     return nlp
 
 
-def corpus_digest(examples: Sequence[Example]) -> str:
-    """A short digest of the training data, part of the model version."""
-    h = hashlib.sha256()
+def for_language(examples: Sequence[Example], lang: str) -> list[Example]:
+    """The examples one language's model learns from: that language's and the mixed ones."""
+    return [e for e in examples if e.lang in (lang, "mixed")]
+
+
+def corpus_digest(examples: Sequence[Example], spec: ModelSpec) -> str:
+    """A short digest of the training data and spec, part of the model version."""
+    h = hashlib.sha256(json.dumps(asdict(spec), sort_keys=True).encode())
     for e in examples:
         h.update(json.dumps([e.subject, e.body, e.label, e.lang], ensure_ascii=False).encode())
     return h.hexdigest()[:10]
 
 
-def train_all(examples: Sequence[Example], out_dir: Path,
-              progress: Callable[[str, int, float], None] | None = None) -> str:
-    """Trains every language and writes the models and their meta.json to OUT_DIR; returns the version."""
+def _check(examples: Sequence[Example], lang: str) -> dict[str, int]:
+    counts = {label: sum(e.label == label for e in examples) for label in LABELS}
+    missing = [label for label, n in counts.items() if n == 0]
+    if missing:
+        raise ValueError(f"no {lang} training examples for {', '.join(missing)}")
+    return counts
+
+
+def train_version(examples: Sequence[Example], dev: Sequence[Example], out_dir: Path,
+                  spec: ModelSpec = DEFAULT_SPEC,
+                  progress: Callable[[str, int], None] | None = None) -> dict[str, object]:
+    """Trains every language, calibrates on DEV, writes the models and meta.json to OUT_DIR; returns the meta."""
     counts: dict[str, dict[str, int]] = {}
+    temperatures: dict[str, float] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
     for lang in LANGS:
-        subset = [e for e in examples if e.lang == lang]
-        if not subset:
-            raise ValueError(f"no training examples in language {lang!r}")
-        counts[lang] = {label: sum(e.label == label for e in subset) for label in LABELS}
-        missing = [label for label, n in counts[lang].items() if n == 0]
-        if missing:
-            raise ValueError(f"no {lang} training examples for {', '.join(missing)}")
-        cb = (lambda ep, loss, _l=lang: progress(_l, ep, loss)) if progress else None
-        nlp = train_language(lang, subset, cb)
+        subset = for_language(examples, lang)
+        counts[lang] = _check(subset, lang)
+        cb = (lambda ep, _l=lang: progress(_l, ep)) if progress else None
+        nlp = train_language(lang, subset, spec, cb)
+        held_out = [e for e in dev if e.lang == lang]
+        if held_out:
+            docs = nlp.pipe(model_text(e.subject, e.body) for e in held_out)
+            probs = [[doc.cats[label] for label in LABELS] for doc in docs]
+            temperatures[lang] = fit_temperature(probs, [LABELS.index(e.label) for e in held_out])
+        else:
+            temperatures[lang] = 1.0
         nlp.to_disk(out_dir / lang)
-    version = f"{datetime.now(timezone.utc):%Y%m%d}-{corpus_digest(examples)}"
-    meta = {"version": version, "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "examples": counts, "epochs": EPOCHS, "ngrams": NGRAMS}
+    now = datetime.now(timezone.utc)
+    version = f"{now:%Y%m%d-%H%M%S}-{corpus_digest(examples, spec)}"
+    meta: dict[str, object] = {
+        "version": version, "trained_at": now.isoformat(timespec="seconds"), "examples": counts,
+        "spec": asdict(spec), "temperature": temperatures, "seed": SEED,
+    }
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return version
+    return meta

@@ -73,8 +73,8 @@ def upsert_contact(session: Session, email: str, name: str) -> Contact | None:
 
 
 def corrected_examples(session: Session) -> list[tuple[str, str, str, str]]:
-    """(subject, client text, corrected category, language) of every item a PM re-categorized."""
-    corrected = select(Event.item_id).where(Event.kind == "corrected").distinct().scalar_subquery()
+    """(subject, client text, category, language) of every item whose category a PM corrected or confirmed."""
+    corrected = select(Event.item_id).where(Event.kind.in_(("corrected", "confirmed"))).distinct().scalar_subquery()
     first_in = (
         select(Message.item_id, func.min(Message.id).label("mid"))
         .where(Message.direction == "in", Message.item_id.in_(corrected))

@@ -135,7 +135,7 @@ class TrackerConfig:
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    review_threshold: float = 0.6
+    review_threshold: float = 0.8
     model_dir: str = ""
 
 

@@ -66,7 +66,8 @@ def parse_batch(raws: Sequence[RawMail], cfg: Config) -> list[Parsed]:
 def classify_batch(parsed: Sequence[Parsed], classifier: Classifier) -> dict[int, Prediction]:
     """Predictions for every parsed email, keyed by UID, in one pass over the batch."""
     todo = [p for p in parsed if p.email is not None]
-    preds = classifier.predict_many([(p.email.subject, p.email.new_text or p.email.text) for p in todo])  # type: ignore[union-attr]
+    # The classifier reads the whole text and keeps only what the client wrote now, as in training.
+    preds = classifier.predict_many([(p.email.subject, p.email.text) for p in todo])  # type: ignore[union-attr]
     return {p.raw.uid: pred for p, pred in zip(todo, preds)}
 
 
@@ -131,7 +132,7 @@ def _store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: 
     assert pred is not None
     contact = upsert_contact(session, email.sender, email.sender_name)
     item = Item(subject=email.subject, category=pred.label, confidence=pred.confidence,
-                needs_review=pred.confidence < cfg.classifier.review_threshold, model_version=pred.model_version,
+                needs_review=pred.needs_review(cfg.classifier.review_threshold), model_version=pred.model_version,
                 status="new", lang=email.lang, contact=contact, received_at=row.received_at, created_at=now)
     session.add(item)
     session.flush()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -46,10 +47,12 @@ class Worker:
     """Runs intake for all configured mailboxes."""
 
     def __init__(self, cfg: Config, factory: sessionmaker[Session], classifier: Classifier,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None,
+                 reload: Callable[[], Classifier] | None = None) -> None:
         self.cfg = cfg
         self.factory = factory
         self.classifier = classifier
+        self.reload = reload
         self.stop = stop or threading.Event()
         self.outages = OutageLog(log)
         self.name = worker_name()
@@ -83,7 +86,7 @@ class Worker:
         for batch in client.batches(last_uid, self.cfg.tracker.max_message_bytes):
             if not batch:
                 continue
-            result = process_batch(self.factory, self.cfg, name, batch, self.classifier)
+            result = process_batch(self.factory, self.cfg, name, batch, self.current_classifier())
             with self._lock:
                 self.stats.add(result)
             client.after_commit(result.processed_uids)
@@ -91,6 +94,19 @@ class Worker:
                 self.drain_outbox()
             if self.stop.is_set():
                 return
+
+    def current_classifier(self) -> Classifier:
+        """The active model; a version activated by `intake train` is picked up here, between batches."""
+        if self.reload is not None:
+            try:
+                fresh = self.reload()
+            except Exception as exc:  # a broken new version must not stop intake: keep the loaded one
+                log.error("event=model_reload_failed error=%r", str(exc))
+                return self.classifier
+            if fresh is not self.classifier:
+                log.info("event=model_loaded version=%s previous=%s", fresh.version, self.classifier.version)
+                self.classifier = fresh
+        return self.classifier
 
     def drain_outbox(self) -> DrainResult:
         """Sends what the outbox holds; an SMTP outage is logged once and retried later."""

@@ -1,29 +1,40 @@
-"""The classifier package on its own: language detection, corpus checks, training, loading, quality."""
+"""The classifier package on its own: routing, corpus and splits, training, versions, calibration, quality."""
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from classifiers import LABELS, load_classifier
-from classifiers.corpus import CorpusError, Example, eval_files, read_examples, training_files
-from classifiers.evaluate import evaluate
-from classifiers.lang import detect_language
+from classifiers.calibrate import apply_temperature, expected_calibration_error, fit_temperature
+from classifiers.corpus import CorpusError, Example, read_examples, read_split
+from classifiers.evaluate import evaluate, format_report, score
+from classifiers.lang import detect_language, route
 from classifiers.model import ModelMissingError
-from classifiers.train import train_all
+from classifiers.retrain import train_new_version
+from classifiers.store import ModelStore
+from classifiers.train import ModelSpec, train_version
 
 
-@pytest.mark.parametrize("text, lang", [
-    ("The export crashes above 1,000 rows", "en"),
-    ("为什么登录后一直显示500错误？", "zh"),
-    ("UAT 环境登录页面报 500 error，请尽快处理", "zh"),
-    ("Please check the attached file. 谢谢", "en"),
-    ("", "en"),
+@pytest.mark.parametrize("text, answer_in, routed", [
+    ("The export crashes above 1,000 rows", "en", "en"),
+    ("为什么登录后一直显示500错误？", "zh", "zh"),
+    ("UAT 环境登录页面报 500 error，请尽快处理", "zh", "zh"),
+    ("Please check the attached file. 谢谢", "en", "en"),
+    ("订单同步失败，日志如下: Error: connection refused while calling OrderService at line 42 of the sync job", "zh",
+     "mixed"),
+    # A fifth of the text in Chinese: the writer reads Chinese, so the reply is Chinese.
+    ("Hi Anna, the client wrote 我们下周二之前需要这个报表 and asked for a call.", "zh", "mixed"),
+    ("ログイン画面でエラーが表示されます。確認してください。", "en", "other"),
+    ("로그인 오류가 발생합니다", "en", "other"),
+    ("", "en", "en"),
 ])
-def test_detect_language(text, lang):
-    assert detect_language(text) == lang
+def test_language_routing(text, answer_in, routed):
+    assert detect_language(text) == answer_in
+    assert route(text) == routed
 
 
 def test_corpus_errors_name_file_and_line(tmp_path):
@@ -34,21 +45,31 @@ def test_corpus_errors_name_file_and_line(tmp_path):
     bad.write_text("not json\n")
     with pytest.raises(CorpusError, match=r"bad.jsonl:1: not JSON"):
         read_examples(bad)
+    bad.write_text('{"subject": "", "body": " ", "label": "issue", "lang": "en"}\n')
+    with pytest.raises(CorpusError, match=r"bad.jsonl:1: subject and body are both empty"):
+        read_examples(bad)
+    bad.write_text('{"subject": "a", "body": "b", "label": "issue", "lang": "fr"}\n')
+    with pytest.raises(CorpusError, match=r"lang must be one of en, zh, mixed"):
+        read_examples(bad)
 
 
-def test_shipped_corpus_is_balanced_and_large_enough():
-    for path in training_files():
-        examples = read_examples(path)
+def test_shipped_splits_are_large_balanced_and_disjoint():
+    splits = {name: read_split(name) for name in ("train", "dev", "test")}
+    everything = [e for rows in splits.values() for e in rows]
+    for lang in ("en", "zh"):
         for label in LABELS:
-            assert sum(e.label == label for e in examples) >= 60, (path.name, label)
-    assert {p.name for p in training_files()} == {"train_en.jsonl", "train_zh.jsonl"}
-    assert {p.name for p in eval_files()} == {"eval_en.jsonl", "eval_zh.jsonl"}
-    train = {(e.subject, e.body) for f in training_files() for e in read_examples(f)}
-    held_out = {(e.subject, e.body) for f in eval_files() for e in read_examples(f)}
-    assert not train & held_out
+            assert sum(e.lang == lang and e.label == label for e in everything) >= 250, (lang, label)
+    assert sum(e.lang == "mixed" for e in everything) >= 80
+    assert sum(e.boundary for e in everything) >= len(everything) / 4
+    keys = {name: {(e.subject, e.body) for e in rows} for name, rows in splits.items()}
+    assert len(keys["dev"]) == len(splits["dev"]) and len(keys["test"]) == len(splits["test"])
+    assert not keys["train"] & keys["dev"] and not keys["train"] & keys["test"] and not keys["dev"] & keys["test"]
+    for name in ("dev", "test"):
+        for lang in ("en", "zh"):
+            assert all(sum(e.lang == lang and e.label == label for e in splits[name]) >= 30 for label in LABELS)
 
 
-def test_train_save_load_predict(tmp_path):
+def _tiny_corpus() -> list[Example]:
     examples = []
     for lang, texts in {
         "en": {"issue": ["the page crashes", "error 500 on login", "the export is broken"],
@@ -62,34 +83,125 @@ def test_train_save_load_predict(tmp_path):
     }.items():
         for label, lines in texts.items():
             examples += [Example("", t, label, lang) for t in lines]
-    version = train_all(examples, tmp_path / "model")
-    meta = json.loads((tmp_path / "model" / "meta.json").read_text())
-    assert meta["version"] == version and meta["examples"]["zh"]["issue"] == 3
+    return examples
+
+
+FAST = ModelSpec(epochs=5)
+
+
+def test_train_save_load_predict(tmp_path):
+    meta = train_version(_tiny_corpus(), _tiny_corpus(), tmp_path / "model", FAST)
+    saved = json.loads((tmp_path / "model" / "meta.json").read_text())
+    assert saved["version"] == meta["version"] and saved["examples"]["zh"]["issue"] == 3
+    assert set(saved["temperature"]) == {"en", "zh"} and saved["spec"]["arch"] == FAST.arch
     clf = load_classifier(tmp_path / "model")
-    preds = clf.predict_many([("", "the page crashes"), ("", "能否再加一个按钮")])
-    assert [p.lang for p in preds] == ["en", "zh"]
+    preds = clf.predict_many([("", "the page crashes"), ("", "能否再加一个按钮"),
+                              ("", "登录页面一直报错500，日志: connection refused while calling the login service")])
+    assert [p.lang for p in preds] == ["en", "zh", "mixed"]
     for p in preds:
         assert set(p.scores) == set(LABELS)
-        assert abs(sum(p.scores.values()) - 1.0) < 1e-3
-        assert p.confidence == max(p.scores.values()) and p.model_version == version
+        assert abs(sum(p.scores.values()) - 1.0) < 1e-6
+        assert p.confidence == max(p.scores.values()) and p.model_version == meta["version"]
 
 
-def test_missing_language_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match="no training examples in language 'zh'"):
-        train_all([Example("", "x", label, "en") for label in LABELS], tmp_path / "m")
+def test_training_is_reproducible(tmp_path):
+    a = train_version(_tiny_corpus(), _tiny_corpus(), tmp_path / "a", FAST)
+    b = train_version(_tiny_corpus(), _tiny_corpus(), tmp_path / "b", FAST)
+    texts = [("", "the export is broken"), ("", "账号怎么申请"), ("Re: demo", "we love it")]
+    sa = [p.scores for p in load_classifier(tmp_path / "a").predict_many(texts)]
+    sb = [p.scores for p in load_classifier(tmp_path / "b").predict_many(texts)]
+    assert sa == sb
+    assert a["temperature"] == b["temperature"]
+
+
+def test_missing_language_or_label_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="no zh training examples for issue, change_request, question, feedback"):
+        train_version([Example("", "x", label, "en") for label in LABELS], [], tmp_path / "m", FAST)
 
 
 def test_missing_model_is_a_clear_error(tmp_path):
+    from classifiers.store import resolve
+
     with pytest.raises(ModelMissingError, match="run `intake train`"):
-        load_classifier(tmp_path)
+        resolve(tmp_path)
 
 
-def test_shipped_model_quality_on_held_out_sets():
-    examples = [e for f in eval_files() for e in read_examples(f)]
-    ev = evaluate(load_classifier(), examples)
-    # A regression guard, well below the figures in the README's benchmark section.
-    assert ev.accuracy >= 0.8, ev.to_dict()
-    assert min(ev.by_lang.values()) >= 0.75, ev.by_lang
+def test_store_keeps_versions_and_activates_atomically(tmp_path):
+    store = ModelStore(tmp_path)
+    assert store.versions() == [] and store.active() is None
+    scratch = store.scratch()
+    train_version(_tiny_corpus(), [], scratch, FAST)
+    store.add(scratch, "v1")
+    with pytest.raises(ModelMissingError):
+        store.activate("v2")
+    store.activate("v1")
+    assert store.active() == "v1" and store.versions() == ["v1"]
+    assert load_classifier(tmp_path).version == store.meta("v1")["version"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_worse_model_is_not_activated(tmp_path):
+    dev = _tiny_corpus()
+    good = train_new_version(_tiny_corpus(), dev, tmp_path, spec=FAST)
+    assert good.activated
+    # The same texts with every label rotated: a model that learned the wrong thing.
+    rotated = [Example(e.subject, e.body, LABELS[(LABELS.index(e.label) + 1) % 4], e.lang) for e in _tiny_corpus()]
+    bad = train_new_version(rotated, dev, tmp_path, spec=FAST)
+    assert not bad.activated and "worse" in bad.reason
+    assert bad.dev.overall.macro_f1 < good.dev.overall.macro_f1
+    assert ModelStore(tmp_path).active() == good.version
+    assert set(ModelStore(tmp_path).versions()) == {good.version, bad.version}
+    forced = train_new_version(rotated, dev, tmp_path, spec=ModelSpec(epochs=4), force=True)
+    assert forced.activated and ModelStore(tmp_path).active() == forced.version
+
+
+def test_temperature_scaling_fits_overconfident_scores():
+    rng = np.random.default_rng(0)
+    gold = rng.integers(0, 4, 400)
+    # Right 70% of the time but always 99% sure: the fit must soften (T > 1) and cut the error.
+    hit = rng.random(400) < 0.7
+    pred = np.where(hit, gold, (gold + 1) % 4)
+    probs = np.full((400, 4), 0.01 / 3)
+    probs[np.arange(400), pred] = 0.99
+    t = fit_temperature(probs.tolist(), gold.tolist())
+    assert t > 1.5
+    scaled = apply_temperature(probs, t)
+    before = expected_calibration_error(probs.max(axis=1), hit)
+    after = expected_calibration_error(scaled.max(axis=1), hit)
+    assert after < before / 3
+    assert np.allclose(scaled.sum(axis=1), 1.0)
+    assert fit_temperature([], []) == 1.0
+
+
+def test_scores_hand_computed():
+    s = score(["issue", "issue", "question", "feedback"], ["issue", "question", "question", "question"],
+              [0.9, 0.4, 0.8, 0.5], threshold=0.8)
+    assert s.per_label["issue"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2}
+    assert s.per_label["question"]["precision"] == pytest.approx(1 / 3, abs=1e-4)
+    assert s.confusion["feedback"]["question"] == 1
+    assert s.flagged == 2 and s.unflagged_accuracy == 1.0 and s.accuracy == 0.5
+    assert s.macro_f1 == pytest.approx((0.6667 + 0 + 0.5 + 0) / 4, abs=1e-4)
+
+
+# -- the shipped model -------------------------------------------------------------------------
+
+def test_shipped_model_quality_on_the_dev_split():
+    ev = evaluate(load_classifier(), read_split("dev"), threshold=0.8)
+    # A regression guard well below the README's test-split figures (benchmarks/classifier.py).
+    assert ev.overall.macro_f1 >= 0.85, format_report(ev)
+    assert min(ev.by_lang[lang].macro_f1 for lang in ("en", "zh")) >= 0.82, format_report(ev)
+    assert ev.overall.flagged_share <= 0.3 and ev.overall.unflagged_accuracy >= 0.9, format_report(ev)
+
+
+def test_shipped_model_loads_from_an_active_version():
+    from classifiers.model import DEFAULT_MODEL_DIR
+
+    store = ModelStore(DEFAULT_MODEL_DIR)
+    active = store.active()
+    assert active in store.versions()
+    meta = store.meta(active)
+    assert load_classifier().version == meta["version"]
+    assert all(0.05 <= float(t) <= 20 for t in meta["temperature"].values())
 
 
 LABELS_MD = Path(__file__).resolve().parents[3] / "shared" / "LABELS.md"
@@ -109,8 +221,14 @@ def _label_examples() -> list[tuple[str, str]]:
 
 
 def test_shipped_model_agrees_with_the_category_definitions():
+    """Every example in LABELS.md is classified right, or else flagged for a PM with the default threshold."""
+    from intake.config import ClassifierConfig
+
+    threshold = ClassifierConfig().review_threshold
     examples = _label_examples()
     assert len(examples) >= 14
     preds = load_classifier().predict_many([("", text) for text, _ in examples])
-    wrong = [(text, gold, p.label) for (text, gold), p in zip(examples, preds) if p.label != gold]
-    assert not wrong
+    wrong = [(text, gold, p.label, round(p.confidence, 3)) for (text, gold), p in zip(examples, preds)
+             if p.label != gold]
+    assert len(wrong) <= 2, wrong
+    assert all(conf < threshold for *_, conf in wrong), wrong

@@ -70,7 +70,7 @@ def test_garbage_does_not_raise_unexpectedly():
 
 def test_quote_and_signature_stripping():
     text = "Please fix the export.\n\nThanks,\nAnna\n-- \nAnna Smith | ACME\n\nOn Mon, Bob wrote:\n> old"
-    assert new_text(text) == "Please fix the export.\n\nThanks,\nAnna"
+    assert new_text(text) == "Please fix the export."
     outlook = "Can we move the meeting?\n\n-----Original Message-----\nFrom: x\nSubject: y"
     assert new_text(outlook) == "Can we move the meeting?"
     chinese = "好的，请安排。\n\n在 2026年11月2日 写道：\n> 之前"

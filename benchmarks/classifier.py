@@ -1,0 +1,87 @@
+"""The shipped classifier against keyword rules and TF-IDF + logistic regression, on the fixed test split.
+
+Prints macro-F1 per language, the review threshold's effect, emails per second on one core,
+model size and load time. Usage: python -m benchmarks.classifier [--threshold 0.8]
+(scikit-learn comes with the "bench" extra: pip install -e '.[bench]').
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, before numpy loads
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+
+from benchmarks.baselines import TfidfBaseline, keyword_predict  # noqa: E402
+from benchmarks.common import dir_size, machine, one_core  # noqa: E402
+from classifiers import load_classifier  # noqa: E402
+from classifiers.corpus import Example, read_split  # noqa: E402
+from classifiers.evaluate import evaluate_predictions, score  # noqa: E402
+from classifiers.model import DEFAULT_MODEL_DIR  # noqa: E402
+from classifiers.store import resolve  # noqa: E402
+
+_LOAD = ("import time; t = time.perf_counter(); import spacy; t1 = time.perf_counter(); "
+         "from classifiers import load_classifier; c = load_classifier(); c.predict('warm up'); "
+         "t2 = time.perf_counter(); print(t1 - t, t2 - t1)")
+
+
+def _speed(predict: Callable[[list[tuple[str, str]]], object], batch: list[tuple[str, str]]) -> float:
+    predict(batch[:50])
+    start = time.perf_counter()
+    predict(batch)
+    return len(batch) / (time.perf_counter() - start)
+
+
+def _f1_by_lang(test: Sequence[Example], labels: Sequence[str]) -> str:
+    parts = []
+    for lang in ("en", "zh", "mixed"):
+        idx = [i for i, e in enumerate(test) if e.lang == lang]
+        parts.append(f"{lang} {score([test[i].label for i in idx], [labels[i] for i in idx]).macro_f1:.3f}")
+    overall = score([e.label for e in test], list(labels)).macro_f1
+    return f"macro-F1 {overall:.3f} ({', '.join(parts)})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--threshold", type=float, default=0.8, help="review threshold (default 0.8, the configured default)")
+    args = parser.parse_args()
+    one_core()
+    train, dev, test = read_split("train"), read_split("dev"), read_split("test")
+    batch = [(e.subject, e.body) for e in train + dev + test]
+    clf = load_classifier()
+    print(f"machine: {machine()} (pinned to one core)")
+    print(f"test split: {len(test)} emails; model {clf.version}")
+
+    preds = clf.predict_many([(e.subject, e.body) for e in test])
+    ev = evaluate_predictions(test, preds, args.threshold)
+    load = subprocess.run([sys.executable, "-c", _LOAD], capture_output=True, text=True, check=True,
+                          cwd=os.getcwd()).stdout.split()
+    size = dir_size(resolve(DEFAULT_MODEL_DIR.resolve())) / 2**20
+    print(f"spaCy model    {_f1_by_lang(test, [p.label for p in preds])}  "
+          f"{_speed(clf.predict_many, batch):6.0f} emails/s  size {size:.1f} MB  "
+          f"load {float(load[1]):.2f}s (+ import spaCy {float(load[0]):.2f}s)")
+    print(f"  threshold {args.threshold}: {ev.overall.flagged_share:.1%} flagged for review, "
+          f"accuracy of the rest {ev.overall.unflagged_accuracy:.3f}; accuracy overall {ev.overall.accuracy:.3f}; "
+          f"calibration error {ev.overall.ece:.3f}")
+
+    start = time.perf_counter()
+    tfidf = TfidfBaseline().fit(train, dev)
+    fit_s = time.perf_counter() - start
+    tf_labels = tfidf.predict_many([(e.subject, e.body) for e in test])
+    print(f"TF-IDF + LR    {_f1_by_lang(test, tf_labels)}  "
+          f"{_speed(tfidf.predict_many, batch):6.0f} emails/s  (fit with C search {fit_s:.0f}s)")
+
+    kw_labels = [keyword_predict(e.subject, e.body) for e in test]
+    print(f"keyword rules  {_f1_by_lang(test, kw_labels)}  "
+          f"{_speed(lambda b: [keyword_predict(s, t) for s, t in b], batch):6.0f} emails/s")
+    print("per class (spaCy model):", json.dumps(ev.overall.per_label))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""A spaCy text-classification architecture: bag of n-grams with sublinear, length-normalized counts.
+
+spaCy's TextCatBOW sums one weight per n-gram occurrence, so a long email pushes its scores to the
+extremes and a word said three times counts three times. Scaling counts as log(1 + count) and
+dividing by each email's norm (what TF-IDF models do) measured better on the dev split.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import spacy
+from spacy.attrs import ORTH
+from spacy.ml.extract_ngrams import extract_ngrams
+from spacy.ml.models.textcat import resize_and_set_ref
+from spacy.ml.models.textcat import resize_linear_weighted
+from spacy.tokens import Doc
+from thinc.api import Model, SparseLinear_v2, chain, resizable, softmax_activation, with_cpu
+from thinc.types import Floats2d
+
+NAME = "client_intake.TextCatNormBOW.v1"
+_NEG_VALUE = -5000
+
+
+def normalize_counts() -> Model:
+    """(keys, counts, lengths) -> (keys, log1p(counts) / per-document L2 norm, lengths)."""
+    return Model("normalize_counts", _normalize_forward)
+
+
+def _normalize_forward(model: Model, X: tuple, is_train: bool):  # type: ignore[no-untyped-def]
+    keys, vals, lengths = X
+    xp = model.ops.xp
+    scaled = xp.log1p(vals)
+    doc_of = xp.repeat(xp.arange(len(lengths)), lengths)
+    sq = xp.zeros(len(lengths), dtype="f")
+    xp.add.at(sq, doc_of, scaled * scaled)
+    norm = xp.sqrt(sq)
+    norm[norm == 0] = 1.0
+    out = model.ops.asarray((scaled / norm[doc_of]).astype("f"), dtype="f")
+
+    def backprop(dY):  # type: ignore[no-untyped-def]
+        return []  # the inputs are counts, not parameters
+
+    return (keys, out, lengths), backprop
+
+
+@spacy.registry.architectures(NAME)
+def build_norm_bow(exclusive_classes: bool, ngram_size: int, length: int = 2**18,
+                   nO: int | None = None) -> Model[list[Doc], Floats2d]:
+    """Exclusive-class bag of n-grams over normalized counts, softmax output."""
+    length = 2 ** (length - 1).bit_length()
+    sparse_linear = SparseLinear_v2(nO=nO, length=length)
+    fill_defaults = {"b": _NEG_VALUE, "W": 0}
+    layer = resizable(sparse_linear, resize_layer=partial(resize_linear_weighted, fill_defaults=fill_defaults))
+    model = chain(extract_ngrams(ngram_size, attr=ORTH), normalize_counts(), layer)
+    model = with_cpu(model, model.ops)
+    output = softmax_activation()
+    model = chain(model, with_cpu(output, output.ops))
+    if nO is not None:
+        model.set_dim("nO", nO)
+    model.set_ref("output_layer", sparse_linear)
+    model.attrs["multi_label"] = not exclusive_classes
+    model.attrs["resize_output"] = partial(resize_and_set_ref, resizable_layer=layer)
+    return model
