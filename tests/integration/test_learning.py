@@ -58,6 +58,7 @@ def test_a_correction_changes_what_train_learns(sqlite_url, dovecot, smtp_sink, 
     with factory() as s:
         item = s.scalars(select(Item)).one()
         predicted = item.category
+        assert item.model_version == load_classifier().version  # every item records its model
     target = next(label for label in ("feedback", "question", "issue") if label != predicted)
     assert correct_category(factory, item.ref, target) is not None
     engine.dispose()
