@@ -112,7 +112,7 @@ class CrashReport:
 
 def build_emails(count: int, tag: str) -> list[EmailMessage]:
     """COUNT client emails with distinct senders and Message-IDs, cycling through corpus texts and styles."""
-    texts = corpus_texts("eval") + corpus_texts("train")
+    texts = corpus_texts("dev") + corpus_texts("train")
     out = []
     for i in range(count):
         t = texts[i % len(texts)]

@@ -10,10 +10,10 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parents[1] / "classifiers" / "data"
 
 
-def corpus_texts(kind: str = "eval") -> list[dict[str, str]]:
-    """Labeled emails from the shipped corpus files of KIND (eval or train), languages interleaved."""
-    by_lang = [[json.loads(line) for line in (DATA / f"{kind}_{lang}.jsonl").read_text("utf-8").splitlines()
-                if line.strip()] for lang in ("en", "zh")]
+def corpus_texts(kind: str = "dev") -> list[dict[str, str]]:
+    """English and Chinese labeled emails from the shipped corpus split KIND (train, dev, test), interleaved."""
+    rows = [json.loads(line) for line in (DATA / f"{kind}.jsonl").read_text("utf-8").splitlines() if line.strip()]
+    by_lang = [[r for r in rows if r["lang"] == lang] for lang in ("en", "zh")]
     out: list[dict[str, str]] = []
     for pair in zip(*by_lang):
         out.extend(pair)
@@ -49,7 +49,7 @@ def client_email(n: int, subject: str, body: str, lang: str, style: str = "plain
 STYLES = ("plain", "html", "attachment", "html-only")
 
 
-def client_batch(count: int, kind: str = "eval") -> list[EmailMessage]:
+def client_batch(count: int, kind: str = "dev") -> list[EmailMessage]:
     """COUNT client emails from the corpus, cycling through the styles."""
     texts = corpus_texts(kind)
     return [client_email(i, t["subject"], t["body"], t["lang"], STYLES[i % len(STYLES)])
