@@ -21,6 +21,9 @@ from responders.sender import DrainResult, SmtpSettings, drain, worker_name
 log = logging.getLogger("intake.worker")
 TRANSIENT = (*IMAP_ERRORS, SQLAlchemyError)
 OUTBOX_RETRY_SECONDS = 5.0
+# A new-mail notification can be lost in the gap between a sync and the next IDLE (the server
+# reported EXISTS in an earlier command's response); re-syncing this often bounds that delay.
+IDLE_RESYNC_SECONDS = 10.0
 
 
 @dataclass
@@ -164,7 +167,7 @@ class Worker:
                 while not self.stop.is_set():
                     self.sync(client, catch_up=first)
                     first = False
-                    client.wait_for_mail(box.poll_seconds if not client.has_idle else 300, self.stop)
+                    client.wait_for_mail(box.poll_seconds if not client.has_idle else IDLE_RESYNC_SECONDS, self.stop)
             except SQLAlchemyError as exc:
                 self.outages.failed("database", exc)
                 self.stop.wait(2)
