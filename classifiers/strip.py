@@ -62,13 +62,16 @@ def _signature_starts_at(lines: list[str], i: int) -> bool:
     if _SIGNATURE_START.match(bare) or _DISCLAIMER.match(bare):
         return True
     if _CLOSING.match(bare):
-        rest: list[str] = []
+        rest = 0
         for j in range(i + 1, len(lines)):
-            if lines[j].strip().startswith(">") or _quote_starts_at(lines, j):
+            line = lines[j].strip()
+            if line.startswith(">") or _quote_starts_at(lines, j):
                 break
-            if lines[j].strip():
-                rest.append(lines[j].strip())
-        return len(rest) <= _SIGNATURE_LINES and all(len(ln) <= _SIGNATURE_LINE_CHARS for ln in rest)
+            if line:
+                rest += 1
+                if rest > _SIGNATURE_LINES or len(line) > _SIGNATURE_LINE_CHARS:
+                    return False
+        return True
     return False
 
 
@@ -77,21 +80,23 @@ def split_reply(text: str) -> tuple[str, str]:
     lines = _lines(text)
     kept: list[str] = []
     quoted: list[str] = []
+    wrote = False  # anything but blank lines kept so far
     for i, line in enumerate(lines):
         bare = line.strip()
         if bare.startswith(">"):
             quoted.append(bare.lstrip("> "))
             continue
-        if kept and any(ln.strip() for ln in kept) and _quote_starts_at(lines, i):
-            quoted.extend(ln for ln in lines[i:] if not _FROM.match(ln) and not _HEADER.match(ln))
-            break
-        if _quote_starts_at(lines, i) and not any(ln.strip() for ln in kept):
-            # Nothing written above the quote (a bare forward): the forwarded text is what there is.
-            quoted.extend(lines[i:])
+        if _quote_starts_at(lines, i):
+            if wrote:
+                quoted.extend(ln for ln in lines[i:] if not _FROM.match(ln) and not _HEADER.match(ln))
+            else:
+                # Nothing written above the quote (a bare forward): the forwarded text is what there is.
+                quoted.extend(lines[i:])
             break
         if _signature_starts_at(lines, i):
             break
         kept.append(line.rstrip())
+        wrote = wrote or bool(bare)
     return _tidy(kept), _tidy(quoted)
 
 
