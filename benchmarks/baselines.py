@@ -7,9 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from classifiers.corpus import Example
-from classifiers.lang import route
+from classifiers.lang import readers, route
 from classifiers.prediction import LABELS
 from classifiers.text import model_text
+from classifiers.train import for_language
 
 # What a careful person would write as rules on day one, from the category definitions.
 KEYWORDS: dict[str, list[str]] = {
@@ -57,7 +58,7 @@ class TfidfBaseline:
         from sklearn.metrics import f1_score
 
         for lang in ("en", "zh"):
-            rows = [e for e in train if e.lang in (lang, "mixed")]
+            rows = for_language(train, lang)
             held = [e for e in dev if e.lang == lang]
             best: tuple[float, object] | None = None
             for c in (1.0, 3.0, 10.0, 30.0, 100.0):
@@ -76,7 +77,7 @@ class TfidfBaseline:
         routes = [route(t) for t in texts]
         probs = np.zeros((len(texts), len(LABELS)))
         for lang, model in self.models.items():
-            idx = [i for i, r in enumerate(routes) if r in (lang, "mixed", "other")]
+            idx = [i for i, r in enumerate(routes) if lang in readers(r)]
             if idx:
                 p = model.predict_proba([texts[i] for i in idx])  # type: ignore[attr-defined]
                 order = [list(model.classes_).index(label) for label in LABELS]  # type: ignore[attr-defined]

@@ -48,3 +48,8 @@ def route(text: str) -> str:
     if share >= _ZH_SHARE or (share > 0 and len(_HAN.findall(text)) >= 6):
         return "mixed"
     return "en"
+
+
+def readers(routed: str) -> tuple[str, ...]:
+    """The models that read text routed ROUTED, or learn from a corpus example of that lang: mixed and other, both."""
+    return (routed,) if routed in ("en", "zh") else ("en", "zh")

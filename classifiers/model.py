@@ -11,7 +11,7 @@ from spacy.language import Language
 
 from classifiers import architectures, tokenize  # noqa: F401  (register what saved models name)
 from classifiers.calibrate import apply_temperature
-from classifiers.lang import route
+from classifiers.lang import readers, route
 from classifiers.prediction import LABELS, Prediction
 from classifiers.store import ModelMissingError, read_meta, resolve
 from classifiers.text import model_text
@@ -45,13 +45,13 @@ class Classifier:
         texts = [model_text(s, b) for s, b in emails]
         routes = [route(t) for t in texts]
         probs = np.zeros((len(texts), len(LABELS)))
-        readers = np.zeros(len(texts))
+        reading = np.zeros(len(texts))  # how many models read each text
         for lang in LANGS:
-            idx = [i for i, r in enumerate(routes) if r in (lang, "mixed", "other")]
+            idx = [i for i, r in enumerate(routes) if lang in readers(r)]
             if idx:
                 probs[idx] += self._probs(lang, [texts[i] for i in idx], batch_size)
-                readers[idx] += 1
-        probs /= readers[:, None]
+                reading[idx] += 1
+        probs /= reading[:, None]
         return [self._to_prediction(row, r) for row, r in zip(probs, routes)]
 
     def _to_prediction(self, row: np.ndarray, lang: str) -> Prediction:

@@ -17,6 +17,7 @@ from spacy.util import fix_random_seed, minibatch
 from classifiers import architectures, tokenize
 from classifiers.calibrate import fit_temperature
 from classifiers.corpus import Example
+from classifiers.lang import readers
 from classifiers.prediction import LABELS
 from classifiers.text import model_text
 
@@ -122,7 +123,7 @@ def train_language(lang: str, examples: Sequence[Example], spec: ModelSpec = DEF
 
 def for_language(examples: Sequence[Example], lang: str) -> list[Example]:
     """The examples one language's model learns from: that language's and the mixed ones."""
-    return [e for e in examples if e.lang in (lang, "mixed")]
+    return [e for e in examples if lang in readers(e.lang)]
 
 
 def corpus_digest(examples: Sequence[Example], spec: ModelSpec) -> str:
