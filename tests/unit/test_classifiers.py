@@ -37,19 +37,17 @@ def test_language_routing(text, answer_in, routed):
     assert route(text) == routed
 
 
-def test_corpus_errors_name_file_and_line(tmp_path):
+@pytest.mark.parametrize("content, error", [
+    ('{"subject": "a", "body": "b", "label": "issue", "lang": "en"}\n{"label": "bug", "lang": "en"}\n',
+     r"bad.jsonl:2: label must be one of"),
+    ("not json\n", r"bad.jsonl:1: not JSON"),
+    ('{"subject": "", "body": " ", "label": "issue", "lang": "en"}\n', r"bad.jsonl:1: subject and body are both empty"),
+    ('{"subject": "a", "body": "b", "label": "issue", "lang": "fr"}\n', r"lang must be one of en, zh, mixed"),
+])
+def test_corpus_errors_name_file_and_line(tmp_path, content, error):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"subject": "a", "body": "b", "label": "issue", "lang": "en"}\n{"label": "bug", "lang": "en"}\n')
-    with pytest.raises(CorpusError, match=r"bad.jsonl:2: label must be one of"):
-        read_examples(bad)
-    bad.write_text("not json\n")
-    with pytest.raises(CorpusError, match=r"bad.jsonl:1: not JSON"):
-        read_examples(bad)
-    bad.write_text('{"subject": "", "body": " ", "label": "issue", "lang": "en"}\n')
-    with pytest.raises(CorpusError, match=r"bad.jsonl:1: subject and body are both empty"):
-        read_examples(bad)
-    bad.write_text('{"subject": "a", "body": "b", "label": "issue", "lang": "fr"}\n')
-    with pytest.raises(CorpusError, match=r"lang must be one of en, zh, mixed"):
+    bad.write_text(content)
+    with pytest.raises(CorpusError, match=error):
         read_examples(bad)
 
 
