@@ -72,6 +72,9 @@ class Contact(Base):
     organization: Mapped[Organization | None] = relationship()
 
 
+USER_ROLES = ("admin", "pm")
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -81,7 +84,39 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20), default="pm")
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Changes whenever the password does, so sessions signed before a password change stop working.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    language: Mapped[str] = mapped_column(String(8), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    organizations: Mapped[list[Organization]] = relationship(secondary="user_organizations",
+                                                             order_by="Organization.name")
+
+
+class UserOrganization(Base):
+    """Which organizations' items a PM works on (admins see every organization)."""
+
+    __tablename__ = "user_organizations"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"),
+                                                 primary_key=True, index=True)
+
+
+class ApiToken(Base):
+    """A personal API token; only its SHA-256 is stored, the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
 
 
 class Item(Base):

@@ -7,12 +7,14 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import TextIO
+from dataclasses import replace
+from typing import Any, TextIO
 
 from intake.config import Config, ConfigError, load_config
 from intake.logs import setup_logging
 from intake.model_commands import add_model_commands
 from intake.shell import UserError, open_factory
+from intake.user_commands import add_user_commands
 
 EXIT_USAGE = 2
 
@@ -87,6 +89,24 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def web_settings(cfg: Config) -> Any:
+    """The web app's settings from CFG; without a configured key, a random one (sessions end at restart)."""
+    import logging
+
+    from review.settings import WebSettings
+
+    key = cfg.web.secret_key.read("web.secret_key")
+    if key is not None and len(key) < 32:
+        raise UserError("web.secret_key: the key must be at least 32 characters (try `openssl rand -hex 32`)")
+    if key is None:
+        logging.getLogger("intake.web").warning(
+            "event=web_key_missing detail=\"no web.secret_key_env or web.secret_key_file; "
+            "sessions end when the server restarts\"")
+    base = WebSettings() if key is None else WebSettings(secret_key=key)
+    return replace(base, https_only=cfg.web.secure_cookies, session_seconds=int(cfg.web.session_hours * 3600),
+                   login_failures=cfg.web.login_failures, login_window=cfg.web.login_window_minutes * 60)
+
+
 def cmd_web(cfg: Config, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -94,8 +114,10 @@ def cmd_web(cfg: Config, args: argparse.Namespace) -> int:
 
     factory = open_factory(cfg)
     host, port = args.host or cfg.web.host, args.port or cfg.web.port
+    app = create_app(factory, web_settings(cfg))
     print(f"PM queue at http://{host}:{port}/", flush=True)
-    uvicorn.run(create_app(factory), host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=cfg.web.behind_proxy,
+                forwarded_allow_ips="*" if cfg.web.behind_proxy else None)
     return 0
 
 
@@ -131,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--host")
     web.add_argument("--port", type=int)
     web.set_defaults(func=cmd_web)
+
+    add_user_commands(sub)
     return parser
 
 

@@ -155,6 +155,17 @@ class SlaConfig:
 class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8025
+    secret_key_env: str = ""         # signs session cookies; at least 32 characters
+    secret_key_file: str = ""
+    secure_cookies: bool = False     # true when users reach the app over HTTPS (e.g. behind a TLS proxy)
+    behind_proxy: bool = False       # trust X-Forwarded-For/-Proto (client address for the login limit)
+    session_hours: float = 12.0
+    login_failures: int = 5          # failed sign-ins per account before a pause
+    login_window_minutes: float = 15.0
+
+    @property
+    def secret_key(self) -> Secret:
+        return Secret(self.secret_key_env, self.secret_key_file)
 
 
 @dataclass(frozen=True)
@@ -264,6 +275,12 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("classifier.review_threshold: must be between 0 and 1")
     if "@" not in cfg.smtp.from_address:
         raise ConfigError("smtp.from_address: must be an email address")
+    if cfg.web.secret_key_env and cfg.web.secret_key_file:
+        raise ConfigError("web.secret_key_env: give secret_key_env or secret_key_file, not both")
+    if cfg.web.session_hours <= 0:
+        raise ConfigError("web.session_hours: must be more than 0")
+    if cfg.web.login_failures < 1 or cfg.web.login_window_minutes <= 0:
+        raise ConfigError("web.login_failures: must be at least 1, and login_window_minutes more than 0")
     if not cfg.database.url:
         raise ConfigError("database.url: must not be empty")
 

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from review.context import Context
 from review.corrections import correct_category
+from review.guard import viewer
 from review.params import InvalidInput, parse_category, parse_queue_filter
 from review.present import item_detail_json, item_json
 from review.queries import item_detail, ping, queue_page
@@ -33,7 +34,7 @@ def routes(ctx: Context) -> list[Route]:
         except InvalidInput as exc:
             return json_error(400, str(exc))
         with ctx.read() as session:
-            page = queue_page(session, f)
+            page = queue_page(session, f, scope=viewer(request).item_filter())
             items = [item_json(i) for i in page.items]
         return JSONResponse({"items": items, "total": page.total, "page": page.page, "per_page": page.per_page})
 
@@ -41,7 +42,7 @@ def routes(ctx: Context) -> list[Route]:
         ref = request.path_params["ref"]
         with ctx.read() as session:
             item = item_detail(session, ref)
-            if item is None:
+            if item is None or not viewer(request).may_see(item):
                 return json_error(404, f"no item with the reference {ref}")
             return JSONResponse(item_detail_json(item))
 
@@ -59,7 +60,8 @@ def routes(ctx: Context) -> list[Route]:
             category = parse_category(body.get("category"))
         except InvalidInput as exc:
             return json_error(400, str(exc))
-        result = await run_in_threadpool(correct_category, ctx.write, ref, category)
+        me = viewer(request)
+        result = await run_in_threadpool(correct_category, ctx.write, ref, category, me.email, me.item_filter())
         if result is None:
             return json_error(404, f"no item with the reference {ref}")
 

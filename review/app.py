@@ -1,21 +1,17 @@
-"""Builds the PM review web app: pages, JSON API, static files, error pages and security headers.
-
-NOT YET PROTECTED: login and CSRF protection come in a later issue. Until then anyone who can reach
-the port can read every item and change categories, corrections are recorded with the actor "pm",
-and the HTML form posts carry no CSRF token. Serve it on 127.0.0.1 (the default of [web].host) or
-behind an authenticating reverse proxy until then.
-"""
+"""Builds the PM review web app: pages, JSON API, sign-in, static files, error pages and security headers."""
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
@@ -24,8 +20,10 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.engine import make_sessionmaker
-from review import api, pages, present
+from review import api, login, pages, present
 from review.context import Context
+from review.guard import CSRF_FIELD, RequireViewer, csrf_token
+from review.settings import WebSettings
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -63,6 +61,11 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def csrf_input(request: Request) -> Markup:
+    """The hidden CSRF field every form carries."""
+    return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf_token(request))}">')
+
+
 def template_env() -> Environment:
     """The Jinja2 environment: autoescaped, strict about undefined names, with the display filters."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
@@ -72,6 +75,7 @@ def template_env() -> Environment:
         label=present.label, contact=present.contact_text, sender=present.sender_text,
         item_url=present.item_url, email=present.breakable_email, summary=present.event_summary, body=present.body_text,
     )
+    env.globals["csrf_input"] = csrf_input
     return env
 
 
@@ -80,10 +84,11 @@ def _read_factory(factory: sessionmaker[Session]) -> sessionmaker[Session]:
     return make_sessionmaker(bind, readonly=True) if isinstance(bind, Engine) else factory
 
 
-def create_app(factory: sessionmaker[Session]) -> Starlette:
+def create_app(factory: sessionmaker[Session], settings: WebSettings | None = None) -> Starlette:
     """The review app over the database behind FACTORY."""
+    settings = settings or WebSettings()
     ctx = Context(write=factory, read=_read_factory(factory),
-                  templates=Jinja2Templates(env=template_env()))
+                  templates=Jinja2Templates(env=template_env()), settings=settings)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -98,11 +103,16 @@ def create_app(factory: sessionmaker[Session]) -> Starlette:
             return api.json_error(500, "internal error; see the server log")
         return pages.error_page(ctx, request, 500, "The page could not be shown; the error was logged.")
 
-    routes = [*pages.routes(ctx), *api.routes(ctx), Mount("/static", StaticFiles(directory=str(STATIC)),
+    routes = [*login.routes(ctx), *pages.routes(ctx), *api.routes(ctx), Mount("/static", StaticFiles(directory=str(STATIC)),
                                                           name="static")]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="intake_session",
+                       max_age=settings.session_seconds, same_site="lax", https_only=settings.https_only),
+            Middleware(RequireViewer, read=ctx.read, write=ctx.write),
+        ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         max_body_size=MAX_BODY_BYTES,
     )

@@ -1,10 +1,12 @@
-"""What every request handler shares: the session factories and the templates."""
+"""What every request handler shares: the session factories, the templates and the settings."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.templating import Jinja2Templates
+
+from review.settings import WebSettings
 
 
 @dataclass(frozen=True)
@@ -14,3 +16,4 @@ class Context:
     write: sessionmaker[Session]
     read: sessionmaker[Session]
     templates: Jinja2Templates
+    settings: WebSettings = field(default_factory=WebSettings)

@@ -4,14 +4,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Event, Item
 from db.types import utcnow
-
-# Until login exists every correction is attributed to this actor; then it becomes the user's email.
-DEFAULT_ACTOR = "pm"
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +23,18 @@ class Correction:
     changed: bool
 
 
-def correct_category(factory: sessionmaker[Session], ref: str, category: str,
-                     actor: str = DEFAULT_ACTOR) -> Correction | None:
-    """Sets the category of the item REF (already validated) in one transaction; None when no such item."""
+def correct_category(factory: sessionmaker[Session], ref: str, category: str, actor: str,
+                     scope: ColumnElement[bool] | None = None) -> Correction | None:
+    """Sets the category of the item REF (already validated) in one transaction, as ACTOR.
+
+    None when there is no such item within SCOPE (the viewer's limit).
+    """
     with factory.begin() as session:
         # Locked on PostgreSQL so two PMs correcting at once record each other's "from" correctly.
-        item = session.scalar(select(Item).where(Item.ref == ref).with_for_update())
+        query = select(Item).where(Item.ref == ref)
+        if scope is not None:
+            query = query.where(scope)
+        item = session.scalar(query.with_for_update())
         if item is None:
             return None
         old = item.category

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from db.models import CATEGORIES, ITEM_STATUSES
 from review.context import Context
 from review.corrections import correct_category
+from review.guard import checked_form, viewer
 from review.params import InvalidInput, parse_category, parse_queue_filter
 from review.present import history, item_url, latest_event, scores, thread
 from review.queries import QueueFilter, item_detail, queue_page
@@ -34,7 +35,8 @@ def queue_url(f: QueueFilter, page: int | None = None) -> str:
 
 def error_page(ctx: Context, request: Request, status: int, message: str, back: str = "/") -> Response:
     """The error page for STATUS with a one-line MESSAGE and a way back."""
-    titles = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 413: "Request too large",
+    titles = {400: "Bad request", 401: "Sign in first", 403: "Not allowed", 404: "Not found",
+              405: "Method not allowed", 413: "Request too large", 429: "Too many requests",
               500: "Something went wrong"}
     return ctx.templates.TemplateResponse(
         request, "error.html",
@@ -52,7 +54,7 @@ def routes(ctx: Context) -> list[Route]:
         except InvalidInput as exc:
             return error_page(ctx, request, 400, str(exc))
         with ctx.read() as session:
-            page = queue_page(session, f)
+            page = queue_page(session, f, scope=viewer(request).item_filter())
         filtered = bool(f.category or f.status or f.review_only)
         return ctx.templates.TemplateResponse(request, "queue.html", {
             "f": f, "page": page, "filtered": filtered, "categories": CATEGORIES, "statuses": ITEM_STATUSES,
@@ -63,7 +65,7 @@ def routes(ctx: Context) -> list[Route]:
         ref = request.path_params["ref"]
         with ctx.read() as session:
             item = item_detail(session, ref)
-        if item is None:
+        if item is None or not viewer(request).may_see(item):
             return error_page(ctx, request, 404, f"There is no item with the reference {ref}.")
         return ctx.templates.TemplateResponse(request, "item.html", {
             "item": item, "messages": thread(item.messages), "events": history(item.events),
@@ -72,12 +74,13 @@ def routes(ctx: Context) -> list[Route]:
 
     async def change_category(request: Request) -> Response:
         ref = request.path_params["ref"]
-        form = await request.form()
+        form = await checked_form(request)
         try:
             category = parse_category(form.get("category"))
         except InvalidInput as exc:
             return error_page(ctx, request, 400, str(exc), back=item_url(ref))
-        result = await run_in_threadpool(correct_category, ctx.write, ref, category)
+        me = viewer(request)
+        result = await run_in_threadpool(correct_category, ctx.write, ref, category, me.email, me.item_filter())
         if result is None:
             return error_page(ctx, request, 404, f"There is no item with the reference {ref}.")
         return RedirectResponse(item_url(ref), status_code=303)

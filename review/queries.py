@@ -57,9 +57,10 @@ def _conditions(f: QueueFilter) -> list[ColumnElement[bool]]:
     return conds
 
 
-def queue_page(session: Session, f: QueueFilter, per_page: int = PER_PAGE) -> QueuePage:
-    """The items matching F, newest first, page F.page of PER_PAGE, with the total and needs-review counts."""
-    conds = _conditions(f)
+def queue_page(session: Session, f: QueueFilter, per_page: int = PER_PAGE,
+               scope: ColumnElement[bool] | None = None) -> QueuePage:
+    """The items matching F (and SCOPE, the viewer's limit), newest first, page F.page of PER_PAGE, with counts."""
+    conds = _conditions(f) + ([scope] if scope is not None else [])
     total = session.scalar(select(func.count()).select_from(Item).where(*conds)) or 0
     needs_review = session.scalar(
         select(func.count()).select_from(Item).where(*conds, Item.needs_review.is_(true()))

@@ -15,6 +15,9 @@ from sqlalchemy import select
 
 from db.models import Attachment, Contact, Event, Item, Message, Organization
 from review.app import create_app
+from tests.web import add_user, browser_sign_in
+
+LEAD = "lead@example.com"
 
 pytestmark = pytest.mark.e2e
 
@@ -79,6 +82,7 @@ def seeded(factory) -> dict[str, str]:
         first = s.scalar(select(Message).where(Message.item_id == maria_item.id, Message.direction == "in"))
         first.attachments.append(Attachment(filename="notes-field.png", content_type="image/png",
                                             size=184_320, sha256="b" * 64))
+    add_user(factory, LEAD, "admin", name="Lin Lead")
     return {"script": "CI-000004", "review": "CI-000002"}
 
 
@@ -123,7 +127,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser) -> Iterator[Page]:
+def page(browser, base_url) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 800}, java_script_enabled=True)
     pg = context.new_page()
     pg.dialogs = []  # type: ignore[attr-defined]
@@ -134,6 +138,7 @@ def page(browser) -> Iterator[Page]:
 
     pg.on("dialog", on_dialog)
     pg.set_default_timeout(10_000)
+    browser_sign_in(pg, base_url, LEAD)
     yield pg
     context.close()
 
@@ -180,7 +185,7 @@ def test_correcting_the_category(page, base_url, factory, seeded):
     expect(page.locator("#category")).to_have_value("issue")
     last = page.locator("#history tbody tr").last
     expect(last).to_contain_text("Corrected")
-    expect(last).to_contain_text("pm")
+    expect(last).to_contain_text(LEAD)
     expect(last).to_contain_text("Category changed from Feedback to Issue")
     assert page.dialogs == []  # type: ignore[attr-defined]
     with factory() as s:
@@ -210,6 +215,7 @@ def test_pages_fit_a_phone_screen(browser, base_url, seeded, path):
     context = browser.new_context(viewport={"width": 375, "height": 740})
     try:
         pg = context.new_page()
+        browser_sign_in(pg, base_url, LEAD)
         pg.goto(base_url + path)
         assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     finally:

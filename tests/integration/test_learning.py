@@ -60,7 +60,7 @@ def test_a_correction_changes_what_train_learns(sqlite_url, dovecot, smtp_sink, 
         predicted = item.category
         assert item.model_version == load_classifier().version  # every item records its model
     target = next(label for label in ("feedback", "question", "issue") if label != predicted)
-    assert correct_category(factory, item.ref, target) is not None
+    assert correct_category(factory, item.ref, target, "pm@example.com") is not None
     engine.dispose()
 
     train = _write(tmp_path / "train.jsonl", _sample("train", 25))

@@ -102,3 +102,22 @@ def test_token_source_reads_fresh_and_reports_failures(tmp_path):
         TokenSource(command="false").read()
     with pytest.raises(TokenError, match="empty token"):
         TokenSource(command="true").read()
+
+
+def test_web_secret_key_comes_from_a_file_or_the_environment(tmp_path, monkeypatch):
+    from intake.cli import web_settings
+    from intake.shell import UserError
+
+    key = tmp_path / "web.key"
+    key.write_text("k" * 40 + "\n")
+    cfg = parse_config({"web": {"secret_key_file": str(key), "secure_cookies": True, "session_hours": 2}})
+    settings = web_settings(cfg)
+    assert settings.secret_key == "k" * 40 and settings.https_only and settings.session_seconds == 7200
+    assert "k" * 40 not in repr(settings)
+    monkeypatch.setenv("WEB_KEY", "short")
+    with pytest.raises(UserError, match="at least 32 characters"):
+        web_settings(parse_config({"web": {"secret_key_env": "WEB_KEY"}}))
+    with pytest.raises(ConfigError, match="web.secret_key_env: give secret_key_env or secret_key_file"):
+        parse_config({"web": {"secret_key_env": "WEB_KEY", "secret_key_file": str(key)}})
+    a, b = web_settings(parse_config({})), web_settings(parse_config({}))
+    assert a.secret_key != b.secret_key and len(a.secret_key) >= 32

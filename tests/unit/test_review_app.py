@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 from db.models import Attachment, Contact, Event, Item, Message, Organization
 from review.app import create_app
 from review.present import event_summary, file_size, percent, utc_text
+from tests.web import signed_in
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 XSS_BODY = 'Hi team,\n<script>alert(1)</script>\n<img src=x onerror="alert(2)">\nThanks'
@@ -19,7 +20,7 @@ XSS_BODY = 'Hi team,\n<script>alert(1)</script>\n<img src=x onerror="alert(2)">\
 @pytest.fixture
 def client(factory):
     with TestClient(create_app(factory)) as c:
-        yield c
+        yield signed_in(c, factory)
 
 
 def add_item(session, n: int, *, subject: str = "Login page broken", category: str = "issue",
@@ -261,7 +262,8 @@ def test_unknown_reference_is_404(client, three):
     r = client.get("/items/CI-999999")
     assert r.status_code == 404
     assert "There is no item with the reference CI-999999." in r.text and "Back to the queue" in r.text
-    r = client.post("/items/CI-999999/category", data={"category": "issue"}, follow_redirects=False)
+    r = client.post("/items/CI-999999/category", data={"category": "issue", "csrf_token": client.csrf},
+                    follow_redirects=False)
     assert r.status_code == 404
     r = client.get("/api/items/CI-999999")
     assert r.status_code == 404 and r.json() == {"error": "no item with the reference CI-999999"}
@@ -284,13 +286,14 @@ def _item(factory, ref: str) -> Item:
 
 
 def test_correcting_the_category_records_an_event_and_clears_review(client, factory, three):
-    r = client.post("/items/CI-000003/category", data={"category": "issue"}, follow_redirects=False)
+    r = client.post("/items/CI-000003/category", data={"category": "issue", "csrf_token": client.csrf},
+                    follow_redirects=False)
     assert r.status_code == 303
     assert r.headers["location"] == "/items/CI-000003"
     item = _item(factory, "CI-000003")
     assert item.category == "issue" and item.needs_review is False
     [event] = _events(factory, "CI-000003", "corrected")
-    assert event.actor == "pm"
+    assert event.actor == "lead@example.com"
     assert event.data == {"from": "question", "to": "issue", "model_version": "spacy-1.0"}
     assert event.created_at.tzinfo is not None
     page = client.get("/items/CI-000003").text
@@ -301,21 +304,22 @@ def test_correcting_the_category_records_an_event_and_clears_review(client, fact
 
 
 def test_choosing_the_same_category_confirms_it(client, factory, three):
-    r = client.post("/items/CI-000003/category", data={"category": "question"}, follow_redirects=False)
+    r = client.post("/items/CI-000003/category", data={"category": "question", "csrf_token": client.csrf},
+                    follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/items/CI-000003"
     assert _events(factory, "CI-000003", "corrected") == []
     assert len(_events(factory, "CI-000003", "confirmed")) == 1
     assert _item(factory, "CI-000003").needs_review is False
     assert "Category Question confirmed" in client.get("/items/CI-000003").text
     # Confirming again records nothing more.
-    client.post("/items/CI-000003/category", data={"category": "question"})
+    client.post("/items/CI-000003/category", data={"category": "question", "csrf_token": client.csrf})
     assert len(_events(factory, "CI-000003", "confirmed")) == 1
 
 
 @pytest.mark.parametrize("form", [{"category": "bug"}, {"category": ""}, {}, {"category": "Issue"}])
 def test_invalid_category_is_400_and_stores_nothing(client, factory, three, form):
     before = _item(factory, "CI-000003")
-    r = client.post("/items/CI-000003/category", data=form, follow_redirects=False)
+    r = client.post("/items/CI-000003/category", data={**form, "csrf_token": client.csrf}, follow_redirects=False)
     assert r.status_code == 400
     assert "category:" in r.text and "issue, change_request, question, feedback" in r.text
     assert 'href="/items/CI-000003"' in r.text
@@ -407,7 +411,8 @@ def test_static_stylesheet_is_served(client):
 
 
 def test_large_bodies_are_refused(client, three):
-    r = client.post("/items/CI-000003/category", data={"category": "issue", "pad": "x" * 100_000})
+    r = client.post("/items/CI-000003/category", data={"category": "issue", "csrf_token": client.csrf,
+                                                          "pad": "x" * 100_000})
     assert r.status_code == 413
 
 

@@ -1,0 +1,17 @@
+"""The web app's settings: the session signing key, cookie security, session length, login limits."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """SECRET_KEY signs session cookies; without one configured a random key lasts until a restart."""
+
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
+    https_only: bool = False
+    session_seconds: int = 12 * 3600
+    login_failures: int = 5          # per account within login_window seconds
+    login_failures_per_address: int = 20
+    login_window: float = 900.0

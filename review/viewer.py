@@ -1,0 +1,70 @@
+"""Who is asking: the signed-in user or API token owner, and which items that person may see."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from db.models import ApiToken, Contact, Item, User
+from db.types import utcnow
+from review.auth import TOKEN_PREFIX, token_hash
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A signed-in user. ORG_IDS are the organizations a PM works on; admins see everything."""
+
+    id: int
+    email: str
+    name: str
+    role: str
+    org_ids: frozenset[int]
+    language: str = ""
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def item_filter(self) -> ColumnElement[bool] | None:
+        """The condition on Item that limits a PM to their organizations' clients; None for admins."""
+        if self.is_admin:
+            return None
+        return Item.contact_id.in_(select(Contact.id).where(Contact.organization_id.in_(self.org_ids)))
+
+    def may_see(self, item: Item) -> bool:
+        """Whether this viewer may see ITEM (its contact loaded)."""
+        if self.is_admin:
+            return True
+        contact = item.contact
+        return contact is not None and contact.organization_id in self.org_ids
+
+
+def viewer_of(user: User) -> Viewer:
+    """The Viewer for USER, whose organizations must be loaded."""
+    return Viewer(id=user.id, email=user.email, name=user.name, role=user.role,
+                  org_ids=frozenset(o.id for o in user.organizations), language=user.language)
+
+
+def load_viewer(session: Session, user_id: int, epoch: int) -> Viewer | None:
+    """The active user USER_ID if their session EPOCH is still current (no password change since)."""
+    user = session.scalar(select(User).where(User.id == user_id).options(selectinload(User.organizations)))
+    if user is None or not user.active or user.session_epoch != epoch:
+        return None
+    return viewer_of(user)
+
+
+def viewer_for_token(session: Session, token: str) -> Viewer | None:
+    """The owner of the API TOKEN if the token is known, not revoked and the owner active; notes its use."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token),
+                                                ApiToken.revoked_at.is_(None)))
+    if row is None:
+        return None
+    user = session.scalar(select(User).where(User.id == row.user_id).options(selectinload(User.organizations)))
+    if user is None or not user.active:
+        return None
+    session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=utcnow()))
+    return viewer_of(user)
+
