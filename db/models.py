@@ -20,9 +20,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from db.types import UTCDateTime, utcnow
+from db.workflow import ALL_STATUSES
 
 CATEGORIES = ("issue", "change_request", "question", "feedback")
-ITEM_STATUSES = ("new", "acknowledged", "in_progress", "waiting_on_client", "resolved", "closed")
+ITEM_STATUSES = ALL_STATUSES
 
 
 class Base(DeclarativeBase):
@@ -137,11 +138,13 @@ class Item(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    follow_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     contact: Mapped[Contact | None] = relationship()
     assignee: Mapped[User | None] = relationship()
+    assessment: Mapped[ChangeAssessment | None] = relationship(back_populates="item", uselist=False)
     messages: Mapped[list[Message]] = relationship(
         back_populates="item", order_by="Message.id", foreign_keys="Message.item_id"
     )
@@ -153,6 +156,29 @@ class Item(Base):
         Index("ix_items_category_received", "category", "received_at"),
         Index("ix_items_status_received", "status", "received_at"),
     )
+
+
+class ChangeAssessment(Base):
+    """A change request's impact assessment, and the client's decision on it."""
+
+    __tablename__ = "change_assessments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), unique=True)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    cost: Mapped[str] = mapped_column(String(200), default="")
+    schedule: Mapped[str] = mapped_column(String(200), default="")
+    assessed_by: Mapped[str] = mapped_column(String(320), default="")
+    assessed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_message_id: Mapped[str] = mapped_column(String(998), default="")
+    decision: Mapped[str] = mapped_column(String(16), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str] = mapped_column(String(320), default="")
+    # The client's message that carried the decision: the evidence.
+    decision_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+
+    item: Mapped[Item] = relationship(back_populates="assessment")
 
 
 class Message(Base):

@@ -15,6 +15,7 @@ from deploy.smtp_sink import SmtpSink
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = Path(__file__).with_name("samples")
 PASSWORD_ENV = "INTAKE_DEMO_IMAP_PASSWORD"
+DEMO_USER = "pm@intake.localhost"
 
 
 def _config(workdir: Path, imap_port: int, smtp_port: int) -> Path:
@@ -39,8 +40,28 @@ from_address = "Demo Support <support@intake.localhost>"
 
 [acknowledgment]
 team_name = "The demo project team"
+
+[web]
+secret_key_file = "{workdir / 'web.key'}"
 ''', encoding="utf-8")
+    key = workdir / "web.key"
+    if not key.exists():
+        key.touch(mode=0o600)
+        key.write_text(os.urandom(32).hex(), encoding="utf-8")
     return path
+
+
+def _demo_user(cfg: Path) -> str:
+    """Creates (or resets the password of) the demo's PM account, an admin; returns its password."""
+    password = os.urandom(9).hex()
+    env = {**os.environ, "INTAKE_DEMO_PM_PASSWORD": password}
+    added = subprocess.run(_intake(cfg, "user", "add", DEMO_USER, "--name", "Demo PM", "--role", "admin",
+                                   "--password-env", "INTAKE_DEMO_PM_PASSWORD"),
+                           cwd=ROOT, env=env, capture_output=True, text=True)
+    if added.returncode != 0:  # a demo run before this one made the account
+        subprocess.run(_intake(cfg, "user", "password", DEMO_USER, "--password-env", "INTAKE_DEMO_PM_PASSWORD"),
+                       cwd=ROOT, env=env, check=True, capture_output=True)
+    return password
 
 
 def _intake(cfg: Path, *args: str) -> list[str]:
@@ -82,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         while len(sink.messages) < len(samples) and time.monotonic() < deadline:
             time.sleep(0.2)
         print(f"acknowledgments sent: {len(sink.messages)} (copies in {sink.spool})")
+        secret = workdir / "pm-password"
+        secret.touch(mode=0o600)
+        secret.write_text(_demo_user(cfg) + "\n", encoding="utf-8")
         print(f"\n  PM queue:  http://127.0.0.1:{args.web_port}/\n"
+              f"  sign in:   {DEMO_USER}, password in {secret} (new every demo run)\n"
               f"  mailbox:   imap://support@127.0.0.1:{dovecot.port} (the worker is watching it with IDLE)\n"
               f"  config:    {cfg}\n"
               f"  SLA:       .venv/bin/intake --config {cfg} report sla --format html --out sla.html\n"

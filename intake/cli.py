@@ -104,7 +104,8 @@ def web_settings(cfg: Config) -> Any:
             "sessions end when the server restarts\"")
     base = WebSettings() if key is None else WebSettings(secret_key=key)
     return replace(base, https_only=cfg.web.secure_cookies, session_seconds=int(cfg.web.session_hours * 3600),
-                   login_failures=cfg.web.login_failures, login_window=cfg.web.login_window_minutes * 60)
+                   login_failures=cfg.web.login_failures, login_window=cfg.web.login_window_minutes * 60,
+                   from_address=cfg.smtp.from_address, team=cfg.acknowledgment.team_name)
 
 
 def cmd_web(cfg: Config, args: argparse.Namespace) -> int:
@@ -112,9 +113,13 @@ def cmd_web(cfg: Config, args: argparse.Namespace) -> int:
 
     from review.app import create_app
 
+    from intake.worker import smtp_settings
+    from responders.sender import drain, worker_name
+
     factory = open_factory(cfg)
     host, port = args.host or cfg.web.host, args.port or cfg.web.port
-    app = create_app(factory, web_settings(cfg))
+    smtp, name = smtp_settings(cfg), worker_name()
+    app = create_app(factory, web_settings(cfg), send_outbox=lambda: drain(factory, smtp, name))
     print(f"PM queue at http://{host}:{port}/", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=cfg.web.behind_proxy,
                 forwarded_allow_ips="*" if cfg.web.behind_proxy else None)

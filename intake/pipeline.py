@@ -10,6 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from classifiers import Classifier, Prediction
+from classifiers.approval import decision
+from db.changes import record_decision
 from db.models import Attachment, Event, Item, Message
 from db.queries import item_by_message_ids, item_by_ref, lock_mailbox, message_known, upsert_contact
 from db.types import utcnow
@@ -124,6 +126,8 @@ def _store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: 
         kind = "auto_reply_received" if email.screening.reason else "message_received"
         session.add(Event(item_id=item.id, kind=kind, created_at=now,
                           data={"message_id": email.message_id, "from": email.sender, "screening": row.screening}))
+        if not email.screening.reason:
+            _client_decision(session, item, row, email, now)
         return "follow_up", item.ref or "", False
     if email.screening.reason:
         row.status = "ignored"
@@ -152,6 +156,20 @@ def _store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: 
         queued = enqueue_ack(session, item, req, cfg.smtp.from_address, cfg.acknowledgment.team_name, now,
                              cfg.acknowledgment.max_per_sender_per_hour) is not None
     return "new", item.ref, queued
+
+
+def _client_decision(session: Session, item: Item, row: Message, email: Email, now: datetime) -> None:
+    """A client's "approve" or "reject" in answer to an impact assessment moves the change request on."""
+    if item.category != "change_request" or item.status != "awaiting_approval":
+        return
+    client = item.contact.email if item.contact else ""
+    if email.sender.rpartition("@")[2].lower() != client.rpartition("@")[2].lower():
+        return  # someone else in the thread (our own staff, a forwarded copy) does not decide for the client
+    found = decision(email.subject, email.text)
+    if found:
+        session.flush()  # the message's id is the evidence
+        record_decision(session, item, found, email.sender, now, evidence=row)
+        log.info("event=client_decision ref=%s decision=%s message_id=%s", item.ref, found, email.message_id)
 
 
 def _quarantine_after_error(session: Session, mailbox_id: int, p: Parsed, error: str, now: datetime) -> None:

@@ -46,6 +46,14 @@ class RunStats:
         self.duplicates += r.duplicates
 
 
+def smtp_settings(cfg: Config) -> SmtpSettings:
+    """How to reach the configured SMTP server, its password read from where the config says."""
+    s = cfg.smtp
+    return SmtpSettings(host=s.host, port=s.port, security=s.security, username=s.username,
+                        password=s.secret.read("smtp.password"), ca_file=s.ca_file,
+                        timeout=s.timeout_seconds, max_attempts=s.max_attempts)
+
+
 class Worker:
     """Runs intake for all configured mailboxes."""
 
@@ -61,10 +69,7 @@ class Worker:
         self.name = worker_name()
         self.passwords = {m.name: (m.secret.read(f"mailboxes.{m.name}.password") or "") if m.auth == "password"
                           else "" for m in cfg.mailboxes}
-        s = cfg.smtp
-        self.smtp = SmtpSettings(host=s.host, port=s.port, security=s.security, username=s.username,
-                                 password=s.secret.read("smtp.password"), ca_file=s.ca_file,
-                                 timeout=s.timeout_seconds, max_attempts=s.max_attempts)
+        self.smtp = smtp_settings(cfg)
         self._lock = threading.Lock()
         self.stats = RunStats()
 

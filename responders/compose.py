@@ -1,4 +1,4 @@
-"""Builds acknowledgment messages from the templates, with threading and loop-prevention headers."""
+"""Builds outgoing messages (acknowledgments, PM replies, impact assessments) with threading headers."""
 from __future__ import annotations
 
 import re
@@ -61,10 +61,8 @@ def render_bodies(req: AckRequest, team: str) -> tuple[str, str]:
     return text, html
 
 
-def build_ack(req: AckRequest, from_address: str, team: str, now: datetime) -> EmailMessage:
-    """The complete acknowledgment message."""
+def _threaded(req: AckRequest, from_address: str, now: datetime) -> EmailMessage:
     domain = parseaddr(from_address)[1].rpartition("@")[2] or "localhost"
-    text, html = render_bodies(req, team)
     msg = EmailMessage(policy=SMTP)
     msg["From"] = from_address
     msg["To"] = formataddr((req.to_name, req.to_address))
@@ -74,6 +72,13 @@ def build_ack(req: AckRequest, from_address: str, team: str, now: datetime) -> E
     if req.in_reply_to:
         msg["In-Reply-To"] = req.in_reply_to
         msg["References"] = " ".join((*req.references, req.in_reply_to)[-20:])
+    return msg
+
+
+def build_ack(req: AckRequest, from_address: str, team: str, now: datetime) -> EmailMessage:
+    """The complete acknowledgment message."""
+    text, html = render_bodies(req, team)
+    msg = _threaded(req, from_address, now)
     msg["Auto-Submitted"] = "auto-replied"
     # Asks Exchange not to answer us with its own out-of-office notes.
     msg["X-Auto-Response-Suppress"] = "All"
@@ -81,4 +86,35 @@ def build_ack(req: AckRequest, from_address: str, team: str, now: datetime) -> E
     msg.add_alternative(html, subtype="html")
     # After the bodies: set_content() clears every Content-* header.
     msg["Content-Language"] = "zh-CN" if req.lang == "zh" else "en"
+    return msg
+
+
+def build_reply(req: AckRequest, text: str, from_address: str, team: str, now: datetime) -> EmailMessage:
+    """A PM's reply in the item's thread: their TEXT, then the reference so the client's answer finds the item."""
+    lang = req.lang if req.lang in LANGS else "en"
+    body = _env.get_template(f"{lang}/reply.txt.j2").render(text=text.strip(), ref=req.ref, team=team)
+    msg = _threaded(req, from_address, now)
+    msg.set_content(body)
+    msg["Content-Language"] = "zh-CN" if lang == "zh" else "en"
+    return msg
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The impact of a change request, as the client is asked to approve it."""
+
+    scope: str
+    cost: str
+    schedule: str
+
+
+def build_assessment(req: AckRequest, assessment: Assessment, from_address: str, team: str,
+                     now: datetime) -> EmailMessage:
+    """The impact assessment of a change request, asking the client to reply "approve" or "reject"."""
+    lang = req.lang if req.lang in LANGS else "en"
+    body = _env.get_template(f"{lang}/assessment.txt.j2").render(
+        a=assessment, ref=req.ref, team=team, name=req.to_name, subject=req.subject)
+    msg = _threaded(req, from_address, now)
+    msg.set_content(body)
+    msg["Content-Language"] = "zh-CN" if lang == "zh" else "en"
     return msg

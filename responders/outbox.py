@@ -1,7 +1,8 @@
-"""Puts acknowledgments into the outbox, in the caller's transaction, under the per-sender rate limit."""
+"""Puts outgoing mail into the outbox in the caller's transaction; acknowledgments under a per-sender limit."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from email.utils import parseaddr
 
 from sqlalchemy import func, select
@@ -34,15 +35,21 @@ def enqueue_ack(session: Session, item: Item, req: AckRequest, from_address: str
         session.add(Event(item_id=item.id, kind="ack_suppressed", created_at=now,
                           data={"reason": "rate_limit", "to": req.to_address, "limit_per_hour": max_per_hour}))
         return None
-    msg = build_ack(req, from_address, team, now)
+    return enqueue(session, item, build_ack(req, from_address, team, now), "acknowledgment", req, now)
+
+
+def enqueue(session: Session, item: Item, msg: EmailMessage, kind: str, req: AckRequest, now: datetime,
+            sender_name: str = "") -> OutboxMail:
+    """Adds MSG (of KIND) for ITEM to the outbox, and its copy to the item's thread."""
     raw = msg.as_bytes()
-    mail = OutboxMail(item_id=item.id, kind="acknowledgment", message_id=msg["Message-ID"],
-                      from_address=parseaddr(from_address)[1], to_address=req.to_address, raw=raw,
+    mail = OutboxMail(item_id=item.id, kind=kind, message_id=msg["Message-ID"],
+                      from_address=parseaddr(str(msg["From"]))[1], to_address=req.to_address, raw=raw,
                       created_at=now, next_attempt_at=now)
     session.add(mail)
     # The sent copy is a message of the thread, so a reply to it finds the item.
     session.add(Message(item_id=item.id, direction="out", message_id=msg["Message-ID"],
-                        in_reply_to=req.in_reply_to, sender=mail.from_address, recipients=req.to_address,
+                        in_reply_to=req.in_reply_to, references=str(msg.get("References", "")),
+                        sender=mail.from_address, sender_name=sender_name, recipients=req.to_address,
                         subject=str(msg["Subject"]), sent_at=now, received_at=now,
                         body_text=msg.get_body(("plain",)).get_content(), lang=req.lang, size=len(raw),
                         screening="ours", raw=raw))

@@ -133,8 +133,6 @@ def _mark_sent(session: Session, row_id: int, now: datetime) -> None:
         item = session.get(Item, row.item_id)
         if item is not None and item.acknowledged_at is None:
             item.acknowledged_at = now
-            if item.status == "new":
-                item.status = "acknowledged"
         session.add(Event(item_id=row.item_id, kind="acknowledged", created_at=now,
                           data={"message_id": row.message_id, "to": row.to_address}))
 

@@ -1,8 +1,9 @@
 """The JSON API: the queue, one item with its thread and history, category corrections, and a health check."""
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
@@ -10,19 +11,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from db.models import Item
+from review.api_actions import InvalidBody, json_body, json_error
 from review.context import Context
 from review.corrections import correct_category
 from review.guard import viewer
+from review.openapi import OPENAPI
 from review.params import InvalidInput, parse_category, parse_queue_filter
-from review.present import item_detail_json, item_json
+from review.present import item_detail_json, item_json, message_json, thread
 from review.queries import item_detail, ping, queue_page
 
 log = logging.getLogger(__name__)
-
-
-def json_error(status: int, message: str) -> JSONResponse:
-    """{"error": MESSAGE} with STATUS."""
-    return JSONResponse({"error": message}, status_code=status)
 
 
 def routes(ctx: Context) -> list[Route]:
@@ -30,7 +29,7 @@ def routes(ctx: Context) -> list[Route]:
 
     def list_items(request: Request) -> Response:
         try:
-            f = parse_queue_filter(request.query_params)
+            f = parse_queue_filter(request.query_params, me=viewer(request).id)
         except InvalidInput as exc:
             return json_error(400, str(exc))
         with ctx.read() as session:
@@ -38,24 +37,23 @@ def routes(ctx: Context) -> list[Route]:
             items = [item_json(i) for i in page.items]
         return JSONResponse({"items": items, "total": page.total, "page": page.page, "per_page": page.per_page})
 
-    def get_item(request: Request) -> Response:
+    def one_item(request: Request, render: Callable[[Item], dict[str, Any]]) -> Response:
         ref = request.path_params["ref"]
         with ctx.read() as session:
             item = item_detail(session, ref)
             if item is None or not viewer(request).may_see(item):
                 return json_error(404, f"no item with the reference {ref}")
-            return JSONResponse(item_detail_json(item))
+            return JSONResponse(render(item))
+
+    def get_item(request: Request) -> Response:
+        return one_item(request, item_detail_json)
 
     async def change_category(request: Request) -> Response:
         ref = request.path_params["ref"]
-        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-            return json_error(415, 'send Content-Type: application/json with a body like {"category": "question"}')
         try:
-            body = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError):
-            return json_error(400, 'body: not valid JSON; send {"category": "question"}')
-        if not isinstance(body, dict):
-            return json_error(400, 'body: expected a JSON object like {"category": "question"}')
+            body = await json_body(request, '{"category": "question"}')
+        except InvalidBody as exc:
+            return json_error(exc.status, str(exc))
         try:
             category = parse_category(body.get("category"))
         except InvalidInput as exc:
@@ -74,6 +72,13 @@ def routes(ctx: Context) -> list[Route]:
 
         return await run_in_threadpool(read)
 
+    def messages(request: Request) -> Response:
+        return one_item(request, lambda item: {"ref": item.ref,
+                                               "messages": [message_json(m) for m in thread(item.messages)]})
+
+    def schema(request: Request) -> Response:
+        return JSONResponse(OPENAPI)
+
     def healthz(request: Request) -> Response:
         try:
             with ctx.read() as session:
@@ -87,5 +92,7 @@ def routes(ctx: Context) -> list[Route]:
         Route("/api/items", list_items, methods=["GET"], name="api_items"),
         Route("/api/items/{ref}", get_item, methods=["GET"], name="api_item"),
         Route("/api/items/{ref}/category", change_category, methods=["POST"], name="api_change_category"),
+        Route("/api/items/{ref}/messages", messages, methods=["GET"], name="api_messages"),
+        Route("/api/openapi.json", schema, methods=["GET"], name="api_schema"),
         Route("/healthz", healthz, methods=["GET"], name="healthz"),
     ]

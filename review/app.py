@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -20,9 +21,10 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.engine import make_sessionmaker
-from review import api, login, pages, present
+from review import api, api_actions, archive, item_actions, login, pages, present
 from review.context import Context
 from review.guard import CSRF_FIELD, RequireViewer, csrf_token
+from review.html import safe_html_markup
 from review.settings import WebSettings
 
 HERE = Path(__file__).parent
@@ -74,6 +76,7 @@ def template_env() -> Environment:
         utc=present.utc_text, iso=present.iso_utc, pct=present.percent, size=present.file_size,
         label=present.label, contact=present.contact_text, sender=present.sender_text,
         item_url=present.item_url, email=present.breakable_email, summary=present.event_summary, body=present.body_text,
+        safe_html=safe_html_markup,
     )
     env.globals["csrf_input"] = csrf_input
     return env
@@ -84,11 +87,12 @@ def _read_factory(factory: sessionmaker[Session]) -> sessionmaker[Session]:
     return make_sessionmaker(bind, readonly=True) if isinstance(bind, Engine) else factory
 
 
-def create_app(factory: sessionmaker[Session], settings: WebSettings | None = None) -> Starlette:
-    """The review app over the database behind FACTORY."""
+def create_app(factory: sessionmaker[Session], settings: WebSettings | None = None,
+               send_outbox: Callable[[], object] | None = None) -> Starlette:
+    """The review app over the database behind FACTORY; SEND_OUTBOX sends queued replies at once."""
     settings = settings or WebSettings()
     ctx = Context(write=factory, read=_read_factory(factory),
-                  templates=Jinja2Templates(env=template_env()), settings=settings)
+                  templates=Jinja2Templates(env=template_env()), settings=settings, send_outbox=send_outbox)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -103,8 +107,9 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
             return api.json_error(500, "internal error; see the server log")
         return pages.error_page(ctx, request, 500, "The page could not be shown; the error was logged.")
 
-    routes = [*login.routes(ctx), *pages.routes(ctx), *api.routes(ctx), Mount("/static", StaticFiles(directory=str(STATIC)),
-                                                          name="static")]
+    routes = [*login.routes(ctx), *pages.routes(ctx), *item_actions.routes(ctx), *archive.routes(ctx),
+              *api.routes(ctx), *api_actions.routes(ctx),
+              Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
     return Starlette(
         routes=routes,
         middleware=[

@@ -1,6 +1,7 @@
 """What every request handler shares: the session factories, the templates and the settings."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,3 +18,5 @@ class Context:
     read: sessionmaker[Session]
     templates: Jinja2Templates
     settings: WebSettings = field(default_factory=WebSettings)
+    # Sends what the outbox holds (the worker does it too, within seconds); None leaves it to the worker.
+    send_outbox: Callable[[], object] | None = None

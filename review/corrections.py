@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Event, Item
 from db.types import utcnow
+from db.workflow import status_for_category
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def correct_category(factory: sessionmaker[Session], ref: str, category: str, ac
                                   data={"category": category, "model_version": item.model_version}))
             return Correction(ref, old, category, changed=False)
         item.category = category
+        item.status = status_for_category(category, item.status)
         item.needs_review = False
         session.add(Event(item_id=item.id, kind="corrected", actor=actor, created_at=utcnow(),
                           data={"from": old, "to": category, "model_version": item.model_version}))

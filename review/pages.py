@@ -10,23 +10,28 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from db.models import CATEGORIES, ITEM_STATUSES
+from db.workflow import next_statuses
 from review.context import Context
 from review.corrections import correct_category
 from review.guard import checked_form, viewer
 from review.params import InvalidInput, parse_category, parse_queue_filter
 from review.present import history, item_url, latest_event, scores, thread
-from review.queries import QueueFilter, item_detail, queue_page
+from review.queries import SORTS, QueueFilter, assignable_users, filter_choices, item_detail, queue_page
 
 
 def queue_url(f: QueueFilter, page: int | None = None) -> str:
     """The queue's path for filter F, on PAGE (default: F's page), leaving out what is default."""
     params: dict[str, str | int] = {}
-    if f.category:
-        params["category"] = f.category
-    if f.status:
-        params["status"] = f.status
+    for key, value in (("q", f.q), ("category", f.category), ("status", f.status), ("assignee", f.assignee),
+                       ("org", f.organization), ("since", f.since), ("until", f.until)):
+        if value not in ("", None):
+            params[key] = str(value)
     if f.review_only:
         params["review"] = 1
+    if f.follow_up:
+        params["follow_up"] = 1
+    if f.sort != "newest":
+        params["sort"] = f.sort
     page = f.page if page is None else page
     if page != 1:
         params["page"] = page
@@ -50,26 +55,32 @@ def routes(ctx: Context) -> list[Route]:
 
     def queue(request: Request) -> Response:
         try:
-            f = parse_queue_filter(request.query_params)
+            f = parse_queue_filter(request.query_params, me=viewer(request).id)
         except InvalidInput as exc:
             return error_page(ctx, request, 400, str(exc))
+        scope = viewer(request).item_filter()
         with ctx.read() as session:
-            page = queue_page(session, f, scope=viewer(request).item_filter())
-        filtered = bool(f.category or f.status or f.review_only)
+            page = queue_page(session, f, scope=scope)
+            organizations, people = filter_choices(session, scope)
+        filtered = f != QueueFilter(page=f.page, sort=f.sort)
         return ctx.templates.TemplateResponse(request, "queue.html", {
             "f": f, "page": page, "filtered": filtered, "categories": CATEGORIES, "statuses": ITEM_STATUSES,
+            "organizations": organizations, "people": people, "sorts": SORTS,
             "queue_url": queue_url, "review_url": queue_url(replace(f, review_only=True, page=1)),
+            "flash": request.session.pop("flash", None),
         })
 
     def item_page(request: Request) -> Response:
         ref = request.path_params["ref"]
         with ctx.read() as session:
             item = item_detail(session, ref)
-        if item is None or not viewer(request).may_see(item):
-            return error_page(ctx, request, 404, f"There is no item with the reference {ref}.")
+            if item is None or not viewer(request).may_see(item):
+                return error_page(ctx, request, 404, f"There is no item with the reference {ref}.")
+            assignees = assignable_users(session, item.contact.organization_id if item.contact else None)
         return ctx.templates.TemplateResponse(request, "item.html", {
             "item": item, "messages": thread(item.messages), "events": history(item.events),
             "scores": scores(latest_event(item.events, "classified")), "categories": CATEGORIES,
+            "next_statuses": next_statuses(item.category, item.status), "assignees": assignees,
         })
 
     async def change_category(request: Request) -> Response:

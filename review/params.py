@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date
 
 from db.models import CATEGORIES, ITEM_STATUSES
-from review.queries import QueueFilter
+from review.queries import SORTS, QueueFilter
 
 MAX_PAGE = 1_000_000
+MAX_SEARCH = 200
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
@@ -25,18 +28,56 @@ def parse_category(value: object) -> str:
     return value
 
 
-def parse_queue_filter(query: Mapping[str, str]) -> QueueFilter:
-    """The queue filter from QUERY (category, status, review, page); empty values mean "any"."""
+def _flag(query: Mapping[str, str], name: str) -> bool:
+    value = query.get(name, "").strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise InvalidInput(f"{name}: expected 1 or 0, not {value!r}")
+    return value in _TRUE
+
+
+def _day(query: Mapping[str, str], name: str) -> date | None:
+    value = query.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{name}: expected a date like 2026-11-23, not {value!r}") from None
+
+
+def parse_queue_filter(query: Mapping[str, str], me: int | None = None) -> QueueFilter:
+    """The queue filter from QUERY; empty values mean "any". ME is the viewer's id, for assignee=me."""
+    base = _parse_basic(query)
+    org = query.get("org", "").strip()
+    if org and not org.isdigit():
+        raise InvalidInput(f"org: expected an organization id, not {org!r}")
+    assignee = query.get("assignee", "").strip().lower()
+    if assignee == "me" and me is not None:
+        assignee = str(me)
+    if assignee not in ("", "none") and not assignee.isdigit():
+        raise InvalidInput(f"assignee: expected a person's id, me or none, not {assignee!r}")
+    since, until = _day(query, "since"), _day(query, "until")
+    if since and until and since > until:
+        raise InvalidInput("since: the first day comes after the last day")
+    q = " ".join(query.get("q", "").split())
+    if len(q) > MAX_SEARCH:
+        raise InvalidInput(f"q: search for at most {MAX_SEARCH} characters")
+    sort = query.get("sort", "").strip() or "newest"
+    if sort not in SORTS:
+        raise InvalidInput(f"sort: use one of {', '.join(SORTS)}, not {sort!r}")
+    return replace(base, organization=int(org) if org else None, assignee=assignee, since=since, until=until,
+                   q=q, follow_up=_flag(query, "follow_up"), sort=sort)
+
+
+def _parse_basic(query: Mapping[str, str]) -> QueueFilter:
     category = query.get("category", "").strip()
     if category and category not in CATEGORIES:
         raise InvalidInput(f"category: unknown category {category!r}; use one of {', '.join(CATEGORIES)}")
     status = query.get("status", "").strip()
     if status and status not in ITEM_STATUSES:
         raise InvalidInput(f"status: unknown status {status!r}; use one of {', '.join(ITEM_STATUSES)}")
-    review = query.get("review", "").strip().lower()
-    if review not in _TRUE + _FALSE:
-        raise InvalidInput(f"review: expected 1 or 0, not {review!r}")
+    review = _flag(query, "review")
     raw_page = query.get("page", "").strip() or "1"
     if not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
         raise InvalidInput(f"page: expected a whole number from 1 to {MAX_PAGE}, not {raw_page!r}")
-    return QueueFilter(category=category, status=status, review_only=review in _TRUE, page=int(raw_page))
+    return QueueFilter(category=category, status=status, review_only=review, page=int(raw_page))

@@ -156,6 +156,21 @@ def event_summary(kind: str, data: Any) -> str:
         return f"Automatic reply from {d.get('from', '?')} ({d.get('screening') or 'screened'})"
     if kind == "note":
         return _clip(_scalar(d.get("text", "")))
+    if kind == "status_changed":
+        return f"Status changed from {label(d.get('from'))} to {label(d.get('to'))}"
+    if kind == "assigned":
+        return f"Assigned to {d['to']}" if d.get("to") else "Unassigned"
+    if kind == "replied":
+        return f"Reply sent to {d.get('to', '?')}"
+    if kind == "assessed":
+        return _clip(f"Impact assessed: cost {d.get('cost') or '—'}, schedule {d.get('schedule') or '—'}")
+    if kind == "assessment_sent":
+        return f"Assessment sent to {d.get('to', '?')} for approval"
+    if kind in ("approved", "rejected"):
+        how = f": \u201c{_scalar(d['excerpt']).strip()}\u201d" if d.get("excerpt") else " (recorded by a PM)"
+        return _clip(f"Change {kind}{how}")
+    if kind == "follow_up":
+        return "Flagged for follow-up" if d.get("on") else "Follow-up cleared"
     return _clip("; ".join(f"{k}: {_scalar(v)}" for k, v in sorted(d.items())))
 
 

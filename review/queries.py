@@ -2,24 +2,40 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session, defer, joinedload, raiseload, selectinload
 
-from db.models import Contact, Item, Message
+from db.models import Contact, Item, Message, Organization, User
 
 PER_PAGE = 50
 
 
+SORTS = {
+    "newest": (Item.received_at.desc(), Item.id.desc()),
+    "oldest": (Item.received_at.asc(), Item.id.asc()),
+    "confidence": (Item.confidence.asc(), Item.id.desc()),
+    "updated": (Item.updated_at.desc(), Item.id.desc()),
+}
+
+
 @dataclass(frozen=True)
 class QueueFilter:
-    """Which items the queue shows: empty strings and False mean "any"."""
+    """Which items the queue shows: empty strings, None and False mean "any"."""
 
     category: str = ""
     status: str = ""
     review_only: bool = False
     page: int = 1
+    organization: int | None = None
+    assignee: str = ""           # "" any, "none" nobody, or a user id
+    since: date | None = None    # received on or after this day (UTC)
+    until: date | None = None    # received on or before this day (UTC)
+    q: str = ""                  # words searched in the subject and the messages' text
+    follow_up: bool = False
+    sort: str = "newest"
 
 
 @dataclass(frozen=True)
@@ -31,6 +47,8 @@ class QueuePage:
     needs_review: int
     page: int
     per_page: int
+    by_category: dict[str, int] = field(default_factory=dict)  # counts under the other filters
+    by_status: dict[str, int] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
@@ -46,34 +64,72 @@ class QueuePage:
         return (self.page - 1) * self.per_page + len(self.items)
 
 
-def _conditions(f: QueueFilter) -> list[ColumnElement[bool]]:
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _search(q: str) -> ColumnElement[bool]:
+    # Substring matching works for Chinese (no word boundaries) as for English; every word must match.
+    conds = []
+    for word in q.split()[:8]:
+        pattern = _like(word)
+        # The client's own words (new_text) rather than whole bodies: quoted history would match everywhere.
+        in_messages = select(Message.item_id).where(Message.item_id.is_not(None),
+                                                    Message.new_text.ilike(pattern, escape="\\"))
+        conds.append(or_(Item.subject.ilike(pattern, escape="\\"), Item.ref.ilike(pattern, escape="\\"),
+                         Item.id.in_(in_messages)))
+    return and_(*conds)
+
+
+def _conditions(f: QueueFilter, skip: str = "") -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
-    if f.category:
+    if f.category and skip != "category":
         conds.append(Item.category == f.category)
-    if f.status:
+    if f.status and skip != "status":
         conds.append(Item.status == f.status)
     if f.review_only:
         conds.append(Item.needs_review.is_(true()))
+    if f.follow_up:
+        conds.append(Item.follow_up.is_(true()))
+    if f.organization is not None:
+        conds.append(Item.contact_id.in_(select(Contact.id).where(Contact.organization_id == f.organization)))
+    if f.assignee == "none":
+        conds.append(Item.assignee_id.is_(None))
+    elif f.assignee:
+        conds.append(Item.assignee_id == int(f.assignee))
+    if f.since:
+        conds.append(Item.received_at >= datetime.combine(f.since, time.min, timezone.utc))
+    if f.until:
+        conds.append(Item.received_at < datetime.combine(f.until + timedelta(days=1), time.min, timezone.utc))
+    if f.q.strip():
+        conds.append(_search(f.q))
     return conds
+
+
+def _counts(session: Session, column: ColumnElement[str], conds: list[ColumnElement[bool]]) -> dict[str, int]:
+    rows = session.execute(select(column, func.count()).select_from(Item).where(*conds).group_by(column))
+    return {key: n for key, n in rows}
 
 
 def queue_page(session: Session, f: QueueFilter, per_page: int = PER_PAGE,
                scope: ColumnElement[bool] | None = None) -> QueuePage:
-    """The items matching F (and SCOPE, the viewer's limit), newest first, page F.page of PER_PAGE, with counts."""
-    conds = _conditions(f) + ([scope] if scope is not None else [])
-    total = session.scalar(select(func.count()).select_from(Item).where(*conds)) or 0
-    needs_review = session.scalar(
-        select(func.count()).select_from(Item).where(*conds, Item.needs_review.is_(true()))
-    ) or 0
+    """The items matching F (and SCOPE, the viewer's limit), sorted, page F.page of PER_PAGE, with counts."""
+    limit = [scope] if scope is not None else []
+    conds = _conditions(f) + limit
+    total, needs_review = session.execute(
+        select(func.count(), func.count().filter(Item.needs_review.is_(true()))).select_from(Item).where(*conds)
+    ).one()
     items = session.scalars(
         select(Item)
         .where(*conds)
-        .options(joinedload(Item.contact), raiseload("*"))
-        .order_by(Item.received_at.desc(), Item.id.desc())
+        .options(joinedload(Item.contact), joinedload(Item.assignee), raiseload("*"))
+        .order_by(*SORTS.get(f.sort, SORTS["newest"]))
         .limit(per_page)
         .offset((f.page - 1) * per_page)
     ).all()
-    return QueuePage(items=items, total=total, needs_review=needs_review, page=f.page, per_page=per_page)
+    return QueuePage(items=items, total=total, needs_review=needs_review, page=f.page, per_page=per_page,
+                     by_category=_counts(session, Item.category, _conditions(f, skip="category") + limit),
+                     by_status=_counts(session, Item.status, _conditions(f, skip="status") + limit))
 
 
 def item_detail(session: Session, ref: str) -> Item | None:
@@ -88,9 +144,27 @@ def item_detail(session: Session, ref: str) -> Item | None:
                 defer(Message.raw, raiseload=True), selectinload(Message.attachments)
             ),
             selectinload(Item.events),
+            selectinload(Item.assessment),
             raiseload("*"),
         )
     )
+
+
+def assignable_users(session: Session, organization_id: int | None) -> Sequence[User]:
+    """Active users who may take an item of ORGANIZATION_ID: admins, and PMs working on it."""
+    works_there = User.organizations.any(Organization.id == organization_id) if organization_id else false()
+    return session.scalars(select(User).where(User.active.is_(true()), or_(User.role == "admin", works_there))
+                           .order_by(User.name, User.email)).all()
+
+
+def filter_choices(session: Session, scope: ColumnElement[bool] | None) -> tuple[Sequence[Organization], Sequence[User]]:
+    """The organizations and people the queue can be filtered by, within what the viewer sees."""
+    orgs = select(Organization).order_by(Organization.name)
+    if scope is not None:
+        orgs = orgs.where(Organization.id.in_(select(Contact.organization_id).where(
+            Contact.id.in_(select(Item.contact_id).where(scope)))))
+    users = select(User).where(User.active.is_(true())).order_by(User.name, User.email)
+    return session.scalars(orgs).all(), session.scalars(users).all()
 
 
 def ping(session: Session) -> bool:

@@ -1,21 +1,16 @@
 """The review app in a real browser: uvicorn on a free port, Debian's Chromium driven by Playwright."""
 from __future__ import annotations
 
-import socket
-import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
 
 from db.models import Attachment, Contact, Event, Item, Message, Organization
 from review.app import create_app
-from tests.web import add_user, browser_sign_in
+from tests.web import add_user, browser_sign_in, serving
 
 LEAD = "lead@example.com"
 
@@ -89,33 +84,8 @@ def seeded(factory) -> dict[str, str]:
 @pytest.fixture
 def base_url(factory, seeded) -> Iterator[str]:
     """The app served by uvicorn in a background thread on a free 127.0.0.1 port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(factory), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            server.should_exit = True
-            pytest.fail("the review app did not start serving within 15 s")
-        time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
-    assert not thread.is_alive(), "uvicorn did not shut down"
+    with serving(create_app(factory)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ def test_sends_in_order_and_marks_items(db, smtp_sink):
     assert result.sent == 5 and not result.error
     assert [m.rcpt_tos[0] for m in smtp_sink.messages] == [f"client{i}@client.example" for i in range(5)]
     with db() as s:
-        assert all(i.acknowledged_at is not None and i.status == "acknowledged" for i in s.scalars(select(Item)))
+        assert all(i.acknowledged_at is not None and i.status == "new" for i in s.scalars(select(Item)))
     assert drain(db, _settings(smtp_sink), "w1").sent == 0
 
 

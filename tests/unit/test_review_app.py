@@ -237,9 +237,9 @@ def test_message_bodies_are_escaped_text_never_html(client, factory):
     assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in html
     assert "&lt;img src=x onerror=&#34;alert(3)&#34;&gt;" in html
     assert "&lt;script&gt;alert(5)&lt;/script&gt;" in html
-    # the HTML body is not shown at all, not even escaped
+    # the HTML-only body is shown sanitized: formatting kept, script and handler gone, the image blocked
     assert "alert(4)" not in html and "alert(&#34;html&#34;)" not in html
-    assert "This message has only an HTML body, which is not shown here." in html
+    assert '<div class="body html"><p>Hello</p><span title="remote image blocked">' in html
     # and no script could run even if something slipped through
     assert "default-src 'none'" in r.headers["content-security-policy"]
     assert r.headers["x-content-type-options"] == "nosniff"

@@ -1,0 +1,190 @@
+"""What a PM does to an item: assign, move through the workflow, note, reply, assess and send a change request."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from db.changes import record_decision
+from db.models import ChangeAssessment, Contact, Event, Item, Message, User
+from db.types import utcnow
+from db.workflow import DONE, WorkflowError, check_move
+from responders.compose import AckRequest, Assessment, build_assessment, build_reply
+from responders.outbox import enqueue
+from review.viewer import Viewer
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_TEXT = 20_000
+
+
+class ActionError(ValueError):
+    """An action that cannot be done as asked; the message says why in one line."""
+
+
+class NotFound(LookupError):
+    """No item with that reference within what the viewer may see."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """How our mail is signed: the From address and the team name."""
+
+    from_address: str
+    team: str
+
+
+def _act(factory: sessionmaker[Session], viewer: Viewer, ref: str, do: Callable[[Session, Item], T]) -> T:
+    with factory.begin() as session:
+        query = (select(Item).where(Item.ref == ref)
+                 .options(selectinload(Item.contact).selectinload(Contact.organization),
+                          selectinload(Item.assessment)))
+        scope: ColumnElement[bool] | None = viewer.item_filter()
+        if scope is not None:
+            query = query.where(scope)
+        item = session.scalar(query.with_for_update(of=Item))
+        if item is None:
+            raise NotFound(ref)
+        return do(session, item)
+
+
+def _event(session: Session, item: Item, kind: str, viewer: Viewer, **data: object) -> None:
+    session.add(Event(item_id=item.id, kind=kind, actor=viewer.email, created_at=utcnow(), data=data))
+
+
+def assign(factory: sessionmaker[Session], viewer: Viewer, ref: str, assignee_id: int | None) -> str:
+    """Assigns the item to ASSIGNEE_ID (None: nobody); the assignee must work on the item's organization."""
+    def do(session: Session, item: Item) -> str:
+        user = None
+        if assignee_id is not None:
+            user = session.scalar(select(User).where(User.id == assignee_id, User.active.is_(True))
+                                  .options(selectinload(User.organizations)))
+            if user is None:
+                raise ActionError("assignee: no such active user")
+            org = item.contact.organization_id if item.contact else None
+            if user.role != "admin" and org not in {o.id for o in user.organizations}:
+                raise ActionError(f"assignee: {user.email} does not work on this client's organization")
+        if item.assignee_id != assignee_id:
+            item.assignee_id = assignee_id
+            _event(session, item, "assigned", viewer, to=user.email if user else "")
+        return user.email if user else ""
+    return _act(factory, viewer, ref, do)
+
+
+def change_status(factory: sessionmaker[Session], viewer: Viewer, ref: str, to: str) -> str:
+    """Moves the item to TO if its workflow allows; returns the old status."""
+    def do(session: Session, item: Item) -> str:
+        old = item.status
+        try:
+            check_move(item.category, old, to)
+        except WorkflowError as exc:
+            raise ActionError(str(exc)) from None
+        now = utcnow()
+        if to in ("approved", "rejected"):
+            record_decision(session, item, to, viewer.email, now)  # the PM records the client's answer
+            return old
+        item.status = to
+        if to in DONE:
+            item.resolved_at = item.resolved_at or now
+        else:
+            item.resolved_at = None
+        _event(session, item, "status_changed", viewer, **{"from": old, "to": to})
+        return old
+    return _act(factory, viewer, ref, do)
+
+
+def add_note(factory: sessionmaker[Session], viewer: Viewer, ref: str, text: str) -> None:
+    """Adds an internal note (never sent to the client)."""
+    text = _text(text, "note")
+    _act(factory, viewer, ref, lambda session, item: _event(session, item, "note", viewer, text=text))
+
+
+def set_follow_up(factory: sessionmaker[Session], viewer: Viewer, ref: str, on: bool) -> None:
+    """Flags the item for follow-up (negative feedback, an unhappy client) or clears the flag."""
+    def do(session: Session, item: Item) -> None:
+        if item.follow_up != on:
+            item.follow_up = on
+            _event(session, item, "follow_up", viewer, on=on)
+    _act(factory, viewer, ref, do)
+
+
+def _text(text: str, what: str) -> str:
+    text = (text or "").replace("\r\n", "\n").strip()
+    if not text:
+        raise ActionError(f"{what}: write something first")
+    if len(text) > MAX_TEXT:
+        raise ActionError(f"{what}: at most {MAX_TEXT} characters")
+    return text
+
+
+def _thread_request(session: Session, item: Item) -> AckRequest:
+    """Where a message in ITEM's thread goes: the client's latest message is the one answered."""
+    last_in = session.scalar(select(Message).where(Message.item_id == item.id, Message.direction == "in")
+                             .order_by(Message.received_at.desc(), Message.id.desc()).limit(1))
+    to_address = last_in.sender if last_in else (item.contact.email if item.contact else "")
+    if not to_address or not to_address.isascii():
+        raise ActionError("reply: the client's address is missing or not plain ASCII; answer from your mail program")
+    return AckRequest(ref=item.ref or "", category=item.category, lang=item.lang, to_address=to_address,
+                      to_name=(last_in.sender_name if last_in else "") or (item.contact.name if item.contact else ""),
+                      subject=item.subject, in_reply_to=last_in.message_id if last_in else "",
+                      references=tuple((last_in.references or "").split()) if last_in else ())
+
+
+def reply(factory: sessionmaker[Session], viewer: Viewer, ref: str, text: str, out: Outgoing) -> str:
+    """Puts the PM's reply to the client in the outbox, threaded; returns its Message-ID."""
+    text = _text(text, "reply")
+
+    def do(session: Session, item: Item) -> str:
+        req = _thread_request(session, item)
+        now = utcnow()
+        mail = enqueue(session, item, build_reply(req, text, out.from_address, out.team, now), "reply", req, now,
+                       sender_name=viewer.name)
+        item.first_response_at = item.first_response_at or now
+        _event(session, item, "replied", viewer, message_id=mail.message_id, to=req.to_address)
+        return mail.message_id
+    return _act(factory, viewer, ref, do)
+
+
+def save_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, scope: str, cost: str,
+                    schedule: str) -> None:
+    """Records a change request's impact (scope, cost, schedule); the item becomes impact assessed."""
+    scope = _text(scope, "scope")
+    cost, schedule = cost.strip()[:200], schedule.strip()[:200]
+
+    def do(session: Session, item: Item) -> None:
+        if item.category != "change_request":
+            raise ActionError("assessment: only change requests are assessed")
+        if item.status not in ("new", "impact_assessed", "awaiting_approval", "rejected"):
+            raise ActionError(f"assessment: a change request that is {item.status} is not assessed again")
+        a = item.assessment or ChangeAssessment(item_id=item.id)
+        a.scope, a.cost, a.schedule = scope, cost, schedule
+        a.assessed_by, a.assessed_at = viewer.email, utcnow()
+        a.sent_at, a.sent_message_id, a.decision, a.decided_at = None, "", "", None
+        session.add(a)
+        old, item.status = item.status, "impact_assessed"
+        _event(session, item, "assessed", viewer, scope=scope[:500], cost=cost, schedule=schedule,
+               **{"from": old, "to": "impact_assessed"})
+    _act(factory, viewer, ref, do)
+
+
+def send_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, out: Outgoing) -> str:
+    """Emails the assessment to the client for approval; the item then awaits the client's answer."""
+    def do(session: Session, item: Item) -> str:
+        a = item.assessment
+        if item.status != "impact_assessed" or a is None:
+            raise ActionError("assessment: assess the change request first")
+        req = _thread_request(session, item)
+        now = utcnow()
+        msg = build_assessment(req, Assessment(a.scope, a.cost, a.schedule), out.from_address, out.team, now)
+        mail = enqueue(session, item, msg, "assessment", req, now, sender_name=viewer.name)
+        a.sent_at, a.sent_message_id = now, mail.message_id
+        item.status = "awaiting_approval"
+        item.first_response_at = item.first_response_at or now
+        _event(session, item, "assessment_sent", viewer, message_id=mail.message_id, to=req.to_address,
+               status="awaiting_approval")
+        return mail.message_id
+    return _act(factory, viewer, ref, do)

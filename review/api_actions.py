@@ -1,0 +1,115 @@
+"""The JSON API's changes besides corrections: status, assignee, notes, replies; and the corrections list."""
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import select
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from db.models import Event, Item
+from review import actions
+from review.actions import ActionError, NotFound, Outgoing
+from review.context import Context
+from review.guard import viewer
+from review.item_actions import send_outbox_quietly
+from review.present import event_json
+from review.viewer import Viewer
+
+MAX_LIST = 500
+
+
+def json_error(status: int, message: str) -> JSONResponse:
+    """{"error": MESSAGE} with STATUS."""
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def json_body(request: Request, example: str) -> dict:
+    """The request's JSON object; InvalidBody (a 4xx answer) when it is not one."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise InvalidBody(415, f"send Content-Type: application/json with a body like {example}")
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidBody(400, f"body: not valid JSON; send {example}") from None
+    if not isinstance(body, dict):
+        raise InvalidBody(400, f"body: expected a JSON object like {example}")
+    return body
+
+
+class InvalidBody(Exception):
+    """A request body the API cannot read; carries the status and the message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+Change = Callable[[Viewer, str, dict], object]
+
+
+def routes(ctx: Context) -> list[Route]:
+    """The API routes that change items, bound to CTX."""
+    out = Outgoing(ctx.settings.from_address, ctx.settings.team)
+
+    def change(do: Change, example: str, sends: bool = False) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            ref = request.path_params["ref"]
+            try:
+                body = await json_body(request, example)
+                result = await run_in_threadpool(do, viewer(request), ref, body)
+            except InvalidBody as exc:
+                return json_error(exc.status, str(exc))
+            except NotFound:
+                return json_error(404, f"no item with the reference {ref}")
+            except ActionError as exc:
+                return json_error(400, str(exc))
+            task = BackgroundTask(send_outbox_quietly, ctx) if sends else None
+            return JSONResponse({"ref": ref, "result": result}, background=task)
+        return endpoint
+
+    def status(me: Viewer, ref: str, body: dict) -> object:
+        to = body.get("status")
+        if not isinstance(to, str):
+            raise ActionError('status: send {"status": "in_progress"}')
+        return {"from": actions.change_status(ctx.write, me, ref, to), "to": to}
+
+    def assignee(me: Viewer, ref: str, body: dict) -> object:
+        value = body.get("assignee", "missing")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ActionError('assignee: send {"assignee": USER_ID} or {"assignee": null}')
+        return {"assignee": actions.assign(ctx.write, me, ref, value) or None}
+
+    def note(me: Viewer, ref: str, body: dict) -> object:
+        actions.add_note(ctx.write, me, ref, body.get("text") if isinstance(body.get("text"), str) else "")
+        return {"noted": True}
+
+    def reply(me: Viewer, ref: str, body: dict) -> object:
+        text = body.get("text") if isinstance(body.get("text"), str) else ""
+        return {"message_id": actions.reply(ctx.write, me, ref, text, out)}
+
+    def corrections(request: Request) -> Response:
+        me = viewer(request)
+        query = (select(Event, Item.ref).join(Item, Event.item_id == Item.id)
+                 .where(Event.kind.in_(("corrected", "confirmed"))).order_by(Event.id.desc()).limit(MAX_LIST))
+        scope = me.item_filter()
+        if scope is not None:
+            query = query.where(scope)
+        with ctx.read() as session:
+            rows = [{"ref": ref, **event_json(e)} for e, ref in session.execute(query)]
+        return JSONResponse({"corrections": rows})
+
+    return [
+        Route("/api/items/{ref}/status", change(status, '{"status": "in_progress"}'), methods=["POST"],
+              name="api_status"),
+        Route("/api/items/{ref}/assignee", change(assignee, '{"assignee": 3}'), methods=["POST"],
+              name="api_assignee"),
+        Route("/api/items/{ref}/notes", change(note, '{"text": "..."}'), methods=["POST"], name="api_note"),
+        Route("/api/items/{ref}/replies", change(reply, '{"text": "..."}', sends=True), methods=["POST"],
+              name="api_reply"),
+        Route("/api/corrections", corrections, methods=["GET"], name="api_corrections"),
+    ]

@@ -1,0 +1,121 @@
+"""The client archive pages: organizations, one organization's contacts and items, one contact's items and messages."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from review import archive_queries as q
+from review.context import Context
+from review.guard import viewer
+from review.pages import error_page
+from review.params import MAX_PAGE, InvalidInput
+
+ORGANIZATIONS = "/organizations"
+UNAFFILIATED = "/organizations/none"
+NOT_FOUND_ORG = "There is no organization with the number {}."
+NOT_FOUND_CONTACT = "There is no contact with the number {}."
+MAX_ID = 2**31 - 1  # ids are 32-bit integers; a larger number in a path names nothing
+
+
+def organization_url(organization_id: int | None, page: int = 1) -> str:
+    """The path of organization ORGANIZATION_ID's page (None: contacts without one), on PAGE."""
+    path = UNAFFILIATED if organization_id is None else f"{ORGANIZATIONS}/{organization_id}"
+    return path if page == 1 else f"{path}?page={page}"
+
+
+def contact_url(contact_id: int, page: int = 1, items: int = 1) -> str:
+    """The path of contact CONTACT_ID's page, on message page PAGE and item page ITEMS."""
+    params = [f"{name}={n}" for name, n in (("page", page), ("items", items)) if n != 1]
+    return f"/contacts/{contact_id}" + ("?" + "&".join(params) if params else "")
+
+
+def parse_page(query: Mapping[str, str], name: str = "page") -> int:
+    """The page number NAME in QUERY (1 when absent or empty); InvalidInput when it is not one."""
+    raw = query.get(name, "").strip() or "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise InvalidInput(f"{name}: expected a whole number from 1 to {MAX_PAGE}, not {raw!r}")
+    return int(raw)
+
+
+def routes(ctx: Context) -> list[Route]:
+    """The client archive's routes, bound to CTX."""
+
+    def render(request: Request, template: str, values: dict[str, object]) -> Response:
+        return ctx.templates.TemplateResponse(request, template, {
+            **values, "organization_url": organization_url, "contact_url": contact_url,
+        })
+
+    def bad_page(request: Request, exc: InvalidInput) -> Response:
+        return error_page(ctx, request, 400, str(exc), back=request.url.path)
+
+    def organizations(request: Request) -> Response:
+        me = viewer(request)
+        with ctx.read() as session:
+            rows = q.organization_rows(session, None if me.is_admin else me.org_ids)
+            loose = q.unaffiliated(session) if me.is_admin else None
+        return render(request, "organizations.html", {"rows": rows, "unaffiliated": loose, "is_admin": me.is_admin})
+
+    def organization_page(request: Request, organization_id: int | None) -> Response:
+        me = viewer(request)
+        if organization_id is None:
+            visible = me.is_admin
+            message = "There is no page at this address."
+        else:
+            visible = organization_id <= MAX_ID and (me.is_admin or organization_id in me.org_ids)
+            message = NOT_FOUND_ORG.format(organization_id)
+        if not visible:
+            return error_page(ctx, request, 404, message, back=ORGANIZATIONS)
+        try:
+            page = parse_page(request.query_params)
+        except InvalidInput as exc:
+            return bad_page(request, exc)
+        with ctx.read() as session:
+            org = None if organization_id is None else q.organization(session, organization_id)
+            if organization_id is not None and org is None:
+                return error_page(ctx, request, 404, message, back=ORGANIZATIONS)
+            contacts = q.contact_rows(session, organization_id)
+            items = q.organization_items(session, organization_id, page)
+
+        def page_url(n: int) -> str:
+            return organization_url(organization_id, n)
+
+        return render(request, "organization.html", {
+            "org": org, "contacts": contacts, "items": items, "page_url": page_url,
+        })
+
+    def one_organization(request: Request) -> Response:
+        return organization_page(request, request.path_params["id"])
+
+    def without_organization(request: Request) -> Response:
+        return organization_page(request, None)
+
+    def contact_page(request: Request) -> Response:
+        me = viewer(request)
+        contact_id = request.path_params["id"]
+        with ctx.read() as session:
+            person = q.contact(session, contact_id) if contact_id <= MAX_ID else None
+            allowed = person is not None and (me.is_admin or person.organization_id in me.org_ids)
+            if person is None or not allowed:
+                return error_page(ctx, request, 404, NOT_FOUND_CONTACT.format(contact_id), back=ORGANIZATIONS)
+            try:
+                page = parse_page(request.query_params)
+                items_page = parse_page(request.query_params, "items")
+            except InvalidInput as exc:
+                return bad_page(request, exc)
+            items = q.contact_items(session, contact_id, items_page)
+            messages = q.contact_messages(session, contact_id, page)
+        return render(request, "contact.html", {
+            "contact": person, "items": items, "messages": messages,
+            "items_url": lambda n: contact_url(contact_id, page, n),
+            "messages_url": lambda n: contact_url(contact_id, n, items_page),
+        })
+
+    return [
+        Route(ORGANIZATIONS, organizations, methods=["GET"], name="organizations"),
+        Route(UNAFFILIATED, without_organization, methods=["GET"], name="unaffiliated"),
+        Route(ORGANIZATIONS + "/{id:int}", one_organization, methods=["GET"], name="organization"),
+        Route("/contacts/{id:int}", contact_page, methods=["GET"], name="contact"),
+    ]

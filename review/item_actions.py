@@ -1,0 +1,139 @@
+"""The forms that change items: assign, status, note, reply, follow-up, assessment, and bulk changes from the queue."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from review import actions
+from review.actions import ActionError, NotFound, Outgoing
+from review.context import Context
+from review.corrections import correct_category
+from review.guard import checked_form, safe_next, viewer
+from review.params import InvalidInput, parse_category
+from review.pages import error_page
+from review.present import item_url
+from review.viewer import Viewer
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Viewer, str, FormData], object]
+MAX_BULK = 200
+
+
+def send_outbox_quietly(ctx: Context) -> None:
+    """Sends the outbox now if the app can; a failure is logged and left to the worker's retries."""
+    if ctx.send_outbox is None:
+        return
+    try:
+        ctx.send_outbox()
+    except Exception as exc:  # the worker retries; the PM's action is already saved
+        log.warning("event=outbox_send_failed error=%s", exc.__class__.__name__)
+
+
+def _correct(ctx: Context, me: Viewer, ref: str, category: str) -> object:
+    try:
+        category = parse_category(category)
+    except InvalidInput as exc:
+        raise ActionError(str(exc)) from None
+    if correct_category(ctx.write, ref, category, me.email, me.item_filter()) is None:
+        raise NotFound(ref)
+    return None
+
+
+def _apply_all(refs: list[str], apply: Callable[[str], object]) -> tuple[int, list[str]]:
+    """Applies APPLY to each item on its own: one item's refusal does not undo the others."""
+    done, problems = 0, []
+    for ref in refs:
+        try:
+            apply(ref)
+            done += 1
+        except NotFound:
+            problems.append(f"{ref}: no such item")
+        except ActionError as exc:
+            problems.append(f"{ref}: {exc}")
+    return done, problems
+
+
+def routes(ctx: Context) -> list[Route]:
+    """POST routes under /items/{ref}/..., bound to CTX; each answers with a redirect to the item page."""
+    out = Outgoing(ctx.settings.from_address, ctx.settings.team)
+
+    def action(handler: Handler, sends: bool = False) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            ref = request.path_params["ref"]
+            form = await checked_form(request)
+            try:
+                await run_in_threadpool(handler, viewer(request), ref, form)
+            except NotFound:
+                return error_page(ctx, request, 404, f"There is no item with the reference {ref}.")
+            except ActionError as exc:
+                return error_page(ctx, request, 400, str(exc), back=item_url(ref))
+            task = BackgroundTask(send_outbox_quietly, ctx) if sends else None
+            return RedirectResponse(item_url(ref), status_code=303, background=task)
+        return endpoint
+
+    def assign(me: Viewer, ref: str, form: FormData) -> object:
+        raw = str(form.get("assignee", "")).strip()
+        if raw and not raw.isdigit():
+            raise ActionError("assignee: choose a person from the list")
+        return actions.assign(ctx.write, me, ref, int(raw) if raw else None)
+
+    def status(me: Viewer, ref: str, form: FormData) -> object:
+        return actions.change_status(ctx.write, me, ref, str(form.get("status", "")).strip())
+
+    def note(me: Viewer, ref: str, form: FormData) -> object:
+        return actions.add_note(ctx.write, me, ref, str(form.get("text", "")))
+
+    def follow_up(me: Viewer, ref: str, form: FormData) -> object:
+        return actions.set_follow_up(ctx.write, me, ref, str(form.get("on", "")) == "1")
+
+    def reply(me: Viewer, ref: str, form: FormData) -> object:
+        return actions.reply(ctx.write, me, ref, str(form.get("text", "")), out)
+
+    def assess(me: Viewer, ref: str, form: FormData) -> object:
+        return actions.save_assessment(ctx.write, me, ref, str(form.get("scope", "")), str(form.get("cost", "")),
+                                       str(form.get("schedule", "")))
+
+    def send_assessment(me: Viewer, ref: str, form: FormData) -> object:
+        return actions.send_assessment(ctx.write, me, ref, out)
+
+    async def bulk(request: Request) -> Response:
+        form = await checked_form(request)
+        back = safe_next(str(form.get("back", "/")))
+        refs = list(dict.fromkeys(str(r) for r in form.getlist("ref")))[:MAX_BULK]
+        kind, _, value = str(form.get("action", "")).partition(":")
+        me = viewer(request)
+        handlers: dict[str, Callable[[str], object]] = {
+            "category": lambda ref: _correct(ctx, me, ref, value),
+            "assign": lambda ref: assign(me, ref, FormData({"assignee": value})),
+            "status": lambda ref: actions.change_status(ctx.write, me, ref, value),
+        }
+        if kind not in handlers:
+            return error_page(ctx, request, 400, "action: choose what to do with the selected items", back=back)
+        if not refs:
+            request.session["flash"] = "Select at least one item first."
+            return RedirectResponse(back, status_code=303)
+        done, problems = await run_in_threadpool(_apply_all, refs, handlers[kind])
+        note = f"{done} of {len(refs)} item{'s' if len(refs) != 1 else ''} changed."
+        if problems:
+            note += " Not changed: " + "; ".join(problems[:5]) + (" …" if len(problems) > 5 else "")
+        request.session["flash"] = note
+        return RedirectResponse(back, status_code=303)
+
+    return [
+        Route("/bulk", bulk, methods=["POST"], name="bulk"),
+        Route("/items/{ref}/assign", action(assign), methods=["POST"], name="assign"),
+        Route("/items/{ref}/status", action(status), methods=["POST"], name="change_status"),
+        Route("/items/{ref}/note", action(note), methods=["POST"], name="add_note"),
+        Route("/items/{ref}/follow-up", action(follow_up), methods=["POST"], name="follow_up"),
+        Route("/items/{ref}/reply", action(reply, sends=True), methods=["POST"], name="reply"),
+        Route("/items/{ref}/assessment", action(assess), methods=["POST"], name="assess"),
+        Route("/items/{ref}/assessment/send", action(send_assessment, sends=True), methods=["POST"],
+              name="send_assessment"),
+    ]
