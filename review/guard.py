@@ -13,7 +13,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from review.viewer import Viewer, load_viewer, viewer_for_token
+from db.types import utcnow
+from review.viewer import TOKEN_USE_RESOLUTION, Viewer, load_viewer, note_token_use, token_owner
 
 # Reachable without signing in; everything else needs a session (pages) or a token (API).
 PUBLIC_PATHS = ("/login", "/healthz")
@@ -74,8 +75,16 @@ class RequireViewer:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        with self.write.begin() as db:
-            return viewer_for_token(db, token.strip())
+        with self.read() as db:
+            found = token_owner(db, token.strip())
+        if found is None:
+            return None
+        owner, token_id, last_used = found
+        now = utcnow()
+        if last_used is None or now - last_used >= TOKEN_USE_RESOLUTION:
+            with self.write.begin() as db:
+                note_token_use(db, token_id, now)
+        return owner
 
 
 async def _send(send: Send, status: int, content_type: str, body: bytes,

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from db.models import ApiToken, Contact, Item, User
-from db.types import utcnow
 from review.auth import TOKEN_PREFIX, token_hash
 
 
@@ -54,8 +54,13 @@ def load_viewer(session: Session, user_id: int, epoch: int) -> Viewer | None:
     return viewer_of(user)
 
 
-def viewer_for_token(session: Session, token: str) -> Viewer | None:
-    """The owner of the API TOKEN if the token is known, not revoked and the owner active; notes its use."""
+# last_used_at is kept to the minute: an API call then needs no write transaction (on SQLite a
+# write lock shared with the worker) unless the token's last noted use is older than this.
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+
+
+def token_owner(session: Session, token: str) -> tuple[Viewer, int, datetime | None] | None:
+    """The owner of the API TOKEN (known, not revoked, owner active), the token's id and its last noted use."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token),
@@ -65,6 +70,9 @@ def viewer_for_token(session: Session, token: str) -> Viewer | None:
     user = session.scalar(select(User).where(User.id == row.user_id).options(selectinload(User.organizations)))
     if user is None or not user.active:
         return None
-    session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=utcnow()))
-    return viewer_of(user)
+    return viewer_of(user), row.id, row.last_used_at
 
+
+def note_token_use(session: Session, token_id: int, now: datetime) -> None:
+    """Records that the token TOKEN_ID was used at NOW."""
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))

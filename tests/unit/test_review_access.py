@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -247,3 +248,19 @@ def test_admins_see_every_organization_and_pms_without_organizations_see_nothing
     with TestClient(app) as pm:
         signed_in(pm, factory, email="new@example.com", role="pm")
         assert _refs(pm.get("/").text) == [] and pm.get("/api/items").json()["total"] == 0
+
+
+def test_token_use_is_noted_to_the_minute(app, factory, two_orgs):
+    with TestClient(app) as c:
+        signed_in(c, factory, email="pm@example.com")
+        assert c.get("/api/items").status_code == 200
+        with factory() as s:
+            first = s.scalar(select(ApiToken.last_used_at))
+        assert first is not None
+        assert c.get("/api/items").status_code == 200  # within the minute: no write
+        with factory.begin() as s:
+            assert s.scalar(select(ApiToken.last_used_at)) == first
+            s.scalar(select(ApiToken)).last_used_at = first - timedelta(minutes=2)
+        assert c.get("/api/items").status_code == 200
+        with factory() as s:
+            assert s.scalar(select(ApiToken.last_used_at)) > first
