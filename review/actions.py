@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from db.changes import record_decision
@@ -15,6 +15,7 @@ from db.types import utcnow
 from db.workflow import DONE, WorkflowError, check_move
 from responders.compose import AckRequest, Assessment, build_assessment, build_reply
 from responders.outbox import enqueue
+from review.queries import lock_item
 from review.viewer import Viewer
 
 log = logging.getLogger(__name__)
@@ -40,13 +41,8 @@ class Outgoing:
 
 def _act(factory: sessionmaker[Session], viewer: Viewer, ref: str, do: Callable[[Session, Item], T]) -> T:
     with factory.begin() as session:
-        query = (select(Item).where(Item.ref == ref)
-                 .options(selectinload(Item.contact).selectinload(Contact.organization),
-                          selectinload(Item.assessment)))
-        scope: ColumnElement[bool] | None = viewer.item_filter()
-        if scope is not None:
-            query = query.where(scope)
-        item = session.scalar(query.with_for_update(of=Item))
+        item = lock_item(session, ref, viewer.item_filter(),
+                         selectinload(Item.contact).selectinload(Contact.organization), selectinload(Item.assessment))
         if item is None:
             raise NotFound(ref)
         return do(session, item)

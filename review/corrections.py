@@ -4,12 +4,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import Event, Item
+from db.models import Event
 from db.types import utcnow
 from db.workflow import status_for_category
+from review.queries import lock_item
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,8 @@ def correct_category(factory: sessionmaker[Session], ref: str, category: str, ac
     None when there is no such item within SCOPE (the viewer's limit).
     """
     with factory.begin() as session:
-        # Locked on PostgreSQL so two PMs correcting at once record each other's "from" correctly.
-        query = select(Item).where(Item.ref == ref)
-        if scope is not None:
-            query = query.where(scope)
-        item = session.scalar(query.with_for_update())
+        # Locked so two PMs correcting at once record each other's "from" correctly.
+        item = lock_item(session, ref, scope)
         if item is None:
             return None
         old = item.category

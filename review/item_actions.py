@@ -1,4 +1,4 @@
-"""The forms that change items: assign, status, note, reply, follow-up, assessment, and bulk changes from the queue."""
+"""The forms that change items: category, assign, status, note, reply, follow-up, assessment, and bulk changes."""
 from __future__ import annotations
 
 import logging
@@ -78,6 +78,9 @@ def routes(ctx: Context) -> list[Route]:
             return RedirectResponse(item_url(ref), status_code=303, background=task)
         return endpoint
 
+    def category(me: Viewer, ref: str, form: FormData) -> object:
+        return _correct(ctx, me, ref, str(form.get("category", "")))
+
     def assign(me: Viewer, ref: str, form: FormData) -> object:
         raw = str(form.get("assignee", "")).strip()
         if raw and not raw.isdigit():
@@ -128,6 +131,7 @@ def routes(ctx: Context) -> list[Route]:
 
     return [
         Route("/bulk", bulk, methods=["POST"], name="bulk"),
+        Route("/items/{ref}/category", action(category), methods=["POST"], name="change_category"),
         Route("/items/{ref}/assign", action(assign), methods=["POST"], name="assign"),
         Route("/items/{ref}/status", action(status), methods=["POST"], name="change_status"),
         Route("/items/{ref}/note", action(note), methods=["POST"], name="add_note"),

@@ -1,21 +1,19 @@
-"""The HTML pages: the queue, one item with its thread and history, and the category form's target."""
+"""The HTML pages: the queue, and one item with its thread, history and forms."""
 from __future__ import annotations
 
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from db.models import CATEGORIES, ITEM_STATUSES
 from db.workflow import next_statuses
 from review.context import Context
-from review.corrections import correct_category
-from review.guard import checked_form, viewer
-from review.params import InvalidInput, parse_category, parse_queue_filter
-from review.present import history, item_url, latest_event, scores, thread
+from review.guard import viewer
+from review.params import InvalidInput, parse_queue_filter
+from review.present import history, latest_event, scores, thread
 from review.queries import SORTS, QueueFilter, assignable_users, filter_choices, item_detail, queue_page
 
 
@@ -83,21 +81,7 @@ def routes(ctx: Context) -> list[Route]:
             "next_statuses": next_statuses(item.category, item.status), "assignees": assignees,
         })
 
-    async def change_category(request: Request) -> Response:
-        ref = request.path_params["ref"]
-        form = await checked_form(request)
-        try:
-            category = parse_category(form.get("category"))
-        except InvalidInput as exc:
-            return error_page(ctx, request, 400, str(exc), back=item_url(ref))
-        me = viewer(request)
-        result = await run_in_threadpool(correct_category, ctx.write, ref, category, me.email, me.item_filter())
-        if result is None:
-            return error_page(ctx, request, 404, f"There is no item with the reference {ref}.")
-        return RedirectResponse(item_url(ref), status_code=303)
-
     return [
         Route("/", queue, methods=["GET"], name="queue"),
         Route("/items/{ref}", item_page, methods=["GET"], name="item"),
-        Route("/items/{ref}/category", change_category, methods=["POST"], name="change_category"),
     ]

@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session, defer, joinedload, raiseload, selectinload
+from sqlalchemy.orm.interfaces import ORMOption
 
 from db.models import Contact, Item, Message, Organization, User
 
@@ -148,6 +149,17 @@ def item_detail(session: Session, ref: str) -> Item | None:
             raiseload("*"),
         )
     )
+
+
+def lock_item(session: Session, ref: str, scope: ColumnElement[bool] | None, *options: ORMOption) -> Item | None:
+    """The item REF within SCOPE (the viewer's limit), locked to this transaction on PostgreSQL, or None.
+
+    Changes read the item through here so two PMs changing it at once see each other's result.
+    """
+    query = select(Item).where(Item.ref == ref).options(*options)
+    if scope is not None:
+        query = query.where(scope)
+    return session.scalar(query.with_for_update(of=Item))
 
 
 def assignable_users(session: Session, organization_id: int | None) -> Sequence[User]:
