@@ -54,7 +54,7 @@ def routes(ctx: Context) -> list[Route]:
     def organizations(request: Request) -> Response:
         me = viewer(request)
         with ctx.read() as session:
-            rows = q.organization_rows(session, None if me.is_admin else me.org_ids)
+            rows = q.organization_rows(session, me.org_limit)
             loose = q.unaffiliated(session) if me.is_admin else None
         return render(request, "organizations.html", {"rows": rows, "unaffiliated": loose, "is_admin": me.is_admin})
 
@@ -64,7 +64,7 @@ def routes(ctx: Context) -> list[Route]:
             visible = me.is_admin
             message = "There is no page at this address."
         else:
-            visible = organization_id <= MAX_ID and (me.is_admin or organization_id in me.org_ids)
+            visible = organization_id <= MAX_ID and me.works_on(organization_id)
             message = NOT_FOUND_ORG.format(organization_id)
         if not visible:
             return error_page(ctx, request, 404, message, back=ORGANIZATIONS)
@@ -97,7 +97,7 @@ def routes(ctx: Context) -> list[Route]:
         contact_id = request.path_params["id"]
         with ctx.read() as session:
             person = q.contact(session, contact_id) if contact_id <= MAX_ID else None
-            allowed = person is not None and (me.is_admin or person.organization_id in me.org_ids)
+            allowed = person is not None and me.works_on(person.organization_id)
             if person is None or not allowed:
                 return error_page(ctx, request, 404, NOT_FOUND_CONTACT.format(contact_id), back=ORGANIZATIONS)
             try:

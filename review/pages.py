@@ -56,10 +56,10 @@ def routes(ctx: Context) -> list[Route]:
             f = parse_queue_filter(request.query_params, me=viewer(request).id)
         except InvalidInput as exc:
             return error_page(ctx, request, 400, str(exc))
-        scope = viewer(request).item_filter()
+        me = viewer(request)
         with ctx.read() as session:
-            page = queue_page(session, f, scope=scope)
-            organizations, people = filter_choices(session, scope)
+            page = queue_page(session, f, scope=me.item_filter())
+            organizations, people = filter_choices(session, me.org_limit)
         filtered = f != QueueFilter(page=f.page, sort=f.sort)
         return ctx.templates.TemplateResponse(request, "queue.html", {
             "f": f, "page": page, "filtered": filtered, "categories": CATEGORIES, "statuses": ITEM_STATUSES,

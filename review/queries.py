@@ -1,7 +1,7 @@
 """The review app's read queries: one page of the queue, and one item with its thread and history."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -169,12 +169,11 @@ def assignable_users(session: Session, organization_id: int | None) -> Sequence[
                            .order_by(User.name, User.email)).all()
 
 
-def filter_choices(session: Session, scope: ColumnElement[bool] | None) -> tuple[Sequence[Organization], Sequence[User]]:
-    """The organizations and people the queue can be filtered by, within what the viewer sees."""
+def filter_choices(session: Session, org_ids: Collection[int] | None) -> tuple[Sequence[Organization], Sequence[User]]:
+    """The organizations (ORG_IDS, or all when None) and the people the queue can be filtered by."""
     orgs = select(Organization).order_by(Organization.name)
-    if scope is not None:
-        orgs = orgs.where(Organization.id.in_(select(Contact.organization_id).where(
-            Contact.id.in_(select(Item.contact_id).where(scope)))))
+    if org_ids is not None:
+        orgs = orgs.where(Organization.id.in_(org_ids))
     users = select(User).where(User.active.is_(true())).order_by(User.name, User.email)
     return session.scalars(orgs).all(), session.scalars(users).all()
 

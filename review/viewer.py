@@ -32,12 +32,18 @@ class Viewer:
             return None
         return Item.contact_id.in_(select(Contact.id).where(Contact.organization_id.in_(self.org_ids)))
 
+    @property
+    def org_limit(self) -> frozenset[int] | None:
+        """The organizations this viewer is limited to; None for admins (no limit)."""
+        return None if self.is_admin else self.org_ids
+
+    def works_on(self, organization_id: int | None) -> bool:
+        """Whether this viewer may see ORGANIZATION_ID's clients (None: senders of no organization, admins only)."""
+        return self.is_admin or organization_id in self.org_ids
+
     def may_see(self, item: Item) -> bool:
         """Whether this viewer may see ITEM (its contact loaded)."""
-        if self.is_admin:
-            return True
-        contact = item.contact
-        return contact is not None and contact.organization_id in self.org_ids
+        return self.works_on(item.contact.organization_id if item.contact else None)
 
 
 def viewer_of(user: User) -> Viewer:
