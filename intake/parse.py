@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import email
 import hashlib
-import mimetypes
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,6 +13,7 @@ from email.utils import getaddresses, parseaddr
 import mailparser
 
 from classifiers.lang import detect_language
+from intake.attachments import attachment, default_name
 from intake.charsets import decode_bytes
 from intake.encoded_words import decode_words
 from intake.text import html_to_text, new_text, sanitize_html
@@ -24,9 +24,7 @@ _MSGID = re.compile(r"<[^<>\s]+>")
 # Never in a text field: C0 and C1 controls but tab and newline, lone surrogates, non-characters.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _LINE_BREAKS = re.compile(r"[\t\r\n]")
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069/\\]")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
-MAX_FILENAME = 200
 MAX_NOTES = 40  # recovery notes kept per message
 _QP = re.compile(rb"=(?:([0-9A-Fa-f]{2})|[ \t]*(?:\r?\n|\Z))")
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_:.()+-]{1,40})""", re.IGNORECASE)
@@ -72,16 +70,6 @@ def normalize_message_id(value: str) -> str:
 def message_ids(value: str) -> tuple[str, ...]:
     """Every <id> token in a References or In-Reply-To header."""
     return tuple(_MSGID.findall(value or ""))
-
-
-def safe_filename(name: str) -> str:
-    """A file name without path parts, control or bidi characters, bounded in length."""
-    name = _UNSAFE_NAME.sub("_", name or "").strip(" .")
-    if len(name) > MAX_FILENAME:
-        stem, dot, ext = name.rpartition(".")
-        ext = ext[:16] if dot else ""
-        name = (stem if dot else name)[: MAX_FILENAME - len(ext) - 1] + ("." + ext if ext else "")
-    return name or "attachment"
 
 
 def _clean_text(text: str) -> str:
@@ -202,37 +190,6 @@ def _param(view: Message, name: str, header: str, hint: str | None) -> tuple[str
     return decode_words(str(values[0]), hint)
 
 
-def _default_name(ctype: str) -> str:
-    if ctype.endswith("/rtf"):
-        return "attachment.rtf"
-    return "attachment" + (mimetypes.guess_extension(ctype) or "")
-
-
-def _attachment_bytes(part: Message) -> bytes:
-    if not part.is_multipart():
-        data = part.get_payload(decode=True)
-        return data if isinstance(data, bytes) else b""
-    out = []
-    for sub in part.get_payload():
-        if not isinstance(sub, Message):
-            continue
-        try:
-            out.append(sub.as_bytes())
-        except Exception:  # an unflattenable part still counts by its text
-            out.append(str(sub).encode("utf-8", "surrogateescape"))
-    return b"".join(out)
-
-
-def _attachment(part: Message, filename: str, ctype: str) -> AttachmentInfo:
-    data = _attachment_bytes(part)
-    return AttachmentInfo(
-        filename=safe_filename(_one_line(filename)),
-        content_type=ctype[:255] or "application/octet-stream",
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
-
-
 def _charset_hint(parts: list[tuple[Message, bool, tuple[int, ...]]]) -> str | None:
     """The charset of the first text part that names one: the likeliest charset of raw 8-bit headers."""
     for part, _inside, _alts in parts:
@@ -249,13 +206,14 @@ def _meta_charset(html: bytes) -> str | None:
     return found.group(1).decode("ascii") if found else None
 
 
-def _bodies_and_attachments(msg: Message, notes: list[str]) -> tuple[list[_Body], list[AttachmentInfo], str | None]:
+def _bodies_and_attachments(
+        msg: Message, notes: list[str]) -> tuple[list[_Body], list[tuple[AttachmentInfo, bytes]], str | None]:
     parts = _parts(msg)
     if any(type(d).__name__ == "StartBoundaryNotFoundDefect" for p, _i, _a in parts for d in p.defects):
         parts += _epilogue_parts(msg)
     hint = _charset_hint(parts)
     bodies: list[_Body] = []
-    attachments: list[AttachmentInfo] = []
+    attachments: list[tuple[AttachmentInfo, bytes]] = []
     recovered = False
     index = 0
     while index < len(parts):
@@ -285,7 +243,7 @@ def _bodies_and_attachments(msg: Message, notes: list[str]) -> tuple[list[_Body]
             or subtype == "rtf" or disposition == "attachment"
         if attached:
             name = filename or (content_id if content_id and subtype not in ("html", "plain") else "")
-            attachments.append(_attachment(part, name or _default_name(ctype), ctype))
+            attachments.append(attachment(part, _one_line(name or default_name(ctype)), ctype))
         inline_body = not inside and not part.is_multipart() and disposition == "inline"
         if ctype not in _TEXT_TYPES or (attached and not inline_body):
             continue
@@ -399,7 +357,7 @@ def parse_email(raw: bytes) -> Email:
             new_text=fresh,
             html=_clean_text(sanitize_html(html)) if html else "",
             lang=detect_language(f"{subject}\n{fresh}"),
-            attachments=tuple(attachments),
+            attachments=tuple(info for info, _data in attachments),
             headers=headers,
             defects=tuple(sorted(defects)),
         )
@@ -407,3 +365,13 @@ def parse_email(raw: bytes) -> Email:
         raise
     except Exception as exc:
         raise ParseError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def attachment_data(raw: bytes, sha256: str) -> bytes | None:
+    """The bytes of RAW's attachment whose SHA-256 is SHA256 (as stored with its metadata), or None."""
+    try:
+        msg = mailparser.parse_from_bytes(raw).message
+        found = _bodies_and_attachments(msg, [])[1] if msg is not None else []
+    except Exception:  # a message that parsed once parses again; this guards a changed library
+        return None
+    return next((data for info, data in found if info.sha256 == sha256), None)

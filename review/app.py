@@ -21,7 +21,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.engine import make_sessionmaker
-from review import api, api_actions, archive, item_actions, login, pages, present
+from review import api, api_actions, archive, downloads, item_actions, login, pages, present
 from review.context import Context
 from review.guard import CSRF_FIELD, RequireViewer, csrf_token
 from review.html import safe_html_markup
@@ -88,11 +88,14 @@ def _read_factory(factory: sessionmaker[Session]) -> sessionmaker[Session]:
 
 
 def create_app(factory: sessionmaker[Session], settings: WebSettings | None = None,
-               send_outbox: Callable[[], object] | None = None) -> Starlette:
-    """The review app over the database behind FACTORY; SEND_OUTBOX sends queued replies at once."""
+               send_outbox: Callable[[], object] | None = None,
+               read_attachment: Callable[[bytes, str], bytes | None] | None = None) -> Starlette:
+    """The review app over the database behind FACTORY; SEND_OUTBOX sends queued replies at once,
+    READ_ATTACHMENT(raw, sha256) extracts an attachment for download."""
     settings = settings or WebSettings()
     ctx = Context(write=factory, read=_read_factory(factory),
-                  templates=Jinja2Templates(env=template_env()), settings=settings, send_outbox=send_outbox)
+                  templates=Jinja2Templates(env=template_env()), settings=settings, send_outbox=send_outbox,
+                  read_attachment=read_attachment)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -107,7 +110,7 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
             return api.json_error(500, "internal error; see the server log")
         return pages.error_page(ctx, request, 500, "The page could not be shown; the error was logged.")
 
-    routes = [*login.routes(ctx), *pages.routes(ctx), *item_actions.routes(ctx), *archive.routes(ctx),
+    routes = [*login.routes(ctx), *pages.routes(ctx), *item_actions.routes(ctx), *archive.routes(ctx), *downloads.routes(ctx),
               *api.routes(ctx), *api_actions.routes(ctx),
               Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
     return Starlette(

@@ -20,3 +20,5 @@ class Context:
     settings: WebSettings = field(default_factory=WebSettings)
     # Sends what the outbox holds (the worker does it too, within seconds); None leaves it to the worker.
     send_outbox: Callable[[], object] | None = None
+    # Extracts an attachment's bytes from a stored raw message by its SHA-256 (MIME parsing lives in intake).
+    read_attachment: Callable[[bytes, str], bytes | None] | None = None

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from intake.parse import ParseError, parse_email, safe_filename, synthetic_message_id
+from intake.attachments import safe_filename
+from intake.parse import ParseError, parse_email, synthetic_message_id
 from intake.text import html_to_text, new_text
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "mails"
@@ -101,3 +102,22 @@ def test_corpus_gbk_subject_decodes():
 def test_corpus_is_present():
     # The corpus lives beside the repository (../shared); without it the tests above would silently shrink.
     assert len(list(CORPUS.glob("*/*.eml"))) >= 30, f"expected the shared mail corpus in {CORPUS}"
+
+
+def test_every_corpus_attachment_can_be_extracted_again_by_its_hash():
+    from intake.parse import attachment_data
+    from tests.unit.test_charsets import CORPUS
+
+    seen = 0
+    for path in sorted(CORPUS.rglob("*.eml")):
+        raw = path.read_bytes()
+        try:
+            parsed = parse_email(raw)
+        except ParseError:
+            continue
+        for info in parsed.attachments:
+            data = attachment_data(raw, info.sha256)
+            assert data is not None and len(data) == info.size, (path.name, info.filename)
+            seen += 1
+    assert seen >= 20, f"only {seen} attachments in the corpus"
+    assert attachment_data(b"Subject: x\r\n\r\nno attachments", "0" * 64) is None

@@ -1,0 +1,55 @@
+"""Attachment downloads: the bytes out of the stored raw message, always as a download, never rendered."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from db.models import Attachment, Item, Message
+from review.context import Context
+from review.guard import viewer
+from review.pages import error_page
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment disposition: an ASCII fallback name and the exact name in RFC 5987 form."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;%' else "_" for c in filename) or "attachment"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def routes(ctx: Context) -> list[Route]:
+    """The download route, bound to CTX."""
+
+    def download(request: Request) -> Response:
+        ref = request.path_params["ref"]
+        missing = f"There is no such attachment on item {ref}."
+        try:
+            attachment_id = int(request.path_params["attachment_id"])
+        except ValueError:
+            return error_page(ctx, request, 404, missing)
+        with ctx.read() as session:
+            found = session.execute(
+                select(Attachment, Message.raw, Item)
+                .join(Message, Attachment.message_id == Message.id).join(Item, Message.item_id == Item.id)
+                .where(Attachment.id == attachment_id, Item.ref == ref)
+                .options(joinedload(Item.contact))
+            ).first()
+            if found is None or not viewer(request).may_see(found[2]):
+                return error_page(ctx, request, 404, missing)
+            attachment, raw = found[0], found[1]
+            filename, sha256 = attachment.filename, attachment.sha256
+        data = ctx.read_attachment(raw, sha256) if ctx.read_attachment else None
+        if data is None:
+            return error_page(ctx, request, 404, f"The attachment {filename} could not be read from the stored message.")
+        # Served as opaque bytes whatever the client declared: a browser must never render mail content here.
+        return Response(data, media_type="application/octet-stream", headers={
+            "content-disposition": content_disposition(filename),
+            "cache-control": "private, no-store",
+            "content-security-policy": "sandbox; default-src 'none'",
+        })
+
+    return [Route("/items/{ref}/attachments/{attachment_id}", download, methods=["GET"], name="attachment")]
