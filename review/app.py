@@ -21,7 +21,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.engine import make_sessionmaker
-from review import api, api_actions, archive, downloads, item_actions, login, pages, present
+from review import api, api_actions, archive, downloads, item_actions, login, pages, people, present
 from review.context import Context
 from review.guard import CSRF_FIELD, RequireViewer, csrf_token
 from review.html import safe_html_markup
@@ -110,7 +110,7 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
             return api.json_error(500, "internal error; see the server log")
         return pages.error_page(ctx, request, 500, "The page could not be shown; the error was logged.")
 
-    routes = [*login.routes(ctx), *pages.routes(ctx), *item_actions.routes(ctx), *archive.routes(ctx), *downloads.routes(ctx),
+    routes = [*login.routes(ctx), *pages.routes(ctx), *item_actions.routes(ctx), *archive.routes(ctx), *downloads.routes(ctx), *people.routes(ctx),
               *api.routes(ctx), *api_actions.routes(ctx),
               Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
     return Starlette(

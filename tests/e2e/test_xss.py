@@ -288,3 +288,25 @@ def test_the_json_api_is_served_as_json_and_inert(watched, base_url, seeded):
         if found:
             failures[url] = found
     assert failures == {}
+
+
+def test_archive_and_people_pages_are_inert(watched, base_url, seeded):
+    """Organization, contact and user names are client- or admin-controlled text on the archive and people pages."""
+    page, seen, _ = watched
+    failures = {}
+
+    def check(path: str) -> None:
+        found = visit(page, seen, base_url + path, None)
+        if found:
+            failures[path] = found
+
+    for listing, link in (("/organizations", "#organizations tbody a"), ("/people", "#people tbody a")):
+        check(listing)
+        paths = page.locator(link).evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        assert len(paths) >= (N if listing == "/organizations" else 2), listing
+        for path in paths:
+            check(path)
+            if path.startswith("/organizations/"):  # the contact named exactly like the payload
+                whole = page.locator("a[href^='/contacts/']").first.get_attribute("href")
+                check(whole)
+    assert failures == {}

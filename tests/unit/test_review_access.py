@@ -41,7 +41,7 @@ def two_orgs(factory):
 
 
 def _concrete(path: str) -> str:
-    return path.replace("{ref}", REF).replace("{path:path}", "style.css").replace("{attachment_id}", "1")
+    return path.replace("{ref}", REF).replace("{path:path}", "style.css").replace("{attachment_id}", "1").replace("{user_id}", "1")
 
 
 def _routes(app, api: bool, method: str) -> list[str]:
