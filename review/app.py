@@ -21,7 +21,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.engine import make_sessionmaker
-from review import api, api_actions, archive, downloads, item_actions, login, pages, people, present
+from review import api, api_actions, archive, downloads, i18n, item_actions, login, pages, people, present
 from review.context import Context
 from review.guard import CSRF_FIELD, RequireViewer, csrf_token
 from review.html import safe_html_markup
@@ -79,6 +79,7 @@ def template_env() -> Environment:
         safe_html=safe_html_markup,
     )
     env.globals["csrf_input"] = csrf_input
+    i18n.install(env)
     return env
 
 
@@ -120,6 +121,7 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
             Middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="intake_session",
                        max_age=settings.session_seconds, same_site="lax", https_only=settings.https_only),
             Middleware(RequireViewer, read=ctx.read, write=ctx.write),
+            Middleware(i18n.Language),
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         max_body_size=MAX_BODY_BYTES,

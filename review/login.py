@@ -1,20 +1,32 @@
-"""The sign-in page, signing in with the failed-login limit, and signing out."""
+"""The sign-in page, signing in with the failed-login limit, signing out, and the user's language."""
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from db.models import User
 from review.accounts import find_user
 from review.auth import LoginLimiter, hash_password, needs_rehash, verify_password
 from review.context import Context
-from review.guard import checked_form, safe_next, sign_in
+from review.guard import checked_form, safe_next, sign_in, viewer
+from review.i18n import LANGUAGES
 
 log = logging.getLogger(__name__)
 MAX_FIELD = 320
+
+
+def same_page(request: Request) -> str:
+    """The page the request came from (the Referer on this site), so switching language stays on it."""
+    came_from = urlsplit(request.headers.get("referer", ""))
+    if came_from.netloc != request.url.netloc:
+        return "/"
+    return safe_next(came_from.path + ("?" + came_from.query if came_from.query else ""))
 
 
 def routes(ctx: Context) -> list[Route]:
@@ -63,6 +75,20 @@ def routes(ctx: Context) -> list[Route]:
         log.info("event=login email=%s address=%s", email, address)
         return RedirectResponse(safe_next(str(data.get("next", ""))), status_code=303)
 
+    def save_language(user_id: int, language: str) -> None:
+        with ctx.write.begin() as session:
+            user = session.get(User, user_id)
+            if user is not None:
+                user.language = language
+
+    async def language(request: Request) -> Response:
+        data = await checked_form(request)
+        chosen = str(data.get("language", ""))
+        if chosen not in LANGUAGES:
+            raise HTTPException(400, f"language: must be one of {', '.join(LANGUAGES)}")
+        await run_in_threadpool(save_language, viewer(request).id, chosen)
+        return RedirectResponse(same_page(request), status_code=303)
+
     async def logout(request: Request) -> Response:
         await checked_form(request)
         request.session.clear()
@@ -72,4 +98,5 @@ def routes(ctx: Context) -> list[Route]:
         Route("/login", login_page, methods=["GET"], name="login_page"),
         Route("/login", login, methods=["POST"], name="login"),
         Route("/logout", logout, methods=["POST"], name="logout"),
+        Route("/language", language, methods=["POST"], name="language"),
     ]
