@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from classifiers import Classifier, Prediction
 from classifiers.approval import decision
+from classifiers.sentiment import is_negative
 from db.changes import record_decision
 from db.models import Attachment, Event, Item, Message
 from db.queries import item_by_message_ids, item_by_ref, lock_mailbox, message_known, upsert_contact
@@ -128,6 +129,7 @@ def _store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: 
                           data={"message_id": email.message_id, "from": email.sender, "screening": row.screening}))
         if not email.screening.reason:
             _client_decision(session, item, row, email, now)
+            _flag_complaint(session, item, email, now)
         return "follow_up", item.ref or "", False
     if email.screening.reason:
         row.status = "ignored"
@@ -148,6 +150,7 @@ def _store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: 
                             "model_version": pred.model_version, "needs_review": item.needs_review}))
     if row.error:
         session.add(Event(item_id=item.id, kind="note", created_at=now, data={"text": row.error}))
+    _flag_complaint(session, item, email, now)
     queued = False
     if cfg.acknowledgment.enabled:
         req = AckRequest(ref=item.ref, category=item.category, lang=email.lang,
@@ -170,6 +173,16 @@ def _client_decision(session: Session, item: Item, row: Message, email: Email, n
         session.flush()  # the message's id is the evidence
         record_decision(session, item, found, email.sender, now, evidence=row)
         log.info("event=client_decision ref=%s decision=%s message_id=%s", item.ref, found, email.message_id)
+
+
+def _flag_complaint(session: Session, item: Item, email: Email, now: datetime) -> None:
+    """Unhappy feedback is flagged for a PM to follow up; a PM clears the flag, a new complaint sets it again."""
+    if item.category != "feedback" or item.follow_up or not is_negative(email.subject, email.text):
+        return
+    item.follow_up = True
+    session.add(Event(item_id=item.id, kind="follow_up", created_at=now,
+                      data={"on": True, "reason": "negative feedback", "message_id": email.message_id}))
+    log.info("event=follow_up_flagged ref=%s reason=negative_feedback", item.ref)
 
 
 def _quarantine_after_error(session: Session, mailbox_id: int, p: Parsed, error: str, now: datetime) -> None:

@@ -174,3 +174,26 @@ def test_delivery_report_without_a_daemon_sender_is_recorded(db):
     assert result.recorded == 1 and result.acks_queued == 0
     with db() as s:
         assert s.scalar(select(Message.screening)) == "bounce"
+
+
+def test_unhappy_feedback_is_flagged_for_follow_up_and_happy_feedback_is_not(db):
+    clf = load_classifier()
+    unhappy = client_email(1, "Very disappointed with the support",
+                           "I am writing to let you know we are very unhappy with the support since the project "
+                           "ended. Our requests sit unanswered for days. This is unacceptable.", "en")
+    happy = client_email(2, "感谢", "昨天的演示非常成功，领导很满意，辛苦大家了！", "zh")
+    process_batch(db, CFG, "support", [raw(1, unhappy), raw(2, happy)], clf)
+    with db() as s:
+        items = list(s.scalars(select(Item).order_by(Item.id)))
+        assert [i.category for i in items] == ["feedback", "feedback"]
+        assert [i.follow_up for i in items] == [True, False]
+        flagged = s.scalars(select(Event).where(Event.kind == "follow_up")).all()
+        assert [(e.item_id, e.data["reason"]) for e in flagged] == [(items[0].id, "negative feedback")]
+    # A complaint in a follow-up to the happy item flags it too, once.
+    complaint = client_email(3, "Re: 感谢", "不过说实话，上线后的响应太慢了，我们很失望。", "zh",
+                             **{"In-Reply-To": happy["Message-ID"]})
+    process_batch(db, CFG, "support", [raw(3, complaint)], clf)
+    with db() as s:
+        second = s.get(Item, items[1].id)
+        assert second.follow_up is True
+        assert s.scalar(select(func.count(Event.id)).where(Event.kind == "follow_up")) == 2
