@@ -46,7 +46,7 @@ def check_move(category: str, status: str, to: str) -> None:
     allowed = next_statuses(category, status)
     if to not in allowed:
         choices = ", ".join(allowed) or "nothing (this status changes by other steps)"
-        raise WorkflowError(f"status: a {category} in {status!r} can move to {choices}; not {to!r}")
+        raise WorkflowError(f"status: {category} items in {status!r} can move to {choices}; not {to!r}")
 
 
 def status_for_category(category: str, status: str) -> str:
