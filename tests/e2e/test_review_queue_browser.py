@@ -62,8 +62,7 @@ def test_assigning_on_the_item_page_and_filtering_by_assignee(page, base_url, fa
     assert queue_refs(page) == [ref]
 
 
-def test_bulk_status_change_applies_where_the_workflow_allows_and_says_where_not(page, base_url, factory,  # noqa: F811
-                                                                                 seeded):
+def test_bulk_changes_apply_where_the_workflow_allows_and_say_where_not(page, base_url, factory, seeded):  # noqa: F811
     page.goto(base_url + "/")
     for ref in ("CI-000002", "CI-000003"):  # a question and a change request
         page.locator(f"#queue tr[data-ref='{ref}'] input[type=checkbox]").check()
