@@ -58,6 +58,10 @@ class Organization(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(300))
     domain: Mapped[str] = mapped_column(String(255), unique=True)
+    # The client tier that picks the SLA policy ("" = the default policy).
+    tier: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    # Whether the client's contacts get the weekly status digest of their items.
+    client_digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -139,6 +143,9 @@ class Item(Base):
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     follow_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The SLA policy in force when the item was created: {"policy", "calendar", "targets": {category: {...}}}.
+    sla: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    sla_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the one at-risk warning
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

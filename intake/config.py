@@ -9,8 +9,11 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+
+from reports.policy import SlaPolicies, parse_policies
 
 
 class ConfigError(Exception):
@@ -130,6 +133,8 @@ class SmtpConfig:
 class TrackerConfig:
     reference_prefix: str = "CI"
     own_addresses: tuple[str, ...] = ()
+    # Domains of the team's own mail: a reply from there in a thread (support in copy) is a human answer.
+    staff_domains: tuple[str, ...] = ()
     max_message_bytes: int = 25 * 1024 * 1024
 
 
@@ -148,7 +153,18 @@ class AcknowledgmentConfig:
 
 @dataclass(frozen=True)
 class SlaConfig:
-    ack_target_minutes: float = 5.0
+    ack_target_minutes: float = 5.0  # the built-in policy's acknowledgment target
+    at_risk_share: float = 0.75      # a running clock is "at risk" once this share of its target is used
+    pause_statuses: tuple[str, ...] = ("awaiting_approval",)  # waiting for the client: resolution clock paused
+    default_policy: str = ""
+    calendars: dict = field(default_factory=dict)  # name -> table; see reports.policy
+    policies: dict = field(default_factory=dict)   # name -> table; see reports.policy
+
+    @cached_property
+    def built(self) -> SlaPolicies:
+        """The policies and calendars, checked (parse_config has already reported any error)."""
+        return parse_policies(self.calendars, self.policies, self.default_policy, self.at_risk_share,
+                              self.pause_statuses, self.ack_target_minutes * 60)
 
 
 @dataclass(frozen=True)
@@ -207,6 +223,10 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected a list")
         return tuple(_convert(v, inner, f"{key}[{i}]") for i, v in enumerate(value))
     if origin in (typing.Union, types.UnionType):
+        return value
+    if tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table")
         return value
     if tp is bool:
         if not isinstance(value, bool):
@@ -283,6 +303,10 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("web.login_failures: must be at least 1, and login_window_minutes more than 0")
     if not cfg.database.url:
         raise ConfigError("database.url: must not be empty")
+    try:
+        cfg.sla.built  # noqa: B018  (built once here so a mistake stops the program at start)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def parse_config(data: dict[str, Any]) -> Config:

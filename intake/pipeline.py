@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -13,7 +14,7 @@ from classifiers import Classifier, Prediction
 from classifiers.approval import decision
 from classifiers.sentiment import is_negative
 from db.changes import record_decision
-from db.models import Attachment, Event, Item, Message
+from db.models import Attachment, Event, Item, Message, User
 from db.queries import item_by_message_ids, item_by_ref, lock_mailbox, message_known, upsert_contact
 from db.types import utcnow
 from intake.bounces import read_bounce
@@ -121,6 +122,8 @@ def _store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: 
                               data={"to": ", ".join(bounce.recipients), "message_id": email.message_id,
                                     "error": f"bounced ({bounce.status or 'no status'})"}))
             return "follow_up", returned.ref or "", False
+    if item is not None and _is_staff(session, cfg, email.sender):
+        return _staff_reply(session, item, row, email, now)
     if item is not None:
         row.item = item
         session.add(row)
@@ -137,7 +140,9 @@ def _store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: 
         return "recorded", "", False
     assert pred is not None
     contact = upsert_contact(session, email.sender, email.sender_name)
+    tier = contact.organization.tier if contact is not None and contact.organization is not None else ""
     item = Item(subject=email.subject, category=pred.label, confidence=pred.confidence,
+                sla=cfg.sla.built.for_tier(tier or "").snapshot(),
                 needs_review=pred.needs_review(cfg.classifier.review_threshold), model_version=pred.model_version,
                 status="new", lang=email.lang, contact=contact, received_at=row.received_at, created_at=now)
     session.add(item)
@@ -173,6 +178,31 @@ def _client_decision(session: Session, item: Item, row: Message, email: Email, n
         session.flush()  # the message's id is the evidence
         record_decision(session, item, found, email.sender, now, evidence=row)
         log.info("event=client_decision ref=%s decision=%s message_id=%s", item.ref, found, email.message_id)
+
+
+def _is_staff(session: Session, cfg: Config, sender: str) -> bool:
+    """Whether SENDER is one of the team: a user of the app, or an address in a staff domain."""
+    if not sender:
+        return False
+    domain = sender.rpartition("@")[2]
+    if domain in {d.lower() for d in cfg.tracker.staff_domains}:
+        return True
+    return session.scalar(select(User.id).where(User.email == sender, User.active.is_(True))) is not None
+
+
+def _staff_reply(session: Session, item: Item, row: Message, email: Email, now: datetime) -> tuple[str, str, bool]:
+    """A team member answered from their own mail client with the support address in copy: our message,
+    and the first human response if none came before."""
+    row.item, row.direction = item, "out"
+    session.add(row)
+    answered = row.received_at  # when our server got it; the Date header is the sender's clock
+    first = item.first_response_at is None or answered < item.first_response_at
+    if first:
+        item.first_response_at = answered
+    session.add(Event(item_id=item.id, kind="replied", actor=email.sender, created_at=now,
+                      data={"message_id": email.message_id, "via": "mail", "first_response": first}))
+    log.info("event=staff_reply ref=%s from=%s", item.ref, email.sender)
+    return "follow_up", item.ref or "", False
 
 
 def _flag_complaint(session: Session, item: Item, email: Email, now: datetime) -> None:

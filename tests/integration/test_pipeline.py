@@ -1,13 +1,13 @@
 """The pipeline against real databases: one item per message, threading, quarantine, sync state."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
 
 from classifiers import load_classifier
-from db.models import Event, Item, Mailbox, Message, OutboxMail
+from db.models import Event, Item, Mailbox, Message, Organization, OutboxMail
 from intake import pipeline
 from intake.config import parse_config
 from intake.parse import ParseError
@@ -197,3 +197,49 @@ def test_unhappy_feedback_is_flagged_for_follow_up_and_happy_feedback_is_not(db)
         second = s.get(Item, items[1].id)
         assert second.follow_up is True
         assert s.scalar(select(func.count(Event.id)).where(Event.kind == "follow_up")) == 2
+
+
+def test_each_new_item_records_the_sla_policy_of_its_clients_tier(db):
+    cfg = parse_config({"smtp": {"from_address": "Support <support@team.example>"}, "sla": {
+        "default_policy": "standard",
+        "policies": {"standard": {"targets": {"issue": {"acknowledge": "10m", "resolution": "3d"}}},
+                     "gold": {"tiers": ["gold"], "targets": {"issue": {"acknowledge": "2m", "resolution": "1d"}}}}}})
+    with db.begin() as s:
+        s.add(Organization(name="Gold Client", domain="gold.example", tier="gold"))
+    mails = [client_email(1, "Export broken", "The export page shows error 500 since this morning.", "en",
+                          domain="gold.example"),
+             client_email(2, "Export broken", "The export page shows error 500 since this morning.", "en")]
+    process_batch(db, cfg, "support", [raw(i + 1, m) for i, m in enumerate(mails)], load_classifier())
+    with db() as s:
+        gold, plain = s.scalars(select(Item).order_by(Item.id)).all()
+        assert gold.sla["policy"] == "gold" and gold.sla["targets"]["issue"]["acknowledge"] == 120.0
+        assert plain.sla["policy"] == "standard" and plain.sla["targets"]["issue"]["resolution"] == 3 * 86400.0
+        assert plain.sla["targets"]["question"] == {"acknowledge": None, "first_response": None, "resolution": None}
+
+
+def test_a_staff_reply_from_their_own_mail_client_is_the_first_human_response(db):
+    from review.accounts import create_user
+
+    cfg = parse_config({"smtp": {"from_address": "Support <support@team.example>"},
+                        "tracker": {"staff_domains": ["team.example"]}})
+    with db.begin() as s:
+        create_user(s, "pm@agency.example", "Pat", "pm", "correct horse battery staple")
+    question = client_email(1, "Invoice address", "Can the invoice show our full company name?", "en")
+    process_batch(db, cfg, "support", [raw(1, question)], load_classifier())
+    later = datetime(2026, 11, 23, 9, 30, tzinfo=timezone.utc)
+    answers = []
+    for n, sender in ((2, "Pat <pm@agency.example>"), (3, "Lin <lin@team.example>")):
+        answer = client_email(n, "Re: Invoice address", "Yes, we will change it on the next invoice.", "en",
+                              **{"In-Reply-To": question["Message-ID"], "Cc": "support@team.example"})
+        answer.replace_header("From", sender)
+        answers.append(RawMail("support", 1, n, bytes(answer), later + timedelta(minutes=n), len(bytes(answer))))
+    process_batch(db, cfg, "support", answers, load_classifier())
+    with db() as s:
+        item = s.scalar(select(Item))
+        assert item.first_response_at == later + timedelta(minutes=2)  # the first of the two answers
+        assert [(m.sender, m.direction) for m in item.messages if m.uid] == [
+            ("client1@client.example", "in"), ("pm@agency.example", "out"), ("lin@team.example", "out")]
+        replied = s.scalars(select(Event).where(Event.kind == "replied").order_by(Event.id)).all()
+        assert [(e.actor, e.data["via"], e.data["first_response"]) for e in replied] == [
+            ("pm@agency.example", "mail", True), ("lin@team.example", "mail", False)]
+        assert s.scalar(select(func.count(Item.id))) == 1 and s.scalar(select(func.count(OutboxMail.id))) == 1

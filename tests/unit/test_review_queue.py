@@ -91,7 +91,7 @@ def test_bulk_changes_apply_item_by_item(client, factory):
     r = client.post("/bulk", data=form, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/?sort=oldest"
     page = client.get("/?sort=oldest").text
-    assert "1 of 3 items changed." in page and "CI-000002: status: a question" in page and "CI-000404: no such item" in page
+    assert "1 of 3 items changed." in page and "CI-000002: status: question items" in page and "CI-000404: no such item" in page
     with factory() as s:
         status = dict(s.execute(select(Item.ref, Item.status)).all())
     assert status == {"CI-000001": "in_progress", "CI-000002": "new", "CI-000003": "new"}
