@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from db.changes import record_decision
 from db.models import ChangeAssessment, Contact, Event, Item, Message, User
 from db.types import utcnow
-from db.workflow import DONE, WorkflowError, check_move
+from db.workflow import ALL_STATUSES, DONE, WorkflowError, check_move, next_statuses
 from responders.compose import AckRequest, Assessment, build_assessment, build_reply
 from responders.outbox import enqueue
+from review.i18n import N_, Explained, gettext
+from review.present import label_text
 from review.queries import lock_item
 from review.viewer import Viewer
 
@@ -23,8 +25,9 @@ T = TypeVar("T")
 MAX_TEXT = 20_000
 
 
-class ActionError(ValueError):
-    """An action that cannot be done as asked; the message says why in one line."""
+class ActionError(Explained):
+    """An action that cannot be done as asked; the message says why in one line (str(): English, for the
+    API; translated(): in the request's language, for pages)."""
 
 
 class NotFound(LookupError):
@@ -60,10 +63,11 @@ def assign(factory: sessionmaker[Session], viewer: Viewer, ref: str, assignee_id
             user = session.scalar(select(User).where(User.id == assignee_id, User.active.is_(True))
                                   .options(selectinload(User.organizations)))
             if user is None:
-                raise ActionError("assignee: no such active user")
+                raise ActionError(N_("assignee: no such active user"))
             org = item.contact.organization_id if item.contact else None
             if user.role != "admin" and org not in {o.id for o in user.organizations}:
-                raise ActionError(f"assignee: {user.email} does not work on this client's organization")
+                raise ActionError(N_("assignee: %(email)s does not work on this client's organization"),
+                                  email=user.email)
         if item.assignee_id != assignee_id:
             item.assignee_id = assignee_id
             _event(session, item, "assigned", viewer, to=user.email if user else "")
@@ -78,7 +82,7 @@ def change_status(factory: sessionmaker[Session], viewer: Viewer, ref: str, to: 
         try:
             check_move(item.category, old, to)
         except WorkflowError as exc:
-            raise ActionError(str(exc)) from None
+            raise _workflow_error(exc, item.category, old, to) from None
         now = utcnow()
         if to in ("approved", "rejected"):
             record_decision(session, item, to, viewer.email, now)  # the PM records the client's answer
@@ -108,13 +112,37 @@ def set_follow_up(factory: sessionmaker[Session], viewer: Viewer, ref: str, on: 
     _act(factory, viewer, ref, do)
 
 
+def _workflow_error(exc: WorkflowError, category: str, status: str, to: str) -> ActionError:
+    """The workflow's refusal as an ActionError: its English text as the workflow words it (the API's), and
+    on pages in the request's language, with the category and statuses by name."""
+    allowed = next_statuses(category, status)
+
+    def choices() -> str:
+        return gettext(", ").join(label_text(s) for s in allowed)
+
+    names = {"category": lambda: label_text(category), "status": lambda: label_text(status),
+             "to": lambda: label_text(to) if to in ALL_STATUSES else to, "choices": choices}
+    msgid = (N_("status: %(category)s items in %(status)s can move to %(choices)s; not %(to)s") if allowed
+             else N_("status: %(category)s items in %(status)s can move to nothing (this status changes by "
+                     "other steps); not %(to)s"))
+    error = ActionError(msgid, local=names, category=category, status=repr(status), to=repr(to),
+                        choices=", ".join(allowed))
+    error.args = (str(exc),)  # the English text stays exactly the workflow's
+    return error
+
+
 def _text(text: str, what: str) -> str:
     text = (text or "").replace("\r\n", "\n").strip()
+    field = {"what": lambda: gettext(FIELDS.get(what, what))}
     if not text:
-        raise ActionError(f"{what}: write something first")
+        raise ActionError(N_("%(what)s: write something first"), local=field, what=what)
     if len(text) > MAX_TEXT:
-        raise ActionError(f"{what}: at most {MAX_TEXT} characters")
+        raise ActionError(N_("%(what)s: at most %(max)s characters"), local=field, what=what, max=MAX_TEXT)
     return text
+
+
+# The names of the texts a PM writes, as error messages on pages call them.
+FIELDS = {"note": N_("note"), "reply": N_("reply"), "scope": N_("scope")}
 
 
 def _thread_request(session: Session, item: Item) -> AckRequest:
@@ -123,7 +151,8 @@ def _thread_request(session: Session, item: Item) -> AckRequest:
                              .order_by(Message.received_at.desc(), Message.id.desc()).limit(1))
     to_address = last_in.sender if last_in else (item.contact.email if item.contact else "")
     if not to_address or not to_address.isascii():
-        raise ActionError("reply: the client's address is missing or not plain ASCII; answer from your mail program")
+        raise ActionError(N_("reply: the client's address is missing or not plain ASCII; answer from your mail "
+                             "program"))
     return AckRequest(ref=item.ref or "", category=item.category, lang=item.lang, to_address=to_address,
                       to_name=(last_in.sender_name if last_in else "") or (item.contact.name if item.contact else ""),
                       subject=item.subject, in_reply_to=last_in.message_id if last_in else "",
@@ -153,9 +182,11 @@ def save_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, sc
 
     def do(session: Session, item: Item) -> None:
         if item.category != "change_request":
-            raise ActionError("assessment: only change requests are assessed")
-        if item.status not in ("new", "impact_assessed", "awaiting_approval", "rejected"):
-            raise ActionError(f"assessment: a change request that is {item.status} is not assessed again")
+            raise ActionError(N_("assessment: only change requests are assessed"))
+        status = item.status
+        if status not in ("new", "impact_assessed", "awaiting_approval", "rejected"):
+            raise ActionError(N_("assessment: a change request that is %(status)s is not assessed again"),
+                              local={"status": lambda: label_text(status)}, status=status)
         a = item.assessment or ChangeAssessment(item_id=item.id)
         a.scope, a.cost, a.schedule = scope, cost, schedule
         a.assessed_by, a.assessed_at = viewer.email, utcnow()
@@ -172,7 +203,7 @@ def send_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, ou
     def do(session: Session, item: Item) -> str:
         a = item.assessment
         if item.status != "impact_assessed" or a is None:
-            raise ActionError("assessment: assess the change request first")
+            raise ActionError(N_("assessment: assess the change request first"))
         req = _thread_request(session, item)
         now = utcnow()
         msg = build_assessment(req, Assessment(a.scope, a.cost, a.schedule), out.from_address, out.team, now)

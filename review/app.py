@@ -74,9 +74,10 @@ def template_env() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(
         utc=present.utc_text, iso=present.iso_utc, pct=present.percent, size=present.file_size,
-        label=present.label, contact=present.contact_text, sender=present.sender_text,
-        item_url=present.item_url, email=present.breakable_email, summary=present.event_summary, body=present.body_text,
-        safe_html=safe_html_markup,
+        label=present.label_text, event_label=present.event_label, actor=present.actor_text, code=present.code_text,
+        contact=present.contact_text, sender=present.sender_text,
+        item_url=present.item_url, email=present.breakable_email, summary=present.event_summary_text,
+        body=present.body_text, safe_html=safe_html_markup,
     )
     env.globals["csrf_input"] = csrf_input
     i18n.install(env)
@@ -102,14 +103,16 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
         assert isinstance(exc, HTTPException)
         if request.url.path.startswith("/api/"):
             return api.json_error(exc.status_code, str(exc.detail))
-        message = "There is no page at this address." if exc.status_code == 404 else str(exc.detail)
-        return pages.error_page(ctx, request, exc.status_code, message)
+        return pages.error_page(ctx, request, exc.status_code, pages.http_error_message(exc))
 
     async def server_error(request: Request, exc: Exception) -> Response:
         log.error("event=request_failed path=%s error=%s", request.url.path, exc.__class__.__name__)
         if request.url.path.startswith("/api/"):
             return api.json_error(500, "internal error; see the server log")
-        return pages.error_page(ctx, request, 500, "The page could not be shown; the error was logged.")
+        # This handler runs outside the Language middleware: it sets the request's language itself.
+        with i18n.speaking(i18n.scope_language(request.scope)):
+            message = i18n.gettext("The page could not be shown; the error was logged.")
+            return pages.error_page(ctx, request, 500, message)
 
     routes = [*login.routes(ctx), *pages.routes(ctx), *item_actions.routes(ctx), *archive.routes(ctx), *downloads.routes(ctx), *people.routes(ctx),
               *api.routes(ctx), *api_actions.routes(ctx),

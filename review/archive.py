@@ -10,13 +10,14 @@ from starlette.routing import Route
 from review import archive_queries as q
 from review.context import Context
 from review.guard import viewer
+from review.i18n import N_, _, translated
 from review.pages import error_page
 from review.params import MAX_PAGE, InvalidInput
 
 ORGANIZATIONS = "/organizations"
 UNAFFILIATED = "/organizations/none"
-NOT_FOUND_ORG = "There is no organization with the number {}."
-NOT_FOUND_CONTACT = "There is no contact with the number {}."
+NOT_FOUND_ORG = N_("There is no organization with the number %(number)s.")
+NOT_FOUND_CONTACT = N_("There is no contact with the number %(number)s.")
 MAX_ID = 2**31 - 1  # ids are 32-bit integers; a larger number in a path names nothing
 
 
@@ -36,7 +37,8 @@ def parse_page(query: Mapping[str, str], name: str = "page") -> int:
     """The page number NAME in QUERY (1 when absent or empty); InvalidInput when it is not one."""
     raw = query.get(name, "").strip() or "1"
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise InvalidInput(f"{name}: expected a whole number from 1 to {MAX_PAGE}, not {raw!r}")
+        raise InvalidInput(N_("%(name)s: expected a whole number from 1 to %(max)s, not %(value)s"), name=name,
+                           max=MAX_PAGE, value=repr(raw))
     return int(raw)
 
 
@@ -49,7 +51,7 @@ def routes(ctx: Context) -> list[Route]:
         })
 
     def bad_page(request: Request, exc: InvalidInput) -> Response:
-        return error_page(ctx, request, 400, str(exc), back=request.url.path)
+        return error_page(ctx, request, 400, translated(exc), back=request.url.path)
 
     def organizations(request: Request) -> Response:
         me = viewer(request)
@@ -62,10 +64,10 @@ def routes(ctx: Context) -> list[Route]:
         me = viewer(request)
         if organization_id is None:
             visible = me.is_admin
-            message = "There is no page at this address."
+            message = _("There is no page at this address.")
         else:
             visible = organization_id <= MAX_ID and me.works_on(organization_id)
-            message = NOT_FOUND_ORG.format(organization_id)
+            message = _(NOT_FOUND_ORG, number=organization_id)
         if not visible:
             return error_page(ctx, request, 404, message, back=ORGANIZATIONS)
         try:
@@ -99,7 +101,7 @@ def routes(ctx: Context) -> list[Route]:
             person = q.contact(session, contact_id) if contact_id <= MAX_ID else None
             allowed = person is not None and me.works_on(person.organization_id)
             if person is None or not allowed:
-                return error_page(ctx, request, 404, NOT_FOUND_CONTACT.format(contact_id), back=ORGANIZATIONS)
+                return error_page(ctx, request, 404, _(NOT_FOUND_CONTACT, number=contact_id), back=ORGANIZATIONS)
             try:
                 page = parse_page(request.query_params)
                 items_page = parse_page(request.query_params, "items")

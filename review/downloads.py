@@ -12,6 +12,7 @@ from starlette.routing import Route
 from db.models import Attachment, Item, Message
 from review.context import Context
 from review.guard import viewer
+from review.i18n import _
 from review.pages import error_page
 
 
@@ -26,7 +27,7 @@ def routes(ctx: Context) -> list[Route]:
 
     def download(request: Request) -> Response:
         ref = request.path_params["ref"]
-        missing = f"There is no such attachment on item {ref}."
+        missing = _("There is no such attachment on item %(ref)s.", ref=ref)
         try:
             attachment_id = int(request.path_params["attachment_id"])
         except ValueError:
@@ -44,7 +45,8 @@ def routes(ctx: Context) -> list[Route]:
             filename, sha256 = attachment.filename, attachment.sha256
         data = ctx.read_attachment(raw, sha256) if ctx.read_attachment else None
         if data is None:
-            return error_page(ctx, request, 404, f"The attachment {filename} could not be read from the stored message.")
+            return error_page(ctx, request, 404, _("The attachment %(filename)s could not be read from the stored "
+                                                   "message.", filename=filename))
         # Served as opaque bytes whatever the client declared: a browser must never render mail content here.
         return Response(data, media_type="application/octet-stream", headers={
             "content-disposition": content_disposition(filename),

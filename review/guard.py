@@ -14,13 +14,15 @@ from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from db.types import utcnow
+from review.i18n import N_
 from review.viewer import TOKEN_USE_RESOLUTION, Viewer, load_viewer, note_token_use, token_owner
 
 # Reachable without signing in; everything else needs a session (pages) or a token (API).
 PUBLIC_PATHS = ("/login", "/healthz")
 PUBLIC_PREFIXES = ("/static/",)
 CSRF_FIELD = "csrf_token"
-CSRF_FAILED = "This form has expired or was not sent from this site. Go back, reload the page and try again."
+# Shown on the error page in the request's language (translated where it is shown, see pages.http_error_message).
+CSRF_FAILED = N_("This form has expired or was not sent from this site. Go back, reload the page and try again.")
 
 
 def is_api(path: str) -> bool:
@@ -98,7 +100,7 @@ def viewer(request: Request) -> Viewer:
     """The signed-in user of REQUEST (RequireViewer guarantees one outside the public paths)."""
     found = request.scope.get("viewer")
     if not isinstance(found, Viewer):
-        raise HTTPException(401, "sign in first")
+        raise HTTPException(401, N_("sign in first"))
     return found
 
 

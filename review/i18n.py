@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
@@ -68,6 +70,41 @@ def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
     return text % {"num": n, **values}
 
 
+def pgettext(context: str, message: str, **values: Any) -> str:
+    """MESSAGE as meant in CONTEXT (one English word, two translations), with VALUES filled in."""
+    text = translations(_current.get()).pgettext(context, message)
+    return text % values if values else text
+
+
+def N_(message: str) -> str:
+    """Marks MESSAGE for extraction without translating it (module constants, exception messages)."""
+    return message
+
+
+class Explained(ValueError):
+    """An error a person can act on. str() is the English text (JSON API, logs); translated() is the same
+    in the request's language (pages). MESSAGE is the msgid, VALUES fill its %(name)s placeholders, and
+    LOCAL overrides some of them on pages only, computed when shown (labels instead of codes)."""
+
+    def __init__(self, message: str, /, local: Mapping[str, Callable[[], str]] | None = None,
+                 **values: Any) -> None:
+        super().__init__(message % values if values else message)
+        self.message, self.values, self.local = message, values, dict(local or {})
+
+    def translated(self) -> str:
+        if _current.get() == DEFAULT:
+            return str(self)  # the English text itself, as the API has it
+        values = {**self.values, **{name: make() for name, make in self.local.items()}}
+        return gettext(self.message, **values)
+
+
+def translated(error: BaseException | str) -> str:
+    """ERROR's message for a page: an Explained error translated, else its text if the catalog has it."""
+    if isinstance(error, Explained):
+        return error.translated()
+    return gettext(str(error))
+
+
 def _plain_gettext(message: str) -> str:
     return translations(_current.get()).gettext(message)
 
@@ -76,14 +113,38 @@ def _plain_ngettext(singular: str, plural: str, n: int) -> str:
     return translations(_current.get()).ngettext(singular, plural, n)
 
 
+def _plain_pgettext(context: str, message: str) -> str:
+    return translations(_current.get()).pgettext(context, message)
+
+
 def install(env: Environment) -> None:
-    """Gives ENV's templates _(), gettext(), ngettext() and {% trans %} in the request's language."""
+    """Gives ENV's templates _(), gettext(), ngettext(), pgettext() and {% trans %} in the request's language."""
     env.add_extension("jinja2.ext.i18n")
-    env.install_gettext_callables(_plain_gettext, _plain_ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(_plain_gettext, _plain_ngettext, newstyle=True,  # type: ignore[attr-defined]
+                                  pgettext=_plain_pgettext)
     env.globals.update(current_language=current_language, languages=LANGUAGES)
 
 
 _ = gettext
+
+
+def scope_language(scope: Scope) -> str:
+    """The language for a request: the signed-in user's choice, else the browser's Accept-Language."""
+    chosen = getattr(scope.get("viewer"), "language", "")
+    if chosen not in LANGUAGES:
+        header = next((v for k, v in scope.get("headers", []) if k == b"accept-language"), b"")
+        chosen = browser_language(header.decode("latin-1"))
+    return chosen
+
+
+@contextmanager
+def speaking(lang: str) -> Iterator[None]:
+    """Runs the block in LANG (for code outside the Language middleware, such as the 500 handler)."""
+    token = _current.set(lang if lang in LANGUAGES else DEFAULT)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 class Language:
@@ -96,12 +157,5 @@ class Language:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        chosen = getattr(scope.get("viewer"), "language", "")
-        if chosen not in LANGUAGES:
-            header = next((v for k, v in scope.get("headers", []) if k == b"accept-language"), b"")
-            chosen = browser_language(header.decode("latin-1"))
-        token = _current.set(chosen)
-        try:
+        with speaking(scope_language(scope)):
             await self.app(scope, receive, send)
-        finally:
-            _current.reset(token)

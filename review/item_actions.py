@@ -16,6 +16,7 @@ from review.actions import ActionError, NotFound, Outgoing
 from review.context import Context
 from review.corrections import correct_category
 from review.guard import checked_form, safe_next, viewer
+from review.i18n import N_, _, ngettext, translated
 from review.params import InvalidInput, parse_category
 from review.pages import error_page
 from review.present import item_url
@@ -40,23 +41,24 @@ def _correct(ctx: Context, me: Viewer, ref: str, category: str) -> object:
     try:
         category = parse_category(category)
     except InvalidInput as exc:
-        raise ActionError(str(exc)) from None
+        raise ActionError(exc.message, local=exc.local, **exc.values) from None
     if correct_category(ctx.write, ref, category, me.email, me.item_filter()) is None:
         raise NotFound(ref)
     return None
 
 
 def _apply_all(refs: list[str], apply: Callable[[str], object]) -> tuple[int, list[str]]:
-    """Applies APPLY to each item on its own: one item's refusal does not undo the others."""
+    """Applies APPLY to each item on its own: one item's refusal does not undo the others.
+    The problems are lines for the page, in the request's language."""
     done, problems = 0, []
     for ref in refs:
         try:
             apply(ref)
             done += 1
         except NotFound:
-            problems.append(f"{ref}: no such item")
+            problems.append(_("%(ref)s: no such item", ref=ref))
         except ActionError as exc:
-            problems.append(f"{ref}: {exc}")
+            problems.append(_("%(ref)s: %(problem)s", ref=ref, problem=translated(exc)))
     return done, problems
 
 
@@ -71,9 +73,9 @@ def routes(ctx: Context) -> list[Route]:
             try:
                 await run_in_threadpool(handler, viewer(request), ref, form)
             except NotFound:
-                return error_page(ctx, request, 404, f"There is no item with the reference {ref}.")
+                return error_page(ctx, request, 404, _("There is no item with the reference %(ref)s.", ref=ref))
             except ActionError as exc:
-                return error_page(ctx, request, 400, str(exc), back=item_url(ref))
+                return error_page(ctx, request, 400, translated(exc), back=item_url(ref))
             task = BackgroundTask(send_outbox_quietly, ctx) if sends else None
             return RedirectResponse(item_url(ref), status_code=303, background=task)
         return endpoint
@@ -84,7 +86,7 @@ def routes(ctx: Context) -> list[Route]:
     def assign(me: Viewer, ref: str, form: FormData) -> object:
         raw = str(form.get("assignee", "")).strip()
         if raw and not raw.isdigit():
-            raise ActionError("assignee: choose a person from the list")
+            raise ActionError(N_("assignee: choose a person from the list"))
         return actions.assign(ctx.write, me, ref, int(raw) if raw else None)
 
     def status(me: Viewer, ref: str, form: FormData) -> object:
@@ -110,7 +112,7 @@ def routes(ctx: Context) -> list[Route]:
         form = await checked_form(request)
         back = safe_next(str(form.get("back", "/")))
         refs = list(dict.fromkeys(str(r) for r in form.getlist("ref")))[:MAX_BULK]
-        kind, _, value = str(form.get("action", "")).partition(":")
+        kind, _colon, value = str(form.get("action", "")).partition(":")
         me = viewer(request)
         handlers: dict[str, Callable[[str], object]] = {
             "category": lambda ref: _correct(ctx, me, ref, value),
@@ -118,14 +120,17 @@ def routes(ctx: Context) -> list[Route]:
             "status": lambda ref: actions.change_status(ctx.write, me, ref, value),
         }
         if kind not in handlers:
-            return error_page(ctx, request, 400, "action: choose what to do with the selected items", back=back)
+            return error_page(ctx, request, 400, _("action: choose what to do with the selected items"), back=back)
         if not refs:
-            request.session["flash"] = "Select at least one item first."
+            request.session["flash"] = _("Select at least one item first.")
             return RedirectResponse(back, status_code=303)
         done, problems = await run_in_threadpool(_apply_all, refs, handlers[kind])
-        note = f"{done} of {len(refs)} item{'s' if len(refs) != 1 else ''} changed."
+        # The flash is shown by the next page; it is written in the language of the person who acted.
+        note = ngettext("%(done)s of %(num)s item changed.", "%(done)s of %(num)s items changed.", len(refs),
+                        done=done)
         if problems:
-            note += " Not changed: " + "; ".join(problems[:5]) + (" …" if len(problems) > 5 else "")
+            listed = _("; ").join(problems[:5]) + (" …" if len(problems) > 5 else "")
+            note = _("%(summary)s Not changed: %(problems)s", summary=note, problems=listed)
         request.session["flash"] = note
         return RedirectResponse(back, status_code=303)
 

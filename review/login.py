@@ -15,7 +15,7 @@ from review.accounts import find_user
 from review.auth import LoginLimiter, hash_password, needs_rehash, verify_password
 from review.context import Context
 from review.guard import checked_form, safe_next, sign_in, viewer
-from review.i18n import LANGUAGES
+from review.i18n import LANGUAGES, _, ngettext
 
 log = logging.getLogger(__name__)
 MAX_FIELD = 320
@@ -62,14 +62,15 @@ def routes(ctx: Context) -> list[Route]:
         if wait > 0:
             log.warning("event=login_limited email=%s address=%s", email, address)
             minutes = max(1, round(wait / 60))
-            return form(request, f"Too many failed sign-ins. Try again in about {minutes} minute"
-                                 f"{'' if minutes == 1 else 's'}.", email, status=429)
+            return form(request, ngettext("Too many failed sign-ins. Try again in about %(num)s minute.",
+                                          "Too many failed sign-ins. Try again in about %(num)s minutes.", minutes),
+                        email, status=429)
         found = await run_in_threadpool(check, email, password) if email and password else None
         if found is None:
             per_account.failed(keys[0])
             per_address.failed(keys[1])
             log.info("event=login_failed email=%s address=%s", email, address)
-            return form(request, "The email or password is not right.", email, status=401)
+            return form(request, _("The email or password is not right."), email, status=401)
         per_account.succeeded(keys[0])
         sign_in(request, *found)
         log.info("event=login email=%s address=%s", email, address)
@@ -85,7 +86,7 @@ def routes(ctx: Context) -> list[Route]:
         data = await checked_form(request)
         chosen = str(data.get("language", ""))
         if chosen not in LANGUAGES:
-            raise HTTPException(400, f"language: must be one of {', '.join(LANGUAGES)}")
+            raise HTTPException(400, _("language: must be one of %(choices)s", choices=", ".join(LANGUAGES)))
         await run_in_threadpool(save_language, viewer(request).id, chosen)
         return RedirectResponse(same_page(request), status_code=303)
 

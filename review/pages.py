@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from http import HTTPStatus
 from urllib.parse import urlencode
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -12,6 +14,7 @@ from db.models import CATEGORIES, ITEM_STATUSES
 from db.workflow import next_statuses
 from review.context import Context
 from review.guard import viewer
+from review.i18n import _, translated
 from review.params import InvalidInput, parse_queue_filter
 from review.present import history, latest_event, scores, thread
 from review.queries import SORTS, QueueFilter, assignable_users, filter_choices, item_detail, queue_page
@@ -37,15 +40,31 @@ def queue_url(f: QueueFilter, page: int | None = None) -> str:
 
 
 def error_page(ctx: Context, request: Request, status: int, message: str, back: str = "/") -> Response:
-    """The error page for STATUS with a one-line MESSAGE and a way back."""
-    titles = {400: "Bad request", 401: "Sign in first", 403: "Not allowed", 404: "Not found",
-              405: "Method not allowed", 413: "Request too large", 429: "Too many requests",
-              500: "Something went wrong"}
+    """The error page for STATUS with a one-line MESSAGE (already in the request's language) and a way back."""
+    titles = {400: _("Bad request"), 401: _("Sign in first"), 403: _("Not allowed"), 404: _("Not found"),
+              405: _("Method not allowed"), 413: _("Request too large"), 429: _("Too many requests"),
+              500: _("Something went wrong")}
     return ctx.templates.TemplateResponse(
         request, "error.html",
-        {"status": status, "title": titles.get(status, "Error"), "message": message, "back": back},
+        {"status": status, "title": titles.get(status) or _("Error"), "message": message, "back": back},
         status_code=status,
     )
+
+
+def http_error_message(exc: HTTPException) -> str:
+    """The error page's line for an HTTPException, in the request's language: the app's own messages
+    translated, a general line for what Starlette raises ("Not Found", "Method Not Allowed" and the like)."""
+    general = {404: _("There is no page at this address."),
+               405: _("This address does not take this kind of request."),
+               413: _("The request is too large.")}
+    if exc.status_code in general:
+        return general[exc.status_code]
+    detail = str(exc.detail)
+    try:
+        bare = detail == HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        bare = False
+    return _("The request could not be understood.") if bare and exc.status_code == 400 else translated(detail)
 
 
 def routes(ctx: Context) -> list[Route]:
@@ -55,7 +74,7 @@ def routes(ctx: Context) -> list[Route]:
         try:
             f = parse_queue_filter(request.query_params, me=viewer(request).id)
         except InvalidInput as exc:
-            return error_page(ctx, request, 400, str(exc))
+            return error_page(ctx, request, 400, translated(exc))
         me = viewer(request)
         with ctx.read() as session:
             page = queue_page(session, f, scope=me.item_filter())
@@ -73,7 +92,7 @@ def routes(ctx: Context) -> list[Route]:
         with ctx.read() as session:
             item = item_detail(session, ref)
             if item is None or not viewer(request).may_see(item):
-                return error_page(ctx, request, 404, f"There is no item with the reference {ref}.")
+                return error_page(ctx, request, 404, _("There is no item with the reference %(ref)s.", ref=ref))
             assignees = assignable_users(session, item.contact.organization_id if item.contact else None)
         return ctx.templates.TemplateResponse(request, "item.html", {
             "item": item, "messages": thread(item.messages), "events": history(item.events),

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import date
 
 from db.models import CATEGORIES, ITEM_STATUSES
+from review.i18n import N_, Explained
 from review.queries import SORTS, QueueFilter
 
 MAX_PAGE = 1_000_000
@@ -14,24 +15,26 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
 
-class InvalidInput(ValueError):
-    """A request value a user can fix; the message says which and how."""
+class InvalidInput(Explained):
+    """A request value a user can fix; the message says which and how (str(): English, for the API;
+    translated(): in the request's language, for pages)."""
 
 
 def parse_category(value: object) -> str:
     """VALUE when it is one of the categories; InvalidInput otherwise."""
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"category: missing; choose one of {', '.join(CATEGORIES)}")
+        raise InvalidInput(N_("category: missing; choose one of %(choices)s"), choices=", ".join(CATEGORIES))
     value = value.strip()
     if value not in CATEGORIES:
-        raise InvalidInput(f"category: unknown category {value!r}; choose one of {', '.join(CATEGORIES)}")
+        raise InvalidInput(N_("category: unknown category %(value)s; choose one of %(choices)s"), value=repr(value),
+                           choices=", ".join(CATEGORIES))
     return value
 
 
 def _flag(query: Mapping[str, str], name: str) -> bool:
     value = query.get(name, "").strip().lower()
     if value not in _TRUE + _FALSE:
-        raise InvalidInput(f"{name}: expected 1 or 0, not {value!r}")
+        raise InvalidInput(N_("%(name)s: expected 1 or 0, not %(value)s"), name=name, value=repr(value))
     return value in _TRUE
 
 
@@ -42,7 +45,8 @@ def _day(query: Mapping[str, str], name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"{name}: expected a date like 2026-11-23, not {value!r}") from None
+        raise InvalidInput(N_("%(name)s: expected a date like 2026-11-23, not %(value)s"), name=name,
+                           value=repr(value)) from None
 
 
 def parse_queue_filter(query: Mapping[str, str], me: int | None = None) -> QueueFilter:
@@ -50,21 +54,21 @@ def parse_queue_filter(query: Mapping[str, str], me: int | None = None) -> Queue
     base = _parse_basic(query)
     org = query.get("org", "").strip()
     if org and not org.isdigit():
-        raise InvalidInput(f"org: expected an organization id, not {org!r}")
+        raise InvalidInput(N_("org: expected an organization id, not %(value)s"), value=repr(org))
     assignee = query.get("assignee", "").strip().lower()
     if assignee == "me" and me is not None:
         assignee = str(me)
     if assignee not in ("", "none") and not assignee.isdigit():
-        raise InvalidInput(f"assignee: expected a person's id, me or none, not {assignee!r}")
+        raise InvalidInput(N_("assignee: expected a person's id, me or none, not %(value)s"), value=repr(assignee))
     since, until = _day(query, "since"), _day(query, "until")
     if since and until and since > until:
-        raise InvalidInput("since: the first day comes after the last day")
+        raise InvalidInput(N_("since: the first day comes after the last day"))
     q = " ".join(query.get("q", "").split())
     if len(q) > MAX_SEARCH:
-        raise InvalidInput(f"q: search for at most {MAX_SEARCH} characters")
+        raise InvalidInput(N_("q: search for at most %(max)s characters"), max=MAX_SEARCH)
     sort = query.get("sort", "").strip() or "newest"
     if sort not in SORTS:
-        raise InvalidInput(f"sort: use one of {', '.join(SORTS)}, not {sort!r}")
+        raise InvalidInput(N_("sort: use one of %(choices)s, not %(value)s"), choices=", ".join(SORTS), value=repr(sort))
     return replace(base, organization=int(org) if org else None, assignee=assignee, since=since, until=until,
                    q=q, follow_up=_flag(query, "follow_up"), sort=sort)
 
@@ -72,12 +76,15 @@ def parse_queue_filter(query: Mapping[str, str], me: int | None = None) -> Queue
 def _parse_basic(query: Mapping[str, str]) -> QueueFilter:
     category = query.get("category", "").strip()
     if category and category not in CATEGORIES:
-        raise InvalidInput(f"category: unknown category {category!r}; use one of {', '.join(CATEGORIES)}")
+        raise InvalidInput(N_("category: unknown category %(value)s; use one of %(choices)s"), value=repr(category),
+                           choices=", ".join(CATEGORIES))
     status = query.get("status", "").strip()
     if status and status not in ITEM_STATUSES:
-        raise InvalidInput(f"status: unknown status {status!r}; use one of {', '.join(ITEM_STATUSES)}")
+        raise InvalidInput(N_("status: unknown status %(value)s; use one of %(choices)s"), value=repr(status),
+                           choices=", ".join(ITEM_STATUSES))
     review = _flag(query, "review")
     raw_page = query.get("page", "").strip() or "1"
     if not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
-        raise InvalidInput(f"page: expected a whole number from 1 to {MAX_PAGE}, not {raw_page!r}")
+        raise InvalidInput(N_("%(name)s: expected a whole number from 1 to %(max)s, not %(value)s"), name="page",
+                           max=MAX_PAGE, value=repr(raw_page))
     return QueueFilter(category=category, status=status, review_only=review, page=int(raw_page))

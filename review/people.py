@@ -11,14 +11,15 @@ from db.models import USER_ROLES, Organization, User
 from review.accounts import set_organizations
 from review.context import Context
 from review.guard import checked_form, viewer
+from review.i18n import N_, Explained, _, translated
 from review.pages import error_page
 
 PEOPLE = "/people"
-NOT_FOUND = "There is no user with the number {}."
+NOT_FOUND = N_("There is no user with the number %(number)s.")
 
 
-class PeopleError(ValueError):
-    """A change to a user that cannot be made as asked; the message says why."""
+class PeopleError(Explained):
+    """A change to a user that cannot be made as asked; the message says why (translated() for the page)."""
 
 
 def _active_admins(session: Session) -> int:
@@ -28,15 +29,16 @@ def _active_admins(session: Session) -> int:
 def update_person(session: Session, user: User, role: str, active: bool, org_ids: set[int], by: int) -> None:
     """Sets USER's role, active flag and organizations; PeopleError when that would leave nobody to run the app."""
     if role not in USER_ROLES:
-        raise PeopleError(f"role: must be one of {', '.join(USER_ROLES)}, not {role!r}")
+        raise PeopleError(N_("role: must be one of %(choices)s, not %(value)s"), choices=", ".join(USER_ROLES),
+                          value=repr(role))
     organizations = list(session.scalars(select(Organization).where(Organization.id.in_(org_ids))))
     if len(organizations) != len(org_ids):
-        raise PeopleError("organizations: one of the chosen organizations no longer exists; reload the page")
+        raise PeopleError(N_("organizations: one of the chosen organizations no longer exists; reload the page"))
     losing_admin = user.role == "admin" and user.active and (role != "admin" or not active)
     if losing_admin and user.id == by:
-        raise PeopleError("You cannot remove your own admin rights or sign-in; ask another admin.")
+        raise PeopleError(N_("You cannot remove your own admin rights or sign-in; ask another admin."))
     if losing_admin and _active_admins(session) <= 1:
-        raise PeopleError("This is the last active admin; make someone else admin first.")
+        raise PeopleError(N_("This is the last active admin; make someone else admin first."))
     user.role, user.active = role, active
     if not active:
         user.session_epoch = (user.session_epoch or 0) + 1  # signed-in sessions end now, not at expiry
@@ -48,7 +50,7 @@ def routes(ctx: Context) -> list[Route]:
 
     def refused(request: Request) -> Response | None:
         if not viewer(request).is_admin:
-            return error_page(ctx, request, 403, "Only admins manage people and their organizations.")
+            return error_page(ctx, request, 403, _("Only admins manage people and their organizations."))
         return None
 
     def person_id(request: Request) -> int | None:
@@ -68,7 +70,7 @@ def routes(ctx: Context) -> list[Route]:
         with ctx.read() as session:
             user = session.scalar(select(User).where(User.id == user_id).options(selectinload(User.organizations)))
             if user is None:
-                return error_page(ctx, request, 404, NOT_FOUND.format(user_id), back=PEOPLE)
+                return error_page(ctx, request, 404, _(NOT_FOUND, number=user_id), back=PEOPLE)
             organizations = list(session.scalars(select(Organization).order_by(Organization.name,
                                                                               Organization.domain)))
         return ctx.templates.TemplateResponse(request, "person.html", {
@@ -80,7 +82,7 @@ def routes(ctx: Context) -> list[Route]:
             return refusal
         user_id = person_id(request)
         if user_id is None:
-            return error_page(ctx, request, 404, NOT_FOUND.format(request.path_params["user_id"]), back=PEOPLE)
+            return error_page(ctx, request, 404, _(NOT_FOUND, number=request.path_params["user_id"]), back=PEOPLE)
         return show(request, user_id)
 
     async def save(request: Request) -> Response:
@@ -89,22 +91,22 @@ def routes(ctx: Context) -> list[Route]:
             return refusal
         user_id = person_id(request)
         if user_id is None:
-            return error_page(ctx, request, 404, NOT_FOUND.format(request.path_params["user_id"]), back=PEOPLE)
+            return error_page(ctx, request, 404, _(NOT_FOUND, number=request.path_params["user_id"]), back=PEOPLE)
         raw_ids = form.getlist("organization")
         if not all(isinstance(v, str) and v.isdigit() and int(v) < 2**31 for v in raw_ids):
-            return error_page(ctx, request, 400, "organizations: expected organization numbers", back=PEOPLE)
+            return error_page(ctx, request, 400, _("organizations: expected organization numbers"), back=PEOPLE)
         try:
             with ctx.write.begin() as session:
                 user = session.scalar(select(User).where(User.id == user_id)
                                       .options(selectinload(User.organizations)).with_for_update(of=User))
                 if user is None:
-                    return error_page(ctx, request, 404, NOT_FOUND.format(user_id), back=PEOPLE)
+                    return error_page(ctx, request, 404, _(NOT_FOUND, number=user_id), back=PEOPLE)
                 update_person(session, user, str(form.get("role", "")), form.get("active") == "1",
                               {int(str(v)) for v in raw_ids}, viewer(request).id)
                 label = user.name or user.email
         except PeopleError as exc:
-            return show(request, user_id, str(exc), status=400)
-        request.session["flash"] = f"Saved {label}."
+            return show(request, user_id, translated(exc), status=400)
+        request.session["flash"] = _("Saved %(person)s.", person=label)
         return RedirectResponse(PEOPLE, status_code=303)
 
     return [

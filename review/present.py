@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
@@ -10,8 +10,23 @@ from urllib.parse import quote
 from markupsafe import Markup, escape
 
 from db.models import Attachment, Contact, Event, Item, Message
+from review.i18n import DEFAULT, N_, current_language, gettext, pgettext
 
 MAX_SUMMARY = 500
+
+# The codes pages show by name: categories, item statuses and decisions, message statuses, screening reasons.
+# The English names are what label() makes of the code; pages show them translated (label_text).
+LABELS = {
+    "issue": N_("Issue"), "change_request": N_("Change request"), "question": N_("Question"),
+    "feedback": N_("Feedback"),
+    "new": N_("New"), "in_progress": N_("In progress"), "resolved": N_("Resolved"), "closed": N_("Closed"),
+    "answered": N_("Answered"), "acknowledged": N_("Acknowledged"), "impact_assessed": N_("Impact assessed"),
+    "awaiting_approval": N_("Awaiting approval"), "approved": N_("Approved"), "rejected": N_("Rejected"),
+    "implemented": N_("Implemented"),
+    "processed": N_("Processed"), "quarantined": N_("Quarantined"), "ignored": N_("Ignored"),
+    "bounce": N_("Bounce"), "auto_submitted": N_("Auto submitted"), "list_mail": N_("List mail"),
+    "from_us": N_("From us"), "no_reply_sender": N_("No reply sender"), "oversize": N_("Oversize"),
+}
 
 
 def utc_text(value: datetime | None, zone: bool = True) -> str:
@@ -61,6 +76,45 @@ def label(value: str | None) -> str:
         return "\u2014"
     text = value.replace("_", " ")
     return text[:1].upper() + text[1:]
+
+
+def label_text(value: str | None) -> str:
+    """label(VALUE) in the request's language, for pages; codes the app does not know stay as label() has them."""
+    if value in LABELS:
+        return gettext(LABELS[value])
+    return label(value)
+
+
+def code_text(value: str | None) -> str:
+    """A code shown as it is in English (a screening reason such as "auto_submitted"), by name in other languages."""
+    if current_language() == DEFAULT:
+        return value or ""
+    return label_text(value)
+
+
+def event_label(kind: str | None) -> str:
+    """The name of an event KIND in the request's language (an event, not a status: "acknowledged" is the
+    acknowledgment sent, not a feedback item's status)."""
+    names = {
+        "classified": pgettext("event", "Classified"), "corrected": pgettext("event", "Corrected"),
+        "confirmed": pgettext("event", "Confirmed"), "acknowledged": pgettext("event", "Acknowledged"),
+        "ack_suppressed": pgettext("event", "Ack suppressed"),
+        "delivery_failed": pgettext("event", "Delivery failed"),
+        "message_received": pgettext("event", "Message received"),
+        "auto_reply_received": pgettext("event", "Auto reply received"), "note": pgettext("event", "Note"),
+        "status_changed": pgettext("event", "Status changed"), "assigned": pgettext("event", "Assigned"),
+        "replied": pgettext("event", "Replied"), "assessed": pgettext("event", "Assessed"),
+        "assessment_sent": pgettext("event", "Assessment sent"), "approved": pgettext("event", "Approved"),
+        "rejected": pgettext("event", "Rejected"), "follow_up": pgettext("event", "Follow up"),
+    }
+    return names.get(kind or "", label(kind))
+
+
+def actor_text(actor: str | None) -> str:
+    """Who did something: a person's email, or the app itself ("system") by name in the request's language."""
+    if actor == "system":
+        return gettext("system")
+    return actor or ""
 
 
 def item_url(ref: str) -> str:
@@ -124,53 +178,90 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_SUMMARY else text[: MAX_SUMMARY - 1] + "\u2026"
 
 
+def _english(message: str, **values: Any) -> str:
+    return message % values if values else message
+
+
+def _same(code: Any) -> str:
+    return str(code)
+
+
 def event_summary(kind: str, data: Any) -> str:
-    """One readable line about an event's DATA."""
+    """One readable line about an event's DATA, in English (the JSON API's summary)."""
+    return _summary(kind, data, _english, label, _same)
+
+
+def event_summary_text(kind: str, data: Any) -> str:
+    """event_summary() in the request's language, for pages (the data itself stays as recorded)."""
+    return _summary(kind, data, gettext, label_text, code_text)
+
+
+def _summary(kind: str, data: Any, _: Callable[..., str], name: Callable[[Any], str],
+             code: Callable[[Any], str]) -> str:
+    """The summary with _ as gettext, NAME for categories and statuses and CODE for screening reasons."""
     if not isinstance(data, dict):
         return _clip(_scalar(data)) if data else ""
     d = data
     if kind == "classified":
-        text = f"{label(d.get('label'))} at {percent(d.get('confidence'))}"
+        values = {"category": name(d.get("label")), "confidence": percent(d.get("confidence")),
+                  "model": d.get("model_version")}
         if d.get("model_version"):
-            text += f", model {d['model_version']}"
-        return text + (", flagged for review" if d.get("needs_review") else "")
+            if d.get("needs_review"):
+                return _("%(category)s at %(confidence)s, model %(model)s, flagged for review", **values)
+            return _("%(category)s at %(confidence)s, model %(model)s", **values)
+        if d.get("needs_review"):
+            return _("%(category)s at %(confidence)s, flagged for review", **values)
+        return _("%(category)s at %(confidence)s", **values)
     if kind == "corrected":
-        return f"Category changed from {label(d.get('from'))} to {label(d.get('to'))}"
+        return _("Category changed from %(old)s to %(new)s", old=name(d.get("from")), new=name(d.get("to")))
     if kind == "confirmed":
-        return f"Category {label(d.get('category'))} confirmed"
+        return _("Category %(category)s confirmed", category=name(d.get("category")))
     if kind == "acknowledged":
-        return f"Acknowledgment sent to {d.get('to', '?')}"
+        return _("Acknowledgment sent to %(to)s", to=d.get("to", "?"))
     if kind == "ack_suppressed":
         reason = d.get("reason", "")
         if reason == "rate_limit":
-            return (f"Not acknowledged: {d.get('to', '?')} reached the limit of "
-                    f"{d.get('limit_per_hour', '?')} acknowledgments per hour")
+            return _("Not acknowledged: %(to)s reached the limit of %(limit)s acknowledgments per hour",
+                     to=d.get("to", "?"), limit=d.get("limit_per_hour", "?"))
         if reason == "non_ascii_address":
-            return f"Not acknowledged: {d.get('to', '?')} is an internationalized address; reply by hand"
-        return _clip(f"Not acknowledged: {reason or 'no reason recorded'}")
+            return _("Not acknowledged: %(to)s is an internationalized address; reply by hand", to=d.get("to", "?"))
+        if not reason:
+            return _("Not acknowledged: no reason recorded")
+        return _clip(_("Not acknowledged: %(reason)s", reason=code(reason)))
     if kind == "delivery_failed":
-        return _clip(f"Acknowledgment to {d.get('to', '?')} failed: {d.get('error', '')}")
+        return _clip(_("Acknowledgment to %(to)s failed: %(error)s", to=d.get("to", "?"), error=d.get("error", "")))
     if kind == "message_received":
-        return f"Follow-up from {d.get('from', '?')}"
+        return _("Follow-up from %(sender)s", sender=d.get("from", "?"))
     if kind == "auto_reply_received":
-        return f"Automatic reply from {d.get('from', '?')} ({d.get('screening') or 'screened'})"
+        if d.get("screening"):
+            return _("Automatic reply from %(sender)s (%(screening)s)", sender=d.get("from", "?"),
+                     screening=code(d["screening"]))
+        return _("Automatic reply from %(sender)s (screened)", sender=d.get("from", "?"))
     if kind == "note":
         return _clip(_scalar(d.get("text", "")))
     if kind == "status_changed":
-        return f"Status changed from {label(d.get('from'))} to {label(d.get('to'))}"
+        return _("Status changed from %(old)s to %(new)s", old=name(d.get("from")), new=name(d.get("to")))
     if kind == "assigned":
-        return f"Assigned to {d['to']}" if d.get("to") else "Unassigned"
+        return _("Assigned to %(person)s", person=d["to"]) if d.get("to") else _("Unassigned")
     if kind == "replied":
-        return f"Reply sent to {d.get('to', '?')}"
+        return _("Reply sent to %(to)s", to=d.get("to", "?"))
     if kind == "assessed":
-        return _clip(f"Impact assessed: cost {d.get('cost') or '—'}, schedule {d.get('schedule') or '—'}")
+        return _clip(_("Impact assessed: cost %(cost)s, schedule %(schedule)s",
+                       cost=d.get("cost") or "\u2014", schedule=d.get("schedule") or "\u2014"))
     if kind == "assessment_sent":
-        return f"Assessment sent to {d.get('to', '?')} for approval"
+        return _("Assessment sent to %(to)s for approval", to=d.get("to", "?"))
     if kind in ("approved", "rejected"):
-        how = f": \u201c{_scalar(d['excerpt']).strip()}\u201d" if d.get("excerpt") else " (recorded by a PM)"
-        return _clip(f"Change {kind}{how}")
+        quoted = bool(d.get("excerpt"))
+        excerpt = _scalar(d["excerpt"]).strip() if quoted else ""
+        if kind == "approved":
+            text = (_("Change approved: \u201c%(excerpt)s\u201d", excerpt=excerpt) if quoted
+                    else _("Change approved (recorded by a PM)"))
+        else:
+            text = (_("Change rejected: \u201c%(excerpt)s\u201d", excerpt=excerpt) if quoted
+                    else _("Change rejected (recorded by a PM)"))
+        return _clip(text)
     if kind == "follow_up":
-        return "Flagged for follow-up" if d.get("on") else "Follow-up cleared"
+        return _("Flagged for follow-up") if d.get("on") else _("Follow-up cleared")
     return _clip("; ".join(f"{k}: {_scalar(v)}" for k, v in sorted(d.items())))
 
 
