@@ -88,3 +88,25 @@ def test_bulk_changes_apply_where_the_workflow_allows_and_say_where_not(page, ba
         corrected = s.scalars(select(Item.ref).join(Event).where(Event.kind == "corrected").order_by(Item.ref)).all()
     assert corrected == ["CI-000002", "CI-000003"]
     assert page.dialogs == []  # type: ignore[attr-defined]
+
+
+def test_a_chinese_browser_gets_chinese_pages_and_the_choice_sticks(browser, base_url, seeded):  # noqa: F811
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    pg.goto(base_url + "/login")
+    expect(pg.locator("html")).to_have_attribute("lang", "zh-CN")
+    pg.locator("input[name=email]").fill("lead@example.com")
+    pg.locator("input[name=password]").fill("correct horse battery staple")
+    pg.locator("form button[type=submit]").click()
+    pg.wait_for_url(base_url + "/")
+    nav = pg.get_by_role("navigation").first
+    expect(nav).not_to_contain_text("Needs review")
+    assert "Sign out" not in pg.locator("header.topbar").inner_text()
+    pg.goto(f"{base_url}/items/CI-000003")
+    pg.locator("#language-en").click()  # the switch keeps the PM on the same page, now in English
+    pg.wait_for_url(f"{base_url}/items/CI-000003")
+    expect(pg.locator("html")).to_have_attribute("lang", "en")
+    expect(pg.locator("header.topbar")).to_contain_text("Sign out")
+    pg.goto(base_url + "/")
+    expect(pg.locator("header.topbar")).to_contain_text("Needs review")  # saved for the user, over the browser's wish
+    context.close()
