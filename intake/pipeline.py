@@ -142,7 +142,7 @@ def _store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: 
     contact = upsert_contact(session, email.sender, email.sender_name)
     tier = contact.organization.tier if contact is not None and contact.organization is not None else ""
     item = Item(subject=email.subject, category=pred.label, confidence=pred.confidence,
-                sla=cfg.sla.built.for_tier(tier or "").snapshot(),
+                sla=cfg.sla.built.for_tier(tier).snapshot(),
                 needs_review=pred.needs_review(cfg.classifier.review_threshold), model_version=pred.model_version,
                 status="new", lang=email.lang, contact=contact, received_at=row.received_at, created_at=now)
     session.add(item)

@@ -104,8 +104,7 @@ def item_measures(item: Any, snapshot: dict[str, Any], clock: Clock, now: dateti
     pauses: list[Span] = []
     if pause_statuses:
         end = item.resolved_at or now
-        first = "new"
-        pauses = [(a, b) for status, a, b in status_spans(start, first, status_changes(events), end)
+        pauses = [(a, b) for status, a, b in status_spans(start, "new", status_changes(events), end)
                   if status in pause_statuses]
     return {
         "acknowledge": measure("acknowledge", clock, start, item.acknowledged_at, targets.get("acknowledge"),

@@ -25,11 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from db.models import CATEGORIES
 from reports.calendar import BusinessCalendar, Clock, WallClock
 from reports.calendar_config import build_calendar
 
 MEASURES = ("acknowledge", "first_response", "resolution")
-CATEGORIES = ("issue", "change_request", "question", "feedback")
 WALL_CLOCK = "wall-clock"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
