@@ -12,13 +12,12 @@ from review.context import Context
 from review.guard import viewer
 from review.i18n import N_, _, translated
 from review.pages import error_page
-from review.params import MAX_PAGE, InvalidInput
+from review.params import MAX_ID, MAX_PAGE, InvalidInput
 
 ORGANIZATIONS = "/organizations"
 UNAFFILIATED = "/organizations/none"
 NOT_FOUND_ORG = N_("There is no organization with the number %(number)s.")
 NOT_FOUND_CONTACT = N_("There is no contact with the number %(number)s.")
-MAX_ID = 2**31 - 1  # ids are 32-bit integers; a larger number in a path names nothing
 
 
 def organization_url(organization_id: int | None, page: int = 1) -> str:

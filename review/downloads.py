@@ -14,6 +14,7 @@ from review.context import Context
 from review.guard import viewer
 from review.i18n import _
 from review.pages import error_page
+from review.params import path_id
 
 
 def content_disposition(filename: str) -> str:
@@ -28,9 +29,8 @@ def routes(ctx: Context) -> list[Route]:
     def download(request: Request) -> Response:
         ref = request.path_params["ref"]
         missing = _("There is no such attachment on item %(ref)s.", ref=ref)
-        try:
-            attachment_id = int(request.path_params["attachment_id"])
-        except ValueError:
+        attachment_id = path_id(request.path_params["attachment_id"])
+        if attachment_id is None:
             return error_page(ctx, request, 404, missing)
         with ctx.read() as session:
             found = session.execute(

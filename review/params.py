@@ -10,6 +10,12 @@ from review.i18n import N_, Explained
 from review.queries import SORTS, QueueFilter
 
 MAX_PAGE = 1_000_000
+MAX_ID = 2**31 - 1  # ids are 32-bit integers; a larger number in a path names nothing
+
+
+def path_id(raw: str) -> int | None:
+    """The row number RAW names in a path, or None when it is not one (the page then answers 404)."""
+    return int(raw) if raw.isdigit() and int(raw) <= MAX_ID else None
 MAX_SEARCH = 200
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")

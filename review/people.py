@@ -1,11 +1,11 @@
 """The admin's people pages: who works on which organizations, with which role, and who may sign in."""
 from __future__ import annotations
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
 
 from db.models import USER_ROLES, Organization, User
 from review.accounts import set_organizations
@@ -13,6 +13,7 @@ from review.context import Context
 from review.guard import checked_form, viewer
 from review.i18n import N_, Explained, _, translated
 from review.pages import error_page
+from review.params import path_id
 
 PEOPLE = "/people"
 NOT_FOUND = N_("There is no user with the number %(number)s.")
@@ -53,10 +54,6 @@ def routes(ctx: Context) -> list[Route]:
             return error_page(ctx, request, 403, _("Only admins manage people and their organizations."))
         return None
 
-    def person_id(request: Request) -> int | None:
-        raw = request.path_params["user_id"]
-        return int(raw) if raw.isdigit() and int(raw) < 2**31 else None
-
     def people(request: Request) -> Response:
         if (refusal := refused(request)) is not None:
             return refusal
@@ -80,7 +77,7 @@ def routes(ctx: Context) -> list[Route]:
     def person(request: Request) -> Response:
         if (refusal := refused(request)) is not None:
             return refusal
-        user_id = person_id(request)
+        user_id = path_id(request.path_params["user_id"])
         if user_id is None:
             return error_page(ctx, request, 404, _(NOT_FOUND, number=request.path_params["user_id"]), back=PEOPLE)
         return show(request, user_id)
@@ -89,11 +86,11 @@ def routes(ctx: Context) -> list[Route]:
         form = await checked_form(request)
         if (refusal := refused(request)) is not None:
             return refusal
-        user_id = person_id(request)
+        user_id = path_id(request.path_params["user_id"])
         if user_id is None:
             return error_page(ctx, request, 404, _(NOT_FOUND, number=request.path_params["user_id"]), back=PEOPLE)
         raw_ids = form.getlist("organization")
-        if not all(isinstance(v, str) and v.isdigit() and int(v) < 2**31 for v in raw_ids):
+        if not all(isinstance(v, str) and path_id(v) is not None for v in raw_ids):
             return error_page(ctx, request, 400, _("organizations: expected organization numbers"), back=PEOPLE)
         try:
             with ctx.write.begin() as session:

@@ -97,6 +97,7 @@ def test_downloads_follow_the_item_access_rules(db, stored):
         assert own.get(f"/items/CI-999999/attachments/{attachment_id}").status_code == 404
         assert own.get(f"/items/{stored}/attachments/x").status_code == 404
         assert own.get(f"/items/{stored}/attachments/{attachment_id + 100}").status_code == 404
+        assert own.get(f"/items/{stored}/attachments/{2**40}").status_code == 404  # beyond a 32-bit id
 
 
 def test_an_attachment_that_cannot_be_extracted_says_so(db, stored):
