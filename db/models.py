@@ -145,7 +145,9 @@ class Item(Base):
     follow_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # The SLA policy in force when the item was created: {"policy", "calendar", "targets": {category: {...}}}.
     sla: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    sla_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the one at-risk warning
+    sla_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the latest at-risk warning
+    # "" (not checked yet or nothing measured), on_track, at_risk, breached or met: see reports.clock.overall_state.
+    sla_state: Mapped[str] = mapped_column(String(16), default="", server_default="", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -156,6 +156,7 @@ class SlaConfig:
     ack_target_minutes: float = 5.0  # the built-in policy's acknowledgment target
     at_risk_share: float = 0.75      # a running clock is "at risk" once this share of its target is used
     pause_statuses: tuple[str, ...] = ("awaiting_approval",)  # waiting for the client: resolution clock paused
+    check_seconds: float = 60.0      # how often the worker refreshes SLA states and sends at-risk warnings
     default_policy: str = ""
     calendars: dict = field(default_factory=dict)  # name -> table; see reports.policy
     policies: dict = field(default_factory=dict)   # name -> table; see reports.policy
@@ -178,6 +179,12 @@ class WebConfig:
     session_hours: float = 12.0
     login_failures: int = 5          # failed sign-ins per account before a pause
     login_window_minutes: float = 15.0
+    public_url: str = ""             # how people reach the app, for links in mail and reports; default http://host:port
+
+    @property
+    def base_url(self) -> str:
+        """The app's address for links, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def secret_key(self) -> Secret:
@@ -303,6 +310,10 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("web.login_failures: must be at least 1, and login_window_minutes more than 0")
     if not cfg.database.url:
         raise ConfigError("database.url: must not be empty")
+    if cfg.web.public_url and not cfg.web.public_url.startswith(("http://", "https://")):
+        raise ConfigError("web.public_url: must start with http:// or https://, e.g. \"https://intake.example.com\"")
+    if cfg.sla.check_seconds < 5:
+        raise ConfigError("sla.check_seconds: must be at least 5")
     try:
         cfg.sla.built  # noqa: B018  (built once here so a mistake stops the program at start)
     except ValueError as exc:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ from intake.config import Config, MailboxConfig
 from intake.health import OutageLog
 from intake.imap import IMAP_ERRORS, MailboxClient
 from intake.pipeline import BatchResult, process_batch
+from intake.sla_check import SlaCheck, check_sla
 from responders.sender import DrainResult, SmtpSettings, drain, worker_name
 
 log = logging.getLogger("intake.worker")
@@ -36,6 +38,7 @@ class RunStats:
     quarantined: int = 0
     duplicates: int = 0
     acks_sent: int = 0
+    sla_warnings: int = 0
     errors: list[str] = field(default_factory=list)
 
     def add(self, r: BatchResult) -> None:
@@ -131,6 +134,22 @@ class Worker:
             self.stats.acks_sent += result.sent
         return result
 
+    def check_sla(self) -> SlaCheck:
+        """Refreshes the items' SLA states and queues the warnings due; a failure is logged, never fatal."""
+        try:
+            result = check_sla(self.factory, self.cfg)
+        except SQLAlchemyError as exc:
+            self.outages.failed("database", exc)
+            return SlaCheck()
+        except Exception:  # a bug in the check must not stop intake
+            log.exception("event=sla_check_failed")
+            return SlaCheck()
+        if result.changed or result.warned:
+            log.info("event=sla_checked changed=%d warned=%d emails=%d", result.changed, result.warned, result.emails)
+        with self._lock:
+            self.stats.sla_warnings += result.warned
+        return result
+
     def _client(self, box: MailboxConfig) -> MailboxClient:
         return MailboxClient(box, self.passwords[box.name])
 
@@ -148,6 +167,7 @@ class Worker:
                 self.stats.errors.append(msg)
             finally:
                 client.close()
+        self.check_sla()
         self.drain_outbox()
         return self.stats
 
@@ -192,7 +212,11 @@ class Worker:
         for t in threads:
             t.start()
         log.info("event=worker_started mailboxes=%d", len(threads))
+        next_check = 0.0
         while not self.stop.wait(OUTBOX_RETRY_SECONDS):
+            if time.monotonic() >= next_check:
+                self.check_sla()
+                next_check = time.monotonic() + self.cfg.sla.check_seconds
             self.drain_outbox()
         for t in threads:
             t.join(timeout=10)

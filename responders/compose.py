@@ -21,7 +21,7 @@ CATEGORY_NAMES = {
 NO_SUBJECT = {"en": "(no subject)", "zh": "（无主题）"}
 _REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|回复|答复)\s*[:：]\s*", re.I)
 
-_env = Environment(
+jinja_env = Environment(
     loader=FileSystemLoader(str(TEMPLATES)),
     autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
     undefined=StrictUndefined,
@@ -56,8 +56,8 @@ def render_bodies(req: AckRequest, team: str) -> tuple[str, str]:
     lang = req.lang if req.lang in LANGS else "en"
     ctx = {"ref": req.ref, "name": req.to_name, "team": team, "subject": req.subject,
            "category_name": CATEGORY_NAMES[lang][req.category]}
-    text = _env.get_template(f"{lang}/{req.category}.txt.j2").render(ctx)
-    html = _env.get_template(f"{lang}/{req.category}.html.j2").render(ctx)
+    text = jinja_env.get_template(f"{lang}/{req.category}.txt.j2").render(ctx)
+    html = jinja_env.get_template(f"{lang}/{req.category}.html.j2").render(ctx)
     return text, html
 
 
@@ -92,7 +92,7 @@ def build_ack(req: AckRequest, from_address: str, team: str, now: datetime) -> E
 def build_reply(req: AckRequest, text: str, from_address: str, team: str, now: datetime) -> EmailMessage:
     """A PM's reply in the item's thread: their TEXT, then the reference so the client's answer finds the item."""
     lang = req.lang if req.lang in LANGS else "en"
-    body = _env.get_template(f"{lang}/reply.txt.j2").render(text=text.strip(), ref=req.ref, team=team)
+    body = jinja_env.get_template(f"{lang}/reply.txt.j2").render(text=text.strip(), ref=req.ref, team=team)
     msg = _threaded(req, from_address, now)
     msg.set_content(body)
     msg["Content-Language"] = "zh-CN" if lang == "zh" else "en"
@@ -112,7 +112,7 @@ def build_assessment(req: AckRequest, assessment: Assessment, from_address: str,
                      now: datetime) -> EmailMessage:
     """The impact assessment of a change request, asking the client to reply "approve" or "reject"."""
     lang = req.lang if req.lang in LANGS else "en"
-    body = _env.get_template(f"{lang}/assessment.txt.j2").render(
+    body = jinja_env.get_template(f"{lang}/assessment.txt.j2").render(
         a=assessment, ref=req.ref, team=team, name=req.to_name, subject=req.subject)
     msg = _threaded(req, from_address, now)
     msg.set_content(body)

@@ -54,3 +54,13 @@ def enqueue(session: Session, item: Item, msg: EmailMessage, kind: str, req: Ack
                         body_text=msg.get_body(("plain",)).get_content(), lang=req.lang, size=len(raw),
                         screening="ours", raw=raw))
     return mail
+
+
+def enqueue_notice(session: Session, msg: EmailMessage, kind: str, now: datetime,
+                   item_id: int | None = None) -> OutboxMail:
+    """Adds MSG, a notice to the team or a digest (of KIND), to the outbox; it is not part of any client thread."""
+    mail = OutboxMail(item_id=item_id, kind=kind, message_id=msg["Message-ID"],
+                      from_address=parseaddr(str(msg["From"]))[1], to_address=parseaddr(str(msg["To"]))[1],
+                      raw=msg.as_bytes(), created_at=now, next_attempt_at=now)
+    session.add(mail)
+    return mail

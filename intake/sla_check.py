@@ -1,0 +1,87 @@
+"""The worker's periodic SLA check: stores each open item's SLA state and warns PMs once per clock at risk."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, true
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.models import Event, Item, Organization, User
+from db.types import utcnow
+from intake.config import Config
+from reports.policy import WALL_CLOCK
+from reports.state import WARNING_EVENT, Due, refresh_states, snapshot_of
+from responders.notices import build_notice, lang_of, render_notice
+from responders.outbox import enqueue_notice
+
+log = logging.getLogger("intake.sla")
+SUBJECTS = {
+    "en": {"at_risk": "SLA at risk", "breached": "SLA breached"},
+    "zh": {"at_risk": "服务级别即将超时", "breached": "服务级别已超时"},
+}
+
+
+@dataclass(frozen=True)
+class SlaCheck:
+    """What one check did: states changed, clocks warned about, warning emails queued."""
+
+    changed: int = 0
+    warned: int = 0
+    emails: int = 0
+
+
+def warning_recipients(session: Session, item: Item) -> tuple[Sequence[User], bool]:
+    """Who is warned about ITEM: its active assignee, else the active PMs of its organization, else the admins.
+
+    The flag says whether the recipient is the assignee.
+    """
+    if item.assignee is not None and item.assignee.active:
+        return [item.assignee], True
+    org_id = item.contact.organization_id if item.contact is not None else None
+    active = select(User).where(User.active.is_(true())).order_by(User.id)
+    people: Sequence[User] = []
+    if org_id is not None:
+        people = session.scalars(active.where(User.organizations.any(Organization.id == org_id))).all()
+    return (people or session.scalars(active.where(User.role == "admin")).all()), False
+
+
+def _warn(session: Session, due: Due, cfg: Config, now: datetime) -> int:
+    item = due.item
+    people, assigned = warning_recipients(session, item)
+    snapshot = snapshot_of(item, cfg.sla.built)
+    calendar = snapshot.get("calendar", WALL_CLOCK)
+    org = item.contact.organization if item.contact is not None else None
+    client = (item.contact.name or item.contact.email) if item.contact is not None else ""
+    worst = "breached" if any(m.state == "breached" for m in due.clocks) else "at_risk"
+    subject_line = " ".join((item.subject or "").split())[:150]
+    for person in people:
+        lang = lang_of(person.language)
+        text = render_notice("sla_warning", lang, name=person.name, ref=item.ref, subject=subject_line,
+                             client=client + (f" ({org.name})" if org is not None else ""), clocks=due.clocks,
+                             policy=snapshot.get("policy", ""), calendar="" if calendar == WALL_CLOCK else calendar,
+                             assigned=assigned, organization=org.name if org is not None else "",
+                             url=f"{cfg.web.base_url}/items/{item.ref}", team=cfg.acknowledgment.team_name)
+        msg = build_notice(person.email, person.name, f"[{item.ref}] {SUBJECTS[lang][worst]}: {subject_line}",
+                           text, cfg.smtp.from_address, now, lang)
+        enqueue_notice(session, msg, "sla_warning", now, item.id)
+    if not people:
+        log.warning("event=sla_warning_nobody ref=%s detail=\"no active assignee, PM or admin to warn\"", item.ref)
+    recipients = [p.email for p in people]
+    for m in due.clocks:
+        session.add(Event(item_id=item.id, kind=WARNING_EVENT, created_at=now,
+                          data={"clock": m.name, "state": m.state, "to": recipients}))
+        log.info("event=sla_warning ref=%s clock=%s state=%s recipients=%d", item.ref, m.name, m.state, len(people))
+    item.sla_warned_at = now
+    return len(people)
+
+
+def check_sla(factory: sessionmaker[Session], cfg: Config, now: datetime | None = None) -> SlaCheck:
+    """Refreshes every open item's SLA state and queues the warnings due, in one transaction."""
+    now = now or utcnow()
+    with factory.begin() as session:
+        changed, due = refresh_states(session, cfg.sla.built, now)
+        emails = sum(_warn(session, d, cfg, now) for d in due)
+    return SlaCheck(changed, sum(len(d.clocks) for d in due), emails)

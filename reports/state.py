@@ -1,0 +1,84 @@
+"""Live SLA state: the clocks of one item under its recorded policy, and the refresh of the stored states."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from db.models import Item
+from reports.clock import RUNNING_STATES, Measure, item_measures, overall_state
+from reports.policy import SlaPolicies
+
+WARNED_CLOCKS = ("first_response", "resolution")  # the clocks people can act on; acknowledging is the worker's
+WARNING_EVENT = "sla_warning"
+_FINAL = ("met", "breached")
+_BATCH = 500
+
+
+def snapshot_of(item: Any, policies: SlaPolicies) -> dict[str, Any]:
+    """The policy ITEM recorded when it was created; the default policy for items from before policies."""
+    return item.sla or policies.policies[policies.default].snapshot()
+
+
+def item_clocks(item: Any, policies: SlaPolicies, now: datetime, events: Iterable[Any] = ()) -> dict[str, Measure]:
+    """The acknowledge, first_response and resolution clocks of ITEM at NOW (EVENTS give the paused spans)."""
+    snapshot = snapshot_of(item, policies)
+    return item_measures(item, snapshot, policies.clock(snapshot.get("calendar", "")), now,
+                         policies.at_risk_share, policies.pause_statuses, events)
+
+
+@dataclass(frozen=True)
+class Due:
+    """An item with clocks that reached at risk (or breached) and have not been warned about yet."""
+
+    item: Item
+    clocks: tuple[Measure, ...]
+
+
+def warned_clocks(events: Iterable[Any]) -> set[str]:
+    """The clocks an item's EVENTS show a warning for."""
+    return {str((e.data or {}).get("clock")) for e in events if e.kind == WARNING_EVENT}
+
+
+def _batches(session: Session, lock: bool) -> Iterator[list[Item]]:
+    # Open items, and closed ones whose final state is not recorded yet; finished items are left alone.
+    last = 0
+    while True:
+        query = (select(Item).where(Item.id > last, or_(Item.resolved_at.is_(None), Item.sla_state.not_in(_FINAL)))
+                 .options(selectinload(Item.events)).order_by(Item.id).limit(_BATCH))
+        if lock:  # several workers on PostgreSQL share the items instead of warning twice
+            query = query.with_for_update(of=Item, skip_locked=True)
+        batch = list(session.scalars(query))
+        if not batch:
+            return
+        yield batch
+        last = batch[-1].id
+
+
+def refresh_states(session: Session, policies: SlaPolicies, now: datetime) -> tuple[int, list[Due]]:
+    """Stores every open item's SLA state at NOW; returns how many changed, and the warnings due.
+
+    A warning is due for each first-response or resolution clock that is at risk or breached while
+    running, once per clock: the caller records the WARNING_EVENT in the same transaction.
+    """
+    lock = session.get_bind().dialect.name == "postgresql"
+    changed, due = 0, []
+    for batch in _batches(session, lock):
+        for item in batch:
+            clocks = item_clocks(item, policies, now, item.events)
+            state = overall_state(clocks.values())
+            if state == "none":
+                state = ""
+            if item.sla_state != state:
+                item.sla_state = state
+                changed += 1
+            warned = warned_clocks(item.events)
+            pending = tuple(m for name, m in clocks.items() if name in WARNED_CLOCKS and name not in warned
+                            and m.state in RUNNING_STATES[1:])
+            if pending:
+                due.append(Due(item, pending))
+    return changed, due

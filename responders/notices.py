@@ -1,0 +1,69 @@
+"""Builds mail to the team rather than to clients: SLA warnings to PMs, weekly summaries and digests."""
+from __future__ import annotations
+
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from typing import Any
+
+from responders.compose import LANGS, jinja_env
+
+CLOCK_NAMES = {
+    "en": {"acknowledge": "acknowledgment", "first_response": "first response", "resolution": "resolution"},
+    "zh": {"acknowledge": "确认回执", "first_response": "首次回复", "resolution": "解决"},
+}
+STATE_NAMES = {
+    "en": {"on_track": "on track", "at_risk": "at risk", "breached": "breached", "met": "met", "missed": "missed",
+           "none": "not measured"},
+    "zh": {"on_track": "正常", "at_risk": "有超时风险", "breached": "已超时", "met": "已达标", "missed": "未达标",
+           "none": "不计时"},
+}
+_UNITS = {"en": ("d", "h", "min", "s"), "zh": ("天", "小时", "分钟", "秒")}
+
+
+def lang_of(value: str) -> str:
+    """VALUE if it is a language we write in, else English."""
+    return value if value in LANGS else "en"
+
+
+def duration_text(seconds: float | None, lang: str) -> str:
+    """SECONDS in two units at most: "2 h 5 min", "3 天 4 小时"; "—" for None."""
+    if seconds is None:
+        return "—"
+    d, h, m, s = _UNITS[lang_of(lang)]
+    total = max(0, int(round(seconds)))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    pairs = ((days, d, hours, h) if days else (hours, h, minutes, m) if hours else (minutes, m, secs, s) if minutes
+             else (secs, s, 0, s))
+    first = f"{pairs[0]} {pairs[1]}"
+    return f"{first} {pairs[2]} {pairs[3]}" if pairs[2] else first
+
+
+def render_notice(template: str, lang: str, **context: Any) -> str:
+    """The text body of the notice TEMPLATE (a template under responders/templates/<lang>/) in LANG."""
+    lang = lang_of(lang)
+    return jinja_env.get_template(f"{lang}/{template}.txt.j2").render(
+        lang=lang, clock_names=CLOCK_NAMES[lang], state_names=STATE_NAMES[lang],
+        duration=lambda seconds: duration_text(seconds, lang), **context)
+
+
+def build_notice(to_address: str, to_name: str, subject: str, text: str, from_address: str, now: datetime,
+                 lang: str, html: str | None = None) -> EmailMessage:
+    """A notice from us to one person: automatic (auto-replies must not answer it), in LANG."""
+    domain = parseaddr(from_address)[1].rpartition("@")[2] or "localhost"
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = from_address
+    msg["To"] = formataddr((to_name, to_address))
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid(domain=domain)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg.set_content(text)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    msg["Content-Language"] = "zh-CN" if lang_of(lang) == "zh" else "en"
+    return msg
