@@ -33,24 +33,30 @@ class SlaCheck:
     emails: int = 0
 
 
-def warning_recipients(session: Session, item: Item) -> tuple[Sequence[User], bool]:
+def warning_recipients(session: Session, item: Item, cache: dict[int | None, Sequence[User]] | None = None
+                       ) -> tuple[Sequence[User], bool]:
     """Who is warned about ITEM: its active assignee, else the active PMs of its organization, else the admins.
 
-    The flag says whether the recipient is the assignee.
+    The flag says whether the recipient is the assignee. CACHE keeps the answer per organization.
     """
     if item.assignee is not None and item.assignee.active:
         return [item.assignee], True
     org_id = item.contact.organization_id if item.contact is not None else None
-    active = select(User).where(User.active.is_(true())).order_by(User.id)
-    people: Sequence[User] = []
-    if org_id is not None:
-        people = session.scalars(active.where(User.organizations.any(Organization.id == org_id))).all()
-    return (people or session.scalars(active.where(User.role == "admin")).all()), False
+    cache = {} if cache is None else cache
+    if org_id not in cache:
+        active = select(User).where(User.active.is_(true())).order_by(User.id)
+        people: Sequence[User] = []
+        if org_id is not None:
+            people = session.scalars(active.where(User.organizations.any(Organization.id == org_id))).all()
+        cache[org_id] = people or session.scalars(active.where(User.role == "admin")).all()
+    return cache[org_id], False
 
 
-def _warn(session: Session, due: Due, cfg: Config, now: datetime) -> int:
+def _warn(session: Session, due: Due, cfg: Config, now: datetime, cache: dict[int | None, Sequence[User]]) -> int:
     item = due.item
-    people, assigned = warning_recipients(session, item)
+    people, assigned = warning_recipients(session, item, cache)
+    if due.stale:
+        people = []
     snapshot = snapshot_of(item, cfg.sla.built)
     calendar = snapshot.get("calendar", WALL_CLOCK)
     org = item.contact.organization if item.contact is not None else None
@@ -67,13 +73,14 @@ def _warn(session: Session, due: Due, cfg: Config, now: datetime) -> int:
         msg = build_notice(person.email, person.name, f"[{item.ref}] {SUBJECTS[lang][worst]}: {subject_line}",
                            text, cfg.smtp.from_address, now, lang)
         enqueue_notice(session, msg, "sla_warning", now, item.id)
-    if not people:
-        log.warning("event=sla_warning_nobody ref=%s detail=\"no active assignee, PM or admin to warn\"", item.ref)
     recipients = [p.email for p in people]
     for m in due.clocks:
-        session.add(Event(item_id=item.id, kind=WARNING_EVENT, created_at=now,
-                          data={"clock": m.name, "state": m.state, "to": recipients}))
-        log.info("event=sla_warning ref=%s clock=%s state=%s recipients=%d", item.ref, m.name, m.state, len(people))
+        data = {"clock": m.name, "state": m.state, "to": recipients}
+        if due.stale:
+            data["suppressed"] = "stale"
+        session.add(Event(item_id=item.id, kind=WARNING_EVENT, created_at=now, data=data))
+        log.info("event=sla_warning ref=%s clock=%s state=%s recipients=%d%s", item.ref, m.name, m.state,
+                 len(people), " suppressed=stale" if due.stale else "")
     item.sla_warned_at = now
     return len(people)
 
@@ -81,7 +88,17 @@ def _warn(session: Session, due: Due, cfg: Config, now: datetime) -> int:
 def check_sla(factory: sessionmaker[Session], cfg: Config, now: datetime | None = None) -> SlaCheck:
     """Refreshes every open item's SLA state and queues the warnings due, in one transaction."""
     now = now or utcnow()
+    cache: dict[int | None, Sequence[User]] = {}
+    unsent: list[str] = []
     with factory.begin() as session:
         changed, due = refresh_states(session, cfg.sla.built, now)
-        emails = sum(_warn(session, d, cfg, now) for d in due)
+        emails = 0
+        for d in due:
+            sent = _warn(session, d, cfg, now, cache)
+            emails += sent
+            if not sent and not d.stale:
+                unsent.append(d.item.ref or "")
+    if unsent:
+        log.warning("event=sla_warning_nobody items=%d first=%s detail=\"no active assignee, PM or admin to warn\"",
+                    len(unsent), unsent[0])
     return SlaCheck(changed, sum(len(d.clocks) for d in due), emails)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -15,6 +15,9 @@ from reports.policy import SlaPolicies
 
 WARNED_CLOCKS = ("first_response", "resolution")  # the clocks people can act on; acknowledging is the worker's
 WARNING_EVENT = "sla_warning"
+# An item seen for the first time (stored state "") that is older than this gets no warning emails: after an
+# upgrade or a long outage, old items would otherwise flood the team; the queue shows their state.
+STALE_AFTER = timedelta(days=1)
 _FINAL = ("met", "breached")
 _BATCH = 500
 
@@ -33,10 +36,14 @@ def item_clocks(item: Any, policies: SlaPolicies, now: datetime, events: Iterabl
 
 @dataclass(frozen=True)
 class Due:
-    """An item with clocks that reached at risk (or breached) and have not been warned about yet."""
+    """An item with clocks that reached at risk (or breached) and have not been warned about yet.
+
+    STALE: the item was first checked long after it arrived; its warning is recorded but not emailed.
+    """
 
     item: Item
     clocks: tuple[Measure, ...]
+    stale: bool = False
 
 
 def warned_clocks(events: Iterable[Any]) -> set[str]:
@@ -73,6 +80,7 @@ def refresh_states(session: Session, policies: SlaPolicies, now: datetime) -> tu
             state = overall_state(clocks.values())
             if state == "none":
                 state = ""
+            first_seen = item.sla_state == ""
             if item.sla_state != state:
                 item.sla_state = state
                 changed += 1
@@ -80,5 +88,5 @@ def refresh_states(session: Session, policies: SlaPolicies, now: datetime) -> tu
             pending = tuple(m for name, m in clocks.items() if name in WARNED_CLOCKS and name not in warned
                             and m.state in RUNNING_STATES[1:])
             if pending:
-                due.append(Due(item, pending))
+                due.append(Due(item, pending, stale=first_seen and now - item.received_at > STALE_AFTER))
     return changed, due
