@@ -8,7 +8,9 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import date, timedelta
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from intake.config import Config, ConfigError, load_config
 from intake.logs import setup_logging
@@ -75,17 +77,65 @@ def cmd_export(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_day(option: str, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{option}: expected a date like 2026-11-23, not {value!r}") from None
+
+
 def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
+    from db.types import utcnow
     from reports.render import render_sla
     from reports.sla import compute_sla
 
+    until = _report_day("--until", args.until) or utcnow().astimezone(ZoneInfo(cfg.sla.report_timezone)).date()
+    since = _report_day("--since", args.since) or until - timedelta(days=27)  # four weeks, until included
+    if since > until:
+        raise UserError(f"--since: {since.isoformat()} comes after --until {until.isoformat()}")
+    base_url = cfg.web.base_url if args.base_url is None else args.base_url.rstrip("/")
+    if base_url and not base_url.startswith(("http://", "https://")):
+        raise UserError(f"--base-url: must start with http:// or https://, not {args.base_url!r}")
     factory = open_factory(cfg, readonly=True)
     with factory() as session:
-        report = compute_sla(session, cfg.sla.ack_target_minutes)
+        report = compute_sla(session, cfg.sla.built, since, until, by=args.by, tz=cfg.sla.report_timezone)
+    text = render_sla(report, args.format, base_url=base_url)
     out = _out(args.out)
-    out.write(render_sla(report, args.format))
+    out.write(text)
     if out is not sys.stdout:
         out.close()
+        print(f"SLA report for {since.isoformat()} to {until.isoformat()} ({report.total.items} items) written "
+              f"to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_report_weekly(cfg: Config, args: argparse.Namespace) -> int:
+    from db.types import utcnow
+    from intake.worker import smtp_settings
+    from intake.weekly import send_weekly
+    from reports.digest import last_full_week
+    from responders.sender import drain, worker_name
+
+    today = utcnow().astimezone(ZoneInfo(cfg.sla.report_timezone)).date()
+    day = _report_day("--week-of", args.week_of)
+    week_start = last_full_week(today) if day is None else day - timedelta(days=day.weekday())
+    for address in args.to:
+        if "@" not in address or not address.isascii():
+            raise UserError(f"--to: {address!r} is not an email address")
+    factory = open_factory(cfg)
+    result = send_weekly(factory, cfg, week_start, clients=not args.leads_only, leads=not args.clients_only,
+                         to=tuple(args.to))
+    if not args.clients_only and not result.summaries and not result.skipped:
+        print("no active admin to send the SLA summary to; add one with `intake user add --role admin` "
+              "or name recipients with --to", file=sys.stderr)
+    print(f"week of {week_start.isoformat()}: {len(result.summaries)} SLA summaries, {len(result.digests)} client "
+          f"digests queued; {len(result.skipped)} already sent for this week", file=sys.stderr)
+    if not args.no_send and (result.summaries or result.digests):
+        sent = drain(factory, smtp_settings(cfg), worker_name())
+        print(f"sent {sent.sent}" + (f"; the rest stays in the outbox for the worker: {sent.error}" if sent.error
+                                     else ""), file=sys.stderr)
     return 0
 
 
@@ -151,10 +201,31 @@ def build_parser() -> argparse.ArgumentParser:
     ex.set_defaults(func=cmd_export)
 
     rp = sub.add_parser("report", help="reports").add_subparsers(dest="report", required=True)
-    sla = rp.add_parser("sla", help="acknowledgment times per category against the target")
+    sla = rp.add_parser("sla", help="SLA figures: acknowledgment, first response and resolution against each "
+                        "item's policy", description="SLA figures of the items received on the days --since to "
+                        "--until (UTC, both included), per group and in total, with charts in HTML.")
+    sla.add_argument("--since", metavar="DATE", help="first day, YYYY-MM-DD (default: 27 days before --until)")
+    sla.add_argument("--until", metavar="DATE", help="last day, YYYY-MM-DD (default: today, UTC)")
+    sla.add_argument("--by", choices=["category", "organization", "assignee", "week"], default="category",
+                     help="group the figures by (default: category)")
     sla.add_argument("--format", choices=["json", "csv", "html"], default="json")
     sla.add_argument("--out", help="output file (default: stdout)")
+    sla.add_argument("--base-url", metavar="URL", help="the web app's address for links to the queue "
+                     "(default: web.public_url, else http://web.host:web.port; \"\" for relative links)")
     sla.set_defaults(func=cmd_report)
+    weekly = rp.add_parser("weekly", help="email the team leads the week's SLA summary and clients their digests",
+                           description="Queues and sends the SLA summary of a week (Monday to Sunday in "
+                           "sla.report_timezone) to every active admin, and a status digest to each contact of the "
+                           "organizations with client digests on, listing only that contact's items. Running it "
+                           "again for the same week sends nothing twice.")
+    weekly.add_argument("--week-of", metavar="DATE", help="any day of the week to report (default: the last full week)")
+    scope = weekly.add_mutually_exclusive_group()
+    scope.add_argument("--leads-only", action="store_true", help="only the team leads' SLA summary")
+    scope.add_argument("--clients-only", action="store_true", help="only the client digests")
+    weekly.add_argument("--to", action="append", default=[], metavar="ADDRESS",
+                        help="send the SLA summary to ADDRESS instead of the admins (repeatable)")
+    weekly.add_argument("--no-send", action="store_true", help="only queue; the running worker sends them")
+    weekly.set_defaults(func=cmd_report_weekly)
 
     web = sub.add_parser("web", help="serve the PM review queue")
     web.add_argument("--host")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reports.policy import SlaPolicies, parse_policies
 
@@ -156,6 +157,7 @@ class SlaConfig:
     ack_target_minutes: float = 5.0  # the built-in policy's acknowledgment target
     at_risk_share: float = 0.75      # a running clock is "at risk" once this share of its target is used
     pause_statuses: tuple[str, ...] = ("awaiting_approval",)  # waiting for the client: resolution clock paused
+    report_timezone: str = "UTC"     # days and weeks of reports and digests begin at midnight here
     check_seconds: float = 60.0      # how often the worker refreshes SLA states and sends at-risk warnings
     default_policy: str = ""
     calendars: dict = field(default_factory=dict)  # name -> table; see reports.policy
@@ -312,6 +314,11 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("database.url: must not be empty")
     if cfg.web.public_url and not cfg.web.public_url.startswith(("http://", "https://")):
         raise ConfigError("web.public_url: must start with http:// or https://, e.g. \"https://intake.example.com\"")
+    try:
+        ZoneInfo(cfg.sla.report_timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ConfigError(f"sla.report_timezone: unknown time zone {cfg.sla.report_timezone!r}; "
+                          "use a name such as \"Asia/Shanghai\" or \"UTC\"") from None
     if cfg.sla.check_seconds < 5:
         raise ConfigError("sla.check_seconds: must be at least 5")
     try:
