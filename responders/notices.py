@@ -19,6 +19,19 @@ STATE_NAMES = {
     "zh": {"on_track": "正常", "at_risk": "有超时风险", "breached": "已超时", "met": "已达标", "missed": "未达标",
            "none": "不计时"},
 }
+CATEGORY_LABELS = {
+    "en": {"issue": "Issue", "change_request": "Change request", "question": "Question", "feedback": "Feedback"},
+    "zh": {"issue": "问题", "change_request": "变更请求", "question": "咨询", "feedback": "反馈"},
+}
+STATUS_NAMES = {
+    "en": {"new": "received", "in_progress": "in progress", "resolved": "resolved", "closed": "closed",
+           "answered": "answered", "acknowledged": "noted", "impact_assessed": "impact assessed",
+           "awaiting_approval": "awaiting your approval", "approved": "approved", "rejected": "rejected",
+           "implemented": "implemented"},
+    "zh": {"new": "已收到", "in_progress": "处理中", "resolved": "已解决", "closed": "已关闭", "answered": "已答复",
+           "acknowledged": "已记录", "impact_assessed": "已评估影响", "awaiting_approval": "待您确认",
+           "approved": "已批准", "rejected": "已拒绝", "implemented": "已实施"},
+}
 _UNITS = {"en": ("d", "h", "min", "s"), "zh": ("天", "小时", "分钟", "秒")}
 
 
@@ -47,6 +60,7 @@ def render_notice(template: str, lang: str, **context: Any) -> str:
     lang = lang_of(lang)
     return jinja_env.get_template(f"{lang}/{template}.txt.j2").render(
         lang=lang, clock_names=CLOCK_NAMES[lang], state_names=STATE_NAMES[lang],
+        category_labels=CATEGORY_LABELS[lang], status_names=STATUS_NAMES[lang],
         duration=lambda seconds: duration_text(seconds, lang), **context)
 
 

@@ -1,0 +1,88 @@
+"""What each client contact's weekly digest lists: their own open items and those resolved in the period."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select, true
+from sqlalchemy.orm import Session, joinedload
+
+from db.models import Contact, Item, Organization
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One line of a digest."""
+
+    ref: str
+    subject: str
+    category: str
+    status: str
+    received_at: datetime
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ClientDigest:
+    """The digest of one contact of an organization that receives digests."""
+
+    contact_id: int
+    email: str
+    name: str
+    organization: str
+    lang: str                      # the language of the contact's latest item
+    open: tuple[DigestItem, ...]
+    resolved: tuple[DigestItem, ...]
+
+
+def week_bounds(week_start: date, tz: str) -> tuple[datetime, datetime]:
+    """The week from Monday WEEK_START 00:00 to the next Monday 00:00 in TZ, as aware datetimes."""
+    if week_start.weekday() != 0:
+        raise ValueError(f"{week_start.isoformat()} is not a Monday")
+    zone = ZoneInfo(tz)
+    return (datetime.combine(week_start, time.min, zone),
+            datetime.combine(week_start + timedelta(days=7), time.min, zone))
+
+
+def last_full_week(today: date) -> date:
+    """The Monday of the last week that has ended before TODAY."""
+    return today - timedelta(days=today.weekday() + 7)
+
+
+def _line(item: Item) -> DigestItem:
+    return DigestItem(item.ref or "", item.subject, item.category, item.status, item.received_at, item.resolved_at)
+
+
+def client_digests(session: Session, since: datetime, until: datetime,
+                   organizations: Sequence[int] | None = None) -> list[ClientDigest]:
+    """The digests for the period [SINCE, UNTIL): every contact of an organization with digests turned on
+    (or of ORGANIZATIONS) that has an open item received before UNTIL, or an item resolved in the period.
+
+    Only the contact's own items are listed: a digest never shows another client's or colleague's work.
+    """
+    orgs = select(Organization.id).where(Organization.client_digest.is_(true()))
+    if organizations is not None:
+        orgs = select(Organization.id).where(Organization.id.in_(organizations))
+    items = session.scalars(
+        select(Item)
+        .join(Item.contact)
+        .where(Contact.organization_id.in_(orgs), Item.received_at < until,
+               or_(Item.resolved_at.is_(None), (Item.resolved_at >= since) & (Item.resolved_at < until)))
+        .options(joinedload(Item.contact).joinedload(Contact.organization))
+        .order_by(Item.contact_id, Item.received_at, Item.id)
+    ).all()
+    by_contact: dict[int, list[Item]] = {}
+    for item in items:
+        by_contact.setdefault(item.contact_id or 0, []).append(item)
+    digests = []
+    for contact_id, own in by_contact.items():
+        contact = own[0].contact
+        assert contact is not None and contact.organization is not None
+        digests.append(ClientDigest(
+            contact_id=contact_id, email=contact.email, name=contact.name, organization=contact.organization.name,
+            lang=own[-1].lang,
+            open=tuple(_line(i) for i in own if i.resolved_at is None),
+            resolved=tuple(_line(i) for i in own if i.resolved_at is not None)))
+    return digests
