@@ -20,6 +20,7 @@ from review.openapi import OPENAPI
 from review.params import InvalidInput, parse_category, parse_queue_filter
 from review.present import item_detail_json, item_json, message_json, thread
 from review.queries import item_detail, ping, queue_page
+from review.sla_view import clocks_json, item_sla
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ def routes(ctx: Context) -> list[Route]:
             return JSONResponse(render(item))
 
     def get_item(request: Request) -> Response:
-        return one_item(request, item_detail_json)
+        return one_item(request, lambda item: {**item_detail_json(item),
+                                               "sla": clocks_json(item_sla(item, ctx.sla, ctx.now()))})
 
     async def change_category(request: Request) -> Response:
         ref = request.path_params["ref"]

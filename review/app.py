@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -21,7 +22,22 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.engine import make_sessionmaker
-from review import api, api_actions, archive, downloads, i18n, item_actions, login, pages, people, present
+from db.types import utcnow
+from reports.policy import SlaPolicies
+from review import (
+    api,
+    api_actions,
+    archive,
+    downloads,
+    i18n,
+    item_actions,
+    login,
+    pages,
+    people,
+    present,
+    sla_pages,
+    sla_view,
+)
 from review.context import Context
 from review.guard import CSRF_FIELD, RequireViewer, csrf_token
 from review.html import safe_html_markup
@@ -78,6 +94,8 @@ def template_env() -> Environment:
         contact=present.contact_text, sender=present.sender_text,
         item_url=present.item_url, email=present.breakable_email, summary=present.event_summary_text,
         body=present.body_text, safe_html=safe_html_markup,
+        sla_state=sla_view.state_text, clock=sla_view.clock_text, calendar=sla_view.calendar_text,
+        duration=sla_view.duration_text,
     )
     env.globals["csrf_input"] = csrf_input
     i18n.install(env)
@@ -91,13 +109,15 @@ def _read_factory(factory: sessionmaker[Session]) -> sessionmaker[Session]:
 
 def create_app(factory: sessionmaker[Session], settings: WebSettings | None = None,
                send_outbox: Callable[[], object] | None = None,
-               read_attachment: Callable[[bytes, str], bytes | None] | None = None) -> Starlette:
+               read_attachment: Callable[[bytes, str], bytes | None] | None = None,
+               sla: SlaPolicies | None = None, now: Callable[[], datetime] | None = None) -> Starlette:
     """The review app over the database behind FACTORY; SEND_OUTBOX sends queued replies at once,
-    READ_ATTACHMENT(raw, sha256) extracts an attachment for download."""
+    READ_ATTACHMENT(raw, sha256) extracts an attachment for download, SLA holds the configured SLA policies
+    (default: the built-in one), NOW gives the current time (for tests; default: the system clock)."""
     settings = settings or WebSettings()
     ctx = Context(write=factory, read=_read_factory(factory),
                   templates=Jinja2Templates(env=template_env()), settings=settings, send_outbox=send_outbox,
-                  read_attachment=read_attachment)
+                  read_attachment=read_attachment, sla=sla or sla_view.builtin_policies(), now=now or utcnow)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -114,7 +134,8 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
             message = i18n.gettext("The page could not be shown; the error was logged.")
             return pages.error_page(ctx, request, 500, message)
 
-    routes = [*login.routes(ctx), *pages.routes(ctx), *item_actions.routes(ctx), *archive.routes(ctx), *downloads.routes(ctx), *people.routes(ctx),
+    routes = [*login.routes(ctx), *pages.routes(ctx), *item_actions.routes(ctx), *archive.routes(ctx),
+              *downloads.routes(ctx), *people.routes(ctx), *sla_pages.routes(ctx),
               *api.routes(ctx), *api_actions.routes(ctx),
               Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
     return Starlette(

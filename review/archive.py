@@ -3,16 +3,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from db.models import Organization
 from review import archive_queries as q
 from review.context import Context
-from review.guard import viewer
+from review.guard import checked_form, viewer
 from review.i18n import N_, _, translated
+from review.org_settings import SettingsError, change_settings, log_changes
 from review.pages import error_page
-from review.params import MAX_ID, MAX_PAGE, InvalidInput
+from review.params import MAX_ID, MAX_PAGE, InvalidInput, path_id
+from review.sla_view import client_service
 
 ORGANIZATIONS = "/organizations"
 UNAFFILIATED = "/organizations/none"
@@ -44,10 +48,10 @@ def parse_page(query: Mapping[str, str], name: str = "page") -> int:
 def routes(ctx: Context) -> list[Route]:
     """The client archive's routes, bound to CTX."""
 
-    def render(request: Request, template: str, values: dict[str, object]) -> Response:
+    def render(request: Request, template: str, values: dict[str, object], status: int = 200) -> Response:
         return ctx.templates.TemplateResponse(request, template, {
             **values, "organization_url": organization_url, "contact_url": contact_url,
-        })
+        }, status_code=status)
 
     def bad_page(request: Request, exc: InvalidInput) -> Response:
         return error_page(ctx, request, 400, translated(exc), back=request.url.path)
@@ -59,7 +63,8 @@ def routes(ctx: Context) -> list[Route]:
             loose = q.unaffiliated(session) if me.is_admin else None
         return render(request, "organizations.html", {"rows": rows, "unaffiliated": loose, "is_admin": me.is_admin})
 
-    def organization_page(request: Request, organization_id: int | None) -> Response:
+    def organization_page(request: Request, organization_id: int | None, problem: str = "",
+                          status: int = 200) -> Response:
         me = viewer(request)
         if organization_id is None:
             visible = me.is_admin
@@ -83,15 +88,42 @@ def routes(ctx: Context) -> list[Route]:
         def page_url(n: int) -> str:
             return organization_url(organization_id, n)
 
+        service = None if org is None else client_service(org.tier, org.client_digest, ctx.sla)
         return render(request, "organization.html", {
-            "org": org, "contacts": contacts, "items": items, "page_url": page_url,
-        })
+            "org": org, "contacts": contacts, "items": items, "page_url": page_url, "service": service,
+            "may_change": me.is_admin, "problem": problem, "flash": request.session.pop("flash", None),
+        }, status)
 
     def one_organization(request: Request) -> Response:
         return organization_page(request, request.path_params["id"])
 
     def without_organization(request: Request) -> Response:
         return organization_page(request, None)
+
+    async def save_settings(request: Request) -> Response:
+        form = await checked_form(request)
+        me = viewer(request)
+        if not me.is_admin:
+            return error_page(ctx, request, 403, _("Only admins change a client's tier and digest."),
+                              back=ORGANIZATIONS)
+        raw_id = request.path_params["organization_id"]
+        organization_id = path_id(raw_id)
+        if organization_id is None:
+            return error_page(ctx, request, 404, _(NOT_FOUND_ORG, number=raw_id), back=ORGANIZATIONS)
+        try:
+            with ctx.write.begin() as session:
+                org = session.scalar(select(Organization).where(Organization.id == organization_id)
+                                     .with_for_update())
+                if org is None:
+                    return error_page(ctx, request, 404, _(NOT_FOUND_ORG, number=raw_id), back=ORGANIZATIONS)
+                changes = change_settings(org, str(form.get("tier", "")), form.get("client_digest") == "1", ctx.sla)
+                name, domain, policy = org.name or org.domain, org.domain, ctx.sla.for_tier(org.tier).name
+        except SettingsError as exc:
+            return organization_page(request, organization_id, translated(exc), status=400)
+        log_changes(organization_id, domain, me.email, policy, changes)
+        request.session["flash"] = (_("Saved the service level of %(organization)s.", organization=name) if changes
+                                    else _("Nothing changed."))
+        return RedirectResponse(organization_url(organization_id), status_code=303)
 
     def contact_page(request: Request) -> Response:
         me = viewer(request)
@@ -118,5 +150,6 @@ def routes(ctx: Context) -> list[Route]:
         Route(ORGANIZATIONS, organizations, methods=["GET"], name="organizations"),
         Route(UNAFFILIATED, without_organization, methods=["GET"], name="unaffiliated"),
         Route(ORGANIZATIONS + "/{id:int}", one_organization, methods=["GET"], name="organization"),
+        Route(ORGANIZATIONS + "/{organization_id}/settings", save_settings, methods=["POST"], name="organization_settings"),
         Route("/contacts/{id:int}", contact_page, methods=["GET"], name="contact"),
     ]

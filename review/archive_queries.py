@@ -174,3 +174,9 @@ def contact_messages(session: Session, contact_id: int, page: int, per_page: int
         .order_by(Message.received_at.desc(), Message.id.desc())
     )
     return _page(session, stmt, page, per_page)
+
+
+def tier_counts(session: Session) -> dict[str, int]:
+    """How many organizations have each client tier ("" for none)."""
+    rows = session.execute(select(Organization.tier, func.count()).group_by(Organization.tier))
+    return {tier or "": n for tier, n in rows}

@@ -1,13 +1,17 @@
-"""What every request handler shares: the session factories, the templates and the settings."""
+"""What every request handler shares: the session factories, the templates, the settings and SLA policies."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.templating import Jinja2Templates
 
+from db.types import utcnow
+from reports.policy import SlaPolicies
 from review.settings import WebSettings
+from review.sla_view import builtin_policies
 
 
 @dataclass(frozen=True)
@@ -22,3 +26,7 @@ class Context:
     send_outbox: Callable[[], object] | None = None
     # Extracts an attachment's bytes from a stored raw message by its SHA-256 (MIME parsing lives in intake).
     read_attachment: Callable[[bytes, str], bytes | None] | None = None
+    # The SLA policies and calendars from the config ([sla]); the built-in policy when none are configured.
+    sla: SlaPolicies = field(default_factory=builtin_policies)
+    # The current time (UTC, aware): the item page's clocks run to it.
+    now: Callable[[], datetime] = utcnow

@@ -25,6 +25,8 @@ _QUERY = [{"name": n, "in": "query", "required": False, "schema": s, "descriptio
     ("q", {"type": "string"}, "words in the subject, the reference or the client's text; all must match"),
     ("category", {"type": "string", "enum": ["issue", "change_request", "question", "feedback"]}, ""),
     ("status", {"type": "string"}, "a workflow status"),
+    ("sla", {"type": "string", "enum": ["on_track", "at_risk", "breached", "met"]},
+     "the item's SLA state, as the worker's last SLA check stored it"),
     ("review", {"type": "integer", "enum": [0, 1]}, "1: only items that need review"),
     ("follow_up", {"type": "integer", "enum": [0, 1]}, "1: only items flagged for follow-up"),
     ("org", {"type": "integer"}, "organization id"),
@@ -75,7 +77,11 @@ OPENAPI: dict[str, Any] = {
             "Item": {"type": "object", "properties": {
                 "ref": {"type": "string"}, "subject": {"type": "string"}, "category": {"type": "string"},
                 "confidence": {"type": "number"}, "needs_review": {"type": "boolean"},
-                "status": {"type": "string"}}},
+                "status": {"type": "string"},
+                "sla_state": {"type": "string", "enum": ["", "on_track", "at_risk", "breached", "met"],
+                              "description": "\"\": nothing measured, or not checked yet"},
+                "sla": {"type": "object", "description": "one item only: the policy, its calendar and the "
+                        "acknowledge, first_response and resolution clocks (target and counted seconds, state)"}}},
             "ItemPage": {"type": "object", "properties": {
                 "items": {"type": "array", "items": _ref("Item")}, "total": {"type": "integer"},
                 "page": {"type": "integer"}, "per_page": {"type": "integer"}}},

@@ -17,14 +17,15 @@ from review.guard import viewer
 from review.i18n import _, translated
 from review.params import InvalidInput, parse_queue_filter
 from review.present import history, latest_event, scores, thread
-from review.queries import SORTS, QueueFilter, assignable_users, filter_choices, item_detail, queue_page
+from review.queries import SLA_STATES, SORTS, QueueFilter, assignable_users, filter_choices, item_detail, queue_page
+from review.sla_view import item_sla
 
 
 def queue_url(f: QueueFilter, page: int | None = None) -> str:
     """The queue's path for filter F, on PAGE (default: F's page), leaving out what is default."""
     params: dict[str, str | int] = {}
-    for key, value in (("q", f.q), ("category", f.category), ("status", f.status), ("assignee", f.assignee),
-                       ("org", f.organization), ("since", f.since), ("until", f.until)):
+    for key, value in (("q", f.q), ("category", f.category), ("status", f.status), ("sla", f.sla),
+                       ("assignee", f.assignee), ("org", f.organization), ("since", f.since), ("until", f.until)):
         if value not in ("", None):
             params[key] = str(value)
     if f.review_only:
@@ -82,7 +83,7 @@ def routes(ctx: Context) -> list[Route]:
         filtered = f != QueueFilter(page=f.page, sort=f.sort)
         return ctx.templates.TemplateResponse(request, "queue.html", {
             "f": f, "page": page, "filtered": filtered, "categories": CATEGORIES, "statuses": ITEM_STATUSES,
-            "organizations": organizations, "people": people, "sorts": SORTS,
+            "organizations": organizations, "people": people, "sorts": SORTS, "sla_states": SLA_STATES,
             "queue_url": queue_url, "review_url": queue_url(replace(f, review_only=True, page=1)),
             "flash": request.session.pop("flash", None),
         })
@@ -94,7 +95,9 @@ def routes(ctx: Context) -> list[Route]:
             if item is None or not viewer(request).may_see(item):
                 return error_page(ctx, request, 404, _("There is no item with the reference %(ref)s.", ref=ref))
             assignees = assignable_users(session, item.contact.organization_id if item.contact else None)
+            sla = item_sla(item, ctx.sla, ctx.now())
         return ctx.templates.TemplateResponse(request, "item.html", {
+            "sla": sla,
             "item": item, "messages": thread(item.messages), "events": history(item.events),
             "scores": scores(latest_event(item.events, "classified")), "categories": CATEGORIES,
             "next_statuses": next_statuses(item.category, item.status), "assignees": assignees,

@@ -7,7 +7,7 @@ from datetime import date
 
 from db.models import CATEGORIES, ITEM_STATUSES
 from review.i18n import N_, Explained
-from review.queries import SORTS, QueueFilter
+from review.queries import SLA_STATES, SORTS, QueueFilter
 
 MAX_PAGE = 1_000_000
 MAX_ID = 2**31 - 1  # ids are 32-bit integers; a larger number in a path names nothing
@@ -75,8 +75,12 @@ def parse_queue_filter(query: Mapping[str, str], me: int | None = None) -> Queue
     sort = query.get("sort", "").strip() or "newest"
     if sort not in SORTS:
         raise InvalidInput(N_("sort: use one of %(choices)s, not %(value)s"), choices=", ".join(SORTS), value=repr(sort))
+    sla = query.get("sla", "").strip()
+    if sla and sla not in SLA_STATES:
+        raise InvalidInput(N_("sla: unknown SLA state %(value)s; use one of %(choices)s"), value=repr(sla),
+                           choices=", ".join(SLA_STATES))
     return replace(base, organization=int(org) if org else None, assignee=assignee, since=since, until=until,
-                   q=q, follow_up=_flag(query, "follow_up"), sort=sort)
+                   q=q, follow_up=_flag(query, "follow_up"), sort=sort, sla=sla)
 
 
 def _parse_basic(query: Mapping[str, str]) -> QueueFilter:

@@ -283,6 +283,7 @@ def item_json(item: Item) -> dict[str, Any]:
         "acknowledged_at": iso_utc(item.acknowledged_at),
         "first_response_at": iso_utc(item.first_response_at),
         "resolved_at": iso_utc(item.resolved_at),
+        "sla_state": item.sla_state,
     }
 
 

@@ -12,6 +12,8 @@ from sqlalchemy.orm.interfaces import ORMOption
 from db.models import Contact, Item, Message, Organization, User
 
 PER_PAGE = 50
+# The stored SLA states the queue shows and filters by; "" (nothing measured or not checked yet) shows nothing.
+SLA_STATES = ("on_track", "at_risk", "breached", "met")
 
 
 SORTS = {
@@ -37,6 +39,7 @@ class QueueFilter:
     q: str = ""                  # words searched in the subject and the messages' text
     follow_up: bool = False
     sort: str = "newest"
+    sla: str = ""                # one of SLA_STATES: the item's stored SLA state
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class QueuePage:
     per_page: int
     by_category: dict[str, int] = field(default_factory=dict)  # counts under the other filters
     by_status: dict[str, int] = field(default_factory=dict)
+    by_sla: dict[str, int] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
@@ -88,6 +92,8 @@ def _conditions(f: QueueFilter, skip: str = "") -> list[ColumnElement[bool]]:
         conds.append(Item.category == f.category)
     if f.status and skip != "status":
         conds.append(Item.status == f.status)
+    if f.sla and skip != "sla":
+        conds.append(Item.sla_state == f.sla)
     if f.review_only:
         conds.append(Item.needs_review.is_(true()))
     if f.follow_up:
@@ -130,7 +136,8 @@ def queue_page(session: Session, f: QueueFilter, per_page: int = PER_PAGE,
     ).all()
     return QueuePage(items=items, total=total, needs_review=needs_review, page=f.page, per_page=per_page,
                      by_category=_counts(session, Item.category, _conditions(f, skip="category") + limit),
-                     by_status=_counts(session, Item.status, _conditions(f, skip="status") + limit))
+                     by_status=_counts(session, Item.status, _conditions(f, skip="status") + limit),
+                     by_sla=_counts(session, Item.sla_state, _conditions(f, skip="sla") + limit))
 
 
 def item_detail(session: Session, ref: str) -> Item | None:
