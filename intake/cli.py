@@ -171,7 +171,8 @@ def cmd_web(cfg: Config, args: argparse.Namespace) -> int:
     host, port = args.host or cfg.web.host, args.port or cfg.web.port
     smtp, name = smtp_settings(cfg), worker_name()
     app = create_app(factory, web_settings(cfg), send_outbox=lambda: drain(factory, smtp, name),
-                     read_attachment=attachment_data, sla=cfg.sla.built)
+                     read_attachment=attachment_data, sla=cfg.sla.built,
+                     report_timezone=cfg.sla.report_timezone)
     print(f"PM queue at http://{host}:{port}/", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=cfg.web.behind_proxy,
                 forwarded_allow_ips="*" if cfg.web.behind_proxy else None)

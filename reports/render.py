@@ -65,6 +65,7 @@ from reports.charts import sla_charts
 from reports.policy import MEASURES
 from reports.sla_groups import (
     BUCKETS,
+    CATEGORY_NAMES,
     NO_ORGANIZATION,
     UNASSIGNED,
     ClockFigures,
@@ -224,6 +225,8 @@ def _label(g: Group, _: Gettext) -> str:
         return _("All items")
     if g.id is None and g.label in (NO_ORGANIZATION, UNASSIGNED):
         return _(g.label)
+    if g.by == "category" and g.key in CATEGORY_NAMES:
+        return _(CATEGORY_NAMES[g.key])
     return g.label
 
 

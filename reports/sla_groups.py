@@ -15,8 +15,17 @@ from reports.policy import MEASURES
 BY = ("category", "organization", "assignee", "week")
 ALL = "all"
 NONE_KEY = "none"                    # the key of the "(no organization)" and "(unassigned)" groups
-NO_ORGANIZATION = "(no organization)"
-UNASSIGNED = "(unassigned)"
+
+
+def N_(message: str) -> str:  # noqa: N802 (the name translators' tools look for)
+    """Marks MESSAGE for translation where it is shown (the web app passes its gettext to the renderers)."""
+    return message
+
+
+NO_ORGANIZATION = N_("(no organization)")
+UNASSIGNED = N_("(unassigned)")
+CATEGORY_NAMES = {"issue": N_("Issue"), "change_request": N_("Change request"), "question": N_("Question"),
+                  "feedback": N_("Feedback")}
 TOP_ORGANIZATIONS = 15
 H = 3600.0
 
@@ -33,8 +42,9 @@ class Bucket:
         return seconds >= self.low and (self.high is None or seconds < self.high)
 
 
-BUCKETS = (Bucket("< 1 h", 0.0, H), Bucket("1–4 h", H, 4 * H), Bucket("4–8 h", 4 * H, 8 * H),
-           Bucket("8–24 h", 8 * H, 24 * H), Bucket("1–3 d", 24 * H, 72 * H), Bucket("≥ 3 d", 72 * H, None))
+BUCKETS = (Bucket(N_("< 1 h"), 0.0, H), Bucket(N_("1–4 h"), H, 4 * H), Bucket(N_("4–8 h"), 4 * H, 8 * H),
+           Bucket(N_("8–24 h"), 8 * H, 24 * H), Bucket(N_("1–3 d"), 24 * H, 72 * H),
+           Bucket(N_("≥ 3 d"), 72 * H, None))
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

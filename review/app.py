@@ -36,6 +36,7 @@ from review import (
     people,
     present,
     sla_pages,
+    sla_report_page,
     sla_view,
 )
 from review.context import Context
@@ -95,7 +96,7 @@ def template_env() -> Environment:
         item_url=present.item_url, email=present.breakable_email, summary=present.event_summary_text,
         body=present.body_text, safe_html=safe_html_markup,
         sla_state=sla_view.state_text, clock=sla_view.clock_text, calendar=sla_view.calendar_text,
-        duration=sla_view.duration_text,
+        duration=sla_view.duration_text, report_group=sla_report_page.group_text,
     )
     env.globals["csrf_input"] = csrf_input
     i18n.install(env)
@@ -110,14 +111,17 @@ def _read_factory(factory: sessionmaker[Session]) -> sessionmaker[Session]:
 def create_app(factory: sessionmaker[Session], settings: WebSettings | None = None,
                send_outbox: Callable[[], object] | None = None,
                read_attachment: Callable[[bytes, str], bytes | None] | None = None,
-               sla: SlaPolicies | None = None, now: Callable[[], datetime] | None = None) -> Starlette:
+               sla: SlaPolicies | None = None, now: Callable[[], datetime] | None = None,
+               report_timezone: str = "UTC") -> Starlette:
     """The review app over the database behind FACTORY; SEND_OUTBOX sends queued replies at once,
     READ_ATTACHMENT(raw, sha256) extracts an attachment for download, SLA holds the configured SLA policies
-    (default: the built-in one), NOW gives the current time (for tests; default: the system clock)."""
+    (default: the built-in one), NOW gives the current time (for tests; default: the system clock), and the
+    SLA report's days begin at midnight in REPORT_TIMEZONE."""
     settings = settings or WebSettings()
     ctx = Context(write=factory, read=_read_factory(factory),
                   templates=Jinja2Templates(env=template_env()), settings=settings, send_outbox=send_outbox,
-                  read_attachment=read_attachment, sla=sla or sla_view.builtin_policies(), now=now or utcnow)
+                  read_attachment=read_attachment, sla=sla or sla_view.builtin_policies(), now=now or utcnow,
+                  report_timezone=report_timezone)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -135,7 +139,7 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
             return pages.error_page(ctx, request, 500, message)
 
     routes = [*login.routes(ctx), *pages.routes(ctx), *item_actions.routes(ctx), *archive.routes(ctx),
-              *downloads.routes(ctx), *people.routes(ctx), *sla_pages.routes(ctx),
+              *downloads.routes(ctx), *people.routes(ctx), *sla_pages.routes(ctx), *sla_report_page.routes(ctx),
               *api.routes(ctx), *api_actions.routes(ctx),
               Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
     return Starlette(

@@ -30,3 +30,5 @@ class Context:
     sla: SlaPolicies = field(default_factory=builtin_policies)
     # The current time (UTC, aware): the item page's clocks run to it.
     now: Callable[[], datetime] = utcnow
+    # SLA report days and weeks begin at midnight here (sla.report_timezone).
+    report_timezone: str = "UTC"

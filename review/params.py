@@ -44,7 +44,8 @@ def _flag(query: Mapping[str, str], name: str) -> bool:
     return value in _TRUE
 
 
-def _day(query: Mapping[str, str], name: str) -> date | None:
+def day_param(query: Mapping[str, str], name: str) -> date | None:
+    """The date QUERY[NAME] gives (YYYY-MM-DD), None when empty; InvalidInput naming NAME otherwise."""
     value = query.get(name, "").strip()
     if not value:
         return None
@@ -66,7 +67,7 @@ def parse_queue_filter(query: Mapping[str, str], me: int | None = None) -> Queue
         assignee = str(me)
     if assignee not in ("", "none") and not assignee.isdigit():
         raise InvalidInput(N_("assignee: expected a person's id, me or none, not %(value)s"), value=repr(assignee))
-    since, until = _day(query, "since"), _day(query, "until")
+    since, until = day_param(query, "since"), day_param(query, "until")
     if since and until and since > until:
         raise InvalidInput(N_("since: the first day comes after the last day"))
     q = " ".join(query.get("q", "").split())

@@ -22,6 +22,7 @@ from tests.unit.test_review_app import T0, add_item
 from tests.web import csrf_from, sign_in, signed_in
 
 REVIEW = Path(__file__).resolve().parents[2] / "review"
+REPORTS = REVIEW.parent / "reports"
 CATALOG = REVIEW / "locales" / "zh" / "LC_MESSAGES" / "messages.po"
 TEMPLATE = REVIEW / "locales" / "messages.pot"
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -38,10 +39,11 @@ def extracted() -> dict[tuple[str | None, str], tuple[str, ...]]:
         method_map, options_map = parse_mapping_cfg(cfg)
     keywords = {**DEFAULT_KEYWORDS, "_": None, "N_": None}
     found: dict[tuple[str | None, str], tuple[str, ...]] = {}
-    for _file, _line, message, _comments, context in extract_from_dir(str(REVIEW), method_map, options_map,
-                                                                         keywords=keywords):
-        ids = (message,) if isinstance(message, str) else tuple(message)
-        found[(context, ids[0])] = ids
+    for where in (REVIEW, REPORTS):  # the app embeds the SLA report, so its text is in the same catalog
+        for _file, _line, message, _comments, context in extract_from_dir(str(where), method_map, options_map,
+                                                                             keywords=keywords):
+            ids = (message,) if isinstance(message, str) else tuple(message)
+            found[(context, ids[0])] = ids
     return found
 
 
