@@ -106,6 +106,7 @@ def event_label(kind: str | None) -> str:
         "replied": pgettext("event", "Replied"), "assessed": pgettext("event", "Assessed"),
         "assessment_sent": pgettext("event", "Assessment sent"), "approved": pgettext("event", "Approved"),
         "rejected": pgettext("event", "Rejected"), "follow_up": pgettext("event", "Follow up"),
+        "sla_warning": pgettext("event", "SLA warning"),
     }
     return names.get(kind or "", label(kind))
 
@@ -262,7 +263,27 @@ def _summary(kind: str, data: Any, _: Callable[..., str], name: Callable[[Any], 
         return _clip(text)
     if kind == "follow_up":
         return _("Flagged for follow-up") if d.get("on") else _("Follow-up cleared")
+    if kind == "sla_warning":
+        return _sla_warning(d, _)
     return _clip("; ".join(f"{k}: {_scalar(v)}" for k, v in sorted(d.items())))
+
+
+_WARNED_CLOCKS = {"acknowledge": N_("acknowledgment"), "first_response": N_("first response"),
+                  "resolution": N_("resolution")}
+_WARNED_STATES = {"at_risk": N_("at risk"), "breached": N_("breached")}
+
+
+def _sla_warning(d: dict[str, Any], _: Callable[..., str]) -> str:
+    clock = d.get("clock", "")
+    values = {"clock": _(_WARNED_CLOCKS[clock]) if clock in _WARNED_CLOCKS else str(clock),
+              "state": _(_WARNED_STATES[d.get("state", "")]) if d.get("state") in _WARNED_STATES else str(d.get("state"))}
+    if d.get("suppressed"):
+        return _("SLA warning for %(clock)s (%(state)s) not emailed: first checked long after the item arrived",
+                 **values)
+    if d.get("to"):
+        return _clip(_("SLA warning: %(clock)s %(state)s, emailed to %(to)s", to=", ".join(map(str, d["to"])),
+                       **values))
+    return _("SLA warning: %(clock)s %(state)s; nobody to email", **values)
 
 
 def item_json(item: Item) -> dict[str, Any]:

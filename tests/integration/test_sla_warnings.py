@@ -189,3 +189,22 @@ def test_items_first_seen_long_after_arrival_are_recorded_not_emailed(db):
         assert len(events) == 4 and all(e.data["suppressed"] == "stale" for e in events)
         assert {i.sla_state for i in s.scalars(select(Item))} == {"breached"}
     assert check_sla(db, cfg, T0 + timedelta(days=3, minutes=5)).warned == 0
+
+
+def test_the_item_history_says_who_was_warned(db):
+    from starlette.testclient import TestClient  # noqa: PLC0415
+
+    from review.app import create_app  # noqa: PLC0415
+    from tests.web import signed_in  # noqa: PLC0415
+
+    cfg = _cfg()
+    _seed(db, cfg)
+    check_sla(db, cfg, T0 + timedelta(minutes=46))
+    with TestClient(create_app(db, sla=cfg.sla.built)) as c:
+        signed_in(c, db, email="lead@team.example")
+        en = c.get("/items/CI-000001").text
+        zh = c.get("/items/CI-000001", headers={"accept-language": "zh-CN"}).text
+        api = c.get("/api/items/CI-000001").json()
+    assert "SLA warning: first response at risk, emailed to ann@team.example" in en
+    assert "服务级别提醒：首次回复有超时风险，已发邮件给 ann@team.example" in zh
+    assert any(e["kind"] == "sla_warning" and e["data"]["clock"] == "first_response" for e in api["events"])
