@@ -92,6 +92,15 @@ POLICIES = parse_policies(
     "standard")
 
 
+def client_contact(session, name: str, domain: str) -> Contact:  # type: ignore[no-untyped-def]
+    """A new organization NAME at DOMAIN and one contact of it, flushed."""
+    org = Organization(name=name, domain=domain)
+    contact = Contact(email=f"x@{domain}", organization=org)
+    session.add_all([org, contact])
+    session.flush()
+    return contact
+
+
 def utc(month: int, day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=timezone.utc)
 
@@ -387,12 +396,7 @@ def test_render_html_hand_computed(case):
 
 def test_fragment_is_csp_safe_translated_and_escaped(factory):
     with factory() as s:
-        org = Organization(name='<b>"Evil" & Co</b>', domain="evil.example")
-        s.add(org)
-        s.flush()
-        contact = Contact(email="e@evil.example", organization_id=org.id)
-        s.add(contact)
-        s.flush()
+        contact = client_contact(s, '<b>"Evil" & Co</b>', "evil.example")
         _item(s, "issue", T0, 9 * MIN, contact_id=contact.id)
         s.commit()
         report = compute_sla(s, POLICIES, T0.date(), T0.date(), by="organization", now=NOW2)

@@ -6,10 +6,11 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from db.models import Contact, Item, Organization
+from db.models import Item
 from reports.charts import breaches_chart, nice_ticks, response_time_chart, sla_charts, weekly_compliance_chart
 from reports.policy import parse_policies
 from reports.sla import compute_sla
+from tests.unit.test_reports import client_contact
 
 SVG = "{http://www.w3.org/2000/svg}"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -55,12 +56,8 @@ def test_a_year_of_weeks_keeps_labels_apart(factory):
 
 def test_labels_are_escaped_translated_and_linked(factory):
     with factory() as s:
-        org = Organization(name="A & B <Ltd>", domain="ab.example")
-        s.add(org)
-        s.flush()
-        contact = Contact(email="x@ab.example", organization_id=org.id)
-        s.add(contact)
-        s.flush()
+        contact = client_contact(s, "A & B <Ltd>", "ab.example")
+        org_id = contact.organization_id
         s.add(Item(ref="CI-1", category="issue", received_at=datetime(2026, 11, 17, 9, tzinfo=timezone.utc),
                    contact_id=contact.id))  # never acknowledged: breached
         s.commit()
@@ -70,7 +67,7 @@ def test_labels_are_escaped_translated_and_linked(factory):
     orgs = ET.fromstring(charts["organizations"])
     assert orgs.find(f"{SVG}title").text == "T:Breached items per client organization"
     (link,) = orgs.iter(f"{SVG}a")
-    assert link.get("href") == f"http://x.example/?org={org.id}&since=2026-11-16&until=2026-11-22&sla=breached"
+    assert link.get("href") == f"http://x.example/?org={org_id}&since=2026-11-16&until=2026-11-22&sla=breached"
     assert "T:First response" in {t.text for t in ET.fromstring(charts["weekly"]).iter(f"{SVG}text")}
     for svg in charts.values():
         assert "style=" not in svg
