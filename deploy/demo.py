@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
               f"  sign in:   {DEMO_USER}, password in {secret} (new every demo run)\n"
               f"  mailbox:   imap://support@127.0.0.1:{dovecot.port} (the worker is watching it with IDLE)\n"
               f"  config:    {cfg}\n"
-              f"  SLA:       .venv/bin/intake --config {cfg} report sla --format html --out sla.html\n"
+              f"  SLA:       http://127.0.0.1:{args.web_port}/reports/sla, or .venv/bin/intake --config {cfg} "
+              f"report sla --by organization --format html --out sla.html\n"
               f"  Stop with Ctrl-C.\n", flush=True)
         web = subprocess.Popen(_intake(cfg, "web", "--port", str(args.web_port)), cwd=ROOT)
         procs.append(web)
