@@ -86,7 +86,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 # Shared and never changed after creation: each render passes its own _() in the context, so
 # concurrent renders in different languages cannot mix.
-_env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
+STATIC = Path(__file__).with_name("static")
+_env = Environment(loader=FileSystemLoader([str(TEMPLATES), str(STATIC)]), autoescape=True, undefined=StrictUndefined,
                    keep_trailing_newline=True)
 
 

@@ -47,6 +47,7 @@ from review.settings import WebSettings
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
+REPORT_STATIC = HERE.parent / "reports" / "static"  # the SLA report's stylesheet, shared with the standalone page
 MAX_BODY_BYTES = 64 * 1024
 
 SECURITY_HEADERS = [
@@ -141,6 +142,7 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
     routes = [*login.routes(ctx), *pages.routes(ctx), *item_actions.routes(ctx), *archive.routes(ctx),
               *downloads.routes(ctx), *people.routes(ctx), *sla_pages.routes(ctx), *sla_report_page.routes(ctx),
               *api.routes(ctx), *api_actions.routes(ctx),
+              Mount("/static/reports", StaticFiles(directory=str(REPORT_STATIC)), name="report_static"),
               Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
     return Starlette(
         routes=routes,
