@@ -295,8 +295,8 @@ def test_archive_and_people_pages_are_inert(watched, base_url, seeded):
     page, seen, _ = watched
     failures = {}
 
-    def check(path: str) -> None:
-        found = visit(page, seen, base_url + path, None)
+    def check(path: str, page_checks: bool = True) -> None:
+        found = visit(page, seen, base_url + path, None, page_checks)
         if found:
             failures[path] = found
 
@@ -309,4 +309,11 @@ def test_archive_and_people_pages_are_inert(watched, base_url, seeded):
             if path.startswith("/organizations/"):  # the contact named exactly like the payload
                 whole = page.locator("a[href^='/contacts/']").first.get_attribute("href")
                 check(whole)
+    # The SLA report shows organization and people names in tables, chart labels and link titles.
+    days = f"since={(rb.T0 - timedelta(days=60)).date()}&until={(rb.T0 + timedelta(days=60)).date()}"
+    for by in ("organization", "assignee"):
+        check(f"/reports/sla?{days}&by={by}", page_checks=False)  # its own charts are <svg> and a <link>
+        assert page.locator("main svg").count() == page.locator("main svg.sla-chart").count() == 3
+        assert page.locator("link").evaluate_all("ls => ls.map(l => l.getAttribute('href'))") == [
+            "/static/style.css", "/static/reports/sla.css"]
     assert failures == {}
