@@ -3,8 +3,10 @@
 Trains each variant on the train split, scores it on the dev split (the test split is never
 looked at here), and prints macro-F1 per language, speed on one core, load time and size.
 With --cv K it instead scores each language's model by K-fold cross-validation over train and
-dev together: steadier than the dev split alone, where one email moves macro-F1 by 0.6 points.
-Usage: python -m benchmarks.classifier_models [--only NAME ...] [--cv K]
+dev together: steadier than the dev split alone, where one email moves macro-F1 by 0.6 points;
+--tfidf adds the TF-IDF baseline (C chosen on an inner fold), --langs limits the languages.
+Variants in AVERAGED (cross-validation only) average the probabilities of two Chinese models.
+Usage: python -m benchmarks.classifier_models [--only NAME ...] [--cv K [--tfidf] [--langs zh]]
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import time  # noqa: E402
 from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from benchmarks.baselines import TfidfBaseline  # noqa: E402
 from benchmarks.common import dir_size, machine, one_core  # noqa: E402
 from classifiers.corpus import Example, read_split  # noqa: E402
 from classifiers.evaluate import evaluate_predictions, score  # noqa: E402
@@ -31,14 +34,38 @@ from classifiers.train import DEFAULT_SPEC, ModelSpec, for_language, train_langu
 
 _SPACY_BOW = ModelSpec(arch="bow", ngram_en=2, ngram_zh=2, epochs=20, learn_rate=0.001)
 _SPACY_ENSEMBLE = replace(_SPACY_BOW, arch="ensemble", epochs=10)
+_NORMBOW_V1 = ModelSpec(arch="normbow", ngram_en=1, ngram_zh=3, epochs=10, learn_rate=0.01)  # shipped before
 VARIANTS: dict[str, ModelSpec] = {
     "bow": _SPACY_BOW,
     "bow-jieba": replace(_SPACY_BOW, zh_segmenter="jieba"),
     "ensemble": _SPACY_ENSEMBLE,
     "ensemble-jieba": replace(_SPACY_ENSEMBLE, zh_segmenter="jieba"),
     "normbow (chosen)": DEFAULT_SPEC,
-    "normbow-jieba": replace(DEFAULT_SPEC, zh_segmenter="jieba", ngram_zh=2),
-    "normbow-2gram": replace(DEFAULT_SPEC, ngram_en=2, ngram_zh=2),
+    "normbow-v1": _NORMBOW_V1,
+    "normbow-v1-jieba": replace(_NORMBOW_V1, zh_segmenter="jieba", ngram_zh=2),
+    "normbow-2gram": replace(_NORMBOW_V1, ngram_en=2, ngram_zh=2),
+    # One change at a time from normbow-v1, for the cross-validation in the README.
+    "en-words-1-3": replace(_NORMBOW_V1, ngram_en=3),
+    "zh-char-1-1": replace(_NORMBOW_V1, ngram_zh=1),
+    "zh-char-1-2": replace(_NORMBOW_V1, ngram_zh=2),
+    "zh-char-1-4": replace(_NORMBOW_V1, ngram_zh=4),
+    "zh-char-2-3": replace(_NORMBOW_V1, ngram_zh=3, ngram_min_zh=2),
+    "zh-char-2-4": replace(_NORMBOW_V1, ngram_zh=4, ngram_min_zh=2),
+    "zh-charword-1-2": replace(_NORMBOW_V1, zh_segmenter="charword", ngram_zh=2),
+    "zh-charword-1-3": replace(_NORMBOW_V1, zh_segmenter="charword"),
+    "zh-charword-1-4": replace(_NORMBOW_V1, zh_segmenter="charword", ngram_zh=4),
+    "binary-counts": replace(_NORMBOW_V1, counts="binary"),
+    "boundary-x2": replace(_NORMBOW_V1, boundary_copies=2),
+    "2gram-binary": replace(_NORMBOW_V1, ngram_en=2, ngram_zh=2, counts="binary"),
+    "2gram-boundary-x2": replace(_NORMBOW_V1, ngram_en=2, ngram_zh=2, boundary_copies=2),
+    "2gram-20-epochs": replace(_NORMBOW_V1, ngram_en=2, ngram_zh=2, epochs=20),
+}
+# Chinese read by two models whose probabilities are averaged: characters and jieba words.
+_JIEBA_WORDS = replace(_NORMBOW_V1, zh_segmenter="jieba", ngram_zh=1)
+AVERAGED: dict[str, tuple[ModelSpec, ...]] = {
+    "zh-char-1-3+jieba-1-2-avg": (_NORMBOW_V1, replace(_JIEBA_WORDS, ngram_zh=2)),
+    "zh-char-1-2+jieba-1-2-avg": (replace(_NORMBOW_V1, ngram_zh=2), replace(_JIEBA_WORDS, ngram_zh=2)),
+    "zh-char-1-2+jieba-1-avg": (replace(_NORMBOW_V1, ngram_zh=2), _JIEBA_WORDS),
 }
 
 
@@ -59,19 +86,53 @@ def folds(examples: list[Example], k: int, seed: int = 11) -> list[list[Example]
     return out
 
 
-def cross_validate(name: str, spec: ModelSpec, k: int) -> None:
+def _tfidf_guesses(lang: str, rest: list[Example], test: list[Example], k: int) -> list[str]:
+    """The TF-IDF baseline: C chosen on one inner fold of REST, then refit on all of REST."""
+    from sklearn.metrics import f1_score
+
+    inner = folds(rest, k, seed=13)
+    fit_on = for_language([e for part in inner[1:] for e in part], lang)
+    held = [e for e in inner[0] if e.lang == lang]
+    best: tuple[float, float] | None = None
+    for c in (1.0, 3.0, 10.0, 30.0, 100.0):
+        model = TfidfBaseline._pipeline(lang, c)
+        model.fit([model_text(e.subject, e.body) for e in fit_on], [e.label for e in fit_on])
+        f1 = f1_score([e.label for e in held], model.predict([model_text(e.subject, e.body) for e in held]),
+                      average="macro")
+        if best is None or f1 > best[0]:
+            best = (f1, c)
+    assert best is not None
+    rows = for_language(rest, lang)
+    model = TfidfBaseline._pipeline(lang, best[1])
+    model.fit([model_text(e.subject, e.body) for e in rows], [e.label for e in rows])
+    return list(model.predict([model_text(e.subject, e.body) for e in test]))
+
+
+def cross_validate(name: str, spec: ModelSpec | tuple[ModelSpec, ...] | None, k: int,
+                   langs: tuple[str, ...] = ("en", "zh")) -> None:
+    """K-fold macro-F1 per language of SPEC's model (several specs: their probabilities averaged),
+    or of the TF-IDF baseline when SPEC is None."""
     parts = folds(read_split("train") + read_split("dev"), k)
-    results: dict[str, list[float]] = {"en": [], "zh": []}
+    results: dict[str, list[float]] = {lang: [] for lang in langs}
     for i, held in enumerate(parts):
         rest = [e for j, part in enumerate(parts) if j != i for e in part]
         for lang in results:
-            nlp = train_language(lang, for_language(rest, lang), spec)
             test = [e for e in held if e.lang == lang]
-            docs = nlp.pipe(model_text(e.subject, e.body) for e in test)
-            guesses = [max(LABELS, key=lambda label, d=doc: d.cats[label]) for doc in docs]
+            if spec is None:
+                guesses = _tfidf_guesses(lang, rest, test, k)
+            else:
+                specs = spec if isinstance(spec, tuple) else (spec,)
+                probs = [[0.0] * len(LABELS) for _ in test]
+                for one in specs:
+                    nlp = train_language(lang, for_language(rest, lang), one)
+                    for row, doc in zip(probs, nlp.pipe(model_text(e.subject, e.body) for e in test)):
+                        for j, label in enumerate(LABELS):
+                            row[j] += doc.cats[label]
+                guesses = [LABELS[max(range(len(LABELS)), key=row.__getitem__)] for row in probs]
             results[lang].append(score([e.label for e in test], guesses).macro_f1)
     line = "  ".join(f"{lang} {statistics.mean(v):.3f} ± {statistics.stdev(v):.3f}" for lang, v in results.items())
-    both = statistics.mean(results["en"] + results["zh"])
+    line += "; per fold " + "  ".join(f"{lang} " + " ".join(f"{x:.3f}" for x in v) for lang, v in results.items())
+    both = statistics.mean(v for vals in results.values() for v in vals)
     print(f"{name:18} {k}-fold macro-F1 {both:.3f}  ({line})", flush=True)
 
 
@@ -113,18 +174,25 @@ def _text(e):  # type: ignore[no-untyped-def]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", nargs="*", choices=sorted(VARIANTS), metavar="NAME",
+    parser.add_argument("--only", nargs="*", choices=sorted(VARIANTS) + sorted(AVERAGED), metavar="NAME",
                         help=f"variants to run: {', '.join(VARIANTS)}")
     parser.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation over train and dev")
+    parser.add_argument("--tfidf", action="store_true",
+                        help="with --cv: also the TF-IDF baseline (C tuned on an inner fold)")
+    parser.add_argument("--langs", nargs="*", choices=("en", "zh"), default=["en", "zh"],
+                        help="with --cv: languages to score")
     args = parser.parse_args()
     one_core()
     print(f"machine: {machine()} (pinned to one core)")
     if args.cv:
-        for name in args.only or VARIANTS:
-            cross_validate(name, VARIANTS[name], args.cv)
+        langs = tuple(args.langs)
+        if args.tfidf:
+            cross_validate("TF-IDF + LR", None, args.cv, langs)
+        for name in args.only or [*VARIANTS, *AVERAGED]:
+            cross_validate(name, VARIANTS.get(name) or AVERAGED[name], args.cv, langs)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.only or VARIANTS:
+        for name in [n for n in args.only or VARIANTS if n in VARIANTS]:
             run(name, VARIANTS[name], Path(tmp))
 
 

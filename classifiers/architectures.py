@@ -10,7 +10,6 @@ from functools import partial
 
 import spacy
 from spacy.attrs import ORTH
-from spacy.ml.extract_ngrams import extract_ngrams
 from spacy.ml.models.textcat import resize_and_set_ref
 from spacy.ml.models.textcat import resize_linear_weighted
 from spacy.tokens import Doc
@@ -21,15 +20,47 @@ NAME = "client_intake.TextCatNormBOW.v1"
 _NEG_VALUE = -5000
 
 
-def normalize_counts() -> Model:
-    """(keys, counts, lengths) -> (keys, log1p(counts) / per-document L2 norm, lengths)."""
-    return Model("normalize_counts", _normalize_forward)
+def extract_ngrams(ngram_size: int, ngram_min: int = 1, attr: int = ORTH) -> Model:
+    """Doc -> hashed n-grams of NGRAM_MIN..NGRAM_SIZE tokens with their counts (spaCy's extractor, with a minimum)."""
+    model: Model = Model("extract_ngrams", _extract_forward)
+    model.attrs.update({"ngram_size": ngram_size, "ngram_min": ngram_min, "attr": attr})
+    return model
+
+
+def _extract_forward(model: Model, docs: list[Doc], is_train: bool):  # type: ignore[no-untyped-def]
+    xp = model.ops.xp
+    batch_keys, batch_vals = [], []
+    for doc in docs:
+        unigrams = model.ops.asarray(doc.to_array([model.attrs["attr"]]))
+        ngrams = [unigrams] if model.attrs["ngram_min"] <= 1 else []
+        for n in range(max(2, model.attrs["ngram_min"]), model.attrs["ngram_size"] + 1):
+            ngrams.append(model.ops.ngrams(n, unigrams))
+        keys = xp.concatenate(ngrams) if ngrams else xp.zeros((0,), dtype="uint64")
+        keys, vals = xp.unique(keys, return_counts=True)
+        batch_keys.append(keys)
+        batch_vals.append(vals)
+    lengths = model.ops.asarray([arr.shape[0] for arr in batch_keys], dtype="int32")
+    keys = xp.concatenate(batch_keys)
+    vals = model.ops.asarray(xp.concatenate(batch_vals), dtype="f")
+
+    def backprop(dY):  # type: ignore[no-untyped-def]
+        return []
+
+    return (keys, vals, lengths), backprop
+
+
+def normalize_counts(counts: str = "log") -> Model:
+    """(keys, counts, lengths) -> (keys, log1p(counts) / per-document L2 norm, lengths).
+
+    COUNTS "binary" reads each n-gram as present or not (1) instead of log1p(count).
+    """
+    return Model("normalize_counts", _normalize_forward, attrs={"counts": counts})
 
 
 def _normalize_forward(model: Model, X: tuple, is_train: bool):  # type: ignore[no-untyped-def]
     keys, vals, lengths = X
     xp = model.ops.xp
-    scaled = xp.log1p(vals)
+    scaled = xp.ones_like(vals) if model.attrs["counts"] == "binary" else xp.log1p(vals)
     doc_of = xp.repeat(xp.arange(len(lengths)), lengths)
     sq = xp.zeros(len(lengths), dtype="f")
     xp.add.at(sq, doc_of, scaled * scaled)
@@ -45,13 +76,13 @@ def _normalize_forward(model: Model, X: tuple, is_train: bool):  # type: ignore[
 
 @spacy.registry.architectures(NAME)
 def build_norm_bow(exclusive_classes: bool, ngram_size: int, length: int = 2**18,
-                   nO: int | None = None) -> Model[list[Doc], Floats2d]:
-    """Exclusive-class bag of n-grams over normalized counts, softmax output."""
+                   nO: int | None = None, ngram_min: int = 1, counts: str = "log") -> Model[list[Doc], Floats2d]:
+    """Exclusive-class bag of NGRAM_MIN..NGRAM_SIZE-grams over normalized counts, softmax output."""
     length = 2 ** (length - 1).bit_length()
     sparse_linear = SparseLinear_v2(nO=nO, length=length)
     fill_defaults = {"b": _NEG_VALUE, "W": 0}
     layer = resizable(sparse_linear, resize_layer=partial(resize_linear_weighted, fill_defaults=fill_defaults))
-    model = chain(extract_ngrams(ngram_size, attr=ORTH), normalize_counts(), layer)
+    model = chain(extract_ngrams(ngram_size, ngram_min), normalize_counts(counts), layer)
     model = with_cpu(model, model.ops)
     output = softmax_activation()
     model = chain(model, with_cpu(output, output.ops))

@@ -17,15 +17,23 @@ _TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\d+|[^\w\s]")
 
 NAME = "client_intake.WordTokenizer.v1"
 
+# For the Chinese model: each Han character alone, Latin words and numbers whole (UAT, error, 500), each
+# other visible character alone; whitespace dropped.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_ZH_TOKEN = re.compile(rf"[{_HAN}]|[^\W\d_{_HAN}]+|\d+|[^\w\s]")
+ZH_NAME = "client_intake.ChineseCharWordTokenizer.v1"
+
 
 class WordTokenizer:
     """Splits lowercased text into words, numbers and punctuation; nothing to save or load."""
+
+    pattern = _TOKEN
 
     def __init__(self, vocab: Vocab) -> None:
         self.vocab = vocab
 
     def __call__(self, text: str) -> Doc:
-        return Doc(self.vocab, words=_TOKEN.findall(text.lower()))
+        return Doc(self.vocab, words=self.pattern.findall(text.lower()))
 
     def pipe(self, texts: Any, batch_size: int = 1000) -> Any:
         for text in texts:
@@ -42,6 +50,21 @@ class WordTokenizer:
 
     def from_bytes(self, data: bytes, **kwargs: Any) -> WordTokenizer:
         return self
+
+
+class ChineseCharWordTokenizer(WordTokenizer):
+    """Han characters one by one, lowercased Latin words and numbers whole, punctuation one by one."""
+
+    pattern = _ZH_TOKEN
+
+
+@spacy.registry.tokenizers(ZH_NAME)
+def create_chinese_tokenizer() -> Callable[[Language], ChineseCharWordTokenizer]:
+    """The registry entry of the Chinese character-and-word tokenizer."""
+    def make(nlp: Language) -> ChineseCharWordTokenizer:
+        return ChineseCharWordTokenizer(nlp.vocab)
+
+    return make
 
 
 @spacy.registry.tokenizers(NAME)

@@ -32,13 +32,16 @@ class ModelSpec:
     arch: str = "bow"            # "bow" (TextCatBOW), "ensemble" (TextCatEnsemble: BOW + CNN) or "normbow"
     ngram_en: int = 2
     ngram_zh: int = 2
-    zh_segmenter: str = "char"   # "char" or "jieba" (words; needs the jieba package)
+    ngram_min_zh: int = 1        # normbow only: the shortest Chinese n-gram (2 reads pairs and longer)
+    zh_segmenter: str = "char"   # "char", "charword" (Han characters, Latin words) or "jieba" (words; needs jieba)
     en_tokenizer: str = "words"  # "words" (lowercase word tokenizer) or "spacy" (spaCy's English rules)
     epochs: int = 20
     dropout: float = 0.2
     learn_rate: float = 0.001
     l2: float = 0.0
     length: int = 2**18         # hashed n-gram table rows per label
+    counts: str = "log"          # normbow only: n-gram counts as log(1 + count), or "binary" (present or not)
+    boundary_copies: int = 1     # how many times each example marked `boundary` is learned from per epoch
 
     def ngram(self, lang: str) -> int:
         return self.ngram_zh if lang == "zh" else self.ngram_en
@@ -70,12 +73,17 @@ def _ensemble(ngram: int, length: int) -> dict[str, object]:
     }
 
 
-def _norm_bow(ngram: int, length: int) -> dict[str, object]:
-    return {"@architectures": architectures.NAME, "exclusive_classes": True, "ngram_size": ngram,
-            "length": length}
+def _norm_bow(ngram: int, length: int, ngram_min: int = 1, counts: str = "log") -> dict[str, object]:
+    out: dict[str, object] = {"@architectures": architectures.NAME, "exclusive_classes": True,
+                              "ngram_size": ngram, "length": length}
+    if ngram_min != 1:
+        out["ngram_min"] = ngram_min
+    if counts != "log":
+        out["counts"] = counts
+    return out
 
 
-ARCHITECTURES: dict[str, Callable[[int, int], dict[str, object]]] = {
+ARCHITECTURES: dict[str, Callable[..., dict[str, object]]] = {
     "bow": _bow, "ensemble": _ensemble, "normbow": _norm_bow,
 }
 
@@ -84,13 +92,18 @@ def build_pipeline(lang: str, spec: ModelSpec) -> Language:
     """A blank pipeline with an exclusive-class text classifier of SPEC's architecture."""
     if spec.arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {spec.arch!r}; use one of {', '.join(ARCHITECTURES)}")
-    if lang == "zh":
+    if lang == "zh" and spec.zh_segmenter == "charword":
+        nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"@tokenizers": tokenize.ZH_NAME}}})
+    elif lang == "zh":
         nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": spec.zh_segmenter}}})
     elif spec.en_tokenizer == "words":
         nlp = spacy.blank(lang, config={"nlp": {"tokenizer": {"@tokenizers": tokenize.NAME}}})
     else:
         nlp = spacy.blank(lang)
-    model = ARCHITECTURES[spec.arch](spec.ngram(lang), spec.length)
+    extra: dict[str, object] = {"ngram_min": spec.ngram_min_zh} if lang == "zh" and spec.ngram_min_zh != 1 else {}
+    if spec.counts != "log":
+        extra["counts"] = spec.counts
+    model = ARCHITECTURES[spec.arch](spec.ngram(lang), spec.length, **extra)
     textcat = nlp.add_pipe("textcat", config={"model": model})
     for label in LABELS:
         textcat.add_label(label)
@@ -105,7 +118,7 @@ def train_language(lang: str, examples: Sequence[Example], spec: ModelSpec = DEF
     data = [
         SpacyExample.from_dict(nlp.make_doc(model_text(e.subject, e.body)),
                                {"cats": {label: float(label == e.label) for label in LABELS}})
-        for e in examples
+        for e in examples for _ in range(spec.boundary_copies if e.boundary else 1)
     ]
     optimizer = nlp.initialize(lambda: data)
     optimizer.learn_rate = spec.learn_rate

@@ -112,6 +112,40 @@ def test_training_is_reproducible(tmp_path):
     assert a["temperature"] == b["temperature"]
 
 
+def test_chinese_tokenizer_reads_han_characters_and_latin_words():
+    import spacy
+
+    from classifiers import tokenize
+
+    nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"@tokenizers": tokenize.ZH_NAME}}})
+    assert [t.text for t in nlp("UAT环境报错 Error 500，iPad上不行！")] == [
+        "uat", "环", "境", "报", "错", "error", "500", "，", "ipad", "上", "不", "行", "！"]
+
+
+def test_normbow_options_train_save_load_and_reproduce(tmp_path):
+    spec = ModelSpec(arch="normbow", ngram_en=2, ngram_zh=3, ngram_min_zh=2, zh_segmenter="charword",
+                     counts="binary", boundary_copies=2, epochs=3)
+    corpus = [Example(e.subject, e.body, e.label, e.lang, i % 2 == 0) for i, e in enumerate(_tiny_corpus())]
+    texts = [("", "the export is broken"), ("", "UAT环境登录报错500")]
+    scores = []
+    for name in ("a", "b"):
+        train_version(corpus, corpus, tmp_path / name, spec)
+        scores.append([p.scores for p in load_classifier(tmp_path / name).predict_many(texts)])
+    assert scores[0] == scores[1]
+    assert json.loads((tmp_path / "a" / "meta.json").read_text())["spec"]["zh_segmenter"] == "charword"
+
+
+def test_ngram_extractor_honours_the_minimum():
+    import spacy
+
+    from classifiers.architectures import extract_ngrams
+
+    doc = spacy.blank("zh")("一二三四")
+    keys = {n_min: extract_ngrams(3, n_min).predict([doc])[0] for n_min in (1, 2, 3)}
+    assert (len(keys[1]), len(keys[2]), len(keys[3])) == (4 + 3 + 2, 3 + 2, 2)
+    assert set(keys[3].tolist()) < set(keys[2].tolist()) < set(keys[1].tolist())
+
+
 def test_missing_language_or_label_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no zh training examples for issue, change_request, question, feedback"):
         train_version([Example("", "x", label, "en") for label in LABELS], [], tmp_path / "m", FAST)
