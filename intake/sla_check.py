@@ -5,6 +5,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,6 +14,7 @@ from db.models import Event, Item, Organization, User
 from db.types import utcnow
 from intake.config import Config
 from reports.policy import WALL_CLOCK
+from reports.render import human_duration
 from reports.state import WARNING_EVENT, Due, refresh_states, snapshot_of
 from responders.notices import build_notice, lang_of, render_notice
 from responders.outbox import enqueue_notice
@@ -69,7 +71,8 @@ def _warn(session: Session, due: Due, cfg: Config, now: datetime, cache: dict[in
                              client=client + (f" ({org.name})" if org is not None else ""), clocks=due.clocks,
                              policy=snapshot.get("policy", ""), calendar="" if calendar == WALL_CLOCK else calendar,
                              assigned=assigned, organization=org.name if org is not None else "",
-                             url=f"{cfg.web.base_url}/items/{item.ref}", team=cfg.acknowledgment.team_name)
+                             url=f"{cfg.web.base_url}/items/{item.ref}", team=cfg.acknowledgment.team_name,
+                             duration=partial(human_duration, lang=lang))
         msg = build_notice(person.email, person.name, f"[{item.ref}] {SUBJECTS[lang][worst]}: {subject_line}",
                            text, cfg.smtp.from_address, now, lang)
         enqueue_notice(session, msg, "sla_warning", now, item.id)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from urllib.parse import urlencode
@@ -19,7 +20,7 @@ from db.types import utcnow
 from intake.config import Config
 from reports.digest import ClientDigest, client_digests, week_bounds
 from reports.policy import MEASURES
-from reports.render import percent, render_sla
+from reports.render import human_duration, percent, render_sla
 from reports.sla import compute_sla
 from reports.sla_groups import SlaReport
 from responders.notices import build_notice, lang_of, render_notice
@@ -148,7 +149,7 @@ def queue_team_summary(session: Session, cfg: Config, week_start: date, now: dat
             organizations=[o for o in report.breached_by_organization if o.breached_items][:5],
             open_breached=[{"ref": ref, "subject": subj} for ref, subj in open_breached],
             open_breached_total=open_total, base_url=base, report_url=f"{base}/reports/sla?{query}",
-            attachment=attachment, share=percent)
+            attachment=attachment, share=percent, duration=partial(human_duration, lang=lang))
         msg = build_notice(address, name, SUMMARY_SUBJECT[lang].format(period=period), text,
                            cfg.smtp.from_address, now, lang)
         msg.add_attachment(html.encode("utf-8"), maintype="text", subtype="html", filename=attachment)

@@ -107,25 +107,31 @@ def spreadsheet_safe(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def human_duration(seconds: float | None) -> str:
-    """SECONDS for people: "0.4 s", "45 s", "1 min 12 s", "2 h 5 min", "3 d 4 h"; "—" for None."""
+# Units of human_duration per language: days, hours, minutes, seconds.
+UNITS = {"en": ("d", "h", "min", "s"), "zh": ("天", "小时", "分钟", "秒")}
+
+
+def human_duration(seconds: float | None, lang: str = "en") -> str:
+    """SECONDS for people: "0.4 s", "45 s", "1 min 12 s", "2 h 5 min", "3 d 4 h" (in Chinese "3 天 4 小时");
+    "—" for None."""
     if seconds is None:
         return "—"
+    d, h, m, s = UNITS.get(lang, UNITS["en"])
     tenths = round(seconds, 1)
     if tenths < 10 and tenths != int(tenths):
-        return f"{tenths:.1f} s"
+        return f"{tenths:.1f} {s}"
     total = int(round(seconds))
     if total < 60:
-        return f"{total} s"
+        return f"{total} {s}"
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     if days:
-        parts = [(days, "d"), (hours, "h")]
+        parts = [(days, d), (hours, h)]
     elif hours:
-        parts = [(hours, "h"), (minutes, "min")]
+        parts = [(hours, h), (minutes, m)]
     else:
-        parts = [(minutes, "min"), (secs, "s")]
+        parts = [(minutes, m), (secs, s)]
     return " ".join([f"{parts[0][0]} {parts[0][1]}"] + [f"{n} {u}" for n, u in parts[1:] if n])
 
 

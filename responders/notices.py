@@ -32,36 +32,20 @@ STATUS_NAMES = {
            "acknowledged": "已记录", "impact_assessed": "已评估影响", "awaiting_approval": "待您确认",
            "approved": "已批准", "rejected": "已拒绝", "implemented": "已实施"},
 }
-_UNITS = {"en": ("d", "h", "min", "s"), "zh": ("天", "小时", "分钟", "秒")}
-
-
 def lang_of(value: str) -> str:
     """VALUE if it is a language we write in, else English."""
     return value if value in LANGS else "en"
 
 
-def duration_text(seconds: float | None, lang: str) -> str:
-    """SECONDS in two units at most: "2 h 5 min", "3 天 4 小时"; "—" for None."""
-    if seconds is None:
-        return "—"
-    d, h, m, s = _UNITS[lang_of(lang)]
-    total = max(0, int(round(seconds)))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    pairs = ((days, d, hours, h) if days else (hours, h, minutes, m) if hours else (minutes, m, secs, s) if minutes
-             else (secs, s, 0, s))
-    first = f"{pairs[0]} {pairs[1]}"
-    return f"{first} {pairs[2]} {pairs[3]}" if pairs[2] else first
-
-
 def render_notice(template: str, lang: str, **context: Any) -> str:
-    """The text body of the notice TEMPLATE (a template under responders/templates/<lang>/) in LANG."""
+    """The text body of the notice TEMPLATE (a template under responders/templates/<lang>/) in LANG.
+
+    CONTEXT gives the template's values, including ``duration`` (seconds -> text in LANG) where it shows times.
+    """
     lang = lang_of(lang)
     return jinja_env.get_template(f"{lang}/{template}.txt.j2").render(
         lang=lang, clock_names=CLOCK_NAMES[lang], state_names=STATE_NAMES[lang],
-        category_labels=CATEGORY_LABELS[lang], status_names=STATUS_NAMES[lang],
-        duration=lambda seconds: duration_text(seconds, lang), **context)
+        category_labels=CATEGORY_LABELS[lang], status_names=STATUS_NAMES[lang], **context)
 
 
 def build_notice(to_address: str, to_name: str, subject: str, text: str, from_address: str, now: datetime,

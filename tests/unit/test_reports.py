@@ -426,6 +426,11 @@ def test_human_duration(seconds, text):
     assert human_duration(seconds) == text
 
 
+def test_human_duration_in_chinese():
+    assert human_duration(3 * 86400 + 4 * 3600, "zh") == "3 天 4 小时"
+    assert human_duration(90, "zh") == "1 分钟 30 秒" and human_duration(2.5, "zh") == "2.5 秒"
+
+
 # --- the command line -------------------------------------------------------------------------------
 
 @pytest.fixture
