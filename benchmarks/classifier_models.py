@@ -88,22 +88,11 @@ def folds(examples: list[Example], k: int, seed: int = 11) -> list[list[Example]
 
 def _tfidf_guesses(lang: str, rest: list[Example], test: list[Example], k: int) -> list[str]:
     """The TF-IDF baseline: C chosen on one inner fold of REST, then refit on all of REST."""
-    from sklearn.metrics import f1_score
-
     inner = folds(rest, k, seed=13)
     fit_on = for_language([e for part in inner[1:] for e in part], lang)
-    held = [e for e in inner[0] if e.lang == lang]
-    best: tuple[float, float] | None = None
-    for c in (1.0, 3.0, 10.0, 30.0, 100.0):
-        model = TfidfBaseline._pipeline(lang, c)
-        model.fit([model_text(e.subject, e.body) for e in fit_on], [e.label for e in fit_on])
-        f1 = f1_score([e.label for e in held], model.predict([model_text(e.subject, e.body) for e in held]),
-                      average="macro")
-        if best is None or f1 > best[0]:
-            best = (f1, c)
-    assert best is not None
+    c, _ = TfidfBaseline.tuned(lang, fit_on, [e for e in inner[0] if e.lang == lang])
     rows = for_language(rest, lang)
-    model = TfidfBaseline._pipeline(lang, best[1])
+    model = TfidfBaseline._pipeline(lang, c)
     model.fit([model_text(e.subject, e.body) for e in rows], [e.label for e in rows])
     return list(model.predict([model_text(e.subject, e.body) for e in test]))
 
