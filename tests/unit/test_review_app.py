@@ -26,10 +26,13 @@ def client(factory):
 def add_item(session, n: int, *, subject: str = "Login page broken", category: str = "issue",
              confidence: float = 0.91, needs_review: bool = False, status: str = "new",
              received: datetime = T0, email: str = "anna@acme.example", name: str = "Anna Lee",
-             body: str = "The login page shows an error.") -> Item:
+             body: str = "The login page shows an error.", organization: Organization | None = None) -> Item:
+    """Item N with its client's first message and classification; the contact joins ORGANIZATION when given."""
     contact = session.scalar(select(Contact).where(Contact.email == email))
     if contact is None:
         contact = Contact(email=email, name=name)
+    if organization is not None:
+        contact.organization = organization
     item = Item(ref=f"CI-{n:06d}", subject=subject, category=category, confidence=confidence,
                 needs_review=needs_review, status=status, received_at=received, contact=contact,
                 model_version="spacy-1.0", lang="en")
@@ -164,8 +167,8 @@ def full_item(factory):
     """One item with an organization, a two-message thread (in + out), an attachment and a history."""
     with factory.begin() as s:
         org = Organization(name="Acme Corp", domain="acme.example")
-        item = add_item(s, 7, subject="Export fails <b>sometimes</b>", confidence=0.58, needs_review=True)
-        item.contact.organization = org
+        item = add_item(s, 7, subject="Export fails <b>sometimes</b>", confidence=0.58, needs_review=True,
+                        organization=org)
         item.acknowledged_at = T0 + timedelta(minutes=3)
         item.status = "acknowledged"
         first = s.scalars(select(Message).where(Message.item_id == item.id)).one()

@@ -23,10 +23,8 @@ def client(factory):
         acme = Organization(name="Acme", domain="acme.example")
         s.add(acme)
         s.flush()
-        i1 = add_item(s, 1, email="anna@acme.example", subject="Export fails")
-        i2 = add_item(s, 2, email="anna@acme.example", subject="Please add SSO", category="change_request")
-        i1.contact.organization = acme
-        i2.contact.organization = acme
+        add_item(s, 1, email="anna@acme.example", subject="Export fails", organization=acme)
+        add_item(s, 2, email="anna@acme.example", subject="Please add SSO", category="change_request")
     sent: list[int] = []
     app = create_app(factory, send_outbox=lambda: sent.append(1))
     with TestClient(app) as c:
