@@ -16,7 +16,8 @@ from intake.config import Config
 from reports.policy import WALL_CLOCK
 from reports.render import human_duration
 from reports.state import WARNING_EVENT, Due, refresh_states, snapshot_of
-from responders.notices import build_notice, lang_of, render_notice
+from responders.compose import lang_of
+from responders.notices import build_notice, render_notice
 from responders.outbox import enqueue_notice
 
 log = logging.getLogger("intake.sla")

@@ -29,6 +29,11 @@ jinja_env = Environment(
 )
 
 
+def lang_of(value: str) -> str:
+    """VALUE if it is a language we write in, else English."""
+    return value if value in LANGS else "en"
+
+
 @dataclass(frozen=True)
 class AckRequest:
     """What an acknowledgment needs to know about the client's email and its item."""
@@ -53,7 +58,7 @@ def ack_subject(subject: str, ref: str, lang: str) -> str:
 
 def render_bodies(req: AckRequest, team: str) -> tuple[str, str]:
     """The text and HTML bodies in the client's language."""
-    lang = req.lang if req.lang in LANGS else "en"
+    lang = lang_of(req.lang)
     ctx = {"ref": req.ref, "name": req.to_name, "team": team, "subject": req.subject,
            "category_name": CATEGORY_NAMES[lang][req.category]}
     text = jinja_env.get_template(f"{lang}/{req.category}.txt.j2").render(ctx)
@@ -91,7 +96,7 @@ def build_ack(req: AckRequest, from_address: str, team: str, now: datetime) -> E
 
 def build_reply(req: AckRequest, text: str, from_address: str, team: str, now: datetime) -> EmailMessage:
     """A PM's reply in the item's thread: their TEXT, then the reference so the client's answer finds the item."""
-    lang = req.lang if req.lang in LANGS else "en"
+    lang = lang_of(req.lang)
     body = jinja_env.get_template(f"{lang}/reply.txt.j2").render(text=text.strip(), ref=req.ref, team=team)
     msg = _threaded(req, from_address, now)
     msg.set_content(body)
@@ -111,7 +116,7 @@ class Assessment:
 def build_assessment(req: AckRequest, assessment: Assessment, from_address: str, team: str,
                      now: datetime) -> EmailMessage:
     """The impact assessment of a change request, asking the client to reply "approve" or "reject"."""
-    lang = req.lang if req.lang in LANGS else "en"
+    lang = lang_of(req.lang)
     body = jinja_env.get_template(f"{lang}/assessment.txt.j2").render(
         a=assessment, ref=req.ref, team=team, name=req.to_name, subject=req.subject)
     msg = _threaded(req, from_address, now)

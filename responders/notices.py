@@ -7,7 +7,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from typing import Any
 
-from responders.compose import LANGS, jinja_env
+from responders.compose import jinja_env, lang_of
 
 CLOCK_NAMES = {
     "en": {"acknowledge": "acknowledgment", "first_response": "first response", "resolution": "resolution"},
@@ -32,11 +32,6 @@ STATUS_NAMES = {
            "acknowledged": "已记录", "impact_assessed": "已评估影响", "awaiting_approval": "待您确认",
            "approved": "已批准", "rejected": "已拒绝", "implemented": "已实施"},
 }
-def lang_of(value: str) -> str:
-    """VALUE if it is a language we write in, else English."""
-    return value if value in LANGS else "en"
-
-
 def render_notice(template: str, lang: str, **context: Any) -> str:
     """The text body of the notice TEMPLATE (a template under responders/templates/<lang>/) in LANG.
 
