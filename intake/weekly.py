@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from functools import partial
-from zoneinfo import ZoneInfo
-
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,7 +22,8 @@ from reports.policy import MEASURES
 from reports.render import human_duration, percent, render_sla
 from reports.sla import compute_sla
 from reports.sla_groups import SlaReport
-from responders.notices import build_notice, lang_of, render_notice
+from responders.compose import lang_of
+from responders.notices import build_notice, render_notice
 from responders.outbox import enqueue_notice
 
 log = logging.getLogger("intake.weekly")
@@ -73,11 +73,11 @@ def _digest_mail(d: ClientDigest, week_start: date, cfg: Config, now: datetime) 
 
 
 def queue_client_digests(session: Session, cfg: Config, week_start: date, now: datetime,
-                         organizations: Sequence[int] | None = None, result: WeeklyResult | None = None) -> WeeklyResult:
+                         result: WeeklyResult | None = None) -> WeeklyResult:
     """Puts each contact's digest for the week of WEEK_START in the outbox, unless it is there already."""
     result = result or WeeklyResult()
     since, until = week_bounds(week_start, cfg.sla.report_timezone)
-    for d in client_digests(session, since, until, organizations):
+    for d in client_digests(session, since, until):
         if not d.email.isascii() or "@" not in d.email:
             log.warning("event=digest_skipped to=%s reason=address", d.email)
             continue

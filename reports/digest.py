@@ -1,7 +1,6 @@
 """What each client contact's weekly digest lists: their own open items and those resolved in the period."""
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -55,16 +54,13 @@ def _line(item: Item) -> DigestItem:
     return DigestItem(item.ref or "", item.subject, item.category, item.status, item.received_at, item.resolved_at)
 
 
-def client_digests(session: Session, since: datetime, until: datetime,
-                   organizations: Sequence[int] | None = None) -> list[ClientDigest]:
+def client_digests(session: Session, since: datetime, until: datetime) -> list[ClientDigest]:
     """The digests for the period [SINCE, UNTIL): every contact of an organization with digests turned on
-    (or of ORGANIZATIONS) that has an open item received before UNTIL, or an item resolved in the period.
+    that has an open item received before UNTIL, or an item resolved in the period.
 
     Only the contact's own items are listed: a digest never shows another client's or colleague's work.
     """
     orgs = select(Organization.id).where(Organization.client_digest.is_(true()))
-    if organizations is not None:
-        orgs = select(Organization.id).where(Organization.id.in_(organizations))
     items = session.scalars(
         select(Item)
         .join(Item.contact)

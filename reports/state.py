@@ -84,9 +84,10 @@ def refresh_states(session: Session, policies: SlaPolicies, now: datetime) -> tu
             if item.sla_state != state:
                 item.sla_state = state
                 changed += 1
-            warned = warned_clocks(item.events)
-            pending = tuple(m for name, m in clocks.items() if name in WARNED_CLOCKS and name not in warned
-                            and m.state in RUNNING_STATES[1:])
+            alarming = [m for name, m in clocks.items() if name in WARNED_CLOCKS and m.state in RUNNING_STATES[1:]]
+            # Past warnings are looked up only for the few items with a clock at risk, not for every open item.
+            warned = warned_clocks(item.events) if alarming else set()
+            pending = tuple(m for m in alarming if m.name not in warned)
             if pending:
                 due.append(Due(item, pending, stale=first_seen and now - item.received_at > STALE_AFTER))
     return changed, due
