@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from email.message import EmailMessage
 from email.utils import parseaddr
 from functools import partial
 from urllib.parse import urlencode
@@ -58,18 +59,15 @@ def _already_sent(session: Session, message_id: str) -> bool:
     return session.scalar(select(OutboxMail.id).where(OutboxMail.message_id == message_id).limit(1)) is not None
 
 
-def _digest_mail(d: ClientDigest, week_start: date, cfg: Config, now: datetime) -> object:
+def _digest_mail(d: ClientDigest, week_start: date, cfg: Config, now: datetime) -> EmailMessage:
     lang = lang_of(d.lang)
     zone = ZoneInfo(cfg.sla.report_timezone)
     team = cfg.acknowledgment.team_name
     period = week_label(week_start, lang)
     text = render_notice("client_digest", lang, d=d, team=team, period=period,
                          day=lambda value: value.astimezone(zone).date().isoformat())
-    msg = build_notice(d.email, d.name, DIGEST_SUBJECT[lang].format(team=team, period=period), text,
-                       cfg.smtp.from_address, now, lang)
-    del msg["Message-ID"]
-    msg["Message-ID"] = _message_id("digest", week_start, d.email, cfg)
-    return msg
+    return build_notice(d.email, d.name, DIGEST_SUBJECT[lang].format(team=team, period=period), text,
+                        cfg.smtp.from_address, now, lang, message_id=_message_id("digest", week_start, d.email, cfg))
 
 
 def queue_client_digests(session: Session, cfg: Config, week_start: date, now: datetime,
@@ -151,10 +149,9 @@ def queue_team_summary(session: Session, cfg: Config, week_start: date, now: dat
             open_breached_total=open_total, base_url=base, report_url=f"{base}/reports/sla?{query}",
             attachment=attachment, share=percent, duration=partial(human_duration, lang=lang))
         msg = build_notice(address, name, SUMMARY_SUBJECT[lang].format(period=period), text,
-                           cfg.smtp.from_address, now, lang)
+                           cfg.smtp.from_address, now, lang,
+                           message_id=_message_id("summary", week_start, address, cfg))
         msg.add_attachment(html.encode("utf-8"), maintype="text", subtype="html", filename=attachment)
-        del msg["Message-ID"]
-        msg["Message-ID"] = _message_id("summary", week_start, address, cfg)
         if _already_sent(session, msg["Message-ID"]):
             result.skipped.append(address)
             continue

@@ -44,15 +44,18 @@ def render_notice(template: str, lang: str, **context: Any) -> str:
 
 
 def build_notice(to_address: str, to_name: str, subject: str, text: str, from_address: str, now: datetime,
-                 lang: str, html: str | None = None) -> EmailMessage:
-    """A notice from us to one person: automatic (auto-replies must not answer it), in LANG."""
+                 lang: str, html: str | None = None, message_id: str = "") -> EmailMessage:
+    """A notice from us to one person: automatic (auto-replies must not answer it), in LANG.
+
+    MESSAGE_ID, when given, lets the caller recognize a notice it has sent already; else a new one is made.
+    """
     domain = parseaddr(from_address)[1].rpartition("@")[2] or "localhost"
     msg = EmailMessage(policy=SMTP)
     msg["From"] = from_address
     msg["To"] = formataddr((to_name, to_address))
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(domain=domain)
+    msg["Message-ID"] = message_id or make_msgid(domain=domain)
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(text)
