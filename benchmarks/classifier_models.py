@@ -73,7 +73,10 @@ AVERAGED: dict[str, tuple[ModelSpec, ...]] = {
 }
 
 
-def folds(examples: list[Example], k: int, seed: int = 11) -> list[list[Example]]:
+_FOLD_SEED = 11  # the first draw of folds; repeated cross-validation adds 10 per draw
+
+
+def folds(examples: list[Example], k: int, seed: int = _FOLD_SEED) -> list[list[Example]]:
     """K folds of EXAMPLES, each language and label spread evenly over them (fixed seed)."""
     out: list[list[Example]] = [[] for _ in range(k)]
     groups: dict[tuple[str, str], list[Example]] = {}
@@ -102,11 +105,11 @@ def _tfidf_guesses(lang: str, rest: list[Example], test: list[Example], k: int) 
 
 
 def _fold_pairs(k: int, repeats: int) -> list[tuple[list[Example], list[Example]]]:
-    """(held-out fold, the rest) for K folds over train and dev, drawn anew REPEATS times (seeds 11, 21, ...)."""
+    """(held-out fold, the rest) for K folds over train and dev, drawn anew REPEATS times."""
     corpus = read_split("train") + read_split("dev")
     out = []
     for r in range(repeats):
-        parts = folds(corpus, k, seed=11 + 10 * r)
+        parts = folds(corpus, k, seed=_FOLD_SEED + 10 * r)
         out += [(held, [e for j, part in enumerate(parts) if j != i for e in part]) for i, held in enumerate(parts)]
     return out
 
