@@ -33,7 +33,8 @@ def _extract_forward(model: Model, docs: list[Doc], is_train: bool):  # type: ig
     for doc in docs:
         unigrams = model.ops.asarray(doc.to_array([model.attrs["attr"]]))
         ngrams = [unigrams] if model.attrs["ngram_min"] <= 1 else []
-        for n in range(max(2, model.attrs["ngram_min"]), model.attrs["ngram_size"] + 1):
+        # thinc's ngrams() reads past the end of an empty array; a text with no tokens has no n-grams.
+        for n in range(max(2, model.attrs["ngram_min"]), min(model.attrs["ngram_size"], len(unigrams)) + 1):
             ngrams.append(model.ops.ngrams(n, unigrams))
         keys = xp.concatenate(ngrams) if ngrams else xp.zeros((0,), dtype="uint64")
         keys, vals = xp.unique(keys, return_counts=True)

@@ -12,9 +12,9 @@ from spacy.language import Language
 from classifiers import architectures, tokenize  # noqa: F401  (register what saved models name)
 from classifiers.calibrate import apply_temperature
 from classifiers.lang import readers, route
-from classifiers.prediction import LABELS, Prediction
+from classifiers.prediction import LABELS, NO_TEXT, Prediction
 from classifiers.store import ModelMissingError, read_meta, resolve
-from classifiers.text import model_text
+from classifiers.text import has_words, model_text
 
 DEFAULT_MODEL_DIR = Path(__file__).with_name("models")
 LANGS = ("en", "zh")
@@ -42,16 +42,20 @@ class Classifier:
 
     def predict_many(self, emails: Sequence[tuple[str, str]], batch_size: int = 64) -> list[Prediction]:
         """Classifies many emails at once; each language model reads its texts through nlp.pipe."""
-        texts = [model_text(s, b) for s, b in emails]
-        routes = [route(t) for t in texts]
+        texts = [model_text(s or "", b or "") for s, b in emails]
+        # A text without a single letter or digit (empty, blanks, punctuation, emoji) gives the models
+        # nothing to read: every category is equally likely, so it is never a confident guess.
+        routes = [route(t) if has_words(t) else NO_TEXT for t in texts]
         probs = np.zeros((len(texts), len(LABELS)))
         reading = np.zeros(len(texts))  # how many models read each text
         for lang in LANGS:
-            idx = [i for i, r in enumerate(routes) if lang in readers(r)]
+            idx = [i for i, r in enumerate(routes) if r != NO_TEXT and lang in readers(r)]
             if idx:
                 probs[idx] += self._probs(lang, [texts[i] for i in idx], batch_size)
                 reading[idx] += 1
-        probs /= reading[:, None]
+        read = reading > 0
+        probs[read] /= reading[read, None]
+        probs[~read] = 1.0 / len(LABELS)
         return [self._to_prediction(row, r) for row, r in zip(probs, routes)]
 
     def _to_prediction(self, row: np.ndarray, lang: str) -> Prediction:

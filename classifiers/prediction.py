@@ -4,11 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 LABELS: tuple[str, ...] = ("issue", "change_request", "question", "feedback")
+NO_TEXT = "none"  # the route of a text with nothing to read: no letter or digit at all
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """A label with its calibrated confidence, every label's score, the route (en, zh, mixed, other) and the model."""
+    """A label, its calibrated confidence, every label's score, the route (en, zh, mixed, other, none), the model."""
 
     label: str
     confidence: float
@@ -17,8 +18,8 @@ class Prediction:
     scores: dict[str, float] = field(default_factory=dict)
 
     def needs_review(self, threshold: float) -> bool:
-        """Whether a PM should check this: confidence under THRESHOLD, or a language no model was trained on."""
-        return self.confidence < threshold or self.lang == "other"
+        """Whether a PM should check this: confidence under THRESHOLD, a language no model knows, or no text."""
+        return self.confidence < threshold or self.lang in ("other", NO_TEXT)
 
     def to_dict(self) -> dict[str, object]:
         return {
