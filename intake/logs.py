@@ -44,6 +44,5 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("mailparser").setLevel(logging.ERROR)  # it warns about every part type it skips
     for noisy in ("imapclient", "sqlalchemy.engine", "uvicorn.access", "httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -2,27 +2,35 @@
 from __future__ import annotations
 
 import email
-import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import Message
+from email.parser import BytesHeaderParser
 from email.policy import Compat32
-from email.utils import getaddresses, parseaddr
+from email.utils import parsedate_to_datetime
 
 import mailparser
 
+# mail-parser warns about every part type it does not decode itself; we read those parts on our own.
+logging.getLogger("mailparser").setLevel(logging.ERROR)
+
 from classifiers.lang import detect_language
+from intake.addresses import first_mailbox, mailboxes, plausible
 from intake.attachments import attachment, default_name
 from intake.charsets import decode_bytes
 from intake.encoded_words import decode_words
+from intake.head_repair import repair_head
+from intake.identity import synthetic_message_id
+from intake.nesting import MAX_DEPTH, limit_nesting
 from intake.text import html_to_text, new_text, sanitize_html
 from intake.values import AttachmentInfo, Email
 
-SYNTHETIC_DOMAIN = "client-intake.invalid"
 _MSGID = re.compile(r"<[^<>\s]+>")
 # Never in a text field: C0 and C1 controls but tab and newline, lone surrogates, non-characters.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_ESCAPED = re.compile(r"[\udc80-\udcff]")  # 8-bit header bytes, as the email package hands them over
 _LINE_BREAKS = re.compile(r"[\t\r\n]")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 MAX_NOTES = 40  # recovery notes kept per message
@@ -31,6 +39,7 @@ _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0
 _BOUNDARY_LINE = re.compile(rb"^--([^\s\"\\]{1,200})[ \t]*\r?\n(?=[A-Za-z][A-Za-z0-9-]*:)", re.MULTILINE)
 _CONTENT_HEADERS = ("content-type", "content-disposition", "content-id", "content-transfer-encoding")
 _TEXT_TYPES = ("text/plain", "text/html")
+_MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 
 
 class ParseError(Exception):
@@ -54,11 +63,6 @@ class _Body:
     subtype: str
     text: str
     alternatives: tuple[int, ...]  # the multipart/alternative containers it belongs to (by id)
-
-
-def synthetic_message_id(raw: bytes) -> str:
-    """A Message-ID derived from the content, stable across fetches of the same message."""
-    return f"<{hashlib.sha256(raw).hexdigest()[:40]}@{SYNTHETIC_DOMAIN}>"
 
 
 def normalize_message_id(value: str) -> str:
@@ -221,6 +225,8 @@ def _bodies_and_attachments(
         index += 1
         view = _view(part)
         ctype = view.get_content_type()
+        if not _MIME_TYPE.match(ctype):
+            ctype = "application/octet-stream"  # garbage in the header is not a type to store or show
         disposition = view.get_content_disposition()
         if part.is_multipart() and disposition != "attachment":
             continue
@@ -254,6 +260,10 @@ def _bodies_and_attachments(
             notes.append(f"{where}: binary data, not read as text")  # e.g. a whole .msg file in the body
             continue
         text, note = decode_bytes(data, declared)
+        if len(text) >= 64 and text.count("\ufffd") * 3 >= len(text):
+            # Mostly undecodable: binary data whose NUL bytes a server rewrote (Dovecot stores them as 0x80).
+            notes.append(f"{where}: binary data, not read as text")
+            continue
         if note:
             notes.append(f"{where}: {note}")
         bodies.append(_Body(subtype, _clean_text(text), alts))
@@ -280,87 +290,145 @@ def _squeeze(text: str) -> str:
     return " ".join(text.split())
 
 
-def _mailbox(raw: str | None, hint: str | None, notes: list[str], header: str) -> tuple[str, str]:
-    """(display name, address) of a one-mailbox header: the name decoded after the address is found.
-
-    "Name <addr>" is taken as written, so a comma or an address in the display name cannot shift the
-    address; anything else goes to email.utils.parseaddr.
-    """
-    value = _unfold(raw or "")
+def _mailbox(raw: str, hint: str | None, notes: list[str], header: str) -> tuple[str, str]:
+    """(display name, address) of a one-mailbox header such as From, read as leniently as mail programs do."""
+    value = _unfold(raw)
     if not value.strip():
         return "", ""
-    lt, gt = value.find("<"), value.find(">")
-    rest = value[gt + 1:].strip()
-    if value.count("<") == value.count(">") == 1 and lt < gt and (not rest or rest.startswith("(")):
-        name, addr = value[:lt].strip(), value[lt + 1:gt]
-        if len(name) >= 2 and name[0] == name[-1] == '"':
-            name = re.sub(r"\\(.)", r"\1", name[1:-1])
-    else:
-        name, addr = parseaddr(value)
-    decoded, name_notes = decode_words(name, hint)
+    if _ESCAPED.search(value):  # raw 8-bit bytes (RFC 6532 UTF-8, or a legacy charset): text first
+        value = decode_bytes(value.encode("utf-8", "surrogateescape"), hint)[0]
+    found = mailboxes(value)
+    box = first_mailbox(value)
+    usable = [m for m in found if plausible(m.address)]
+    if len(usable) > 1:
+        notes.append(f"{header}: {len(usable)} addresses; the first is used")
+    elif not usable:
+        notes.append(f"{header}: no usable address in {_one_line(value)[:200]!r}")
+    decoded, name_notes = decode_words(box.name, hint)
     notes.extend(f"{header} name: {n}" for n in name_notes)
-    return _one_line(decoded), _address(addr)
+    return _one_line(decoded), _address(box.address) if plausible(box.address) else ""
 
 
 def _address(addr: str) -> str:
     return _one_line(decode_words(addr, "utf-8")[0]).lower()
 
 
-def _date(mp: mailparser.MailParser) -> datetime | None:
-    value = mp.date
+def _to_utc(value: object) -> datetime | None:
     if not isinstance(value, datetime):
         return None
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
+def _header_date(msg: Message) -> datetime | None:
+    try:
+        return _to_utc(parsedate_to_datetime(_one_line(str(msg.get("date", "")))))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+@dataclass
+class _Read:
+    """A message as the email package read it, with what the reading had to repair."""
+
+    msg: Message
+    date: datetime | None
+    defects: set[str]
+    notes: list[str]
+
+
+def _read(raw: bytes) -> _Read:
+    """RAW parsed by mail-parser, else by the standard library's parser; MIME nesting and header block repaired."""
+    data, nested = limit_nesting(raw)
+    data, notes = repair_head(data)
+    if nested:
+        notes.append(f"MIME parts nested deeper than {MAX_DEPTH} levels are kept as one attachment")
+    try:
+        mp = mailparser.parse_from_bytes(data)
+        if mp.message is not None:
+            # mail-parser's charset decoding is replaced by ours, so its complaint about it does not count.
+            return _Read(mp.message, _to_utc(mp.date), set(mp.defects_categories) - {"CharsetDecodeDefect"}, notes)
+        notes.append("mail-parser found no message; read with the standard library's parser")
+    except Exception as exc:  # a bug of the library's on odd input must not cost the client their message
+        notes.append(f"mail-parser failed ({type(exc).__name__}: {str(exc)[:200]}); "
+                     "read with the standard library's parser")
+    msg = email.message_from_bytes(data)
+    defects = {type(d).__name__ for part in _walk(msg) for d in part.defects}
+    return _Read(msg, _header_date(msg), defects, notes)
+
+
+def _walk(msg: Message) -> list[Message]:
+    return [part for part, _inside, _alts in _parts(msg)]
+
+
+def _headers_only(raw: bytes, notes: list[str]) -> _Read:
+    """The header block alone, parsed; the body is read as one plain text, whatever its MIME structure."""
+    ends = [i + len(sep) for sep in (b"\n\n", b"\n\r\n") if (i := raw.find(sep)) >= 0]
+    head_end = min(ends) if ends else len(raw)
+    msg = BytesHeaderParser().parsebytes(raw[:head_end])
+    for name in _CONTENT_HEADERS:
+        del msg[name]
+    msg.set_payload(raw[head_end:].decode("utf-8", "surrogateescape"))  # read back as bytes by _raw_payload
+    return _Read(msg, _header_date(msg), set(), notes)
+
+
+def _email_from(r: _Read, raw: bytes) -> Email:
+    msg, notes = r.msg, r.notes
+    bodies, attachments, hint = _bodies_and_attachments(msg, notes)
+    text, html = _body_text(bodies)
+    fresh = new_text(text)
+    raw_headers = [(_one_line(k), v) for k, v in msg.raw_items()]
+    if not raw_headers and not text.strip() and not attachments:
+        raise ParseError("not an email message: no header fields and no readable text")
+
+    def first(name: str) -> str:
+        return next((str(v) for k, v in raw_headers if k.lower() == name), "")
+
+    subject_text, subject_notes = decode_words(first("subject"), hint)
+    notes.extend(f"Subject: {n}" for n in subject_notes)
+    subject = _one_line(subject_text)
+    sender_name, sender = _mailbox(first("from"), hint, notes, "From")
+    reply_to = _mailbox(first("reply-to"), hint, [], "Reply-To")[1]
+    recipients = tuple(a for a in (_address(m.address) for m in mailboxes(
+        _unfold(first("to")) + ", " + _unfold(first("cc"))) if plausible(m.address)) if a)
+    msgid = normalize_message_id(_one_line(first("message-id"))) or synthetic_message_id(raw)
+    headers = {k: _one_line(decode_words(str(v), hint)[0]) for k, v in raw_headers}
+    defects = set(r.defects)
+    defects.update(n[:300] for n in notes[:MAX_NOTES])
+    return Email(
+        message_id=msgid[:998],
+        in_reply_to=normalize_message_id(_one_line(first("in-reply-to"))),
+        references=message_ids(_one_line(first("references"))),
+        sender=sender,
+        sender_name=sender_name,
+        reply_to=reply_to,
+        recipients=recipients,
+        subject=subject,
+        date=r.date,
+        text=text,
+        new_text=fresh,
+        html=_clean_text(sanitize_html(html)) if html else "",
+        lang=detect_language(f"{subject}\n{fresh}"),
+        attachments=tuple(info for info, _data in attachments),
+        headers=headers,
+        defects=tuple(sorted(defects)),
+    )
+
+
 def parse_email(raw: bytes) -> Email:
-    """Parses RAW; raises ParseError when nothing usable can be read."""
-    try:
-        mp = mailparser.parse_from_bytes(raw)
-    except Exception as exc:
-        raise ParseError(f"{type(exc).__name__}: {exc}") from exc
-    if mp.message is None:
-        raise ParseError("not an email message")
-    try:
-        msg: Message = mp.message
-        notes: list[str] = []
-        bodies, attachments, hint = _bodies_and_attachments(msg, notes)
-        text, html = _body_text(bodies)
-        fresh = new_text(text)
-        raw_headers = [(_one_line(k), v) for k, v in msg.raw_items()]
+    """Parses RAW; raises ParseError only when nothing usable can be read.
 
-        def first(name: str) -> str:
-            return next((str(v) for k, v in raw_headers if k.lower() == name), "")
-
-        subject_text, subject_notes = decode_words(first("subject"), hint)
-        notes.extend(f"Subject: {n}" for n in subject_notes)
-        subject = _one_line(subject_text)
-        sender_name, sender = _mailbox(first("from"), hint, notes, "From")
-        reply_to = _mailbox(first("reply-to"), hint, [], "Reply-To")[1]
-        recipients = tuple(a for a in (_address(addr) for _, addr in getaddresses(
-            [_unfold(first("to")), _unfold(first("cc"))])) if a)
-        msgid = normalize_message_id(_one_line(first("message-id"))) or synthetic_message_id(raw)
-        headers = {k: _one_line(decode_words(str(v), hint)[0]) for k, v in raw_headers}
-        defects = set(mp.defects_categories) - {"CharsetDecodeDefect"}  # its decoding is replaced by ours
-        defects.update(n[:300] for n in notes[:MAX_NOTES])
-        return Email(
-            message_id=msgid[:998],
-            in_reply_to=normalize_message_id(_one_line(first("in-reply-to"))),
-            references=message_ids(_one_line(first("references"))),
-            sender=sender,
-            sender_name=sender_name,
-            reply_to=reply_to,
-            recipients=recipients,
-            subject=subject,
-            date=_date(mp),
-            text=text,
-            new_text=fresh,
-            html=_clean_text(sanitize_html(html)) if html else "",
-            lang=detect_language(f"{subject}\n{fresh}"),
-            attachments=tuple(info for info, _data in attachments),
-            headers=headers,
-            defects=tuple(sorted(defects)),
-        )
+    What the MIME parsers cannot read is read again with less ambition: mail-parser first, then the
+    standard library's parser, then the header block alone with the body as plain text.
+    """
+    try:
+        read = _read(raw)
+        return _email_from(read, raw)
+    except ParseError:
+        raise
+    except Exception as exc:  # RecursionError, a library bug: fall back to the headers and the text
+        notes = [f"MIME structure unreadable ({type(exc).__name__}: {str(exc)[:200]}); the body is kept as text"]
+    try:
+        return _email_from(_headers_only(repair_head(raw)[0], notes), raw)
     except ParseError:
         raise
     except Exception as exc:
@@ -370,8 +438,7 @@ def parse_email(raw: bytes) -> Email:
 def attachment_data(raw: bytes, sha256: str) -> bytes | None:
     """The bytes of RAW's attachment whose SHA-256 is SHA256 (as stored with its metadata), or None."""
     try:
-        msg = mailparser.parse_from_bytes(raw).message
-        found = _bodies_and_attachments(msg, [])[1] if msg is not None else []
+        found = _bodies_and_attachments(_read(raw).msg, [])[1]
     except Exception:  # a message that parsed once parses again; this guards a changed library
         return None
     return next((data for info, data in found if info.sha256 == sha256), None)
