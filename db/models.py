@@ -199,7 +199,10 @@ class Message(Base):
     mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id"))
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
     uid: Mapped[int | None] = mapped_column(BigInteger)
-    message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    # Not unique alone: mailers that reuse Message-IDs exist. A message is its Message-ID plus the
+    # digest of what its sender wrote (intake.identity); our own outgoing copies have no digest.
+    message_id: Mapped[str] = mapped_column(String(998), index=True)
+    content_digest: Mapped[str] = mapped_column(String(64), default="", server_default="")
     in_reply_to: Mapped[str] = mapped_column(Text, default="")
     references: Mapped[str] = mapped_column(Text, default="")
     sender: Mapped[str] = mapped_column(String(320), default="")
@@ -214,8 +217,11 @@ class Message(Base):
     lang: Mapped[str] = mapped_column(String(8), default="")
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     screening: Mapped[str] = mapped_column(String(64), default="")
-    status: Mapped[str] = mapped_column(String(16), default="processed")
+    # processed, ignored (screened out), quarantined, or retry (quarantined, another try requested)
+    status: Mapped[str] = mapped_column(String(16), default="processed", index=True)
     error: Mapped[str] = mapped_column(Text, default="")
+    # What reading the message had to repair or could not read (one note per line), for the people who look.
+    parse_notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Up to the size limit per message: loaded only when asked for.
     raw: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -223,7 +229,25 @@ class Message(Base):
     item: Mapped[Item | None] = relationship(back_populates="messages", foreign_keys=[item_id])
     attachments: Mapped[list[Attachment]] = relationship(back_populates="message")
 
-    __table_args__ = (UniqueConstraint("mailbox_id", "uidvalidity", "uid", name="uq_messages_mailbox_uid"),)
+    __table_args__ = (UniqueConstraint("mailbox_id", "uidvalidity", "uid", name="uq_messages_mailbox_uid"),
+                      UniqueConstraint("message_id", "content_digest", name="uq_messages_message_id_digest"))
+
+
+class ProcessingAttempt(Base):
+    """A fetched message being processed: who started it and how often it was started alone.
+
+    A row that outlives its worker means the worker died on that batch; the batch is then processed one
+    message at a time, and a message that keeps killing workers is quarantined instead of retried forever.
+    """
+
+    __tablename__ = "processing_attempts"
+
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    uid: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # starts of this message alone
+    claimed_by: Mapped[str] = mapped_column(String(128), default="")
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Attachment(Base):

@@ -19,14 +19,24 @@ def lock_mailbox(session: Session, name: str) -> Mailbox:
     return box
 
 
-def message_known(session: Session, mailbox_id: int, uidvalidity: int, uid: int, message_id: str) -> bool:
-    """Whether this message was stored already, by its mailbox position or its Message-ID."""
+def message_known(session: Session, mailbox_id: int, uidvalidity: int, uid: int, message_id: str,
+                  digest: str) -> bool:
+    """Whether this message was stored already: by its mailbox position, or by Message-ID and content digest.
+
+    A stored message without a digest (our own outgoing copies, messages stored before digests were kept)
+    is matched by its Message-ID alone.
+    """
     return session.scalar(
         select(Message.id).where(
             ((Message.mailbox_id == mailbox_id) & (Message.uidvalidity == uidvalidity) & (Message.uid == uid))
-            | (Message.message_id == message_id)
+            | ((Message.message_id == message_id) & Message.content_digest.in_((digest, "")))
         ).limit(1)
     ) is not None
+
+
+def messages_with_id(session: Session, message_id: str) -> list[int]:
+    """The ids of stored messages with MESSAGE_ID (more than one when a mailer reused it), oldest first."""
+    return list(session.scalars(select(Message.id).where(Message.message_id == message_id).order_by(Message.id)))
 
 
 def item_by_ref(session: Session, refs: Sequence[str]) -> Item | None:
@@ -42,9 +52,9 @@ def item_by_message_ids(session: Session, ids: Sequence[str]) -> Item | None:
         return None
     rows = session.execute(
         select(Message.message_id, Message.item_id).where(Message.message_id.in_(list(ids)),
-                                                          Message.item_id.is_not(None))
+                                                          Message.item_id.is_not(None)).order_by(Message.id.desc())
     ).all()
-    by_id = {mid: item_id for mid, item_id in rows}
+    by_id = {mid: item_id for mid, item_id in rows}  # a reused Message-ID names its first message
     for mid in ids:
         if mid in by_id:
             return session.get(Item, by_id[mid])

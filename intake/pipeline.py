@@ -1,25 +1,35 @@
-"""Processes one fetched batch: parse, screen, classify, thread, store and enqueue acknowledgments in one transaction."""
+"""Processes one fetched batch: parse, screen, classify, thread, store and enqueue acknowledgments in one transaction.
+
+No message can hold up a mailbox: a batch that fails as a whole, in any stage, is processed again one
+message at a time, and a message that still fails is quarantined with its raw bytes and the reason. A batch
+whose worker died is processed one at a time as well, and a message that keeps killing workers is
+quarantined instead of being retried forever (db.claims).
+"""
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal, NamedTuple
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from classifiers import Classifier, Prediction
+from classifiers import LABELS, Classifier, Prediction
 from classifiers.approval import decision
+from classifiers.prediction import NO_TEXT
 from classifiers.sentiment import is_negative
 from db.changes import record_decision
-from db.models import Attachment, Event, Item, Message, User
-from db.queries import item_by_message_ids, item_by_ref, lock_mailbox, message_known, upsert_contact
+from db.claims import claim_batch, release, start_alone, worker_name
+from db.models import Attachment, Event, Item, Mailbox, Message, User
+from db.queries import item_by_message_ids, item_by_ref, lock_mailbox, message_known, messages_with_id, upsert_contact
 from db.types import utcnow
 from intake.bounces import read_bounce
 from intake.config import Config
-from intake.parse import ParseError, parse_email, synthetic_message_id
+from intake.identity import content_digest, synthetic_message_id
+from intake.parse import ParseError, parse_email
 from intake.screen import screen
 from intake.threads import format_reference, references_in_subject, thread_ids
 from intake.values import Email, RawMail
@@ -27,6 +37,12 @@ from responders.compose import AckRequest
 from responders.outbox import enqueue_ack
 
 log = logging.getLogger("intake.pipeline")
+
+# The database is gone or busy: nothing about the message is decided, the batch is retried later.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+# A message alone that was being processed this many times when its worker died is quarantined.
+MAX_CRASHES = 3
+_WORKER = worker_name()  # this process's name on its claims, unless the caller gives one
 
 
 @dataclass
@@ -40,31 +56,49 @@ class BatchResult:
     duplicates: int = 0
     acks_queued: int = 0
     processed_uids: list[int] = field(default_factory=list)
+    one_by_one: bool = False  # the batch failed as a whole, or its worker died: processed message by message
 
     @property
     def stored(self) -> int:
         return len(self.new_items) + len(self.follow_ups) + self.recorded + self.quarantined
 
 
+class Outcome(NamedTuple):
+    """What storing one message did."""
+
+    kind: Literal["new", "follow_up", "recorded", "quarantined", "duplicate"]
+    ref: str = ""
+    ack_queued: bool = False
+
+
 @dataclass(frozen=True)
 class Parsed:
+    """A fetched message, its parsed form (None when unreadable) and identity digest; ERROR: quarantine it, why."""
+
     raw: RawMail
     email: Email | None
+    digest: str
     error: str = ""
+
+    @property
+    def message_id(self) -> str:
+        return self.email.message_id if self.email is not None else synthetic_message_id(self.raw.raw)
+
+
+def parse_one(raw: RawMail, cfg: Config, own: set[str]) -> Parsed:
+    """Parses and screens RAW; never raises: an unreadable message carries the reason to quarantine it."""
+    digest = content_digest(raw.raw)
+    try:
+        email = parse_email(raw.raw)
+    except Exception as exc:  # ParseError, and any bug of the parser's: the message is quarantined, not lost
+        return Parsed(raw, None, digest, _reason(exc))
+    return Parsed(raw, screen(email, own, raw.size, cfg.tracker.max_message_bytes), digest)
 
 
 def parse_batch(raws: Sequence[RawMail], cfg: Config) -> list[Parsed]:
     """Parses and screens every message; a failure becomes an error to quarantine."""
     own = cfg.own_addresses()
-    out = []
-    for raw in raws:
-        try:
-            email = parse_email(raw.raw)
-        except ParseError as exc:
-            out.append(Parsed(raw, None, str(exc)))
-            continue
-        out.append(Parsed(raw, screen(email, own, raw.size, cfg.tracker.max_message_bytes)))
-    return out
+    return [parse_one(raw, cfg, own) for raw in raws]
 
 
 def classify_batch(parsed: Sequence[Parsed], classifier: Classifier) -> dict[int, Prediction]:
@@ -75,39 +109,81 @@ def classify_batch(parsed: Sequence[Parsed], classifier: Classifier) -> dict[int
     return {p.raw.uid: pred for p, pred in zip(todo, preds)}
 
 
-def _message_row(p: Parsed, mailbox_id: int, email: Email | None, now: datetime) -> Message:
-    raw = p.raw
-    received = raw.internal_date or now
-    if email is None:
-        return Message(direction="in", mailbox_id=mailbox_id, uidvalidity=raw.uidvalidity, uid=raw.uid,
-                       message_id=synthetic_message_id(raw.raw), received_at=received, size=raw.size or len(raw.raw),
-                       status="quarantined", error=p.error[:2000], raw=raw.raw)
-    return Message(
-        direction="in", mailbox_id=mailbox_id, uidvalidity=raw.uidvalidity, uid=raw.uid,
-        message_id=email.message_id, in_reply_to=email.in_reply_to, references=" ".join(email.references),
-        sender=email.sender[:320], sender_name=email.sender_name[:300], recipients=", ".join(email.recipients),
-        subject=email.subject, sent_at=email.date, received_at=received, body_text=email.text,
-        new_text=email.new_text, body_html=email.html, lang=email.lang, size=raw.size or len(raw.raw),
-        screening=email.screening.reason or ("oversize" if email.screening.oversize else ""),
-        raw=raw.raw,
-        attachments=[Attachment(filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256)
-                     for a in email.attachments],
-    )
+def classify_one(p: Parsed, classifier: Classifier) -> Prediction | None:
+    """P's prediction on its own (None when it has no parsed email); a classifier failure is an unsure guess."""
+    if p.email is None:
+        return None
+    try:
+        return classifier.predict_many([(p.email.subject, p.email.text)])[0]
+    except Exception:  # the text is readable: keep it as an item for a PM to classify
+        log.exception("event=classify_failed mailbox=%s uid=%s", p.raw.mailbox, p.raw.uid)
+        return _unsure(classifier)
 
 
-def _store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: Prediction | None,
-               now: datetime) -> tuple[str, str, bool]:
-    """Stores one message; returns (outcome, item reference, acknowledgment queued)."""
-    email = p.email
-    msgid = email.message_id if email else synthetic_message_id(p.raw.raw)
-    if message_known(session, mailbox_id, p.raw.uidvalidity, p.raw.uid, msgid):
-        return "duplicate", "", False
-    row = _message_row(p, mailbox_id, email, now)
+def _unsure(classifier: Classifier) -> Prediction:
+    """The prediction of an email the classifier could not read: every category equally likely."""
+    share = 1.0 / len(LABELS)
+    return Prediction(label=LABELS[0], confidence=share, lang=NO_TEXT, model_version=classifier.version,
+                      scores={label: share for label in LABELS})
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a message is quarantined: a ParseError says it in words, anything else by its type too."""
+    return (str(exc) if isinstance(exc, ParseError) else f"{type(exc).__name__}: {exc}")[:2000]
+
+
+def _message_row(p: Parsed, mailbox_id: int, now: datetime, minimal: bool = False) -> Message:
+    """The message row of P: everything read from it, or for a message to quarantine (P.error) only what
+    identifies it (MINIMAL: not even that, in case what was read is what the database refuses)."""
+    raw, email = p.raw, p.email
+    row = Message(direction="in", mailbox_id=mailbox_id, uidvalidity=raw.uidvalidity, uid=raw.uid,
+                  message_id=p.message_id if not minimal else synthetic_message_id(raw.raw),
+                  content_digest=p.digest, received_at=raw.internal_date or now, size=raw.size or len(raw.raw),
+                  raw=raw.raw)
+    if p.error:
+        row.status, row.error = "quarantined", _printable(p.error)
+        if email is not None and not minimal:
+            row.sender, row.sender_name = _printable(email.sender)[:320], _printable(email.sender_name)[:300]
+            row.subject, row.sent_at = _printable(email.subject), email.date
+        return row
+    assert email is not None
+    row.in_reply_to, row.references = email.in_reply_to, " ".join(email.references)
+    row.sender, row.sender_name = email.sender[:320], email.sender_name[:300]
+    row.recipients, row.subject, row.sent_at = ", ".join(email.recipients), email.subject, email.date
+    row.body_text, row.new_text, row.body_html, row.lang = email.text, email.new_text, email.html, email.lang
+    row.screening = email.screening.reason or ("oversize" if email.screening.oversize else "")
+    row.parse_notes = "\n".join(email.defects)
+    row.attachments = [Attachment(filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256)
+                       for a in email.attachments]
+    return row
+
+
+def _printable(text: str) -> str:
+    """TEXT without NUL and other controls (PostgreSQL refuses NUL in text), for error columns."""
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)[:2000]
+
+
+def store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: Prediction | None,
+               now: datetime) -> Outcome:
+    """Stores one message: as a new item, a follow-up, a record without item, or quarantined."""
+    msgid = p.message_id
+    if message_known(session, mailbox_id, p.raw.uidvalidity, p.raw.uid, msgid, p.digest):
+        return Outcome("duplicate")
+    reused = messages_with_id(session, msgid)  # a different message under a Message-ID we stored before
+    row = _message_row(p, mailbox_id, now)
     if p.raw.truncated:
         row.error = f"oversize: {p.raw.size} bytes; only the headers were fetched, the message stays in the mailbox"
-    if email is None:
-        session.add(row)
-        return "quarantined", "", False
+    outcome = _file(session, cfg, row, p, pred, now) if not p.error else _kept(session, row)
+    if reused:
+        _note_collision(session, row, reused, now)
+    return outcome
+
+
+def _file(session: Session, cfg: Config, row: Message, p: Parsed, pred: Prediction | None,
+          now: datetime) -> Outcome:
+    """Decides where the message ROW belongs and stores it there."""
+    email = p.email
+    assert email is not None
     prefix = cfg.tracker.reference_prefix
     item = item_by_ref(session, references_in_subject(email.subject, prefix)) or item_by_message_ids(
         session, thread_ids(email))
@@ -121,7 +197,7 @@ def _store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: 
             session.add(Event(item_id=returned.id, kind="delivery_failed", created_at=now,
                               data={"to": ", ".join(bounce.recipients), "message_id": email.message_id,
                                     "error": f"bounced ({bounce.status or 'no status'})"}))
-            return "follow_up", returned.ref or "", False
+            return Outcome("follow_up", returned.ref or "")
     if item is not None and _is_staff(session, cfg, email.sender):
         return _staff_reply(session, item, row, email, now)
     if item is not None:
@@ -133,12 +209,19 @@ def _store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: 
         if not email.screening.reason:
             _client_decision(session, item, row, email, now)
             _flag_complaint(session, item, email, now)
-        return "follow_up", item.ref or "", False
+        return Outcome("follow_up", item.ref or "")
     if email.screening.reason:
         row.status = "ignored"
         session.add(row)
-        return "recorded", "", False
+        return Outcome("recorded")
     assert pred is not None
+    return _new_item(session, cfg, row, email, pred, now)
+
+
+def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: Prediction,
+              now: datetime) -> Outcome:
+    """A client's new request: an item, its classification, and the acknowledgment in the outbox."""
+    prefix = cfg.tracker.reference_prefix
     contact = upsert_contact(session, email.sender, email.sender_name)
     tier = contact.organization.tier if contact is not None and contact.organization is not None else ""
     item = Item(subject=email.subject, category=pred.label, confidence=pred.confidence,
@@ -160,10 +243,35 @@ def _store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: 
     if cfg.acknowledgment.enabled:
         req = AckRequest(ref=item.ref, category=item.category, lang=email.lang,
                          to_address=email.reply_to or email.sender, to_name=email.sender_name,
-                         subject=email.subject, in_reply_to=email.message_id, references=email.references)
-        queued = enqueue_ack(session, item, req, cfg.smtp.from_address, cfg.acknowledgment.team_name, now,
-                             cfg.acknowledgment.max_per_sender_per_hour) is not None
-    return "new", item.ref, queued
+                         subject=email.subject, in_reply_to=email.message_id, references=email.references,
+                         neutral=item.needs_review)
+        session.flush()  # the item's own rows first: a failure there is the message's, not the acknowledgment's
+        try:
+            with session.begin_nested():
+                queued = enqueue_ack(session, item, req, cfg.smtp.from_address, cfg.acknowledgment.team_name, now,
+                                     cfg.acknowledgment.max_per_sender_per_hour) is not None
+        except DATABASE_DOWN:
+            raise
+        except Exception as exc:  # the client's request is kept; only the automatic answer is lost
+            log.exception("event=ack_failed ref=%s", item.ref)
+            session.add(Event(item_id=item.id, kind="ack_suppressed", created_at=now,
+                              data={"reason": "build_failed", "error": _reason(exc)[:500]}))
+    return Outcome("new", item.ref, queued)
+
+
+def _kept(session: Session, row: Message) -> Outcome:
+    session.add(row)
+    return Outcome("quarantined")
+
+
+def _note_collision(session: Session, row: Message, others: list[int], now: datetime) -> None:
+    """Records that ROW, a message of its own, reuses the Message-ID of OTHERS."""
+    session.flush()
+    log.warning("event=message_id_collision message_id=%s message=%s others=%s", row.message_id, row.id,
+                ",".join(map(str, others)))
+    if row.item_id is not None:
+        session.add(Event(item_id=row.item_id, kind="message_id_collision", created_at=now,
+                          data={"message_id": row.message_id, "message": row.id, "others": others}))
 
 
 def _client_decision(session: Session, item: Item, row: Message, email: Email, now: datetime) -> None:
@@ -190,7 +298,7 @@ def _is_staff(session: Session, cfg: Config, sender: str) -> bool:
     return session.scalar(select(User.id).where(User.email == sender, User.active.is_(True))) is not None
 
 
-def _staff_reply(session: Session, item: Item, row: Message, email: Email, now: datetime) -> tuple[str, str, bool]:
+def _staff_reply(session: Session, item: Item, row: Message, email: Email, now: datetime) -> Outcome:
     """A team member answered from their own mail client with the support address in copy: our message,
     and the first human response if none came before."""
     row.item, row.direction = item, "out"
@@ -202,7 +310,7 @@ def _staff_reply(session: Session, item: Item, row: Message, email: Email, now: 
     session.add(Event(item_id=item.id, kind="replied", actor=email.sender, created_at=now,
                       data={"message_id": email.message_id, "via": "mail", "first_response": first}))
     log.info("event=staff_reply ref=%s from=%s", item.ref, email.sender)
-    return "follow_up", item.ref or "", False
+    return Outcome("follow_up", item.ref or "")
 
 
 def _flag_complaint(session: Session, item: Item, email: Email, now: datetime) -> None:
@@ -215,65 +323,151 @@ def _flag_complaint(session: Session, item: Item, email: Email, now: datetime) -
     log.info("event=follow_up_flagged ref=%s reason=negative_feedback", item.ref)
 
 
-def _quarantine_after_error(session: Session, mailbox_id: int, p: Parsed, error: str, now: datetime) -> None:
-    bad = Parsed(p.raw, None, error)
-    if not message_known(session, mailbox_id, p.raw.uidvalidity, p.raw.uid, synthetic_message_id(p.raw.raw)):
-        session.add(_message_row(bad, mailbox_id, None, now))
+def _quarantine(session: Session, mailbox_id: int, p: Parsed, now: datetime, minimal: bool = False) -> Outcome:
+    """Keeps P's raw bytes as a quarantined message with P.error as the reason (unless it is stored already)."""
+    if message_known(session, mailbox_id, p.raw.uidvalidity, p.raw.uid, p.message_id, p.digest):
+        return Outcome("duplicate")
+    session.add(_message_row(p, mailbox_id, now, minimal))
+    return Outcome("quarantined")
 
 
-def _record(result: BatchResult, outcome: str, ref: str, queued: bool, p: Parsed) -> None:
+def _record(result: BatchResult, outcome: Outcome, p: Parsed) -> None:
     email = p.email
-    if outcome == "new":
-        result.new_items.append(ref)
-        log.info("event=item_created ref=%s from=%s uid=%s", ref, email.sender if email else "", p.raw.uid)
-    elif outcome == "follow_up":
-        result.follow_ups.append(ref)
-        log.info("event=follow_up ref=%s uid=%s", ref, p.raw.uid)
-    elif outcome == "recorded":
+    if outcome.kind == "new":
+        result.new_items.append(outcome.ref)
+        log.info("event=item_created ref=%s from=%s uid=%s", outcome.ref, email.sender if email else "", p.raw.uid)
+    elif outcome.kind == "follow_up":
+        result.follow_ups.append(outcome.ref)
+        log.info("event=follow_up ref=%s uid=%s", outcome.ref, p.raw.uid)
+    elif outcome.kind == "recorded":
         result.recorded += 1
         log.info("event=not_acknowledged reason=%s uid=%s", email.screening.reason if email else "", p.raw.uid)
-    elif outcome == "quarantined":
+    elif outcome.kind == "quarantined":
         result.quarantined += 1
-        log.warning("event=quarantined uid=%s error=%s", p.raw.uid, p.error)
+        log.warning("event=quarantined mailbox=%s uid=%s message_id=%s error=%r", p.raw.mailbox, p.raw.uid,
+                    p.message_id, p.error)
     else:
         result.duplicates += 1
-    result.acks_queued += queued
+    result.acks_queued += outcome.ack_queued
+    result.processed_uids.append(p.raw.uid)
 
 
 def _store_with_retry(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: Prediction | None,
-                      now: datetime) -> tuple[str, str, bool]:
-    for attempt in (1, 2):
+                      now: datetime) -> tuple[Outcome, Parsed]:
+    """Stores P in a savepoint; a failure of this message alone quarantines it (returned with the reason)."""
+    for _attempt in (1, 2):
         try:
             with session.begin_nested():
-                return _store_one(session, cfg, mailbox_id, p, pred, now)
+                return store_one(session, cfg, mailbox_id, p, pred, now), p
         except IntegrityError:
             # Another worker stored the same message (or contact) a moment ago: look again.
             continue
+        except DATABASE_DOWN:
+            raise
         except Exception as exc:  # one bad message must never stop the batch
-            log.exception("event=store_failed uid=%s", p.raw.uid)
+            # The warning comes once, as event=quarantined; the traceback is for whoever debugs it.
+            log.debug("event=store_failed mailbox=%s uid=%s", p.raw.mailbox, p.raw.uid, exc_info=True)
+            bad = Parsed(p.raw, p.email, p.digest, _reason(exc))
             with session.begin_nested():
-                _quarantine_after_error(session, mailbox_id, p, f"{type(exc).__name__}: {exc}", now)
-            return "quarantined", "", False
-    return "duplicate", "", False
+                return _quarantine(session, mailbox_id, bad, now), bad
+    return Outcome("duplicate"), p
 
 
-def process_batch(factory: sessionmaker[Session], cfg: Config, mailbox: str, raws: Sequence[RawMail],
-                  classifier: Classifier) -> BatchResult:
-    """Stores RAWS and advances the mailbox's sync state in one transaction."""
+def _advance(box: Mailbox, raws: Sequence[RawMail], now: datetime) -> None:
+    box.uidvalidity = raws[0].uidvalidity
+    box.last_uid = max(box.last_uid or 0, *(r.uid for r in raws))
+    box.last_sync_at = now
+
+
+def _together(factory: sessionmaker[Session], cfg: Config, mailbox: str, raws: Sequence[RawMail],
+              classifier: Classifier) -> BatchResult:
+    """The batch in one pass: parsed, classified together, stored in one transaction."""
     result = BatchResult()
-    if not raws:
-        return result
     parsed = parse_batch(raws, cfg)
     preds = classify_batch(parsed, classifier)
     now = utcnow()
     with factory.begin() as session:
         box = lock_mailbox(session, mailbox)
         for p in parsed:
-            outcome = _store_with_retry(session, cfg, box.id, p, preds.get(p.raw.uid), now)
-            _record(result, *outcome, p)
-            result.processed_uids.append(p.raw.uid)
-        uidvalidity = raws[0].uidvalidity
-        box.uidvalidity = uidvalidity
-        box.last_uid = max(box.last_uid or 0, *(r.uid for r in raws))
-        box.last_sync_at = now
+            outcome, p = _store_with_retry(session, cfg, box.id, p, preds.get(p.raw.uid), now)
+            _record(result, outcome, p)
+        _advance(box, raws, now)
+        release(session, box.id, raws[0].uidvalidity, [r.uid for r in raws])
+    return result
+
+
+def _alone(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw: RawMail, classifier: Classifier,
+           worker: str, result: BatchResult) -> None:
+    """RAW on its own, in its own transactions; whatever fails quarantines it and moves the mailbox past it."""
+    now = utcnow()
+    with factory.begin() as session:
+        box = lock_mailbox(session, mailbox)
+        starts = start_alone(session, box.id, raw.uidvalidity, raw.uid, worker, now)
+    p = Parsed(raw, None, content_digest(raw.raw))
+    try:
+        if starts > MAX_CRASHES:
+            raise RuntimeError(f"the worker stopped {starts - 1} times while processing this message; it is "
+                               "quarantined so that the mail after it is not held up")
+        p = parse_one(raw, cfg, cfg.own_addresses())
+        pred = classify_one(p, classifier)
+        with factory.begin() as session:
+            box = lock_mailbox(session, mailbox)
+            outcome, p = _store_with_retry(session, cfg, box.id, p, pred, now)
+            _advance(box, [raw], now)
+            release(session, box.id, raw.uidvalidity, [raw.uid])
+    except DATABASE_DOWN:
+        raise
+    except Exception as exc:
+        p = Parsed(raw, p.email, p.digest, _reason(exc))
+        outcome = _quarantine_alone(factory, mailbox, p, now)
+    _record(result, outcome, p)
+
+
+def _quarantine_alone(factory: sessionmaker[Session], mailbox: str, p: Parsed, now: datetime) -> Outcome:
+    """Quarantines P in a transaction of its own; if even what was read of it is refused, with its bytes alone."""
+    for minimal in (False, True):
+        try:
+            with factory.begin() as session:
+                box = lock_mailbox(session, mailbox)
+                outcome = _quarantine(session, box.id, p, now, minimal)
+                _advance(box, [p.raw], now)
+                release(session, box.id, p.raw.uidvalidity, [p.raw.uid])
+            return outcome
+        except DATABASE_DOWN:
+            raise
+        except Exception:
+            if minimal:
+                raise
+            log.exception("event=quarantine_failed mailbox=%s uid=%s detail=\"keeping the raw bytes alone\"",
+                          mailbox, p.raw.uid)
+    raise AssertionError("unreachable")
+
+
+def process_batch(factory: sessionmaker[Session], cfg: Config, mailbox: str, raws: Sequence[RawMail],
+                  classifier: Classifier, worker: str = "") -> BatchResult:
+    """Stores RAWS and advances the mailbox's sync state; never stops on a message, only on the database.
+
+    WORKER names this process on its claims (one name per process by default).
+    """
+    if not raws:
+        return BatchResult()
+    worker = worker or _WORKER
+    uidvalidity = raws[0].uidvalidity
+    with factory.begin() as session:
+        box = lock_mailbox(session, mailbox)
+        claim = claim_batch(session, box.id, uidvalidity, [r.uid for r in raws], worker, utcnow())
+    if claim.crashed:
+        log.warning("event=batch_after_crash mailbox=%s uids=%s detail=\"a worker died processing these; "
+                    "processing them one at a time\"", mailbox, ",".join(map(str, sorted(claim.crashed))))
+    else:
+        try:
+            return _together(factory, cfg, mailbox, raws, classifier)
+        except DATABASE_DOWN:
+            raise
+        except Exception:
+            log.exception("event=batch_failed mailbox=%s first_uid=%s count=%d detail=\"processing the batch "
+                          "one message at a time\"", mailbox, raws[0].uid, len(raws))
+    result = BatchResult(one_by_one=True)
+    for raw in raws:
+        _alone(factory, cfg, mailbox, raw, classifier, worker, result)
     return result

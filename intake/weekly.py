@@ -26,6 +26,7 @@ from reports.sla_groups import SlaReport
 from responders.compose import lang_of
 from responders.notices import build_notice, render_notice
 from responders.outbox import enqueue_notice
+from responders.recipients import deliverable
 
 log = logging.getLogger("intake.weekly")
 SUMMARY_SUBJECT = {"en": "SLA summary, week of {period}", "zh": "服务级别周报：{period}"}
@@ -76,7 +77,7 @@ def queue_client_digests(session: Session, cfg: Config, week_start: date, now: d
     result = result or WeeklyResult()
     since, until = week_bounds(week_start, cfg.sla.report_timezone)
     for d in client_digests(session, since, until):
-        if not d.email.isascii() or "@" not in d.email:
+        if deliverable(d.email) is None:
             log.warning("event=digest_skipped to=%s reason=address", d.email)
             continue
         msg = _digest_mail(d, week_start, cfg, now)

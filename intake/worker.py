@@ -12,13 +12,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
 
 from classifiers import Classifier
+from db.claims import worker_name
 from db.queries import lock_mailbox
 from intake.config import Config, MailboxConfig
 from intake.health import OutageLog
 from intake.imap import IMAP_ERRORS, MailboxClient
 from intake.pipeline import BatchResult, process_batch
+from intake.quarantine import retry_requested
 from intake.sla_check import SlaCheck, check_sla
-from responders.sender import DrainResult, SmtpSettings, drain, worker_name
+from responders.sender import DrainResult, SmtpSettings, drain
 
 log = logging.getLogger("intake.worker")
 TRANSIENT = (*IMAP_ERRORS, SQLAlchemyError)
@@ -134,6 +136,19 @@ class Worker:
             self.stats.acks_sent += result.sent
         return result
 
+    def retry_quarantined(self) -> None:
+        """Runs the quarantined messages an admin asked to retry; a failure is logged, never fatal."""
+        try:
+            outcomes = retry_requested(self.factory, self.cfg, self.current_classifier())
+        except SQLAlchemyError as exc:
+            self.outages.failed("database", exc)
+            return
+        except Exception:  # a bug here must not stop intake
+            log.exception("event=quarantine_retry_failed")
+            return
+        if any(o.ack_queued for o in outcomes):
+            self.drain_outbox()
+
     def check_sla(self) -> SlaCheck:
         """Refreshes the items' SLA states and queues the warnings due; a failure is logged, never fatal."""
         try:
@@ -167,6 +182,7 @@ class Worker:
                 self.stats.errors.append(msg)
             finally:
                 client.close()
+        self.retry_quarantined()
         self.check_sla()
         self.drain_outbox()
         return self.stats
@@ -217,6 +233,7 @@ class Worker:
             if time.monotonic() >= next_check:
                 self.check_sla()
                 next_check = time.monotonic() + self.cfg.sla.check_seconds
+            self.retry_quarantined()
             self.drain_outbox()
         for t in threads:
             t.join(timeout=10)

@@ -19,6 +19,7 @@ CATEGORY_NAMES = {
     "zh": {"issue": "问题报告", "change_request": "变更请求", "question": "咨询", "feedback": "反馈"},
 }
 NO_SUBJECT = {"en": "(no subject)", "zh": "（无主题）"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|回复|答复)\s*[:：]\s*", re.I)
 
 jinja_env = Environment(
@@ -46,11 +47,20 @@ class AckRequest:
     subject: str
     in_reply_to: str
     references: tuple[str, ...]
+    # The category is a guess a PM has yet to check: the acknowledgment promises nothing that depends on it.
+    neutral: bool = False
+
+
+def header_text(value: str) -> str:
+    """Client text made safe for a header we write: one line, no control characters, and no "=?" that the
+    email package would take for the start of an encoded word (it fails to fold such text)."""
+    text = " ".join(_CONTROL.sub(" ", value or "").split())
+    return text.replace("=?", "= ?")
 
 
 def ack_subject(subject: str, ref: str, lang: str) -> str:
     """`Re: <original subject> [REF]`, without stacking Re: prefixes."""
-    base = " ".join((subject or "").split()) or NO_SUBJECT.get(lang, NO_SUBJECT["en"])
+    base = header_text(subject) or NO_SUBJECT.get(lang, NO_SUBJECT["en"])
     while _REPLY_PREFIX.match(base):
         base = _REPLY_PREFIX.sub("", base, count=1)
     return f"Re: {base} [{ref}]"
@@ -59,10 +69,11 @@ def ack_subject(subject: str, ref: str, lang: str) -> str:
 def render_bodies(req: AckRequest, team: str) -> tuple[str, str]:
     """The text and HTML bodies in the client's language."""
     lang = lang_of(req.lang)
-    ctx = {"ref": req.ref, "name": req.to_name, "team": team, "subject": req.subject,
+    ctx = {"ref": req.ref, "name": req.to_name, "team": team, "subject": req.subject or NO_SUBJECT[lang],
            "category_name": CATEGORY_NAMES[lang][req.category]}
-    text = jinja_env.get_template(f"{lang}/{req.category}.txt.j2").render(ctx)
-    html = jinja_env.get_template(f"{lang}/{req.category}.html.j2").render(ctx)
+    template = "received" if req.neutral else req.category
+    text = jinja_env.get_template(f"{lang}/{template}.txt.j2").render(ctx)
+    html = jinja_env.get_template(f"{lang}/{template}.html.j2").render(ctx)
     return text, html
 
 
@@ -70,13 +81,14 @@ def _threaded(req: AckRequest, from_address: str, now: datetime) -> EmailMessage
     domain = parseaddr(from_address)[1].rpartition("@")[2] or "localhost"
     msg = EmailMessage(policy=SMTP)
     msg["From"] = from_address
-    msg["To"] = formataddr((req.to_name, req.to_address))
+    msg["To"] = formataddr((header_text(req.to_name), req.to_address))
     msg["Subject"] = ack_subject(req.subject, req.ref, req.lang)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid(domain=domain)
-    if req.in_reply_to:
+    if req.in_reply_to and req.in_reply_to.isascii():
+        # A Message-ID that is not plain ASCII cannot stand in a header we send; the reference still threads.
         msg["In-Reply-To"] = req.in_reply_to
-        msg["References"] = " ".join((*req.references, req.in_reply_to)[-20:])
+        msg["References"] = " ".join([r for r in (*req.references, req.in_reply_to) if r.isascii()][-20:])
     return msg
 
 

@@ -1,6 +1,7 @@
 """Puts outgoing mail into the outbox in the caller's transaction; acknowledgments under a per-sender limit."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -10,6 +11,13 @@ from sqlalchemy.orm import Session
 
 from db.models import Event, Item, Message, OutboxMail
 from responders.compose import AckRequest, build_ack
+from responders.recipients import deliverable
+
+log = logging.getLogger("responders.outbox")
+
+
+class UndeliverableAddress(ValueError):
+    """The recipient is not an address we may send mail to."""
 
 
 def acks_sent_recently(session: Session, address: str, now: datetime) -> int:
@@ -26,10 +34,13 @@ def acks_sent_recently(session: Session, address: str, now: datetime) -> int:
 def enqueue_ack(session: Session, item: Item, req: AckRequest, from_address: str, team: str,
                 now: datetime, max_per_hour: int) -> OutboxMail | None:
     """Adds the acknowledgment for ITEM to the outbox; None when the sender's rate limit is reached."""
-    if not req.to_address.isascii():
-        # Internationalized addresses need SMTPUTF8 end to end; a PM answers these by hand.
+    if deliverable(req.to_address) is None:
+        # No address, a broken one, a special-use domain, or an internationalized address (SMTPUTF8 would be
+        # needed end to end): a PM answers these by hand.
+        reason = "no_reply_address" if not req.to_address else (
+            "non_ascii_address" if not req.to_address.isascii() else "invalid_address")
         session.add(Event(item_id=item.id, kind="ack_suppressed", created_at=now,
-                          data={"reason": "non_ascii_address", "to": req.to_address}))
+                          data={"reason": reason, "to": req.to_address}))
         return None
     if max_per_hour and acks_sent_recently(session, req.to_address, now) >= max_per_hour:
         session.add(Event(item_id=item.id, kind="ack_suppressed", created_at=now,
@@ -40,7 +51,12 @@ def enqueue_ack(session: Session, item: Item, req: AckRequest, from_address: str
 
 def enqueue(session: Session, item: Item, msg: EmailMessage, kind: str, req: AckRequest, now: datetime,
             sender_name: str = "") -> OutboxMail:
-    """Adds MSG (of KIND) for ITEM to the outbox, and its copy to the item's thread."""
+    """Adds MSG (of KIND) for ITEM to the outbox, and its copy to the item's thread.
+
+    Raises UndeliverableAddress when REQ's recipient is not an address we may send to.
+    """
+    if deliverable(req.to_address) is None:
+        raise UndeliverableAddress(req.to_address)
     raw = msg.as_bytes()
     mail = OutboxMail(item_id=item.id, kind=kind, message_id=msg["Message-ID"],
                       from_address=parseaddr(str(msg["From"]))[1], to_address=req.to_address, raw=raw,
@@ -57,10 +73,17 @@ def enqueue(session: Session, item: Item, msg: EmailMessage, kind: str, req: Ack
 
 
 def enqueue_notice(session: Session, msg: EmailMessage, kind: str, now: datetime,
-                   item_id: int | None = None) -> OutboxMail:
-    """Adds MSG, a notice to the team or a digest (of KIND), to the outbox; it is not part of any client thread."""
+                   item_id: int | None = None) -> OutboxMail | None:
+    """Adds MSG, a notice to the team or a digest (of KIND), to the outbox; it is not part of any client thread.
+
+    None, and nothing queued, when its recipient is not an address we may send to.
+    """
+    to_address = parseaddr(str(msg["To"]))[1]
+    if deliverable(to_address) is None:
+        log.warning("event=notice_not_sent kind=%s to=%r reason=undeliverable_address", kind, to_address)
+        return None
     mail = OutboxMail(item_id=item_id, kind=kind, message_id=msg["Message-ID"],
-                      from_address=parseaddr(str(msg["From"]))[1], to_address=parseaddr(str(msg["To"]))[1],
+                      from_address=parseaddr(str(msg["From"]))[1], to_address=to_address,
                       raw=msg.as_bytes(), created_at=now, next_attempt_at=now)
     session.add(mail)
     return mail

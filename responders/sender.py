@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 import smtplib
 import socket
 import ssl
@@ -13,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from db.claims import claimant_gone
 from db.models import Event, Item, OutboxMail
 from db.types import utcnow
 
@@ -69,32 +68,11 @@ def connect(settings: SmtpSettings) -> smtplib.SMTP:
     return conn
 
 
-def worker_name() -> str:
-    """A name for this process's claims: `host:pid:token`, so a restarted worker can tell its dead predecessor's."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-def _gone(claimant: str, worker: str) -> bool:
-    """Whether CLAIMANT was a process on this host that no longer runs (names as made by `worker_name`)."""
-    parts = claimant.rsplit(":", 2)
-    if claimant == worker or len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False  # another host's claims wait for CLAIM_SECONDS
-    if int(parts[1]) == os.getpid():
-        return True  # our pid under another token: an earlier process that had our pid (a container's pid 1)
-    try:
-        os.kill(int(parts[1]), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # alive, but another user's
-        return False
-    return False
-
-
 def release_dead_claims(session: Session, worker: str, now: datetime) -> list[str]:
     """Frees the claims of crashed workers on this host, so their mail goes out now, not when the claims run out."""
     owners = session.scalars(select(OutboxMail.claimed_by).distinct().where(
         OutboxMail.status == "pending", OutboxMail.claimed_until >= now))
-    dead = [o for o in owners if _gone(o, worker)]
+    dead = [o for o in owners if claimant_gone(o, worker)]
     if dead:
         session.execute(update(OutboxMail).where(OutboxMail.status == "pending", OutboxMail.claimed_by.in_(dead))
                         .values(claimed_until=None))

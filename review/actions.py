@@ -15,6 +15,7 @@ from db.types import utcnow
 from db.workflow import ALL_STATUSES, DONE, WorkflowError, check_move, next_statuses
 from responders.compose import AckRequest, Assessment, build_assessment, build_reply
 from responders.outbox import enqueue
+from responders.recipients import deliverable
 from review.i18n import N_, Explained, gettext
 from review.present import label_text
 from review.queries import lock_item
@@ -150,9 +151,9 @@ def _thread_request(session: Session, item: Item) -> AckRequest:
     last_in = session.scalar(select(Message).where(Message.item_id == item.id, Message.direction == "in")
                              .order_by(Message.received_at.desc(), Message.id.desc()).limit(1))
     to_address = last_in.sender if last_in else (item.contact.email if item.contact else "")
-    if not to_address or not to_address.isascii():
-        raise ActionError(N_("reply: the client's address is missing or not plain ASCII; answer from your mail "
-                             "program"))
+    if deliverable(to_address) is None:
+        raise ActionError(N_("reply: the client has no address we can send to (missing, invalid or not plain "
+                             "ASCII); answer from your mail program"))
     return AckRequest(ref=item.ref or "", category=item.category, lang=item.lang, to_address=to_address,
                       to_name=(last_in.sender_name if last_in else "") or (item.contact.name if item.contact else ""),
                       subject=item.subject, in_reply_to=last_in.message_id if last_in else "",

@@ -15,12 +15,13 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import select
 
+from db.claims import worker_name
 from db.engine import make_engine, make_sessionmaker
 from db.models import ChangeAssessment, Message, Organization
-from intake.config import load_config
 from intake.cli import web_settings
+from intake.config import load_config
 from intake.worker import smtp_settings
-from responders.sender import drain, worker_name
+from responders.sender import drain
 from review.app import create_app
 from tests.e2e.test_review_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.integration.conftest import dovecot, run_intake, smtp_sink, write_config  # noqa: F401 (fixtures)

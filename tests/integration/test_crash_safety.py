@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from db.claims import worker_name
 from db.models import OutboxMail
 from db.types import utcnow
-from responders.sender import SmtpSettings, drain, release_dead_claims, worker_name
+from responders.sender import SmtpSettings, drain, release_dead_claims
 from tests.crashkill import CrashReport, crash_drain
 
 pytestmark = pytest.mark.integration

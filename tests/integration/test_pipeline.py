@@ -73,15 +73,30 @@ def test_parse_failure_is_quarantined_with_raw_bytes(db, monkeypatch):
 
 def test_store_error_quarantines_instead_of_stopping(db, monkeypatch):
     def broken(*a, **k):
-        raise RuntimeError("template exploded")
+        raise RuntimeError("contact table exploded")
 
-    monkeypatch.setattr(pipeline, "enqueue_ack", broken)
+    monkeypatch.setattr(pipeline, "upsert_contact", broken)
     mail = client_email(1, "x", "Please fix the login.", "en")
     result = process_batch(db, CFG, "support", [raw(1, mail)], load_classifier())
     assert result.quarantined == 1
     with db() as s:
         assert s.scalar(select(func.count(Item.id))) == 0  # the half-made item was rolled back
-        assert s.scalar(select(Message.error)).startswith("RuntimeError: template exploded")
+        row = s.scalar(select(Message))
+        assert row.error.startswith("RuntimeError: contact table exploded") and row.raw == bytes(mail)
+        assert row.sender == "client1@client.example" and row.message_id == mail["Message-ID"]
+
+
+def test_an_acknowledgment_that_cannot_be_built_keeps_the_item(db, monkeypatch):
+    def broken(*a, **k):
+        raise RuntimeError("template exploded")
+
+    monkeypatch.setattr(pipeline, "enqueue_ack", broken)
+    mail = client_email(1, "x", "Please fix the login.", "en")
+    result = process_batch(db, CFG, "support", [raw(1, mail)], load_classifier())
+    assert len(result.new_items) == 1 and not result.acks_queued and not result.quarantined
+    with db() as s:
+        event = s.scalar(select(Event).where(Event.kind == "ack_suppressed"))
+        assert event.data["reason"] == "build_failed" and "template exploded" in event.data["error"]
 
 
 def test_threading_and_rate_limit(db):
