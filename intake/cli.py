@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from intake.config import Config, ConfigError, load_config
 from intake.logs import setup_logging
 from intake.model_commands import add_model_commands
+from intake.quarantine_commands import add_quarantine_commands
 from intake.shell import UserError, open_factory
 from intake.user_commands import add_user_commands
 
@@ -112,11 +113,12 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_report_weekly(cfg: Config, args: argparse.Namespace) -> int:
+    from db.claims import worker_name
     from db.types import utcnow
-    from intake.worker import smtp_settings
     from intake.weekly import send_weekly
+    from intake.worker import smtp_settings
     from reports.digest import last_full_week
-    from responders.sender import drain, worker_name
+    from responders.sender import drain
 
     today = utcnow().astimezone(ZoneInfo(cfg.sla.report_timezone)).date()
     day = _report_day("--week-of", args.week_of)
@@ -161,11 +163,11 @@ def web_settings(cfg: Config) -> Any:
 def cmd_web(cfg: Config, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from review.app import create_app
-
+    from db.claims import worker_name
     from intake.parse import attachment_data
     from intake.worker import smtp_settings
-    from responders.sender import drain, worker_name
+    from responders.sender import drain
+    from review.app import create_app
 
     factory = open_factory(cfg)
     host, port = args.host or cfg.web.host, args.port or cfg.web.port
@@ -234,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     web.set_defaults(func=cmd_web)
 
     add_user_commands(sub)
+    add_quarantine_commands(sub)
     return parser
 
 

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from db.engine import make_sessionmaker
 from db.types import utcnow
 from reports.policy import SlaPolicies
+from responders.recipients import deliverable
 from review import (
     api,
     api_actions,
@@ -35,6 +36,7 @@ from review import (
     pages,
     people,
     present,
+    quarantine_page,
     sla_pages,
     sla_report_page,
     sla_view,
@@ -98,6 +100,7 @@ def template_env() -> Environment:
         body=present.body_text, safe_html=safe_html_markup,
         sla_state=sla_view.state_text, clock=sla_view.clock_text, calendar=sla_view.calendar_text,
         duration=sla_view.duration_text, report_group=sla_report_page.group_text,
+        replyable=lambda address: deliverable(address or "") is not None,
     )
     env.globals["csrf_input"] = csrf_input
     i18n.install(env)
@@ -124,6 +127,9 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
                   read_attachment=read_attachment, sla=sla or sla_view.builtin_policies(), now=now or utcnow,
                   report_timezone=report_timezone)
 
+    # The admin's top bar counts quarantined messages; templates ask only when an admin is signed in.
+    ctx.templates.env.globals["quarantine_count"] = quarantine_page.counter(ctx)
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if request.url.path.startswith("/api/"):
@@ -140,8 +146,8 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
             return pages.error_page(ctx, request, 500, message)
 
     routes = [*login.routes(ctx), *pages.routes(ctx), *item_actions.routes(ctx), *archive.routes(ctx),
-              *downloads.routes(ctx), *people.routes(ctx), *sla_pages.routes(ctx), *sla_report_page.routes(ctx),
-              *api.routes(ctx), *api_actions.routes(ctx),
+              *downloads.routes(ctx), *people.routes(ctx), *quarantine_page.routes(ctx), *sla_pages.routes(ctx),
+              *sla_report_page.routes(ctx), *api.routes(ctx), *api_actions.routes(ctx),
               Mount("/static/reports", StaticFiles(directory=str(REPORT_STATIC)), name="report_static"),
               Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
     return Starlette(

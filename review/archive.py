@@ -39,7 +39,7 @@ def contact_url(contact_id: int, page: int = 1, items: int = 1) -> str:
 def parse_page(query: Mapping[str, str], name: str = "page") -> int:
     """The page number NAME in QUERY (1 when absent or empty); InvalidInput when it is not one."""
     raw = query.get(name, "").strip() or "1"
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
         raise InvalidInput(N_("%(name)s: expected a whole number from 1 to %(max)s, not %(value)s"), name=name,
                            max=MAX_PAGE, value=repr(raw))
     return int(raw)

@@ -1,4 +1,4 @@
-"""Attachment downloads: the bytes out of the stored raw message, always as a download, never rendered."""
+"""Attachment downloads, and the response every download of client bytes uses: a download, never rendered."""
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -21,6 +21,16 @@ def content_disposition(filename: str) -> str:
     """An attachment disposition: an ASCII fallback name and the exact name in RFC 5987 form."""
     fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;%' else "_" for c in filename) or "attachment"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def download_response(data: bytes, filename: str) -> Response:
+    """DATA as a download named FILENAME: opaque bytes whatever the client declared, since a browser must never
+    render mail content from this site (no sniffing, a sandboxing policy should it open it anyway)."""
+    return Response(data, media_type="application/octet-stream", headers={
+        "content-disposition": content_disposition(filename),
+        "cache-control": "private, no-store",
+        "content-security-policy": "sandbox; default-src 'none'",
+    })
 
 
 def routes(ctx: Context) -> list[Route]:
@@ -47,11 +57,6 @@ def routes(ctx: Context) -> list[Route]:
         if data is None:
             return error_page(ctx, request, 404, _("The attachment %(filename)s could not be read from the stored "
                                                    "message.", filename=filename))
-        # Served as opaque bytes whatever the client declared: a browser must never render mail content here.
-        return Response(data, media_type="application/octet-stream", headers={
-            "content-disposition": content_disposition(filename),
-            "cache-control": "private, no-store",
-            "content-security-policy": "sandbox; default-src 'none'",
-        })
+        return download_response(data, filename)
 
     return [Route("/items/{ref}/attachments/{attachment_id}", download, methods=["GET"], name="attachment")]

@@ -15,7 +15,8 @@ MAX_ID = 2**31 - 1  # ids are 32-bit integers; a larger number in a path names n
 
 def path_id(raw: str) -> int | None:
     """The row number RAW names in a path, or None when it is not one (the page then answers 404)."""
-    return int(raw) if raw.isdigit() and int(raw) <= MAX_ID else None
+    # isascii: str.isdigit() also accepts "²" and "١٢", which int() refuses or reads as another number.
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) <= MAX_ID else None
 MAX_SEARCH = 200
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")

@@ -23,7 +23,8 @@ LABELS = {
     "answered": N_("Answered"), "acknowledged": N_("Acknowledged"), "impact_assessed": N_("Impact assessed"),
     "awaiting_approval": N_("Awaiting approval"), "approved": N_("Approved"), "rejected": N_("Rejected"),
     "implemented": N_("Implemented"),
-    "processed": N_("Processed"), "quarantined": N_("Quarantined"), "ignored": N_("Ignored"),
+    "processed": N_("Processed"), "quarantined": N_("Quarantined"), "retry": N_("Retry requested"),
+    "ignored": N_("Ignored"),
     "bounce": N_("Bounce"), "auto_submitted": N_("Auto submitted"), "list_mail": N_("List mail"),
     "from_us": N_("From us"), "no_reply_sender": N_("No reply sender"), "oversize": N_("Oversize"),
 }
@@ -331,6 +332,7 @@ def message_json(m: Message) -> dict[str, Any]:
         "status": m.status,
         "screening": m.screening,
         "error": m.error,
+        "parse_notes": m.parse_notes.splitlines() if m.parse_notes else [],
         "attachments": [_attachment_json(a) for a in m.attachments],
     }
 

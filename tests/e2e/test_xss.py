@@ -19,6 +19,7 @@ from db.models import (
     Contact,
     Event,
     Item,
+    Mailbox,
     Message,
     Organization,
 )
@@ -316,4 +317,38 @@ def test_archive_and_people_pages_are_inert(watched, base_url, seeded):
         assert page.locator("main svg").count() == page.locator("main svg.sla-chart").count() == 3
         assert page.locator("link").evaluate_all("ls => ls.map(l => l.getAttribute('href'))") == [
             "/static/style.css", "/static/reports/sla.css"]
+    assert failures == {}
+
+
+def test_the_quarantine_page_is_inert_and_shows_the_payloads_as_text(watched, base_url, seeded, factory):
+    """Quarantined messages carry whatever the sender wrote: subject, sender and the parser's reason."""
+    with factory.begin() as s:
+        box = Mailbox(name="support", uidvalidity=1, last_uid=N)
+        s.add(box)
+        s.flush()
+        for uid, p in enumerate(PAYLOADS, start=1):
+            s.add(Message(direction="in", mailbox_id=box.id, uidvalidity=1, uid=uid, message_id=f"<q{uid}@x.example>",
+                          sender=p, subject=p, error=p, raw=p.encode(), size=len(p.encode()),
+                          status="quarantined" if uid % 2 else "retry",
+                          received_at=rb.T0 + timedelta(days=30, minutes=uid)))
+    page, seen, _ = watched
+    failures: dict[str, list[str]] = {}
+    shown: dict[str, dict[str, str]] = {}
+    url: str | None = base_url + "/quarantine"
+    while url:
+        found = visit(page, seen, url, "Quarantine" + SUFFIX)
+        if found:
+            failures[url] = found
+        for row in page.locator("#quarantine tbody tr").evaluate_all(
+                "rows => rows.map(r => Object.fromEntries(['position', 'sender', 'subject', 'reason']"
+                ".map(c => [c, r.querySelector('td.' + c).textContent])))"):
+            shown[row["position"]] = row
+        nxt = page.locator("a[rel=next]")
+        url = base_url + nxt.get_attribute("href") if nxt.count() else None
+    for uid, p in enumerate(PAYLOADS, start=1):
+        row = shown.get(f"support:{uid}")
+        if row is None:
+            failures[f"support:{uid}"] = ["not listed"]
+        elif [row["sender"], row["subject"], row["reason"]] != [as_text(p)] * 3:
+            failures[f"support:{uid}"] = ["not shown as the literal text"]
     assert failures == {}

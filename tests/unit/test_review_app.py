@@ -430,3 +430,21 @@ def test_display_helpers():
         "Category changed from Issue to Change request")
     assert event_summary("custom", {"b": [1, 2], "a": "x"}) == "a: x; b: [1, 2]"
     assert event_summary("custom", {"text": "y" * 1000}).endswith("\u2026")
+
+
+def test_items_without_an_address_we_can_answer_say_so(client, factory):
+    with factory.begin() as s:
+        add_item(s, 1, email="anna@acme.example")
+        add_item(s, 2, email="pete@silly.test", subject="Special-use domain")
+        nobody = add_item(s, 3, email="x@acme.example", subject="No From header")
+        nobody.contact = None
+        s.add(Message(item_id=nobody.id, direction="in", message_id="<notes@x>", received_at=T0, raw=b"raw",
+                      parse_notes="From: no usable address in 'nobody at all'\nblank lines before the header fields "
+                                  "skipped"))
+    html = client.get("/").text
+    rows = {ref: row for ref, row in re.findall(r'data-ref="([^"]+)"(.*?)</tr>', html, re.S)}
+    assert "No reply address" not in rows["CI-000001"]
+    assert "No reply address" in rows["CI-000002"] and "No reply address" in rows["CI-000003"]
+    page = client.get("/items/CI-000003").text
+    assert "No reply address" in page and "Read with repairs" in page
+    assert "From: no usable address in &#39;nobody at all&#39;" in page
