@@ -5,11 +5,9 @@ import json
 import subprocess
 import sys
 from datetime import datetime, timezone
-from types import SimpleNamespace
 
 import pytest
 
-from db.engine import make_engine, make_sessionmaker
 from db.models import Mailbox, Message
 from intake.cli import build_parser, main
 from intake.quarantine_commands import _cut, _printable, _width
@@ -20,12 +18,8 @@ RAW = f"From: li@client.cn\r\nSubject: {HOSTILE}\r\n".encode() + b"X-Bytes: \xff
 
 
 @pytest.fixture
-def cfg(tmp_path):
-    path = tmp_path / "c.toml"
-    path.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "x.db"}"\n')
-    assert main(["--config", str(path), "db", "upgrade"]) == 0
-    factory = make_sessionmaker(make_engine(f"sqlite:///{tmp_path / 'x.db'}"))
-    with factory.begin() as s:
+def cfg(cli_db):
+    with cli_db.factory.begin() as s:
         box = Mailbox(name="support", uidvalidity=7, last_uid=2)
         s.add(box)
         s.flush()
@@ -33,7 +27,7 @@ def cfg(tmp_path):
                            received_at=T0.replace(minute=uid), size=len(RAW), raw=RAW, sender="li@client.cn",
                            subject=HOSTILE if uid == 2 else "Plain", status="retry" if uid == 2 else "quarantined",
                            error=f"{HOSTILE}\nsecond line") for uid in (1, 2)])
-    return SimpleNamespace(path=path, factory=factory)
+    return cli_db
 
 
 def run(cfg, capsys, *args: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]

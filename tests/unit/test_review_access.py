@@ -22,11 +22,6 @@ REF = "CI-000001"
 
 
 @pytest.fixture
-def app(factory):
-    return create_app(factory)
-
-
-@pytest.fixture
 def two_orgs(factory):
     """CI-000001 from Acme, CI-000002 from Globex, CI-000003 from a free-mail sender of no organization."""
     with factory.begin() as s:

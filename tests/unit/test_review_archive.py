@@ -10,22 +10,10 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from db.models import Contact, Item, Message, Organization
-from review.app import create_app
 from tests.unit.test_review_app import T0, add_item
 from tests.web import signed_in
 
 XSS = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-def app(factory):
-    return create_app(factory)
-
-
-@pytest.fixture
-def admin(app, factory):
-    with TestClient(app) as c:
-        yield signed_in(c, factory, email="lead@example.com", role="admin")
 
 
 @pytest.fixture

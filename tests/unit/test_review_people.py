@@ -3,20 +3,13 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from db.models import Organization, User
 from review.accounts import find_user
-from review.app import create_app
 from tests.unit.test_review_access import two_orgs  # noqa: F401  (fixture)
 from tests.web import add_user, sign_in, signed_in
-
-
-@pytest.fixture
-def app(factory):
-    return create_app(factory)
 
 
 def ids(factory) -> dict[str, int]:

@@ -12,7 +12,6 @@ from starlette.testclient import TestClient
 
 from db.models import Mailbox, Message
 from db.quarantine import QUARANTINED, RETRY_REQUESTED
-from review.app import create_app
 from review.params import path_id
 from review.present import label_text
 from tests.unit.test_review_i18n import EMAIL_OR_REF, ENGLISH_RUN, PLACEHOLDER, catalog, visible_texts
@@ -40,17 +39,6 @@ def add_quarantined(factory, n: int, *, status: str = QUARANTINED, raw: bytes = 
         s.add(row)
         s.flush()
         return row.id
-
-
-@pytest.fixture
-def app(factory):
-    return create_app(factory)
-
-
-@pytest.fixture
-def admin(app, factory):
-    with TestClient(app) as c:
-        yield signed_in(c, factory)
 
 
 @pytest.fixture

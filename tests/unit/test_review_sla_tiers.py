@@ -29,12 +29,6 @@ def app(factory):
 
 
 @pytest.fixture
-def admin(app, factory):
-    with TestClient(app) as c:
-        yield signed_in(c, factory)
-
-
-@pytest.fixture
 def pm(app, factory, acme):
     add_user(factory, "pat@example.com", "pm", orgs=("acme.example",))
     with TestClient(app) as c:

@@ -2,27 +2,21 @@
 from __future__ import annotations
 
 import io
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
-from db.engine import make_engine, make_sessionmaker
 from db.models import ApiToken, Organization, User
 from intake.cli import main
 from review.auth import token_hash, verify_password
 
 
 @pytest.fixture
-def cfg(tmp_path):
-    path = tmp_path / "c.toml"
-    path.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "x.db"}"\n')
-    assert main(["--config", str(path), "db", "upgrade"]) == 0
-    factory = make_sessionmaker(make_engine(f"sqlite:///{tmp_path / 'x.db'}"))
-    with factory.begin() as s:
+def cfg(cli_db):
+    with cli_db.factory.begin() as s:
         s.add_all([Organization(name="Acme", domain="acme.example"),
                    Organization(name="Globex", domain="globex.example")])
-    return SimpleNamespace(path=path, factory=factory)
+    return cli_db
 
 
 def _run(cfg, monkeypatch, *args: str, stdin: str = "") -> int:
