@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from intake.addresses import Mailbox, first_mailbox, mailboxes, plausible
+from intake.parse.addresses import Mailbox, first_mailbox, mailboxes, plausible
 
 MIKEL = Path(__file__).resolve().parents[1] / "data" / "mails" / "mikel-mail"
 # Deterministic and quick: the same examples on every run and in CI, nothing written to .hypothesis/.

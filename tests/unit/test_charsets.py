@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from intake.charsets import decode_bytes, normalize_charset
-from intake.encoded_words import decode_words
+from intake.parse.charsets import decode_bytes, normalize_charset
+from intake.parse.encoded_words import decode_words
 from intake.parse import ParseError, parse_email
 from tests.corpus import MAIL_CORPUS
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from intake.attachments import safe_filename
+from intake.parse.attachments import safe_filename
 from intake.parse import ParseError, parse_email, synthetic_message_id
-from intake.text import html_to_text, new_text
+from intake.parse.text import html_to_text, new_text
 from tests.corpus import MAIL_CORPUS
 
 CORPUS = MAIL_CORPUS

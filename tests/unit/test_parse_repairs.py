@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from intake.head_repair import repair_head
+from intake.parse.head_repair import repair_head
 from intake.identity import content_digest, synthetic_message_id
-from intake.nesting import MAX_DEPTH, OPAQUE_NAME, limit_nesting
+from intake.parse.nesting import MAX_DEPTH, OPAQUE_NAME, limit_nesting
 from intake.parse import ParseError, attachment_data, parse_email
 from tests.corpus import MAIL_CORPUS
 

@@ -6,7 +6,7 @@ import binascii
 import re
 from dataclasses import dataclass
 
-from intake.charsets import REPLACED, SURROGATE, decode_bytes, decode_safely, strict_decode
+from intake.parse.charsets import REPLACED, SURROGATE, decode_bytes, decode_safely, strict_decode
 
 # --- RFC 2047 encoded words --------------------------------------------------------------------------------
 

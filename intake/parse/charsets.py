@@ -4,7 +4,7 @@ from __future__ import annotations
 import codecs
 import re
 
-from intake.plausibility import fit as plausibility, ru_loglik
+from intake.parse.plausibility import fit as plausibility, ru_loglik
 
 __all__ = ["decode_bytes", "normalize_charset"]
 

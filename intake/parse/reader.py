@@ -1,4 +1,4 @@
-"""Parses raw message bytes into an Email, repairing broken charsets; a failure is a ParseError to quarantine."""
+"""Parses raw message bytes into an Email, reading what the libraries cannot; ParseError means quarantine it."""
 from __future__ import annotations
 
 import email
@@ -17,14 +17,14 @@ import mailparser
 logging.getLogger("mailparser").setLevel(logging.ERROR)
 
 from classifiers.lang import detect_language
-from intake.addresses import first_mailbox, mailboxes, plausible
-from intake.attachments import attachment, default_name
-from intake.charsets import decode_bytes
-from intake.encoded_words import decode_words
-from intake.head_repair import repair_head
+from intake.parse.addresses import first_mailbox, mailboxes, plausible
+from intake.parse.attachments import attachment, default_name
+from intake.parse.charsets import decode_bytes
+from intake.parse.encoded_words import decode_words
+from intake.parse.head_repair import repair_head
 from intake.identity import synthetic_message_id
-from intake.nesting import MAX_DEPTH, limit_nesting
-from intake.text import html_to_text, new_text, sanitize_html
+from intake.parse.nesting import MAX_DEPTH, limit_nesting
+from intake.parse.text import html_to_text, new_text, sanitize_html
 from intake.values import AttachmentInfo, Email
 
 _MSGID = re.compile(r"<[^<>\s]+>")
