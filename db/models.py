@@ -89,8 +89,6 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20), default="pm")
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Changes whenever the password does, so sessions signed before a password change stop working.
-    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     language: Mapped[str] = mapped_column(String(8), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -120,6 +118,30 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None: until revoked
+
+    user: Mapped[User] = relationship()
+
+
+class UserSession(Base):
+    """One sign-in to the review app. The browser's cookie holds the random key; only its SHA-256 is stored,
+    so a copy of this table signs nobody in. Deleting the row ends the session at the next request."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Kept to the minute (see review.user_sessions.SEEN_RESOLUTION): not a write per request.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    client_address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    # The session's CSRF token: every form of this session carries it.
+    csrf_secret: Mapped[str] = mapped_column(String(64))
+    # A one-line notice for the next page (set by a form post, shown once); kept here, not in the cookie.
+    flash: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     user: Mapped[User] = relationship()
 

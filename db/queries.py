@@ -1,12 +1,14 @@
 """The few queries several packages share."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from email.utils import getaddresses
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from db.models import Contact, Event, Item, Mailbox, Message, Organization
+from db.free_mail import is_free_mail
+from db.models import Contact, Event, Item, Mailbox, Message, Organization, UserOrganization
 
 
 def lock_mailbox(session: Session, name: str) -> Mailbox:
@@ -39,30 +41,94 @@ def messages_with_id(session: Session, message_id: str) -> list[int]:
     return list(session.scalars(select(Message.id).where(Message.message_id == message_id).order_by(Message.id)))
 
 
+def items_by_refs(session: Session, refs: Sequence[str]) -> list[Item]:
+    """The items with one of REFS, oldest first."""
+    if not refs:
+        return []
+    return list(session.scalars(select(Item).where(Item.ref.in_(list(refs))).order_by(Item.id)))
+
+
 def item_by_ref(session: Session, refs: Sequence[str]) -> Item | None:
     """The first item with one of REFS."""
-    if not refs:
-        return None
-    return session.scalar(select(Item).where(Item.ref.in_(list(refs))).order_by(Item.id).limit(1))
+    found = items_by_refs(session, refs)
+    return found[0] if found else None
 
 
-def item_by_message_ids(session: Session, ids: Sequence[str]) -> Item | None:
-    """The item of the nearest message among IDS that belongs to one."""
+def items_by_message_ids(session: Session, ids: Sequence[str]) -> list[Item]:
+    """The items of the messages among IDS that belong to one, the nearest message's item first."""
     if not ids:
-        return None
+        return []
     rows = session.execute(
         select(Message.message_id, Message.item_id).where(Message.message_id.in_(list(ids)),
                                                           Message.item_id.is_not(None)).order_by(Message.id.desc())
     ).all()
     by_id = {mid: item_id for mid, item_id in rows}  # a reused Message-ID names its first message
-    for mid in ids:
-        if mid in by_id:
-            return session.get(Item, by_id[mid])
-    return None
+    item_ids = dict.fromkeys(by_id[mid] for mid in ids if mid in by_id)
+    return [item for item in (session.get(Item, i) for i in item_ids) if item is not None]
 
 
-def upsert_contact(session: Session, email: str, name: str) -> Contact | None:
-    """The contact for EMAIL, created with its organization (by domain) when new."""
+def item_by_message_ids(session: Session, ids: Sequence[str]) -> Item | None:
+    """The item of the nearest message among IDS that belongs to one."""
+    found = items_by_message_ids(session, ids)
+    return found[0] if found else None
+
+
+def organizations_of(session: Session, addresses: Iterable[str],
+                     free_mail: Iterable[str] = ()) -> dict[str, int | None]:
+    """The organization id of each of ADDRESSES (keys lowercased): its contact's organization, else for an
+    address we have no contact for, its domain's organization (the one upsert_contact would give it).
+
+    None for a contact without an organization, and for a free-mail domain (db.free_mail, plus FREE_MAIL)
+    even if an organization row carries that domain: a free-mail address speaks for nobody but itself.
+    """
+    given = {a.strip() for a in addresses if a and a.strip()}
+    wanted = {a.lower() for a in given}
+    if not wanted:
+        return {}
+    found: dict[str, int | None] = {}
+    # As written and lowercased: contacts' addresses are stored as they came, and the unique index stays usable.
+    contacts = session.execute(select(Contact.email, Contact.organization_id)
+                               .where(Contact.email.in_(sorted(given | wanted))).order_by(Contact.id))
+    for email, org_id in contacts:
+        found.setdefault(email.lower(), org_id)
+    extra = tuple(free_mail)
+    domains = {a.rpartition("@")[2] for a in wanted - found.keys()}
+    domains = {d for d in domains if d and not is_free_mail(d, extra)}
+    by_domain: dict[str, int] = {}
+    if domains:
+        for domain, org_id in session.execute(select(Organization.domain, Organization.id)
+                                              .where(func.lower(Organization.domain).in_(sorted(domains)))):
+            by_domain[domain.lower()] = org_id
+    for address in wanted - found.keys():
+        found[address] = by_domain.get(address.rpartition("@")[2])
+    return found
+
+
+def organization_of(session: Session, address: str, free_mail: Iterable[str] = ()) -> int | None:
+    """The organization id of ADDRESS, as organizations_of() finds it."""
+    return organizations_of(session, [address], free_mail).get(address.strip().lower())
+
+
+def written_to(session: Session, item_id: int) -> frozenset[str]:
+    """Every address (lowercased) our outgoing messages on item ITEM_ID went to: acknowledgments, replies from
+    the app and from the team's own mail programs, with their copies."""
+    rows = [r for r in session.scalars(select(Message.recipients).where(Message.item_id == item_id,
+                                                                        Message.direction == "out")) if r]
+    return frozenset(addr.strip().lower() for _name, addr in getaddresses(rows) if addr.strip())
+
+
+def messages_in(session: Session, item_id: int) -> list[Message]:
+    """The incoming messages of item ITEM_ID (raw bytes not loaded), newest first."""
+    return list(session.scalars(select(Message).where(Message.item_id == item_id, Message.direction == "in")
+                                .order_by(Message.received_at.desc(), Message.id.desc())))
+
+
+def upsert_contact(session: Session, email: str, name: str, free_mail: Iterable[str] = ()) -> Contact | None:
+    """The contact for EMAIL, created with its organization (by domain) when new.
+
+    Senders of free-mail providers (db.free_mail, plus FREE_MAIL) get no organization: they are people,
+    not a client, and an admin links them to one.
+    """
     if not email:
         return None
     contact = session.scalar(select(Contact).where(Contact.email == email))
@@ -71,15 +137,32 @@ def upsert_contact(session: Session, email: str, name: str) -> Contact | None:
             contact.name = name
         return contact
     domain = email.rpartition("@")[2]
-    org = session.scalar(select(Organization).where(Organization.domain == domain)) if domain else None
-    if org is None and domain:
-        org = Organization(name=domain, domain=domain)
-        session.add(org)
-        session.flush()
+    org = None
+    if domain and not is_free_mail(domain, free_mail):
+        org = session.scalar(select(Organization).where(Organization.domain == domain))
+        if org is None:
+            org = Organization(name=domain, domain=domain)
+            session.add(org)
+            session.flush()
     contact = Contact(email=email, name=name, organization=org)
     session.add(contact)
     session.flush()
     return contact
+
+
+def detach_free_mail(session: Session, extra: Iterable[str]) -> list[str]:
+    """Removes the organizations of the free-mail domains EXTRA (configured, beyond the shipped list, which
+    migration 0008 handled): their contacts keep their items without an organization. Returns the domains."""
+    domains = sorted({d.strip().lower() for d in extra if d.strip()})
+    if not domains:
+        return []
+    orgs = list(session.scalars(select(Organization).where(Organization.domain.in_(domains))))
+    ids = [o.id for o in orgs]
+    if ids:
+        session.execute(update(Contact).where(Contact.organization_id.in_(ids)).values(organization_id=None))
+        session.execute(delete(UserOrganization).where(UserOrganization.organization_id.in_(ids)))
+        session.execute(delete(Organization).where(Organization.id.in_(ids)))
+    return [o.domain for o in orgs]
 
 
 def corrected_examples(session: Session) -> list[tuple[str, str, str, str]]:

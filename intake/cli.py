@@ -38,6 +38,14 @@ def cmd_db_upgrade(cfg: Config, args: argparse.Namespace) -> int:
     except Exception as exc:
         raise UserError(f"database: upgrade failed: {exc}") from None
     print(f"database at revision {current_revision(engine)} ({engine.url.render_as_string()})")
+    if cfg.tracker.free_mail_domains:
+        from db.engine import make_sessionmaker
+        from db.queries import detach_free_mail
+
+        with make_sessionmaker(engine).begin() as session:
+            detached = detach_free_mail(session, cfg.tracker.free_mail_domains)
+        if detached:
+            print(f"free-mail domains are no organizations any more: {', '.join(detached)}")
     return 0
 
 
@@ -160,6 +168,18 @@ def web_settings(cfg: Config) -> Any:
                    from_address=cfg.smtp.from_address, team=cfg.acknowledgment.team_name)
 
 
+def proxy_options(cfg: Config) -> dict[str, Any]:
+    """uvicorn's options for X-Forwarded-For/-Proto: read only behind a proxy, and only from the trusted ones
+    (uvicorn's ProxyHeadersMiddleware then gives the app, and the sign-in limit, the client's address)."""
+    import logging
+
+    if cfg.web.behind_proxy and not cfg.web.trusted_proxies:
+        logging.getLogger("intake.web").warning(
+            "event=web_proxy_loopback detail=\"web.behind_proxy without web.trusted_proxies: forwarded headers "
+            "are read from 127.0.0.1 and ::1 only; list the proxy's address in web.trusted_proxies\"")
+    return {"proxy_headers": cfg.web.behind_proxy, "forwarded_allow_ips": cfg.web.forwarded_allow_ips}
+
+
 def cmd_web(cfg: Config, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -176,8 +196,7 @@ def cmd_web(cfg: Config, args: argparse.Namespace) -> int:
                      read_attachment=attachment_data, sla=cfg.sla.built,
                      report_timezone=cfg.sla.report_timezone)
     print(f"PM queue at http://{host}:{port}/", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=cfg.web.behind_proxy,
-                forwarded_allow_ips="*" if cfg.web.behind_proxy else None)
+    uvicorn.run(app, host=host, port=port, log_level="warning", **proxy_options(cfg))
     return 0
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import shlex
 import subprocess
@@ -137,6 +138,8 @@ class TrackerConfig:
     # Domains of the team's own mail: a reply from there in a thread (support in copy) is a human answer.
     staff_domains: tuple[str, ...] = ()
     max_message_bytes: int = 25 * 1024 * 1024
+    # Free-mail domains beyond the shipped list (db.free_mail): their senders get no organization.
+    free_mail_domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,10 @@ class SlaConfig:
                               self.pause_statuses, self.ack_target_minutes * 60)
 
 
+# Whom forwarded headers are read from with behind_proxy and no trusted_proxies: a proxy on the same host.
+LOOPBACK = "127.0.0.1,::1"
+
+
 @dataclass(frozen=True)
 class WebConfig:
     host: str = "127.0.0.1"
@@ -177,7 +184,8 @@ class WebConfig:
     secret_key_env: str = ""         # signs session cookies; at least 32 characters
     secret_key_file: str = ""
     secure_cookies: bool = False     # true when users reach the app over HTTPS (e.g. behind a TLS proxy)
-    behind_proxy: bool = False       # trust X-Forwarded-For/-Proto (client address for the login limit)
+    behind_proxy: bool = False       # read X-Forwarded-For/-Proto (client address for the login limit)...
+    trusted_proxies: tuple[str, ...] = ()  # ...from these addresses or networks only; none listed: loopback only
     session_hours: float = 12.0
     login_failures: int = 5          # failed sign-ins per account before a pause
     login_window_minutes: float = 15.0
@@ -191,6 +199,14 @@ class WebConfig:
     @property
     def secret_key(self) -> Secret:
         return Secret(self.secret_key_env, self.secret_key_file)
+
+    @property
+    def forwarded_allow_ips(self) -> str | None:
+        """The peers whose X-Forwarded-For/-Proto the server believes, as uvicorn's forwarded_allow_ips takes
+        them: the trusted proxies, loopback when none are listed, None (nobody) unless behind_proxy."""
+        if not self.behind_proxy:
+            return None
+        return ",".join(self.trusted_proxies) or LOOPBACK
 
 
 @dataclass(frozen=True)
@@ -312,6 +328,7 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("web.login_failures: must be at least 1, and login_window_minutes more than 0")
     if not cfg.database.url:
         raise ConfigError("database.url: must not be empty")
+    _validate_proxies(cfg.web)
     if cfg.web.public_url and not cfg.web.public_url.startswith(("http://", "https://")):
         raise ConfigError("web.public_url: must start with http:// or https://, e.g. \"https://intake.example.com\"")
     try:
@@ -325,6 +342,20 @@ def _validate(cfg: Config) -> None:
         cfg.sla.built  # noqa: B018  (built once here so a mistake stops the program at start)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _validate_proxies(web: WebConfig) -> None:
+    if web.trusted_proxies and not web.behind_proxy:
+        raise ConfigError("web.trusted_proxies: forwarded headers are read only with web.behind_proxy = true; "
+                          "set it, or remove trusted_proxies")
+    for i, entry in enumerate(web.trusted_proxies):
+        # As uvicorn reads them: an address, or a network with a "/" (strictly: no host bits set), where anything
+        # else would silently match nothing; "*" (anyone) is what this list exists to avoid.
+        try:
+            ipaddress.ip_network(entry) if "/" in entry else ipaddress.ip_address(entry)
+        except ValueError as exc:
+            raise ConfigError(f"web.trusted_proxies[{i}]: {entry!r} is not an IP address or network ({exc}); "
+                              "list the proxies, e.g. [\"10.0.0.5\", \"10.1.0.0/16\"]") from None
 
 
 def parse_config(data: dict[str, Any]) -> Config:

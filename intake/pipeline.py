@@ -24,14 +24,26 @@ from classifiers.sentiment import is_negative
 from db.changes import record_decision
 from db.claims import claim_batch, release, start_alone, worker_name
 from db.models import Attachment, Event, Item, Mailbox, Message, User
-from db.queries import item_by_message_ids, item_by_ref, lock_mailbox, message_known, messages_with_id, upsert_contact
+from db.queries import (
+    item_by_message_ids,
+    item_by_ref,
+    items_by_message_ids,
+    items_by_refs,
+    lock_mailbox,
+    message_known,
+    messages_with_id,
+    organization_of,
+    upsert_contact,
+    written_to,
+)
 from db.types import utcnow
 from intake.bounces import read_bounce
 from intake.config import Config
 from intake.identity import content_digest, synthetic_message_id
 from intake.parse import ParseError, parse_email
+from intake.participants import Parties, first_joinable, speaks_for_client
 from intake.screen import screen
-from intake.threads import format_reference, references_in_subject, thread_ids
+from intake.threads import format_reference, references_in_subject, thread_ids, without_references
 from intake.values import Email, RawMail
 from responders.compose import AckRequest
 from responders.outbox import enqueue_ack
@@ -185,8 +197,9 @@ def _file(session: Session, cfg: Config, row: Message, p: Parsed, pred: Predicti
     email = p.email
     assert email is not None
     prefix = cfg.tracker.reference_prefix
-    item = item_by_ref(session, references_in_subject(email.subject, prefix)) or item_by_message_ids(
-        session, thread_ids(email))
+    # The items the message names: by a reference in its subject first, then by the Message-IDs it answers.
+    claimed = list(dict.fromkeys([*items_by_refs(session, references_in_subject(email.subject, prefix)),
+                                  *items_by_message_ids(session, thread_ids(email))]))
     if email.screening.bounce:
         bounce = read_bounce(p.raw.raw)
         returned = item_by_message_ids(session, list(bounce.message_ids)) or item_by_ref(
@@ -198,8 +211,9 @@ def _file(session: Session, cfg: Config, row: Message, p: Parsed, pred: Predicti
                               data={"to": ", ".join(bounce.recipients), "message_id": email.message_id,
                                     "error": f"bounced ({bounce.status or 'no status'})"}))
             return Outcome("follow_up", returned.ref or "")
-    if item is not None and _is_staff(session, cfg, email.sender):
-        return _staff_reply(session, item, row, email, now)
+    if claimed and _is_staff(session, cfg, email.sender):
+        return _staff_reply(session, claimed[0], row, email, now)
+    item = _joined(session, cfg, claimed, email.sender)
     if item is not None:
         row.item = item
         session.add(row)
@@ -207,26 +221,51 @@ def _file(session: Session, cfg: Config, row: Message, p: Parsed, pred: Predicti
         session.add(Event(item_id=item.id, kind=kind, created_at=now,
                           data={"message_id": email.message_id, "from": email.sender, "screening": row.screening}))
         if not email.screening.reason:
-            _client_decision(session, item, row, email, now)
+            _client_decision(session, cfg, item, row, email, now)
             _flag_complaint(session, item, email, now)
         return Outcome("follow_up", item.ref or "")
     if email.screening.reason:
         row.status = "ignored"
         session.add(row)
+        if claimed:  # automatic mail from outside the thread: kept, never put on the item it names
+            log.warning("event=thread_claim_refused claimed=%s from=%s message_id=%s screening=%s",
+                        claimed[0].ref, email.sender, email.message_id, row.screening)
         return Outcome("recorded")
     assert pred is not None
-    return _new_item(session, cfg, row, email, pred, now)
+    return _new_item(session, cfg, row, email, pred, now, claimed[0] if claimed else None)
+
+
+def _parties(session: Session, item: Item, with_written_to: bool = True) -> Parties:
+    """Who ITEM's thread belongs to (intake.participants): its contact, their organization, whom we wrote to."""
+    contact = item.contact
+    return Parties.of(contact.email if contact else "", contact.organization_id if contact else None,
+                      written_to(session, item.id) if with_written_to else ())
+
+
+def _joined(session: Session, cfg: Config, claimed: list[Item], sender: str) -> Item | None:
+    """The first of the CLAIMED items whose thread SENDER may join, or None."""
+    if not claimed:
+        return None
+    organization = organization_of(session, sender, cfg.tracker.free_mail_domains) if sender else None
+    return first_joinable(sender, organization, [(item, _parties(session, item)) for item in claimed])
 
 
 def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: Prediction,
-              now: datetime) -> Outcome:
-    """A client's new request: an item, its classification, and the acknowledgment in the outbox."""
+              now: datetime, claimed: Item | None = None) -> Outcome:
+    """A client's new request: an item, its classification, and the acknowledgment in the outbox.
+
+    CLAIMED: the item whose thread the message named although its sender is none of that thread's participants.
+    The message becomes an item of its own, flagged for review and linked to CLAIMED by an event on each;
+    nothing of CLAIMED (its reference, subject or Message-IDs) goes into the acknowledgment.
+    """
     prefix = cfg.tracker.reference_prefix
-    contact = upsert_contact(session, email.sender, email.sender_name)
+    contact = upsert_contact(session, email.sender, email.sender_name, cfg.tracker.free_mail_domains)
     tier = contact.organization.tier if contact is not None and contact.organization is not None else ""
-    item = Item(subject=email.subject, category=pred.label, confidence=pred.confidence,
+    subject = email.subject if claimed is None else without_references(email.subject, prefix)
+    needs_review = claimed is not None or pred.needs_review(cfg.classifier.review_threshold)
+    item = Item(subject=subject, category=pred.label, confidence=pred.confidence,
                 sla=cfg.sla.built.for_tier(tier).snapshot(),
-                needs_review=pred.needs_review(cfg.classifier.review_threshold), model_version=pred.model_version,
+                needs_review=needs_review, model_version=pred.model_version,
                 status="new", lang=email.lang, contact=contact, received_at=row.received_at, created_at=now)
     session.add(item)
     session.flush()
@@ -238,13 +277,15 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
                             "model_version": pred.model_version, "needs_review": item.needs_review}))
     if row.error:
         session.add(Event(item_id=item.id, kind="note", created_at=now, data={"text": row.error}))
+    if claimed is not None:
+        _refuse_claim(session, item, claimed, email, now)
     _flag_complaint(session, item, email, now)
     queued = False
     if cfg.acknowledgment.enabled:
         req = AckRequest(ref=item.ref, category=item.category, lang=email.lang,
                          to_address=email.reply_to or email.sender, to_name=email.sender_name,
-                         subject=email.subject, in_reply_to=email.message_id, references=email.references,
-                         neutral=item.needs_review)
+                         subject=subject, in_reply_to=email.message_id,
+                         references=email.references if claimed is None else (), neutral=item.needs_review)
         session.flush()  # the item's own rows first: a failure there is the message's, not the acknowledgment's
         try:
             with session.begin_nested():
@@ -257,6 +298,16 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
             session.add(Event(item_id=item.id, kind="ack_suppressed", created_at=now,
                               data={"reason": "build_failed", "error": _reason(exc)[:500]}))
     return Outcome("new", item.ref, queued)
+
+
+def _refuse_claim(session: Session, item: Item, claimed: Item, email: Email, now: datetime) -> None:
+    """Links ITEM, new, to CLAIMED, the item whose thread its message named without its sender belonging there."""
+    session.add(Event(item_id=item.id, kind="thread_claim", created_at=now,
+                      data={"ref": claimed.ref, "message_id": email.message_id}))
+    session.add(Event(item_id=claimed.id, kind="thread_claim_refused", created_at=now,
+                      data={"ref": item.ref, "from": email.sender, "message_id": email.message_id}))
+    log.warning("event=thread_claim_refused ref=%s claimed=%s from=%s message_id=%s", item.ref, claimed.ref,
+                email.sender, email.message_id)
 
 
 def _kept(session: Session, row: Message) -> Outcome:
@@ -274,13 +325,15 @@ def _note_collision(session: Session, row: Message, others: list[int], now: date
                           data={"message_id": row.message_id, "message": row.id, "others": others}))
 
 
-def _client_decision(session: Session, item: Item, row: Message, email: Email, now: datetime) -> None:
+def _client_decision(session: Session, cfg: Config, item: Item, row: Message, email: Email, now: datetime) -> None:
     """A client's "approve" or "reject" in answer to an impact assessment moves the change request on."""
     if item.category != "change_request" or item.status != "awaiting_approval":
         return
-    client = item.contact.email if item.contact else ""
-    if email.sender.rpartition("@")[2].lower() != client.rpartition("@")[2].lower():
-        return  # someone else in the thread (our own staff, a forwarded copy) does not decide for the client
+    organization = organization_of(session, email.sender, cfg.tracker.free_mail_domains)
+    if not speaks_for_client(email.sender, organization, _parties(session, item, with_written_to=False)):
+        # Only the contact or their organization decides: not someone we copied in, nor a stranger at the same
+        # free-mail domain, nor our own staff.
+        return
     found = decision(email.subject, email.text)
     if found:
         session.flush()  # the message's id is the evidence

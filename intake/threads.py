@@ -16,6 +16,13 @@ def references_in_subject(subject: str, prefix: str) -> list[str]:
     return [f"{prefix}-{int(n):06d}" for n in reference_pattern(prefix).findall(subject or "")]
 
 
+def without_references(subject: str, prefix: str) -> str:
+    """SUBJECT with every item reference (and the brackets around it) taken out, spaces tidied."""
+    text = reference_pattern(prefix).sub(" ", subject or "")
+    text = re.sub(r"[\[(（【]\s*[\])）】]", " ", text)
+    return " ".join(text.split())
+
+
 def thread_ids(email: Email) -> list[str]:
     """The Message-IDs this email replies to, nearest first."""
     ids: list[str] = []

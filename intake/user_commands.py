@@ -1,10 +1,11 @@
-"""`intake user ...`: add PMs and admins, list them, set their organizations, passwords and API tokens."""
+"""`intake user ...`: add PMs and admins, list them, set their organizations and passwords, manage API tokens."""
 from __future__ import annotations
 
 import argparse
 import getpass
 import os
 import sys
+from datetime import datetime
 from typing import Any
 
 from intake.config import Config
@@ -48,7 +49,7 @@ def cmd_user_add(cfg: Config, args: argparse.Namespace) -> int:
         with factory.begin() as session:
             user = create_user(session, args.email, args.name, args.role, password)
             if args.org:
-                set_organizations(user, organizations_by_domain(session, args.org))
+                set_organizations(user, organizations_by_domain(session, args.org, cfg.tracker.free_mail_domains))
             line = f"added {user.role} {user.email}" + (f" ({', '.join(args.org)})" if args.org else "")
     except (AccountError, WeakPassword) as exc:
         raise UserError(str(exc)) from None
@@ -79,7 +80,7 @@ def cmd_user_orgs(cfg: Config, args: argparse.Namespace) -> int:
         with open_factory(cfg).begin() as session:
             user = _user(session, args.email)
             current = set(user.organizations)
-            current |= set(organizations_by_domain(session, args.add))
+            current |= set(organizations_by_domain(session, args.add, cfg.tracker.free_mail_domains))
             current -= set(organizations_by_domain(session, args.remove))
             set_organizations(user, current)
             line = f"{user.email}: " + (", ".join(o.domain for o in user.organizations) or "no organizations")
@@ -98,20 +99,68 @@ def cmd_user_password(cfg: Config, args: argparse.Namespace) -> int:
     try:
         with factory.begin() as session:
             user = _user(session, args.email)
-            set_password(user, password)
+            ended = set_password(user, password)
     except WeakPassword as exc:
         raise UserError(str(exc)) from None
-    print(f"password changed for {args.email.strip().lower()}; their open sessions have ended")
+    print(f"password changed for {args.email.strip().lower()}; ended {_count(ended.sessions, 'session')} and "
+          f"revoked {_count(ended.tokens, 'API token')}")
     return 0
 
 
-def cmd_user_token(cfg: Config, args: argparse.Namespace) -> int:
-    from review.accounts import issue_token
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
+
+def cmd_user_token(cfg: Config, args: argparse.Namespace) -> int:
+    from review.accounts import AccountError, issue_token, parse_lifetime
+
+    try:
+        lifetime = parse_lifetime(args.expires_in) if args.expires_in else None
+    except AccountError as exc:
+        raise UserError(str(exc)) from None
     with open_factory(cfg).begin() as session:
-        token = issue_token(session, _user(session, args.email), args.name)
+        token = issue_token(session, _user(session, args.email), args.name, lifetime)
     print(token)
     print("This is the only time the token is shown; keep it in a secret store.", file=sys.stderr)
+    return 0
+
+
+def _when(value: datetime | None, none: str = "never") -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else none
+
+
+def cmd_user_tokens(cfg: Config, args: argparse.Namespace) -> int:
+    from db.types import utcnow
+    from review.accounts import token_state, tokens_of
+
+    with open_factory(cfg, readonly=True)() as session:
+        user = _user(session, args.email)
+        tokens = tokens_of(session, user.id)
+        now = utcnow()
+        print("id\tname\tcreated\tlast used\texpires\trevoked")
+        for t in tokens:
+            expires = _when(t.expires_at) + (" (expired)" if token_state(t, now) == "expired" else "")
+            print(f"{t.id}\t{t.name or '-'}\t{_when(t.created_at)}\t{_when(t.last_used_at)}\t{expires}\t"
+                  f"{_when(t.revoked_at, 'no')}")
+    if not tokens:
+        print(f"{user.email} has no API tokens", file=sys.stderr)
+    return 0
+
+
+def cmd_user_revoke_token(cfg: Config, args: argparse.Namespace) -> int:
+    from db.models import ApiToken
+    from review.accounts import revoke_token
+
+    with open_factory(cfg).begin() as session:
+        token = session.get(ApiToken, args.id)
+        if token is None:
+            raise UserError(f"token: no API token with the id {args.id}; see `intake user tokens EMAIL`")
+        already = token.revoked_at is not None
+        revoke_token(session, token.id)
+        what = f"API token {token.id} ({token.name or 'no name'}) of {token.user.email}"
+        line = (f"{what} was already revoked at {_when(token.revoked_at)}" if already else
+                f"revoked {what}; it stopped working at {_when(token.revoked_at)}")
+    print(line)
     return 0
 
 
@@ -137,11 +186,19 @@ def add_user_commands(sub: Any) -> None:
     orgs.add_argument("--add", action="append", default=[], metavar="DOMAIN")
     orgs.add_argument("--remove", action="append", default=[], metavar="DOMAIN")
     orgs.set_defaults(func=cmd_user_orgs)
-    pw = user.add_parser("password", help="set a user's password (ends their sessions)")
+    pw = user.add_parser("password", help="set a user's password (ends their sessions, revokes their API tokens)")
     pw.add_argument("email")
     _password_options(pw)
     pw.set_defaults(func=cmd_user_password)
     tok = user.add_parser("token", help="create an API token for a user and print it once")
     tok.add_argument("email")
     tok.add_argument("--name", default="", help="what the token is for")
+    tok.add_argument("--expires-in", metavar="LIFETIME", default="",
+                     help="days or hours until the token stops working, such as 90d or 12h (default: never)")
     tok.set_defaults(func=cmd_user_token)
+    tokens = user.add_parser("tokens", help="list a user's API tokens (never the tokens themselves)")
+    tokens.add_argument("email")
+    tokens.set_defaults(func=cmd_user_tokens)
+    revoke = user.add_parser("revoke-token", help="revoke an API token at once (its id from `intake user tokens`)")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=cmd_user_revoke_token)

@@ -49,6 +49,8 @@ class AckRequest:
     references: tuple[str, ...]
     # The category is a guess a PM has yet to check: the acknowledgment promises nothing that depends on it.
     neutral: bool = False
+    # Participants of the thread a PM copied in (replies and assessments only; acknowledgments have none).
+    cc: tuple[str, ...] = ()
 
 
 def header_text(value: str) -> str:
@@ -92,6 +94,13 @@ def _threaded(req: AckRequest, from_address: str, now: datetime) -> EmailMessage
     return msg
 
 
+def _copied(msg: EmailMessage, req: AckRequest) -> EmailMessage:
+    """MSG with REQ's copies in a Cc field (none when there are none)."""
+    if req.cc:
+        msg["Cc"] = ", ".join(req.cc)
+    return msg
+
+
 def build_ack(req: AckRequest, from_address: str, team: str, now: datetime) -> EmailMessage:
     """The complete acknowledgment message."""
     text, html = render_bodies(req, team)
@@ -110,7 +119,7 @@ def build_reply(req: AckRequest, text: str, from_address: str, team: str, now: d
     """A PM's reply in the item's thread: their TEXT, then the reference so the client's answer finds the item."""
     lang = lang_of(req.lang)
     body = jinja_env.get_template(f"{lang}/reply.txt.j2").render(text=text.strip(), ref=req.ref, team=team)
-    msg = _threaded(req, from_address, now)
+    msg = _copied(_threaded(req, from_address, now), req)
     msg.set_content(body)
     msg["Content-Language"] = "zh-CN" if lang == "zh" else "en"
     return msg
@@ -131,7 +140,7 @@ def build_assessment(req: AckRequest, assessment: Assessment, from_address: str,
     lang = lang_of(req.lang)
     body = jinja_env.get_template(f"{lang}/assessment.txt.j2").render(
         a=assessment, ref=req.ref, team=team, name=req.to_name, subject=req.subject)
-    msg = _threaded(req, from_address, now)
+    msg = _copied(_threaded(req, from_address, now), req)
     msg.set_content(body)
     msg["Content-Language"] = "zh-CN" if lang == "zh" else "en"
     return msg

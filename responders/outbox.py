@@ -51,21 +51,27 @@ def enqueue_ack(session: Session, item: Item, req: AckRequest, from_address: str
 
 def enqueue(session: Session, item: Item, msg: EmailMessage, kind: str, req: AckRequest, now: datetime,
             sender_name: str = "") -> OutboxMail:
-    """Adds MSG (of KIND) for ITEM to the outbox, and its copy to the item's thread.
+    """Adds MSG (of KIND) for ITEM to the outbox, and its copy to the item's thread; returns the row of REQ's
+    recipient. Each address REQ copies gets a row of its own (the same message), so its delivery, retries and
+    failure are its own.
 
-    Raises UndeliverableAddress when REQ's recipient is not an address we may send to.
+    Raises UndeliverableAddress when REQ's recipient, or an address it copies, is not one we may send to.
     """
-    if deliverable(req.to_address) is None:
-        raise UndeliverableAddress(req.to_address)
+    for address in (req.to_address, *req.cc):
+        if deliverable(address) is None:
+            raise UndeliverableAddress(address)
     raw = msg.as_bytes()
-    mail = OutboxMail(item_id=item.id, kind=kind, message_id=msg["Message-ID"],
-                      from_address=parseaddr(str(msg["From"]))[1], to_address=req.to_address, raw=raw,
-                      created_at=now, next_attempt_at=now)
-    session.add(mail)
+    rows = [OutboxMail(item_id=item.id, kind=kind, message_id=msg["Message-ID"],
+                       from_address=parseaddr(str(msg["From"]))[1], to_address=address, raw=raw,
+                       created_at=now, next_attempt_at=now)
+            for address in (req.to_address, *req.cc)]
+    session.add_all(rows)
+    mail = rows[0]
     # The sent copy is a message of the thread, so a reply to it finds the item.
     session.add(Message(item_id=item.id, direction="out", message_id=msg["Message-ID"],
                         in_reply_to=req.in_reply_to, references=str(msg.get("References", "")),
-                        sender=mail.from_address, sender_name=sender_name, recipients=req.to_address,
+                        sender=mail.from_address, sender_name=sender_name,
+                        recipients=", ".join((req.to_address, *req.cc)),
                         subject=str(msg["Subject"]), sent_at=now, received_at=now,
                         body_text=msg.get_body(("plain",)).get_content(), lang=req.lang, size=len(raw),
                         screening="ours", raw=raw))

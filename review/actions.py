@@ -2,21 +2,24 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from db.changes import record_decision
-from db.models import ChangeAssessment, Contact, Event, Item, Message, User
+from db.models import ChangeAssessment, Contact, Event, Item, User
 from db.types import utcnow
 from db.workflow import ALL_STATUSES, DONE, WorkflowError, check_move, next_statuses
 from responders.compose import AckRequest, Assessment, build_assessment, build_reply
 from responders.outbox import enqueue
 from responders.recipients import deliverable
 from review.i18n import N_, Explained, gettext
+from review.params import shown
+from review.participants import ThreadPeople, thread_people
 from review.present import label_text
 from review.queries import lock_item
 from review.viewer import Viewer
@@ -146,31 +149,51 @@ def _text(text: str, what: str) -> str:
 FIELDS = {"note": N_("note"), "reply": N_("reply"), "scope": N_("scope")}
 
 
-def _thread_request(session: Session, item: Item) -> AckRequest:
-    """Where a message in ITEM's thread goes: the client's latest message is the one answered."""
-    last_in = session.scalar(select(Message).where(Message.item_id == item.id, Message.direction == "in")
-                             .order_by(Message.received_at.desc(), Message.id.desc()).limit(1))
-    to_address = last_in.sender if last_in else (item.contact.email if item.contact else "")
+def _copies(people: ThreadPeople, asked: Sequence[str]) -> tuple[str, ...]:
+    """The addresses ASKED for as copies, each one of the thread's participants a reply may copy; whatever a
+    form or API call names beyond them is refused, not dropped, so that nobody believes it was sent."""
+    offered = {c.address.lower(): c.address for c in people.copies}
+    chosen: dict[str, str] = {}
+    for value in asked:
+        address = value.strip()
+        if not address:
+            continue
+        if address.lower() not in offered:
+            raise ActionError(N_("copy: %(address)s is not a participant of this thread"), address=shown(address))
+        chosen.setdefault(address.lower(), offered[address.lower()])
+    return tuple(chosen.values())
+
+
+def _thread_request(session: Session, item: Item, out: Outgoing, cc: Sequence[str] = ()) -> AckRequest:
+    """Where a message in ITEM's thread goes: to the item's contact, copied to the participants in CC; it
+    answers the latest message from a participant. Never to whoever wrote last: anyone can write into a thread."""
+    to_address = item.contact.email if item.contact else ""
     if deliverable(to_address) is None:
         raise ActionError(N_("reply: the client has no address we can send to (missing, invalid or not plain "
                              "ASCII); answer from your mail program"))
+    people = thread_people(session, item, own=[parseaddr(out.from_address)[1]])
+    latest = people.latest
     return AckRequest(ref=item.ref or "", category=item.category, lang=item.lang, to_address=to_address,
-                      to_name=(last_in.sender_name if last_in else "") or (item.contact.name if item.contact else ""),
-                      subject=item.subject, in_reply_to=last_in.message_id if last_in else "",
-                      references=tuple((last_in.references or "").split()) if last_in else ())
+                      to_name=item.contact.name if item.contact else "", subject=item.subject,
+                      in_reply_to=latest.message_id if latest else "",
+                      references=tuple((latest.references or "").split()) if latest else (),
+                      cc=_copies(people, cc))
 
 
-def reply(factory: sessionmaker[Session], viewer: Viewer, ref: str, text: str, out: Outgoing) -> str:
-    """Puts the PM's reply to the client in the outbox, threaded; returns its Message-ID."""
+def reply(factory: sessionmaker[Session], viewer: Viewer, ref: str, text: str, out: Outgoing,
+          cc: Sequence[str] = ()) -> str:
+    """Puts the PM's reply to the client in the outbox, threaded, copied to the participants in CC (each must be
+    one of the thread's, see review.participants); returns its Message-ID."""
     text = _text(text, "reply")
 
     def do(session: Session, item: Item) -> str:
-        req = _thread_request(session, item)
+        req = _thread_request(session, item, out, cc)
         now = utcnow()
         mail = enqueue(session, item, build_reply(req, text, out.from_address, out.team, now), "reply", req, now,
                        sender_name=viewer.name)
         item.first_response_at = item.first_response_at or now
-        _event(session, item, "replied", viewer, message_id=mail.message_id, to=req.to_address)
+        _event(session, item, "replied", viewer, message_id=mail.message_id, to=req.to_address,
+               **({"cc": list(req.cc)} if req.cc else {}))
         return mail.message_id
     return _act(factory, viewer, ref, do)
 
@@ -199,13 +222,15 @@ def save_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, sc
     _act(factory, viewer, ref, do)
 
 
-def send_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, out: Outgoing) -> str:
-    """Emails the assessment to the client for approval; the item then awaits the client's answer."""
+def send_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, out: Outgoing,
+                    cc: Sequence[str] = ()) -> str:
+    """Emails the assessment to the client for approval, copied to the participants in CC; the item then awaits
+    the client's answer."""
     def do(session: Session, item: Item) -> str:
         a = item.assessment
         if item.status != "impact_assessed" or a is None:
             raise ActionError(N_("assessment: assess the change request first"))
-        req = _thread_request(session, item)
+        req = _thread_request(session, item, out, cc)
         now = utcnow()
         msg = build_assessment(req, Assessment(a.scope, a.cost, a.schedule), out.from_address, out.team, now)
         mail = enqueue(session, item, msg, "assessment", req, now, sender_name=viewer.name)
@@ -213,6 +238,6 @@ def send_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, ou
         item.status = "awaiting_approval"
         item.first_response_at = item.first_response_at or now
         _event(session, item, "assessment_sent", viewer, message_id=mail.message_id, to=req.to_address,
-               status="awaiting_approval")
+               status="awaiting_approval", **({"cc": list(req.cc)} if req.cc else {}))
         return mail.message_id
     return _act(factory, viewer, ref, do)

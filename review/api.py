@@ -3,21 +3,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import object_session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from db.models import Item
-from review.api_actions import InvalidBody, json_body, json_error
+from review.api_actions import json_error
 from review.context import Context
 from review.corrections import correct_category
 from review.guard import viewer
+from review.json_body import InvalidBody, json_body
 from review.openapi import OPENAPI
-from review.params import InvalidInput, parse_category, parse_queue_filter
+from review.params import InvalidInput, item_ref, parse_category, parse_queue_filter, shown
+from review.participants import thread_people
 from review.present import item_detail_json, item_json, message_json, thread
 from review.queries import item_detail, ping, queue_page
 from review.sla_view import clocks_json, item_sla
@@ -39,7 +43,9 @@ def routes(ctx: Context) -> list[Route]:
         return JSONResponse({"items": items, "total": page.total, "page": page.page, "per_page": page.per_page})
 
     def one_item(request: Request, render: Callable[[Item], dict[str, Any]]) -> Response:
-        ref = request.path_params["ref"]
+        ref = item_ref(request.path_params["ref"])
+        if ref is None:
+            return json_error(404, f"no item with the reference {shown(request.path_params['ref'])}")
         with ctx.read() as session:
             item = item_detail(session, ref)
             if item is None or not viewer(request).may_see(item):
@@ -47,11 +53,18 @@ def routes(ctx: Context) -> list[Route]:
             return JSONResponse(render(item))
 
     def get_item(request: Request) -> Response:
-        return one_item(request, lambda item: {**item_detail_json(item),
-                                               "sla": clocks_json(item_sla(item, ctx.sla, ctx.now()))})
+        def render(item: Item) -> dict[str, Any]:
+            session = object_session(item)
+            assert session is not None
+            people = thread_people(session, item, own=[parseaddr(ctx.settings.from_address)[1]])
+            return {**item_detail_json(item), "sla": clocks_json(item_sla(item, ctx.sla, ctx.now())),
+                    "reply_copies": [{"address": c.address, "name": c.name} for c in people.copies]}
+        return one_item(request, render)
 
     async def change_category(request: Request) -> Response:
-        ref = request.path_params["ref"]
+        ref = item_ref(request.path_params["ref"])
+        if ref is None:
+            return json_error(404, f"no item with the reference {shown(request.path_params['ref'])}")
         try:
             body = await json_body(request, '{"category": "question"}')
         except InvalidBody as exc:

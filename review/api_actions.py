@@ -1,7 +1,6 @@
 """The JSON API's changes besides corrections: status, assignee, notes, replies; and the corrections list."""
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
@@ -17,6 +16,8 @@ from review.actions import ActionError, NotFound, Outgoing
 from review.context import Context
 from review.guard import viewer
 from review.item_actions import send_outbox_quietly
+from review.json_body import InvalidBody, json_body
+from review.params import MAX_ID, InvalidInput, item_ref, shown
 from review.present import event_json
 from review.viewer import Viewer
 
@@ -28,27 +29,6 @@ def json_error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def json_body(request: Request, example: str) -> dict:
-    """The request's JSON object; InvalidBody (a 4xx answer) when it is not one."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-        raise InvalidBody(415, f"send Content-Type: application/json with a body like {example}")
-    try:
-        body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidBody(400, f"body: not valid JSON; send {example}") from None
-    if not isinstance(body, dict):
-        raise InvalidBody(400, f"body: expected a JSON object like {example}")
-    return body
-
-
-class InvalidBody(Exception):
-    """A request body the API cannot read; carries the status and the message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 Change = Callable[[Viewer, str, dict], object]
 
 
@@ -58,7 +38,9 @@ def routes(ctx: Context) -> list[Route]:
 
     def change(do: Change, example: str, sends: bool = False) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            ref = request.path_params["ref"]
+            ref = item_ref(request.path_params["ref"])
+            if ref is None:
+                return json_error(404, f"no item with the reference {shown(request.path_params['ref'])}")
             try:
                 body = await json_body(request, example)
                 result = await run_in_threadpool(do, viewer(request), ref, body)
@@ -66,7 +48,7 @@ def routes(ctx: Context) -> list[Route]:
                 return json_error(exc.status, str(exc))
             except NotFound:
                 return json_error(404, f"no item with the reference {ref}")
-            except ActionError as exc:
+            except (ActionError, InvalidInput) as exc:
                 return json_error(400, str(exc))
             task = BackgroundTask(send_outbox_quietly, ctx) if sends else None
             return JSONResponse({"ref": ref, "result": result}, background=task)
@@ -80,7 +62,8 @@ def routes(ctx: Context) -> list[Route]:
 
     def assignee(me: Viewer, ref: str, body: dict) -> object:
         value = body.get("assignee", "missing")
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        # A JSON number may have thousands of digits; an id is 1..MAX_ID (a larger one overflows the database's).
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID):
             raise ActionError('assignee: send {"assignee": USER_ID} or {"assignee": null}')
         return {"assignee": actions.assign(ctx.write, me, ref, value) or None}
 
@@ -90,7 +73,11 @@ def routes(ctx: Context) -> list[Route]:
 
     def reply(me: Viewer, ref: str, body: dict) -> object:
         text = body.get("text") if isinstance(body.get("text"), str) else ""
-        return {"message_id": actions.reply(ctx.write, me, ref, text, out)}
+        cc = body.get("cc", [])
+        if not isinstance(cc, list) or not all(isinstance(a, str) for a in cc):
+            raise ActionError('cc: send a list of addresses from the item\'s "reply_copies", like '
+                              '{"text": "...", "cc": ["ann@client.example"]}')
+        return {"message_id": actions.reply(ctx.write, me, ref, text, out, cc)}
 
     def corrections(request: Request) -> Response:
         me = viewer(request)
@@ -109,7 +96,7 @@ def routes(ctx: Context) -> list[Route]:
         Route("/api/items/{ref}/assignee", change(assignee, '{"assignee": 3}'), methods=["POST"],
               name="api_assignee"),
         Route("/api/items/{ref}/notes", change(note, '{"text": "..."}'), methods=["POST"], name="api_note"),
-        Route("/api/items/{ref}/replies", change(reply, '{"text": "..."}', sends=True), methods=["POST"],
+        Route("/api/items/{ref}/replies", change(reply, '{"text": "...", "cc": []}', sends=True), methods=["POST"],
               name="api_reply"),
         Route("/api/corrections", corrections, methods=["GET"], name="api_corrections"),
     ]

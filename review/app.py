@@ -26,6 +26,7 @@ from db.types import utcnow
 from reports.policy import SlaPolicies
 from responders.recipients import deliverable
 from review import (
+    account,
     api,
     api_actions,
     archive,
@@ -60,12 +61,15 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
+NO_STORE = (b"cache-control", b"no-store")
+STATIC_PREFIX = "/static/"  # the stylesheets: the only answers a cache may keep
 
 log = logging.getLogger(__name__)
 
 
 class SecurityHeaders:
-    """Adds a strict Content-Security-Policy and friends to every response: no script runs, ever."""
+    """Adds a strict Content-Security-Policy and friends to every response, errors included (no script runs,
+    ever), and keeps every answer but the static files out of caches: pages and API answers show client data."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -74,13 +78,37 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
+        cacheable = str(scope.get("path", "")).startswith(STATIC_PREFIX)
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+                started = True
+                headers = list(message.get("headers", []))
+                has_cache_control = any(name.lower() == b"cache-control" for name, _value in headers)
+                message["headers"] = headers + SECURITY_HEADERS + ([] if cacheable or has_cache_control
+                                                                   else [NO_STORE])
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # Starlette's error handler answers, then raises again for the server's log. Should the handler
+            # itself fail, the client still gets a plain 500 with the headers, never the server's bare one.
+            if not started:
+                await send_with_headers({"type": "http.response.start", "status": 500,
+                                         "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+                await send_with_headers({"type": "http.response.body", "body": b"Internal Server Error"})
+            raise
+
+
+class ReviewApp(Starlette):
+    """Starlette with the security headers outside everything, its own error handling included: Starlette puts
+    that handling (the 500 answer) outside any middleware given to it, so a 500 would go out without them."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def csrf_input(request: Request) -> Markup:
@@ -147,13 +175,12 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
 
     routes = [*login.routes(ctx), *pages.routes(ctx), *item_actions.routes(ctx), *archive.routes(ctx),
               *downloads.routes(ctx), *people.routes(ctx), *quarantine_page.routes(ctx), *sla_pages.routes(ctx),
-              *sla_report_page.routes(ctx), *api.routes(ctx), *api_actions.routes(ctx),
+              *sla_report_page.routes(ctx), *api.routes(ctx), *api_actions.routes(ctx), *account.routes(ctx),
               Mount("/static/reports", StaticFiles(directory=str(REPORT_STATIC)), name="report_static"),
               Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
-    return Starlette(
+    return ReviewApp(
         routes=routes,
         middleware=[
-            Middleware(SecurityHeaders),
             Middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="intake_session",
                        max_age=settings.session_seconds, same_site="lax", https_only=settings.https_only),
             Middleware(RequireViewer, read=ctx.read, write=ctx.write),

@@ -1,8 +1,6 @@
 """The client archive pages: organizations, one organization's contacts and items, one contact's items and messages."""
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -15,13 +13,14 @@ from review.guard import checked_form, viewer
 from review.i18n import N_, _, translated
 from review.org_settings import SettingsError, change_settings, log_changes
 from review.pages import error_page
-from review.params import MAX_ID, MAX_PAGE, InvalidInput, path_id
+from review.params import InvalidInput, flag_param, page_param, path_id, shown, text_value
 from review.sla_view import client_service
 
 ORGANIZATIONS = "/organizations"
 UNAFFILIATED = "/organizations/none"
 NOT_FOUND_ORG = N_("There is no organization with the number %(number)s.")
 NOT_FOUND_CONTACT = N_("There is no contact with the number %(number)s.")
+MAX_TIER = 100  # longer than any tier a policy could name (organizations.tier holds 40)
 
 
 def organization_url(organization_id: int | None, page: int = 1) -> str:
@@ -34,15 +33,6 @@ def contact_url(contact_id: int, page: int = 1, items: int = 1) -> str:
     """The path of contact CONTACT_ID's page, on message page PAGE and item page ITEMS."""
     params = [f"{name}={n}" for name, n in (("page", page), ("items", items)) if n != 1]
     return f"/contacts/{contact_id}" + ("?" + "&".join(params) if params else "")
-
-
-def parse_page(query: Mapping[str, str], name: str = "page") -> int:
-    """The page number NAME in QUERY (1 when absent or empty); InvalidInput when it is not one."""
-    raw = query.get(name, "").strip() or "1"
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
-        raise InvalidInput(N_("%(name)s: expected a whole number from 1 to %(max)s, not %(value)s"), name=name,
-                           max=MAX_PAGE, value=repr(raw))
-    return int(raw)
 
 
 def routes(ctx: Context) -> list[Route]:
@@ -70,12 +60,12 @@ def routes(ctx: Context) -> list[Route]:
             visible = me.is_admin
             message = _("There is no page at this address.")
         else:
-            visible = organization_id <= MAX_ID and me.works_on(organization_id)
+            visible = me.works_on(organization_id)
             message = _(NOT_FOUND_ORG, number=organization_id)
         if not visible:
             return error_page(ctx, request, 404, message, back=ORGANIZATIONS)
         try:
-            page = parse_page(request.query_params)
+            page = page_param(request.query_params)
         except InvalidInput as exc:
             return bad_page(request, exc)
         with ctx.read() as session:
@@ -95,7 +85,11 @@ def routes(ctx: Context) -> list[Route]:
         }, status)
 
     def one_organization(request: Request) -> Response:
-        return organization_page(request, request.path_params["id"])
+        organization_id = path_id(request.path_params["id"])
+        if organization_id is None:
+            return error_page(ctx, request, 404, _(NOT_FOUND_ORG, number=shown(request.path_params["id"])),
+                              back=ORGANIZATIONS)
+        return organization_page(request, organization_id)
 
     def without_organization(request: Request) -> Response:
         return organization_page(request, None)
@@ -109,14 +103,19 @@ def routes(ctx: Context) -> list[Route]:
         raw_id = request.path_params["organization_id"]
         organization_id = path_id(raw_id)
         if organization_id is None:
-            return error_page(ctx, request, 404, _(NOT_FOUND_ORG, number=raw_id), back=ORGANIZATIONS)
+            return error_page(ctx, request, 404, _(NOT_FOUND_ORG, number=shown(raw_id)), back=ORGANIZATIONS)
+        try:
+            tier, digest = text_value(form.get("tier"), "tier", MAX_TIER), flag_param(form, "client_digest")
+        except InvalidInput as exc:
+            return organization_page(request, organization_id, translated(exc), status=400)
         try:
             with ctx.write.begin() as session:
                 org = session.scalar(select(Organization).where(Organization.id == organization_id)
                                      .with_for_update())
                 if org is None:
-                    return error_page(ctx, request, 404, _(NOT_FOUND_ORG, number=raw_id), back=ORGANIZATIONS)
-                changes = change_settings(org, str(form.get("tier", "")), form.get("client_digest") == "1", ctx.sla)
+                    return error_page(ctx, request, 404, _(NOT_FOUND_ORG, number=organization_id),
+                                      back=ORGANIZATIONS)
+                changes = change_settings(org, tier, digest, ctx.sla)
                 name, domain, policy = org.name or org.domain, org.domain, ctx.sla.for_tier(org.tier).name
         except SettingsError as exc:
             return organization_page(request, organization_id, translated(exc), status=400)
@@ -127,15 +126,18 @@ def routes(ctx: Context) -> list[Route]:
 
     def contact_page(request: Request) -> Response:
         me = viewer(request)
-        contact_id = request.path_params["id"]
+        contact_id = path_id(request.path_params["id"])
+        if contact_id is None:
+            return error_page(ctx, request, 404, _(NOT_FOUND_CONTACT, number=shown(request.path_params["id"])),
+                              back=ORGANIZATIONS)
         with ctx.read() as session:
-            person = q.contact(session, contact_id) if contact_id <= MAX_ID else None
+            person = q.contact(session, contact_id)
             allowed = person is not None and me.works_on(person.organization_id)
             if person is None or not allowed:
                 return error_page(ctx, request, 404, _(NOT_FOUND_CONTACT, number=contact_id), back=ORGANIZATIONS)
             try:
-                page = parse_page(request.query_params)
-                items_page = parse_page(request.query_params, "items")
+                page = page_param(request.query_params)
+                items_page = page_param(request.query_params, "items")
             except InvalidInput as exc:
                 return bad_page(request, exc)
             items = q.contact_items(session, contact_id, items_page)
@@ -149,7 +151,8 @@ def routes(ctx: Context) -> list[Route]:
     return [
         Route(ORGANIZATIONS, organizations, methods=["GET"], name="organizations"),
         Route(UNAFFILIATED, without_organization, methods=["GET"], name="unaffiliated"),
-        Route(ORGANIZATIONS + "/{id:int}", one_organization, methods=["GET"], name="organization"),
-        Route(ORGANIZATIONS + "/{organization_id}/settings", save_settings, methods=["POST"], name="organization_settings"),
-        Route("/contacts/{id:int}", contact_page, methods=["GET"], name="contact"),
+        Route(ORGANIZATIONS + "/{id}", one_organization, methods=["GET"], name="organization"),
+        Route(ORGANIZATIONS + "/{organization_id}/settings", save_settings, methods=["POST"],
+              name="organization_settings"),
+        Route("/contacts/{id}", contact_page, methods=["GET"], name="contact"),
     ]

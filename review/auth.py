@@ -1,4 +1,4 @@
-"""Passwords (argon2), personal API tokens (stored as SHA-256), and the failed-login limiter."""
+"""Passwords (argon2), API tokens and session keys (stored as SHA-256), and the failed-login limiter."""
 from __future__ import annotations
 
 import hashlib
@@ -55,8 +55,14 @@ def new_api_token() -> tuple[str, str]:
 
 
 def token_hash(token: str) -> str:
-    """The stored form of an API token (tokens are random and long, so a plain SHA-256 suffices)."""
+    """The stored form of an API token or session key (random and long, so a plain SHA-256 suffices)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_session_key() -> tuple[str, str]:
+    """A fresh session key for the cookie and the hash to store (a stolen table then signs nobody in)."""
+    key = secrets.token_urlsafe(32)
+    return key, token_hash(key)
 
 
 class LoginLimiter:

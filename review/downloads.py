@@ -14,7 +14,7 @@ from review.context import Context
 from review.guard import viewer
 from review.i18n import _
 from review.pages import error_page
-from review.params import path_id
+from review.params import item_ref, path_id, shown
 
 
 def content_disposition(filename: str) -> str:
@@ -37,10 +37,10 @@ def routes(ctx: Context) -> list[Route]:
     """The download route, bound to CTX."""
 
     def download(request: Request) -> Response:
-        ref = request.path_params["ref"]
-        missing = _("There is no such attachment on item %(ref)s.", ref=ref)
+        ref = item_ref(request.path_params["ref"])
+        missing = _("There is no such attachment on item %(ref)s.", ref=ref or shown(request.path_params["ref"]))
         attachment_id = path_id(request.path_params["attachment_id"])
-        if attachment_id is None:
+        if ref is None or attachment_id is None:
             return error_page(ctx, request, 404, missing)
         with ctx.read() as session:
             found = session.execute(

@@ -11,16 +11,24 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.types import utcnow
 from review.i18n import N_
-from review.viewer import TOKEN_USE_RESOLUTION, Viewer, load_viewer, note_token_use, token_owner
+from review.user_sessions import SEEN_RESOLUTION, OpenSession, find_session, note_seen, save_flash
+from review.viewer import TOKEN_USE_RESOLUTION, Viewer, note_token_use, token_owner
 
 # Reachable without signing in; everything else needs a session (pages) or a token (API).
 PUBLIC_PATHS = ("/login", "/healthz")
 PUBLIC_PREFIXES = ("/static/",)
+# Never read a session (health checks and stylesheets need no database round trip).
+SESSIONLESS_PATHS = ("/healthz",)
 CSRF_FIELD = "csrf_token"
+# The one thing the signed cookie holds for a signed-in browser: the session's random key.
+SESSION_KEY = "sid"
+# Where the request's OpenSession, and the session cookie's data, are kept in the ASGI scope.
+SESSION_SCOPE = "intake.session"
+COOKIE_SCOPE = "intake.session_cookie"
 # Shown on the error page in the request's language (translated where it is shown, see pages.http_error_message).
 CSRF_FAILED = N_("This form has expired or was not sent from this site. Go back, reload the page and try again.")
 
@@ -30,7 +38,12 @@ def is_api(path: str) -> bool:
 
 
 class RequireViewer:
-    """Puts the Viewer in scope["viewer"]; anonymous requests get a sign-in redirect (pages) or 401 (API)."""
+    """Puts the Viewer in scope["viewer"]; anonymous requests get a sign-in redirect (pages) or 401 (API).
+
+    A page request is signed in when the key in its signed cookie names a live row of user_sessions. While the
+    request runs, request.session is that session's working data (its CSRF token and flash, read from the row);
+    as the response starts, a changed flash is saved in the row and the cookie is set to the key alone (a
+    Set-Cookie goes out only when the key changed: sign-in, password change, sign-out)."""
 
     def __init__(self, app: ASGIApp, read: sessionmaker[Session], write: sessionmaker[Session]) -> None:
         self.app = app
@@ -42,11 +55,11 @@ class RequireViewer:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+        if path in SESSIONLESS_PATHS or path.startswith(PUBLIC_PREFIXES):
             await self.app(scope, receive, send)
             return
         conn = HTTPConnection(scope)
-        if is_api(path):
+        if is_api(path):  # tokens only: a session cookie sent along is neither read nor changed
             viewer = await run_in_threadpool(self._from_token, conn.headers.get("authorization", ""))
             if viewer is None:
                 await _send(send, 401, "application/json",
@@ -54,39 +67,82 @@ class RequireViewer:
                                                  "`intake user token EMAIL`"}).encode(),
                             [(b"www-authenticate", b'Bearer realm="client-intake"')])
                 return
-        else:
-            viewer = await run_in_threadpool(self._from_session, conn.session)
-            if viewer is None:
-                conn.session.pop("uid", None)
+            scope["viewer"] = viewer
+            await self.app(scope, receive, send)
+            return
+        cookie = scope[COOKIE_SCOPE] = conn.session  # what SessionMiddleware read from the signed cookie
+        key = cookie.get(SESSION_KEY)
+        opened = await run_in_threadpool(self._from_session, key) if isinstance(key, str) else None
+        if opened is None:
+            cookie.pop(SESSION_KEY, None)  # anonymous: the cookie holds at most the sign-in form's CSRF token
+            if path not in PUBLIC_PATHS:
                 target = path + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
                 location = "/login?next=" + quote(target, safe="")
                 await _send(send, 303, "text/plain; charset=utf-8", b"Sign in first.",
                             [(b"location", location.encode("latin-1"))])
                 return
-        scope["viewer"] = viewer
-        await self.app(scope, receive, send)
+        else:
+            _open(scope, opened)
+            if path not in PUBLIC_PATHS:
+                scope["viewer"] = opened.viewer
+        await self.app(scope, receive, self._settling(scope, send))
 
-    def _from_session(self, session: dict) -> Viewer | None:
-        uid, epoch = session.get("uid"), session.get("epoch")
-        if not isinstance(uid, int) or not isinstance(epoch, int):
-            return None
+    def _settling(self, scope: Scope, send: Send) -> Send:
+        async def settle(message: Message) -> None:
+            opened = scope.get(SESSION_SCOPE)
+            if message["type"] == "http.response.start" and isinstance(opened, OpenSession):
+                cookie, data = scope[COOKIE_SCOPE], scope["session"]
+                if opened.ended:
+                    cookie.clear()
+                else:
+                    flash = str(data.get("flash") or "")
+                    if flash != opened.flash:  # set by a form post, or shown by this page
+                        await run_in_threadpool(self._save_flash, opened.id, flash)
+                    if dict(cookie) != {SESSION_KEY: opened.key}:
+                        cookie.clear()
+                        cookie[SESSION_KEY] = opened.key
+                scope["session"] = cookie  # SessionMiddleware writes the cookie from it, next
+            await send(message)
+
+        return settle
+
+    def _from_session(self, key: str) -> OpenSession | None:
+        now = utcnow()
         with self.read() as db:
-            return load_viewer(db, uid, epoch)
+            found = find_session(db, key, now)
+        if found is None:
+            return None
+        row, owner = found
+        if now - row.last_seen_at >= SEEN_RESOLUTION:
+            with self.write.begin() as db:
+                note_seen(db, row.id, now)
+        return OpenSession(id=row.id, key=key, viewer=owner, csrf=row.csrf_secret, flash=row.flash or "")
+
+    def _save_flash(self, session_id: int, flash: str) -> None:
+        with self.write.begin() as db:
+            save_flash(db, session_id, flash)
 
     def _from_token(self, header: str) -> Viewer | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
+        now = utcnow()
         with self.read() as db:
-            found = token_owner(db, token.strip())
+            found = token_owner(db, token.strip(), now)
         if found is None:
             return None
         owner, token_id, last_used = found
-        now = utcnow()
         if last_used is None or now - last_used >= TOKEN_USE_RESOLUTION:
             with self.write.begin() as db:
                 note_token_use(db, token_id, now)
         return owner
+
+
+def _open(scope: Scope, opened: OpenSession) -> None:
+    """Makes OPENED the session of the request in SCOPE: request.session becomes its working data (its CSRF
+    token and flash), never written to the cookie."""
+    scope[SESSION_SCOPE] = opened
+    scope["session"] = {"csrf": opened.csrf, **({"flash": opened.flash} if opened.flash else {})}
 
 
 async def _send(send: Send, status: int, content_type: str, body: bytes,
@@ -118,15 +174,31 @@ async def checked_form(request: Request) -> FormData:
     form = await request.form()
     sent = form.get(CSRF_FIELD)
     expected = request.session.get("csrf")
-    if not isinstance(sent, str) or not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
+    # isascii first: compare_digest raises TypeError for a str with other characters ("²" as the token).
+    if not (isinstance(sent, str) and isinstance(expected, str) and sent.isascii()
+            and hmac.compare_digest(sent, expected)):
         raise HTTPException(403, CSRF_FAILED)
     return form
 
 
-def sign_in(request: Request, user_id: int, epoch: int) -> None:
-    """Starts a fresh session for USER_ID (a new session and CSRF token, so nothing survives from before)."""
+def current_session(request: Request) -> OpenSession | None:
+    """The session REQUEST runs in, or None when it is not signed in."""
+    found = request.scope.get(SESSION_SCOPE)
+    return found if isinstance(found, OpenSession) and not found.ended else None
+
+
+def sign_in(request: Request, opened: OpenSession) -> None:
+    """Makes OPENED (a session just started) the browser's: the cookie will carry its key, and nothing of the
+    session before (its CSRF token included) survives."""
+    _open(request.scope, opened)
+
+
+def sign_out(request: Request) -> None:
+    """Drops the browser's cookie (the caller ends the session's row)."""
+    opened = request.scope.get(SESSION_SCOPE)
+    if isinstance(opened, OpenSession):
+        opened.ended = True
     request.session.clear()
-    request.session.update({"uid": user_id, "epoch": epoch, "csrf": secrets.token_urlsafe(32)})
 
 
 def safe_next(target: str | None) -> str:

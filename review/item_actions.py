@@ -17,8 +17,8 @@ from review.context import Context
 from review.corrections import correct_category
 from review.guard import checked_form, safe_next, viewer
 from review.i18n import N_, _, ngettext, translated
-from review.params import InvalidInput, parse_category
 from review.pages import error_page
+from review.params import InvalidInput, field_id, flag_param, item_ref, parse_category, shown, text_value
 from review.present import item_url
 from review.viewer import Viewer
 
@@ -47,11 +47,19 @@ def _correct(ctx: Context, me: Viewer, ref: str, category: str) -> object:
     return None
 
 
+def _copies(form: FormData) -> list[str]:
+    """The participants ticked as copies (cc fields); the action checks that each one is a participant."""
+    return [str(value) for value in form.getlist("cc")]
+
+
 def _apply_all(refs: list[str], apply: Callable[[str], object]) -> tuple[int, list[str]]:
     """Applies APPLY to each item on its own: one item's refusal does not undo the others.
     The problems are lines for the page, in the request's language."""
     done, problems = 0, []
     for ref in refs:
+        if item_ref(ref) is None:  # no item has such a reference: it never reaches a query
+            problems.append(_("%(ref)s: no such item", ref=shown(ref)))
+            continue
         try:
             apply(ref)
             done += 1
@@ -68,13 +76,17 @@ def routes(ctx: Context) -> list[Route]:
 
     def action(handler: Handler, sends: bool = False) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            ref = request.path_params["ref"]
+            raw_ref = request.path_params["ref"]
             form = await checked_form(request)
+            ref = item_ref(raw_ref)
             try:
+                if ref is None:
+                    raise NotFound(raw_ref)
                 await run_in_threadpool(handler, viewer(request), ref, form)
             except NotFound:
-                return error_page(ctx, request, 404, _("There is no item with the reference %(ref)s.", ref=ref))
-            except ActionError as exc:
+                return error_page(ctx, request, 404, _("There is no item with the reference %(ref)s.",
+                                                       ref=ref or shown(raw_ref)))
+            except (ActionError, InvalidInput) as exc:
                 return error_page(ctx, request, 400, translated(exc), back=item_url(ref))
             task = BackgroundTask(send_outbox_quietly, ctx) if sends else None
             return RedirectResponse(item_url(ref), status_code=303, background=task)
@@ -84,29 +96,34 @@ def routes(ctx: Context) -> list[Route]:
         return _correct(ctx, me, ref, str(form.get("category", "")))
 
     def assign(me: Viewer, ref: str, form: FormData) -> object:
-        raw = str(form.get("assignee", "")).strip()
-        if raw and not raw.isdigit():
+        raw = form.get("assignee", "")
+        person = field_id(raw)
+        if person is None and (not isinstance(raw, str) or raw.strip()):  # empty: nobody
             raise ActionError(N_("assignee: choose a person from the list"))
-        return actions.assign(ctx.write, me, ref, int(raw) if raw else None)
+        return actions.assign(ctx.write, me, ref, person)
 
     def status(me: Viewer, ref: str, form: FormData) -> object:
         return actions.change_status(ctx.write, me, ref, str(form.get("status", "")).strip())
 
     def note(me: Viewer, ref: str, form: FormData) -> object:
-        return actions.add_note(ctx.write, me, ref, str(form.get("text", "")))
+        text = text_value(form.get("text"), "note", actions.MAX_TEXT, lines=True, label=actions.FIELDS["note"])
+        return actions.add_note(ctx.write, me, ref, text)
 
     def follow_up(me: Viewer, ref: str, form: FormData) -> object:
-        return actions.set_follow_up(ctx.write, me, ref, str(form.get("on", "")) == "1")
+        return actions.set_follow_up(ctx.write, me, ref, flag_param(form, "on"))
 
     def reply(me: Viewer, ref: str, form: FormData) -> object:
-        return actions.reply(ctx.write, me, ref, str(form.get("text", "")), out)
+        text = text_value(form.get("text"), "reply", actions.MAX_TEXT, lines=True, label=actions.FIELDS["reply"])
+        return actions.reply(ctx.write, me, ref, text, out, _copies(form))
 
     def assess(me: Viewer, ref: str, form: FormData) -> object:
-        return actions.save_assessment(ctx.write, me, ref, str(form.get("scope", "")), str(form.get("cost", "")),
-                                       str(form.get("schedule", "")))
+        scope, cost, schedule = (text_value(form.get(name), name, actions.MAX_TEXT, lines=True,
+                                            label=actions.FIELDS.get(name, ""))
+                                 for name in ("scope", "cost", "schedule"))
+        return actions.save_assessment(ctx.write, me, ref, scope, cost, schedule)
 
     def send_assessment(me: Viewer, ref: str, form: FormData) -> object:
-        return actions.send_assessment(ctx.write, me, ref, out)
+        return actions.send_assessment(ctx.write, me, ref, out, _copies(form))
 
     async def bulk(request: Request) -> Response:
         form = await checked_form(request)

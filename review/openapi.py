@@ -64,8 +64,10 @@ OPENAPI: dict[str, Any] = {
         "/api/items/{ref}/assignee": _change("Assign (null: nobody)", {"assignee": {"type": ["integer", "null"]}},
                                              ["assignee"]),
         "/api/items/{ref}/notes": _change("Add an internal note", {"text": {"type": "string"}}, ["text"]),
-        "/api/items/{ref}/replies": _change("Reply to the client, threaded, through the outbox",
-                                            {"text": {"type": "string"}}, ["text"]),
+        "/api/items/{ref}/replies": _change(
+            "Reply to the client, threaded, through the outbox: to the item's contact, copied to the participants "
+            "in cc (each one of the item's reply_copies; any other address is refused)",
+            {"text": {"type": "string"}, "cc": {"type": "array", "items": {"type": "string"}}}, ["text"]),
         "/api/corrections": {"get": {"summary": "The latest 500 category corrections and confirmations",
                                      "responses": {"200": _json({"type": "object"}), **_ERRORS}}},
         "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"})}}},
@@ -81,7 +83,12 @@ OPENAPI: dict[str, Any] = {
                 "sla_state": {"type": "string", "enum": ["", "on_track", "at_risk", "breached", "met"],
                               "description": "\"\": nothing measured, or not checked yet"},
                 "sla": {"type": "object", "description": "one item only: the policy, its calendar and the "
-                        "acknowledge, first_response and resolution clocks (target and counted seconds, state)"}}},
+                        "acknowledge, first_response and resolution clocks (target and counted seconds, state)"},
+                "reply_copies": {"type": "array", "description": "one item only: the thread's participants a "
+                                 "reply may copy (the contact's colleagues who wrote in it, the addresses we "
+                                 "wrote to), as {address, name}",
+                                 "items": {"type": "object", "properties": {"address": {"type": "string"},
+                                                                            "name": {"type": "string"}}}}}},
             "ItemPage": {"type": "object", "properties": {
                 "items": {"type": "array", "items": _ref("Item")}, "total": {"type": "integer"},
                 "page": {"type": "integer"}, "per_page": {"type": "integer"}}},

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from email.utils import parseaddr
 from http import HTTPStatus
 from urllib.parse import urlencode
 
@@ -15,7 +16,8 @@ from db.workflow import next_statuses
 from review.context import Context
 from review.guard import viewer
 from review.i18n import _, translated
-from review.params import InvalidInput, parse_queue_filter
+from review.params import InvalidInput, item_ref, parse_queue_filter, shown
+from review.participants import thread_people
 from review.present import history, latest_event, scores, thread
 from review.queries import SLA_STATES, SORTS, QueueFilter, assignable_users, filter_choices, item_detail, queue_page
 from review.sla_view import item_sla
@@ -79,7 +81,7 @@ def routes(ctx: Context) -> list[Route]:
         me = viewer(request)
         with ctx.read() as session:
             page = queue_page(session, f, scope=me.item_filter())
-            organizations, people = filter_choices(session, me.org_limit)
+            organizations, people = filter_choices(session, me.org_limit, me.id)
         filtered = f != QueueFilter(page=f.page, sort=f.sort)
         return ctx.templates.TemplateResponse(request, "queue.html", {
             "f": f, "page": page, "filtered": filtered, "categories": CATEGORIES, "statuses": ITEM_STATUSES,
@@ -89,15 +91,20 @@ def routes(ctx: Context) -> list[Route]:
         })
 
     def item_page(request: Request) -> Response:
-        ref = request.path_params["ref"]
+        ref = item_ref(request.path_params["ref"])
+        if ref is None:
+            return error_page(ctx, request, 404, _("There is no item with the reference %(ref)s.",
+                                                   ref=shown(request.path_params["ref"])))
         with ctx.read() as session:
             item = item_detail(session, ref)
             if item is None or not viewer(request).may_see(item):
                 return error_page(ctx, request, 404, _("There is no item with the reference %(ref)s.", ref=ref))
             assignees = assignable_users(session, item.contact.organization_id if item.contact else None)
             sla = item_sla(item, ctx.sla, ctx.now())
+            # The participants a reply may copy, offered unticked: a reply goes to the contact alone by default.
+            copies = thread_people(session, item, own=[parseaddr(ctx.settings.from_address)[1]]).copies
         return ctx.templates.TemplateResponse(request, "item.html", {
-            "sla": sla,
+            "sla": sla, "copies": copies,
             "item": item, "messages": thread(item.messages), "events": history(item.events),
             "scores": scores(latest_event(item.events, "classified")), "categories": CATEGORIES,
             "next_statuses": next_statuses(item.category, item.status), "assignees": assignees,

@@ -108,6 +108,8 @@ def event_label(kind: str | None) -> str:
         "assessment_sent": pgettext("event", "Assessment sent"), "approved": pgettext("event", "Approved"),
         "rejected": pgettext("event", "Rejected"), "follow_up": pgettext("event", "Follow up"),
         "sla_warning": pgettext("event", "SLA warning"),
+        "thread_claim": pgettext("event", "Thread claimed"),
+        "thread_claim_refused": pgettext("event", "Thread claim refused"),
     }
     return names.get(kind or "", label(kind))
 
@@ -246,12 +248,23 @@ def _summary(kind: str, data: Any, _: Callable[..., str], name: Callable[[Any], 
     if kind == "assigned":
         return _("Assigned to %(person)s", person=d["to"]) if d.get("to") else _("Unassigned")
     if kind == "replied":
+        if d.get("cc"):
+            return _clip(_("Reply sent to %(to)s, copied to %(cc)s", to=d.get("to", "?"), cc=_addresses(d["cc"])))
         return _("Reply sent to %(to)s", to=d.get("to", "?"))
     if kind == "assessed":
         return _clip(_("Impact assessed: cost %(cost)s, schedule %(schedule)s",
                        cost=d.get("cost") or "\u2014", schedule=d.get("schedule") or "\u2014"))
     if kind == "assessment_sent":
+        if d.get("cc"):
+            return _clip(_("Assessment sent to %(to)s for approval, copied to %(cc)s", to=d.get("to", "?"),
+                           cc=_addresses(d["cc"])))
         return _("Assessment sent to %(to)s for approval", to=d.get("to", "?"))
+    if kind == "thread_claim":
+        return _("The sender named the thread of %(ref)s but is not one of its participants: kept apart as a new "
+                 "item", ref=d.get("ref", "?"))
+    if kind == "thread_claim_refused":
+        return _("%(sender)s named this thread but is not one of its participants: kept apart as %(ref)s",
+                 sender=d.get("from") or "?", ref=d.get("ref", "?"))
     if kind in ("approved", "rejected"):
         quoted = bool(d.get("excerpt"))
         excerpt = _scalar(d["excerpt"]).strip() if quoted else ""
@@ -269,6 +282,11 @@ def _summary(kind: str, data: Any, _: Callable[..., str], name: Callable[[Any], 
     return _clip("; ".join(f"{k}: {_scalar(v)}" for k, v in sorted(d.items())))
 
 
+def _addresses(value: Any) -> str:
+    """A list of addresses recorded in an event, as one line."""
+    return ", ".join(map(str, value)) if isinstance(value, list) else _scalar(value)
+
+
 _WARNED_CLOCKS = {"acknowledge": N_("acknowledgment"), "first_response": N_("first response"),
                   "resolution": N_("resolution")}
 _WARNED_STATES = {"at_risk": N_("at risk"), "breached": N_("breached")}
@@ -276,8 +294,9 @@ _WARNED_STATES = {"at_risk": N_("at risk"), "breached": N_("breached")}
 
 def _sla_warning(d: dict[str, Any], _: Callable[..., str]) -> str:
     clock = d.get("clock", "")
+    state = d.get("state", "")
     values = {"clock": _(_WARNED_CLOCKS[clock]) if clock in _WARNED_CLOCKS else str(clock),
-              "state": _(_WARNED_STATES[d.get("state", "")]) if d.get("state") in _WARNED_STATES else str(d.get("state"))}
+              "state": _(_WARNED_STATES[state]) if state in _WARNED_STATES else str(state)}
     if d.get("suppressed"):
         return _("SLA warning for %(clock)s (%(state)s) not emailed: first checked long after the item arrived",
                  **values)

@@ -17,14 +17,13 @@ from db.quarantine import (
     quarantined_message,
     request_retry,
 )
-from review.archive import parse_page
 from review.archive_queries import PER_PAGE, Slice
 from review.context import Context
 from review.downloads import download_response
 from review.guard import checked_form, viewer
 from review.i18n import N_, _, translated
 from review.pages import error_page
-from review.params import InvalidInput, path_id
+from review.params import InvalidInput, page_param, path_id, shown
 
 QUARANTINE = "/quarantine"
 NOT_FOUND = N_("There is no quarantined message with the number %(number)s.")
@@ -40,7 +39,7 @@ log = logging.getLogger(__name__)
 def _back_page(value: object) -> int:
     """The list page a form was posted from (its hidden "page" field), 1 when missing or not a page number."""
     try:
-        return parse_page({"page": value}) if isinstance(value, str) else 1
+        return page_param({"page": value})
     except InvalidInput:
         return 1
 
@@ -79,14 +78,14 @@ def routes(ctx: Context) -> list[Route]:
         raw = request.path_params["message_id"]
         message_id = path_id(raw)
         if message_id is None:
-            return error_page(ctx, request, 404, _(NOT_FOUND, number=raw), back=QUARANTINE)
+            return error_page(ctx, request, 404, _(NOT_FOUND, number=shown(raw)), back=QUARANTINE)
         return message_id
 
     def listing(request: Request) -> Response:
         if (refusal := hidden(request)) is not None:
             return refusal
         try:
-            page = parse_page(request.query_params)
+            page = page_param(request.query_params)
         except InvalidInput as exc:
             return error_page(ctx, request, 400, translated(exc), back=QUARANTINE)
         with ctx.read() as session:

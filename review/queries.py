@@ -176,12 +176,16 @@ def assignable_users(session: Session, organization_id: int | None) -> Sequence[
                            .order_by(User.name, User.email)).all()
 
 
-def filter_choices(session: Session, org_ids: Collection[int] | None) -> tuple[Sequence[Organization], Sequence[User]]:
-    """The organizations (ORG_IDS, or all when None) and the people the queue can be filtered by."""
+def filter_choices(session: Session, org_ids: Collection[int] | None,
+                   me: int | None = None) -> tuple[Sequence[Organization], Sequence[User]]:
+    """The organizations (ORG_IDS, or all when None) and the people the queue can be filtered by: for a PM
+    (ORG_IDS given) the active people who work on those organizations and ME, for an admin every active user."""
     orgs = select(Organization).order_by(Organization.name)
+    users = select(User).where(User.active.is_(true())).order_by(User.name, User.email)
     if org_ids is not None:
         orgs = orgs.where(Organization.id.in_(org_ids))
-    users = select(User).where(User.active.is_(true())).order_by(User.name, User.email)
+        # A PM learns nothing of the people (or the existence) of other clients' teams.
+        users = users.where(or_(User.organizations.any(Organization.id.in_(org_ids)), User.id == me))
     return session.scalars(orgs).all(), session.scalars(users).all()
 
 

@@ -17,7 +17,7 @@ from review.context import Context
 from review.guard import viewer
 from review.i18n import N_, gettext, translated
 from review.pages import error_page
-from review.params import InvalidInput, day_param
+from review.params import FIRST_DAY, LAST_DAY, InvalidInput, choice_param, period_params
 
 REPORT = "/reports/sla"
 MAX_DAYS = 366 * 2
@@ -43,19 +43,18 @@ class ReportRequest:
 
 def parse_report_request(query: Mapping[str, str], today: date) -> ReportRequest:
     """The period (default: the four weeks up to TODAY), grouping and format from QUERY; InvalidInput if wrong."""
-    until = day_param(query, "until") or today
-    since = day_param(query, "since") or until - timedelta(days=27)
+    since, until = period_params(query)
+    until = until or min(today, LAST_DAY)
+    # The default start stays within the days a request may name, so the weeks around it can be counted.
+    since = since or max(until - timedelta(days=27), FIRST_DAY)
     if since > until:
         raise InvalidInput(N_("since: the first day comes after the last day"))
     if (until - since).days > MAX_DAYS:
         raise InvalidInput(N_("since: a report covers at most %(days)s days"), days=str(MAX_DAYS))
-    by = query.get("by", "").strip() or "category"
-    if by not in BY:
-        raise InvalidInput(N_("by: unknown grouping %(value)s; use one of %(choices)s"), value=repr(by),
-                           choices=", ".join(BY))
-    fmt = query.get("format", "").strip() or "html"
-    if fmt not in ("html", *DOWNLOADS):
-        raise InvalidInput(N_("format: unknown format %(value)s; use html, csv or json"), value=repr(fmt))
+    by = choice_param(query, "by", BY, N_("by: unknown grouping %(value)s; use one of %(choices)s"),
+                      default="category")
+    fmt = choice_param(query, "format", ("html", *DOWNLOADS),
+                       N_("format: unknown format %(value)s; use html, csv or json"), default="html")
     return ReportRequest(since, until, by, fmt)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from db.models import ApiToken, Contact, Item, User
@@ -52,25 +52,19 @@ def viewer_of(user: User) -> Viewer:
                   org_ids=frozenset(o.id for o in user.organizations), language=user.language)
 
 
-def load_viewer(session: Session, user_id: int, epoch: int) -> Viewer | None:
-    """The active user USER_ID if their session EPOCH is still current (no password change since)."""
-    user = session.scalar(select(User).where(User.id == user_id).options(selectinload(User.organizations)))
-    if user is None or not user.active or user.session_epoch != epoch:
-        return None
-    return viewer_of(user)
-
-
 # last_used_at is kept to the minute: an API call then needs no write transaction (on SQLite a
 # write lock shared with the worker) unless the token's last noted use is older than this.
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
-def token_owner(session: Session, token: str) -> tuple[Viewer, int, datetime | None] | None:
-    """The owner of the API TOKEN (known, not revoked, owner active), the token's id and its last noted use."""
+def token_owner(session: Session, token: str, now: datetime) -> tuple[Viewer, int, datetime | None] | None:
+    """The owner of the API TOKEN (known, not revoked, not expired at NOW, owner active), the token's id and its
+    last noted use."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token),
-                                                ApiToken.revoked_at.is_(None)))
+                                                ApiToken.revoked_at.is_(None),
+                                                or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now)))
     if row is None:
         return None
     user = session.scalar(select(User).where(User.id == row.user_id).options(selectinload(User.organizations)))

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.models import Contact, Organization
 from review.accounts import create_user, issue_token, organizations_by_domain, set_organizations
 
 PASSWORD = "correct horse battery staple"
@@ -62,13 +63,15 @@ def browser_sign_in(page, base_url: str, email: str, password: str = PASSWORD) -
 
 
 @contextmanager
-def serving(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """APP served by uvicorn in a background thread on a free 127.0.0.1 port; yields its base URL."""
+def serving(app, **options) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """APP served by uvicorn in a background thread on a free 127.0.0.1 port (OPTIONS go to uvicorn.Config, e.g.
+    the proxy options `intake web` uses); yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+                                           **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
@@ -90,3 +93,13 @@ def serving(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
         thread.join(timeout=10)
         sock.close()
     assert not thread.is_alive(), "uvicorn did not shut down"
+
+
+def two_clients(session: Session) -> tuple[Organization, Organization]:
+    """The client organizations Acme and Globex, each with one contact (anna@acme.example, bo@globex.example)."""
+    acme = Organization(name="Acme", domain="acme.example")
+    globex = Organization(name="Globex", domain="globex.example")
+    session.add_all([acme, globex, Contact(email="anna@acme.example", name="Anna", organization=acme),
+                     Contact(email="bo@globex.example", name="Bo", organization=globex)])
+    session.flush()
+    return acme, globex

@@ -13,16 +13,17 @@ from email.utils import parsedate_to_datetime
 
 import mailparser
 
-# mail-parser warns about every part type it does not decode itself; we read those parts on our own.
-logging.getLogger("mailparser").setLevel(logging.ERROR)
+# mail-parser warns about every part type it does not decode itself and logs whole headers it cannot decode
+# (client data, kilobytes long); we read those parts on our own and note what we repaired.
+logging.getLogger("mailparser").setLevel(logging.CRITICAL)
 
 from classifiers.lang import detect_language
+from intake.identity import synthetic_message_id
 from intake.parse.addresses import first_mailbox, mailboxes, plausible
 from intake.parse.attachments import attachment, default_name
 from intake.parse.charsets import decode_bytes
 from intake.parse.encoded_words import decode_words
 from intake.parse.head_repair import repair_head
-from intake.identity import synthetic_message_id
 from intake.parse.nesting import MAX_DEPTH, limit_nesting
 from intake.parse.text import html_to_text, new_text, sanitize_html
 from intake.values import AttachmentInfo, Email
@@ -393,7 +394,7 @@ def _email_from(r: _Read, raw: bytes) -> Email:
     msgid = normalize_message_id(_one_line(first("message-id"))) or synthetic_message_id(raw)
     headers = {k: _one_line(decode_words(str(v), hint)[0]) for k, v in raw_headers}
     defects = set(r.defects)
-    defects.update(n[:300] for n in notes[:MAX_NOTES])
+    defects.update(_one_line(n)[:300] for n in notes[:MAX_NOTES])  # notes quote header bytes
     return Email(
         message_id=msgid[:998],
         in_reply_to=normalize_message_id(_one_line(first("in-reply-to"))),

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from intake.parse.head_repair import repair_head
 from intake.identity import content_digest, synthetic_message_id
-from intake.parse.nesting import MAX_DEPTH, OPAQUE_NAME, limit_nesting
 from intake.parse import ParseError, attachment_data, parse_email
+from intake.parse.head_repair import repair_head
+from intake.parse.nesting import MAX_DEPTH, OPAQUE_NAME, limit_nesting
 from tests.corpus import MAIL_CORPUS
 
 HEAD = b"From: Ann <ann@client.example>\r\nTo: support@team.example\r\nMessage-ID: <n@client.example>\r\n"
@@ -122,3 +122,24 @@ def test_the_content_digest_ignores_what_servers_add_and_sees_what_senders_wrote
     assert content_digest(raw) != content_digest(raw.replace(b"crashes", b"works"))
     assert content_digest(raw) != content_digest(raw.replace(b"+0800", b"+0900"))
     assert synthetic_message_id(raw) == synthetic_message_id(relayed)
+
+
+def test_every_text_a_mutated_message_yields_can_be_stored():
+    """No lone surrogate or control character reaches a text field, whatever bytes the headers hold."""
+    from dataclasses import fields
+
+    from tests.mutations import mutated_corpus
+
+    handmade = (b"From: a@b.example\r\nSubject: =?x\xff\xfe?Q?abc?=\r\n"
+                b"Content-Type: text/plain; charset=\"zz\xff\"\r\n\r\nbody \xe9")
+    for name, seed, data in [("handmade", 0, handmade), *mutated_corpus(400, 7)]:
+        try:
+            email = parse_email(data)
+        except ParseError:
+            continue
+        texts = [getattr(email, f.name) for f in fields(email) if isinstance(getattr(email, f.name), str)]
+        texts += [*email.defects, *email.recipients, *email.references]
+        texts += [v for a in email.attachments for v in (a.filename, a.content_type)]
+        for text in texts:
+            text.encode("utf-8")  # raises on a lone surrogate: the database would refuse the row
+            assert "\x00" not in text, (name, seed)

@@ -9,14 +9,14 @@ from sqlalchemy import select
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from db.models import ApiToken, Contact, Event, Item, Organization, User
+from db.models import ApiToken, Event, Item, User
 from review.accounts import find_user, set_password
 from review.app import create_app
 from review.auth import LoginLimiter
 from review.guard import safe_next
 from review.settings import WebSettings
 from tests.unit.test_review_app import add_item
-from tests.web import PASSWORD, add_user, csrf_from, sign_in, signed_in
+from tests.web import PASSWORD, add_user, csrf_from, sign_in, signed_in, two_clients
 
 REF = "CI-000001"
 
@@ -25,11 +25,7 @@ REF = "CI-000001"
 def two_orgs(factory):
     """CI-000001 from Acme, CI-000002 from Globex, CI-000003 from a free-mail sender of no organization."""
     with factory.begin() as s:
-        acme = Organization(name="Acme", domain="acme.example")
-        globex = Organization(name="Globex", domain="globex.example")
-        s.add_all([acme, globex, Contact(email="anna@acme.example", name="Anna", organization=acme),
-                   Contact(email="bo@globex.example", name="Bo", organization=globex)])
-        s.flush()
+        acme, globex = two_clients(s)
         add_item(s, 1, email="anna@acme.example", subject="Acme export fails")
         add_item(s, 2, email="bo@globex.example", subject="Globex invoice question", category="question")
         add_item(s, 3, email="someone@mail.example", subject="Free-mail feedback", category="feedback")
