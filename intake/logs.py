@@ -56,5 +56,5 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("imapclient", "sqlalchemy.engine", "uvicorn.access", "httpx", "alembic"):
+    for noisy in ("imapclient", "sqlalchemy.engine", "uvicorn.access", "httpx", "alembic", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -236,7 +236,7 @@ def test_shipped_model_loads_from_an_active_version():
     assert all(0.05 <= float(t) <= 20 for t in meta["temperature"].values())
 
 
-LABELS_MD = Path(__file__).resolve().parents[3] / "shared" / "LABELS.md"
+LABELS_MD = Path(__file__).resolve().parents[2] / "classifiers" / "data" / "LABELS.md"
 
 
 def _label_examples() -> list[tuple[str, str]]:
