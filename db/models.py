@@ -40,6 +40,9 @@ class Base(DeclarativeBase):
             "pk": "pk_%(table_name)s",
         }
     )
+    # Every column with a server default has the same default on the Python side, so nothing needs fetching
+    # back after an INSERT; without RETURNING, rows whose keys are given go in one executemany per table.
+    __mapper_args__ = {"eager_defaults": False}
 
 
 class Mailbox(Base):

@@ -146,6 +146,8 @@ class TrackerConfig:
 class ClassifierConfig:
     review_threshold: float = 0.8
     model_dir: str = ""
+    # Processes that read (parse, screen) and classify fetched mail beside the worker; 0: the worker alone.
+    processes: int = 1
 
 
 @dataclass(frozen=True)
@@ -316,6 +318,8 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"{key}.batch_size: must be at least 1")
     if cfg.smtp.password_env and cfg.smtp.password_file:
         raise ConfigError("smtp.password_env: give password_env or password_file, not both")
+    if not 0 <= cfg.classifier.processes <= 64:
+        raise ConfigError("classifier.processes: must be between 0 and 64")
     if not 0.0 <= cfg.classifier.review_threshold <= 1.0:
         raise ConfigError("classifier.review_threshold: must be between 0 and 1")
     if "@" not in cfg.smtp.from_address:

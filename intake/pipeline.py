@@ -23,7 +23,7 @@ from classifiers.prediction import NO_TEXT
 from classifiers.sentiment import is_negative
 from db.changes import record_decision
 from db.claims import claim_batch, release, start_alone, worker_name
-from db.models import Attachment, Event, Item, Mailbox, Message, User
+from db.models import Event, Item, Mailbox, Message, User
 from db.queries import (
     item_by_message_ids,
     item_by_ref,
@@ -37,12 +37,13 @@ from db.queries import (
     written_to,
 )
 from db.types import utcnow
+from intake.batch_store import split_batch, store_bulk
 from intake.bounces import read_bounce
 from intake.config import Config
-from intake.identity import content_digest, synthetic_message_id
-from intake.parse import ParseError, parse_email
+from intake.identity import content_digest
+from intake.parsed import Parsed, message_row, parse_one, reason
 from intake.participants import Parties, first_joinable, speaks_for_client
-from intake.screen import screen
+from intake.prepare import Prepared, prepare
 from intake.threads import format_reference, references_in_subject, thread_ids, without_references
 from intake.values import Email, RawMail
 from responders.compose import AckRequest
@@ -83,44 +84,6 @@ class Outcome(NamedTuple):
     ack_queued: bool = False
 
 
-@dataclass(frozen=True)
-class Parsed:
-    """A fetched message, its parsed form (None when unreadable) and identity digest; ERROR: quarantine it, why."""
-
-    raw: RawMail
-    email: Email | None
-    digest: str
-    error: str = ""
-
-    @property
-    def message_id(self) -> str:
-        return self.email.message_id if self.email is not None else synthetic_message_id(self.raw.raw)
-
-
-def parse_one(raw: RawMail, cfg: Config, own: set[str]) -> Parsed:
-    """Parses and screens RAW; never raises: an unreadable message carries the reason to quarantine it."""
-    digest = content_digest(raw.raw)
-    try:
-        email = parse_email(raw.raw)
-    except Exception as exc:  # ParseError, and any bug of the parser's: the message is quarantined, not lost
-        return Parsed(raw, None, digest, _reason(exc))
-    return Parsed(raw, screen(email, own, raw.size, cfg.tracker.max_message_bytes), digest)
-
-
-def parse_batch(raws: Sequence[RawMail], cfg: Config) -> list[Parsed]:
-    """Parses and screens every message; a failure becomes an error to quarantine."""
-    own = cfg.own_addresses()
-    return [parse_one(raw, cfg, own) for raw in raws]
-
-
-def classify_batch(parsed: Sequence[Parsed], classifier: Classifier) -> dict[int, Prediction]:
-    """Predictions for every parsed email, keyed by UID, in one pass over the batch."""
-    todo = [p for p in parsed if p.email is not None]
-    # The classifier reads the whole text and keeps only what the client wrote now, as in training.
-    preds = classifier.predict_many([(p.email.subject, p.email.text) for p in todo])  # type: ignore[union-attr]
-    return {p.raw.uid: pred for p, pred in zip(todo, preds)}
-
-
 def classify_one(p: Parsed, classifier: Classifier) -> Prediction | None:
     """P's prediction on its own (None when it has no parsed email); a classifier failure is an unsure guess."""
     if p.email is None:
@@ -139,42 +102,6 @@ def _unsure(classifier: Classifier) -> Prediction:
                       scores={label: share for label in LABELS})
 
 
-def _reason(exc: BaseException) -> str:
-    """Why a message is quarantined: a ParseError says it in words, anything else by its type too."""
-    return (str(exc) if isinstance(exc, ParseError) else f"{type(exc).__name__}: {exc}")[:2000]
-
-
-def _message_row(p: Parsed, mailbox_id: int, now: datetime, minimal: bool = False) -> Message:
-    """The message row of P: everything read from it, or for a message to quarantine (P.error) only what
-    identifies it (MINIMAL: not even that, in case what was read is what the database refuses)."""
-    raw, email = p.raw, p.email
-    row = Message(direction="in", mailbox_id=mailbox_id, uidvalidity=raw.uidvalidity, uid=raw.uid,
-                  message_id=p.message_id if not minimal else synthetic_message_id(raw.raw),
-                  content_digest=p.digest, received_at=raw.internal_date or now, size=raw.size or len(raw.raw),
-                  raw=raw.raw)
-    if p.error:
-        row.status, row.error = "quarantined", _printable(p.error)
-        if email is not None and not minimal:
-            row.sender, row.sender_name = _printable(email.sender)[:320], _printable(email.sender_name)[:300]
-            row.subject, row.sent_at = _printable(email.subject), email.date
-        return row
-    assert email is not None
-    row.in_reply_to, row.references = email.in_reply_to, " ".join(email.references)
-    row.sender, row.sender_name = email.sender[:320], email.sender_name[:300]
-    row.recipients, row.subject, row.sent_at = ", ".join(email.recipients), email.subject, email.date
-    row.body_text, row.new_text, row.body_html, row.lang = email.text, email.new_text, email.html, email.lang
-    row.screening = email.screening.reason or ("oversize" if email.screening.oversize else "")
-    row.parse_notes = "\n".join(email.defects)
-    row.attachments = [Attachment(filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256)
-                       for a in email.attachments]
-    return row
-
-
-def _printable(text: str) -> str:
-    """TEXT without NUL and other controls (PostgreSQL refuses NUL in text), for error columns."""
-    return "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)[:2000]
-
-
 def store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: Prediction | None,
                now: datetime) -> Outcome:
     """Stores one message: as a new item, a follow-up, a record without item, or quarantined."""
@@ -182,7 +109,7 @@ def store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: P
     if message_known(session, mailbox_id, p.raw.uidvalidity, p.raw.uid, msgid, p.digest):
         return Outcome("duplicate")
     reused = messages_with_id(session, msgid)  # a different message under a Message-ID we stored before
-    row = _message_row(p, mailbox_id, now)
+    row = message_row(p, mailbox_id, now)
     if p.raw.truncated:
         row.error = f"oversize: {p.raw.size} bytes; only the headers were fetched, the message stays in the mailbox"
     outcome = _file(session, cfg, row, p, pred, now) if not p.error else _kept(session, row)
@@ -296,7 +223,7 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
         except Exception as exc:  # the client's request is kept; only the automatic answer is lost
             log.exception("event=ack_failed ref=%s", item.ref)
             session.add(Event(item_id=item.id, kind="ack_suppressed", created_at=now,
-                              data={"reason": "build_failed", "error": _reason(exc)[:500]}))
+                              data={"reason": "build_failed", "error": reason(exc)[:500]}))
     return Outcome("new", item.ref, queued)
 
 
@@ -380,7 +307,7 @@ def _quarantine(session: Session, mailbox_id: int, p: Parsed, now: datetime, min
     """Keeps P's raw bytes as a quarantined message with P.error as the reason (unless it is stored already)."""
     if message_known(session, mailbox_id, p.raw.uidvalidity, p.raw.uid, p.message_id, p.digest):
         return Outcome("duplicate")
-    session.add(_message_row(p, mailbox_id, now, minimal))
+    session.add(message_row(p, mailbox_id, now, minimal))
     return Outcome("quarantined")
 
 
@@ -420,7 +347,7 @@ def _store_with_retry(session: Session, cfg: Config, mailbox_id: int, p: Parsed,
         except Exception as exc:  # one bad message must never stop the batch
             # The warning comes once, as event=quarantined; the traceback is for whoever debugs it.
             log.debug("event=store_failed mailbox=%s uid=%s", p.raw.mailbox, p.raw.uid, exc_info=True)
-            bad = Parsed(p.raw, p.email, p.digest, _reason(exc))
+            bad = Parsed(p.raw, p.email, p.digest, reason(exc))
             with session.begin_nested():
                 return _quarantine(session, mailbox_id, bad, now), bad
     return Outcome("duplicate"), p
@@ -433,17 +360,25 @@ def _advance(box: Mailbox, raws: Sequence[RawMail], now: datetime) -> None:
 
 
 def _together(factory: sessionmaker[Session], cfg: Config, mailbox: str, raws: Sequence[RawMail],
-              classifier: Classifier) -> BatchResult:
-    """The batch in one pass: parsed, classified together, stored in one transaction."""
+              classifier: Classifier, prepared: Prepared | None) -> BatchResult:
+    """The batch in one pass: parsed, classified together, stored in one transaction (plain new mail in bulk)."""
     result = BatchResult()
-    parsed = parse_batch(raws, cfg)
-    preds = classify_batch(parsed, classifier)
+    prepared = prepared or prepare(raws, cfg, classifier)
+    parsed, preds = prepared.parsed, prepared.preds
     now = utcnow()
     with factory.begin() as session:
         box = lock_mailbox(session, mailbox)
-        for p in parsed:
-            outcome, p = _store_with_retry(session, cfg, box.id, p, preds.get(p.raw.uid), now)
-            _record(result, outcome, p)
+        split = split_batch(session, cfg, box.id, parsed)
+        outcomes: dict[int, tuple[Outcome, Parsed]] = {i: (Outcome("duplicate"), parsed[i]) for i in split.known}
+        for stored in store_bulk(session, cfg, box.id, parsed, split.bulk, preds, now):
+            kind = "new" if stored.ref else "recorded"
+            outcomes[stored.index] = (Outcome(kind, stored.ref, stored.ack_queued), parsed[stored.index])
+        session.flush()  # the bulk rows are what the messages stored one by one may follow up on
+        for i in split.one_by_one:
+            p = parsed[i]
+            outcomes[i] = _store_with_retry(session, cfg, box.id, p, preds.get(p.raw.uid), now)
+        for i in sorted(outcomes):
+            _record(result, *outcomes[i])
         _advance(box, raws, now)
         release(session, box.id, raws[0].uidvalidity, [r.uid for r in raws])
     return result
@@ -471,7 +406,7 @@ def _alone(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw: RawMa
     except DATABASE_DOWN:
         raise
     except Exception as exc:
-        p = Parsed(raw, p.email, p.digest, _reason(exc))
+        p = Parsed(raw, p.email, p.digest, reason(exc))
         outcome = _quarantine_alone(factory, mailbox, p, now)
     _record(result, outcome, p)
 
@@ -497,10 +432,11 @@ def _quarantine_alone(factory: sessionmaker[Session], mailbox: str, p: Parsed, n
 
 
 def process_batch(factory: sessionmaker[Session], cfg: Config, mailbox: str, raws: Sequence[RawMail],
-                  classifier: Classifier, worker: str = "") -> BatchResult:
+                  classifier: Classifier, worker: str = "", prepared: Prepared | None = None) -> BatchResult:
     """Stores RAWS and advances the mailbox's sync state; never stops on a message, only on the database.
 
-    WORKER names this process on its claims (one name per process by default).
+    WORKER names this process on its claims (one name per process by default). PREPARED: RAWS already read and
+    classified (intake.prepare); a batch processed one message at a time is read again here.
     """
     if not raws:
         return BatchResult()
@@ -514,7 +450,7 @@ def process_batch(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw
                     "processing them one at a time\"", mailbox, ",".join(map(str, sorted(claim.crashed))))
     else:
         try:
-            return _together(factory, cfg, mailbox, raws, classifier)
+            return _together(factory, cfg, mailbox, raws, classifier, prepared)
         except DATABASE_DOWN:
             raise
         except Exception:

@@ -17,7 +17,8 @@ from classifiers import Classifier
 from db.quarantine import QUARANTINED, quarantined_ids, quarantined_message
 from db.types import utcnow
 from intake.config import Config
-from intake.pipeline import DATABASE_DOWN, classify_one, parse_one, store_one
+from intake.parsed import parse_one
+from intake.pipeline import DATABASE_DOWN, classify_one, store_one
 from intake.values import RawMail
 
 log = logging.getLogger("intake.quarantine")

@@ -4,7 +4,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,9 +20,12 @@ from intake.config import Config, MailboxConfig
 from intake.health import OutageLog
 from intake.imap import IMAP_ERRORS, MailboxClient
 from intake.pipeline import BatchResult, process_batch
+from intake.prepare import Prepared, PreparePool
 from intake.quarantine import retry_requested
+from intake.send_loop import SendLoop
 from intake.sla_check import SlaCheck, check_sla
-from responders.sender import DrainResult, SmtpSettings, drain
+from intake.values import RawMail
+from responders.sender import DrainResult, SmtpLink, SmtpSettings, drain
 
 log = logging.getLogger("intake.worker")
 TRANSIENT = (*IMAP_ERRORS, SQLAlchemyError)
@@ -75,6 +80,12 @@ class Worker:
         self.passwords = {m.name: (m.secret.read(f"mailboxes.{m.name}.password") or "") if m.auth == "password"
                           else "" for m in cfg.mailboxes}
         self.smtp = smtp_settings(cfg)
+        self.smtp_link = SmtpLink(self.smtp)  # one connection for every drain of this worker
+        self.sender: SendLoop | None = None
+        # Processes that read and classify the next batch while this one is stored; started when a backlog
+        # first shows (a second batch waiting), so a worker that keeps up never pays for them.
+        self.pool: PreparePool | None = None
+        self._smtp_lock = threading.Lock()
         self._lock = threading.Lock()
         self.stats = RunStats()
 
@@ -96,17 +107,32 @@ class Worker:
             done = client.catch_up(last_uid)
             if done:
                 log.info("event=processed_action_caught_up mailbox=%s count=%d", name, done)
+        # One batch ahead: while a batch is stored here, the next is read and classified in the pool.
+        ahead: deque[tuple[list[RawMail], Future[Prepared] | None]] = deque()
         for batch in client.batches(last_uid, self.cfg.tracker.max_message_bytes):
             if not batch:
                 continue
-            result = process_batch(self.factory, self.cfg, name, batch, self.current_classifier())
-            with self._lock:
-                self.stats.add(result)
-            client.after_commit(result.processed_uids)
-            if result.acks_queued:
-                self.drain_outbox()
-            if self.stop.is_set():
+            if ahead and self.pool is None and self.cfg.classifier.processes > 0:
+                with self._lock:
+                    self.pool = self.pool or PreparePool(self.cfg, self.cfg.classifier.processes)
+            ahead.append((batch, self.pool.submit(batch) if self.pool is not None else None))
+            if len(ahead) > 1 and not self._store(client, *ahead.popleft()):
                 return
+        while ahead:
+            if not self._store(client, *ahead.popleft()):
+                return
+
+    def _store(self, client: MailboxClient, batch: list[RawMail], reading: Future[Prepared] | None) -> bool:
+        """Stores BATCH (read in the pool when READING is given); False when the worker is stopping."""
+        prepared = self.pool.result(reading) if self.pool is not None else None
+        result = process_batch(self.factory, self.cfg, client.cfg.name, batch, self.current_classifier(),
+                               prepared=prepared)
+        with self._lock:
+            self.stats.add(result)
+        client.after_commit(result.processed_uids)
+        if result.acks_queued:
+            self.outbox_due()
+        return not self.stop.is_set()
 
     def current_classifier(self) -> Classifier:
         """The active model; a version activated by `intake train` is picked up here, between batches."""
@@ -121,10 +147,18 @@ class Worker:
                 self.classifier = fresh
         return self.classifier
 
+    def outbox_due(self) -> None:
+        """Mail was queued: the send loop sends it while the next batch is processed (without a loop, now)."""
+        if self.sender is not None:
+            self.sender.wake()
+        else:
+            self.drain_outbox()
+
     def drain_outbox(self) -> DrainResult:
         """Sends what the outbox holds; an SMTP outage is logged once and retried later."""
         try:
-            result = drain(self.factory, self.smtp, self.name)
+            with self._smtp_lock:
+                result = drain(self.factory, self.smtp, self.name, self.smtp_link)
         except SQLAlchemyError as exc:
             self.outages.failed("database", exc)
             return DrainResult(error=str(exc))
@@ -171,6 +205,26 @@ class Worker:
     # -- modes ---------------------------------------------------------------------------------
     def run_once(self) -> RunStats:
         """Processes everything pending in every mailbox, sends the outbox, and returns."""
+        self.sender = SendLoop(self.drain_outbox).start()
+        try:
+            self._sync_all_once()
+        finally:
+            self.sender.stop()
+            self.sender = None
+        self.retry_quarantined()
+        self.check_sla()
+        self.drain_outbox()
+        self.close()
+        return self.stats
+
+    def close(self) -> None:
+        """Lets go of the SMTP connection and the reading processes."""
+        self.smtp_link.close()
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+
+    def _sync_all_once(self) -> None:
         for box in self.cfg.mailboxes:
             client = self._client(box)
             try:
@@ -182,10 +236,6 @@ class Worker:
                 self.stats.errors.append(msg)
             finally:
                 client.close()
-        self.retry_quarantined()
-        self.check_sla()
-        self.drain_outbox()
-        return self.stats
 
     def _serve(self, box: MailboxConfig) -> None:
         connect = Retrying(
@@ -225,6 +275,7 @@ class Worker:
         """Serves every mailbox in its own thread until stop is set; retries the outbox meanwhile."""
         threads = [threading.Thread(target=self._serve, args=(box,), name=f"mailbox-{box.name}", daemon=True)
                    for box in self.cfg.mailboxes]
+        self.sender = SendLoop(self.drain_outbox, idle_seconds=OUTBOX_RETRY_SECONDS).start()
         for t in threads:
             t.start()
         log.info("event=worker_started mailboxes=%d", len(threads))
@@ -234,8 +285,10 @@ class Worker:
                 self.check_sla()
                 next_check = time.monotonic() + self.cfg.sla.check_seconds
             self.retry_quarantined()
-            self.drain_outbox()
         for t in threads:
             t.join(timeout=10)
+        self.sender.stop()
+        self.sender = None
         self.drain_outbox()
+        self.close()
         log.info("event=worker_stopped")

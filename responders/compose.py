@@ -4,12 +4,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from responders.mime import Outgoing, address, write
 
 TEMPLATES = Path(__file__).with_name("templates")
 LANGS = ("en", "zh")
@@ -101,18 +104,30 @@ def _copied(msg: EmailMessage, req: AckRequest) -> EmailMessage:
     return msg
 
 
-def build_ack(req: AckRequest, from_address: str, team: str, now: datetime) -> EmailMessage:
-    """The complete acknowledgment message."""
+def ack_mail(req: AckRequest, from_address: str, team: str, now: datetime) -> Outgoing:
+    """The complete acknowledgment, written straight to bytes (responders.mime)."""
     text, html = render_bodies(req, team)
-    msg = _threaded(req, from_address, now)
-    msg["Auto-Submitted"] = "auto-replied"
-    # Asks Exchange not to answer us with its own out-of-office notes.
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
-    # After the bodies: set_content() clears every Content-* header.
-    msg["Content-Language"] = "zh-CN" if req.lang == "zh" else "en"
-    return msg
+    name, sender = parseaddr(from_address)
+    domain = sender.rpartition("@")[2] or "localhost"
+    message_id = make_msgid(domain=domain)
+    subject = ack_subject(req.subject, req.ref, req.lang)
+    headers = [("From", address(name, sender)), ("To", address(header_text(req.to_name), req.to_address)),
+               ("Subject", subject), ("Date", format_datetime(now)), ("Message-ID", message_id)]
+    references = ""
+    if req.in_reply_to and req.in_reply_to.isascii():
+        # A Message-ID that is not plain ASCII cannot stand in a header we send; the reference still threads.
+        references = " ".join([r for r in (*req.references, req.in_reply_to) if r.isascii()][-20:])
+        headers += [("In-Reply-To", req.in_reply_to), ("References", references)]
+    # X-Auto-Response-Suppress asks Exchange not to answer us with its own out-of-office notes.
+    headers += [("Auto-Submitted", "auto-replied"), ("X-Auto-Response-Suppress", "All"),
+                ("Content-Language", "zh-CN" if req.lang == "zh" else "en")]
+    return Outgoing(raw=write(headers, text, html), message_id=message_id, from_address=sender,
+                    subject=subject, references=references, text=text)
+
+
+def build_ack(req: AckRequest, from_address: str, team: str, now: datetime) -> EmailMessage:
+    """The acknowledgment as an email.message object (ack_mail() is what the outbox stores)."""
+    return message_from_bytes(ack_mail(req, from_address, team, now).raw, policy=SMTP)  # type: ignore[return-value]
 
 
 def build_reply(req: AckRequest, text: str, from_address: str, team: str, now: datetime) -> EmailMessage:

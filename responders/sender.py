@@ -5,10 +5,11 @@ import logging
 import smtplib
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from db.claims import claimant_gone
@@ -102,17 +103,16 @@ def claim(session: Session, worker: str, now: datetime, limit: int = BATCH) -> l
                                 .where(OutboxMail.id.in_(ids)).order_by(OutboxMail.id)))
 
 
-def _mark_sent(session: Session, row_id: int, now: datetime) -> None:
-    row = session.get(OutboxMail, row_id)
-    assert row is not None
-    row.status, row.sent_at, row.claimed_until = "sent", now, None
-    row.attempts += 1
-    if row.item_id is not None and row.kind == "acknowledgment":
-        item = session.get(Item, row.item_id)
-        if item is not None and item.acknowledged_at is None:
-            item.acknowledged_at = now
-        session.add(Event(item_id=row.item_id, kind="acknowledged", created_at=now,
-                          data={"message_id": row.message_id, "to": row.to_address}))
+def _mark_sent(conn: Connection, row_id: int, item_id: int | None, kind: str, message_id: str, to: str,
+               now: datetime) -> None:
+    """Records one sent row with up to three plain statements: it is done once per message sent, so it skips the
+    ORM's statement handling."""
+    conn.execute(update(OutboxMail).where(OutboxMail.id == row_id)
+                 .values(status="sent", sent_at=now, claimed_until=None, attempts=OutboxMail.attempts + 1))
+    if item_id is not None and kind == "acknowledgment":
+        conn.execute(update(Item).where(Item.id == item_id, Item.acknowledged_at.is_(None)).values(acknowledged_at=now))
+        conn.execute(insert(Event).values(item_id=item_id, kind="acknowledged", created_at=now, actor="system",
+                                          data={"message_id": message_id, "to": to}))
 
 
 def _mark_failed(session: Session, row_id: int, error: str, now: datetime, max_attempts: int,
@@ -140,25 +140,75 @@ def _release(factory: sessionmaker[Session], ids: list[int], error: str, setting
     return len(ids)
 
 
-def drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str) -> DrainResult:
-    """Sends every due outbox row; rows that fail stay for a later drain."""
+class SmtpLink:
+    """One SMTP connection kept open across drains, opened when first needed and again after a failure."""
+
+    IDLE_CHECK_SECONDS = 20.0  # servers drop idle clients (often after 60 s or more): check with NOOP first
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self.conn: smtplib.SMTP | None = None
+        self._used = 0.0
+
+    def get(self) -> smtplib.SMTP:
+        """The open connection (connecting if there is none); raises OSError or SMTPException."""
+        if self.conn is not None and time.monotonic() - self._used > self.IDLE_CHECK_SECONDS:
+            try:
+                if self.conn.noop()[0] != 250:
+                    self.close()
+            except (OSError, smtplib.SMTPException):
+                self.close()
+        if self.conn is None:
+            self.conn = connect(self.settings)
+        self._used = time.monotonic()
+        return self.conn
+
+    def close(self) -> None:
+        """Says goodbye to the server (or just closes the socket when it is gone)."""
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        try:
+            conn.quit()
+        except (OSError, smtplib.SMTPException):
+            conn.close()
+
+
+def drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str,
+          link: SmtpLink | None = None) -> DrainResult:
+    """Sends every due outbox row; rows that fail stay for a later drain.
+
+    LINK: a connection kept across drains (the worker's); without one, the drain opens and closes its own.
+    """
+    own = link is None
+    link = link or SmtpLink(settings)
+    try:
+        return _drain(factory, settings, worker, link)
+    finally:
+        if own:
+            link.close()
+
+
+def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str, link: SmtpLink) -> DrainResult:
     result = DrainResult()
+    engine = factory.kw["bind"]
     with factory.begin() as session:
         release_dead_claims(session, worker, utcnow())
     while True:
         with factory.begin() as session:
             rows = claim(session, worker, utcnow())
-            batch = [(r.id, r.from_address, r.to_address, r.raw, r.item.ref if r.item else "") for r in rows]
+            batch = [(r.id, r.from_address, r.to_address, r.raw, r.item.ref if r.item else "", r.item_id, r.kind,
+                      r.message_id) for r in rows]
         if not batch:
             return result
         try:
-            conn = connect(settings)
+            conn = link.get()
         except (OSError, smtplib.SMTPException, socket.timeout) as exc:
             result.error = f"smtp connect: {exc}"
             result.retried += _release(factory, [b[0] for b in batch], result.error, settings)
             return result
         try:
-            for row_id, sender, to, raw, ref in batch:
+            for row_id, sender, to, raw, ref, item_id, kind, message_id in batch:
                 try:
                     conn.sendmail(sender, [to], raw)
                 except smtplib.SMTPRecipientsRefused as exc:
@@ -173,11 +223,14 @@ def drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str) -
                     result.failed += outcome == "failed"
                     result.retried += outcome == "retry"
                     continue
-                with factory.begin() as session:
-                    _mark_sent(session, row_id, utcnow())
+                # Marked at once, each in its own short transaction: after a crash, at most the message in
+                # flight is sent again.
+                with engine.begin() as db:  # no session: this runs once per message sent
+                    _mark_sent(db, row_id, item_id, kind, message_id, to, utcnow())
                 result.sent += 1
                 log.info("event=ack_sent ref=%s to=%s", ref, to)
         except (OSError, smtplib.SMTPException) as exc:
+            link.close()
             result.error = f"smtp: {exc}"
             with factory() as session:
                 pending = list(session.scalars(select(OutboxMail.id).where(
@@ -185,11 +238,6 @@ def drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str) -
                     OutboxMail.claimed_by == worker, OutboxMail.claimed_until.is_not(None))))
             result.retried += _release(factory, pending, result.error, settings)
             return result
-        finally:
-            try:
-                conn.quit()
-            except (OSError, smtplib.SMTPException):
-                conn.close()
 
 
 def _record_failure(factory: sessionmaker[Session], row_id: int, error: str, settings: SmtpSettings,

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from classifiers import load_classifier
 from db.models import Event, Item, Mailbox, Message, Organization, OutboxMail
-from intake import pipeline
+from intake import batch_store, parsed, pipeline
 from intake.config import parse_config
 from intake.parse import ParseError
 from intake.pipeline import process_batch
@@ -54,14 +54,14 @@ def test_batch_creates_items_acks_and_advances_state(db):
 
 
 def test_parse_failure_is_quarantined_with_raw_bytes(db, monkeypatch):
-    real = pipeline.parse_email
+    real = parsed.parse_email
 
     def flaky(data: bytes):
         if b"poison" in data:
             raise ParseError("cannot parse")
         return real(data)
 
-    monkeypatch.setattr(pipeline, "parse_email", flaky)
+    monkeypatch.setattr(parsed, "parse_email", flaky)
     bad = client_email(1, "poison", "x", "en")
     good = client_email(2, "fine", "Could you add a PO field to the form?", "en")
     result = process_batch(db, CFG, "support", [raw(1, bad), raw(2, good)], load_classifier())
@@ -76,6 +76,7 @@ def test_store_error_quarantines_instead_of_stopping(db, monkeypatch):
         raise RuntimeError("contact table exploded")
 
     monkeypatch.setattr(pipeline, "upsert_contact", broken)
+    monkeypatch.setattr(batch_store, "contacts_for", broken)  # the batch fails, then the message alone
     mail = client_email(1, "x", "Please fix the login.", "en")
     result = process_batch(db, CFG, "support", [raw(1, mail)], load_classifier())
     assert result.quarantined == 1
@@ -91,6 +92,7 @@ def test_an_acknowledgment_that_cannot_be_built_keeps_the_item(db, monkeypatch):
         raise RuntimeError("template exploded")
 
     monkeypatch.setattr(pipeline, "enqueue_ack", broken)
+    monkeypatch.setattr(batch_store, "plan_ack", broken)
     mail = client_email(1, "x", "Please fix the login.", "en")
     result = process_batch(db, CFG, "support", [raw(1, mail)], load_classifier())
     assert len(result.new_items) == 1 and not result.acks_queued and not result.quarantined

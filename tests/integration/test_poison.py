@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from classifiers import load_classifier
 from db.claims import worker_name
 from db.models import Event, Item, Mailbox, Message, OutboxMail, ProcessingAttempt
-from intake import pipeline
+from intake import parsed, pipeline
 from intake.config import parse_config
 from intake.pipeline import MAX_CRASHES, process_batch
 from intake.values import RawMail
@@ -58,13 +58,13 @@ def test_a_batch_failing_in_any_stage_is_processed_one_by_one(db, monkeypatch, s
     mails[2] = mails[2].replace(b"Subject: ", b"Subject: " + poison + b" ", 1)
     clf = load_classifier()
     if stage == "parse":
-        real = pipeline.parse_email
+        real = parsed.parse_email
 
         def parse(data: bytes):
             if poison in data:
                 raise RecursionError("maximum recursion depth exceeded")
             return real(data)
-        monkeypatch.setattr(pipeline, "parse_email", parse)
+        monkeypatch.setattr(parsed, "parse_email", parse)
     elif stage == "classify":
         real_predict = type(clf).predict_many
 
@@ -141,18 +141,18 @@ CRASHER = textwrap.dedent("""
     import os, sys
     from classifiers import load_classifier
     from db.engine import make_engine, make_sessionmaker
-    from intake import pipeline
+    from intake import parsed, pipeline
     from intake.config import parse_config
     from intake.values import RawMail
 
-    real = pipeline.parse_email
+    real = parsed.parse_email
 
     def parse(data):
         if b"kills-the-worker" in data:
             os._exit(137)  # as hard as a segfault or the OOM killer: nothing is cleaned up
         return real(data)
 
-    pipeline.parse_email = parse
+    parsed.parse_email = parse
     url, folder = sys.argv[1], sys.argv[2]
     names = sorted(os.listdir(folder))
     raws = [RawMail("support", 1, i + 1, open(os.path.join(folder, n), "rb").read()) for i, n in enumerate(names)]

@@ -18,7 +18,7 @@ from classifiers import load_classifier
 from db.engine import make_engine, make_sessionmaker
 from db.models import Item, Message, OutboxMail
 from db.quarantine import QUARANTINED
-from intake import pipeline
+from intake import parsed, pipeline
 from intake.cli import main
 from intake.config import load_config
 from intake.parse import ParseError
@@ -136,14 +136,14 @@ def test_retry_after_an_upgrade_stores_the_message_exactly_once(sqlite_url, dove
     dovecot.deliver("support", bytes(late))
     dovecot.deliver("support", bytes(client_email(2, "Invoice address", "Please change our invoice address.", "en")))
     intake(cfg, "db", "upgrade")
-    real = pipeline.parse_email
+    real = parsed.parse_email
 
     def old_parser(data: bytes):  # the code before the upgrade: this message made it fail
         if b"<late@client.example>" in data:
             raise ParseError(OLD_PARSER)
         return real(data)
 
-    monkeypatch.setattr(pipeline, "parse_email", old_parser)
+    monkeypatch.setattr(parsed, "parse_email", old_parser)
     assert main(["--config", str(cfg), "run", "--once"]) == 0  # the worker itself, over IMAP
     monkeypatch.undo()
     assert "quarantined: 1" in capsys.readouterr().out
@@ -177,7 +177,7 @@ def test_two_retries_at_once_on_postgresql_store_one_item(pg_url, dovecot, smtp_
     cfg = config_for(pg_url)
     intake(cfg, "db", "upgrade")
     mail = bytes(client_email(1, "Login", "The login page shows error 500 since this morning.", "en"))
-    monkeypatch.setattr(pipeline, "parse_email", lambda data: (_ for _ in ()).throw(ParseError(OLD_PARSER)))
+    monkeypatch.setattr(parsed, "parse_email", lambda data: (_ for _ in ()).throw(ParseError(OLD_PARSER)))
     engine = make_engine(pg_url)
     factory = make_sessionmaker(engine)
     when = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from classifiers import load_classifier
 from db.models import Item, Message, OutboxMail
 from db.quarantine import RETRY_REQUESTED, count_quarantined, delete_quarantined, quarantined, request_retry
-from intake import pipeline, quarantine
+from intake import parsed, quarantine
 from intake.config import parse_config
 from intake.parse import ParseError
 from intake.pipeline import process_batch
@@ -28,7 +28,7 @@ def quarantine_with_old_code(db, monkeypatch, mails: list[bytes]) -> list[int]:
     def broken(data: bytes):
         raise ParseError("unreadable to the old parser")
 
-    monkeypatch.setattr(pipeline, "parse_email", broken)
+    monkeypatch.setattr(parsed, "parse_email", broken)
     result = process_batch(db, CFG, "support", [RawMail("support", 1, i + 1, m, WHEN, len(m))
                                                 for i, m in enumerate(mails)], load_classifier())
     monkeypatch.undo()

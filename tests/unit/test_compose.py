@@ -4,10 +4,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from email import message_from_bytes
 from email.policy import default
+from email.header import decode_header, make_header
+from email.utils import parseaddr
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from responders.compose import AckRequest, ack_subject, build_ack
+from responders.compose import AckRequest, ack_mail, ack_subject, build_ack, header_text, render_bodies
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 
@@ -61,3 +65,41 @@ def test_ack_subject(subject, expected):
 def test_every_template_renders(category, lang):
     msg = build_ack(_req(category=category, lang=lang), "support@team.example", "Team", NOW)
     assert "CI-000123" in msg.get_body(("plain",)).get_content()
+
+
+_names = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=_names, subject=st.text(st.characters(blacklist_categories=("Cs",)), max_size=3000),
+       lang=st.sampled_from(["en", "zh", "other"]), team=_names)
+def test_the_written_bytes_read_back_as_what_was_meant(name, subject, lang, team):
+    """The message written without the header policy reads back, through the policy, as the policy would
+    have written it: the recipient's name and address, the subject, both bodies, lines within 998 octets."""
+    req = _req(to_name=name, subject=subject, lang=lang)
+    out = ack_mail(req, "Support Team <support@team.example>", team, NOW)
+    assert all(len(line) <= 998 for line in out.raw.split(b"\r\n"))
+    assert b"\n" not in out.raw.replace(b"\r\n", b"")
+    msg = message_from_bytes(out.raw, policy=default)
+    assert not msg.defects and all(not p.defects for p in msg.walk())
+    to = msg["To"].addresses[0]
+    assert to.addr_spec == "anna@acme.example" and _display_name(out.raw) == header_text(name)
+    assert str(msg["Subject"]) == ack_subject(subject, "CI-000123", lang) == out.subject
+    assert msg["Message-ID"] == out.message_id and msg["From"].addresses[0].display_name == "Support Team"
+    text, html = render_bodies(req, team)
+    assert _lines(msg.get_body(("plain",)).get_content()) == text == out.text
+    assert _lines(msg.get_body(("html",)).get_content()) == html
+
+
+def _display_name(raw: bytes) -> str:
+    """The display name of RAW's To field, decoded by RFC 2047's rules (the policy's reader keeps a space
+    between the encoded words of a long name, and drops a leading colon, so it is not the judge here)."""
+    value = " ".join(message_from_bytes(raw)["To"].split())  # compat32: the field as written, unfolded
+    name = value.rpartition(" <")[0]
+    if "=?" not in name:
+        return parseaddr(value)[0]
+    return str(make_header(decode_header(name)))
+
+
+def _lines(content: str) -> str:
+    return content.replace("\r\n", "\n")

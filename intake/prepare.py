@@ -1,0 +1,131 @@
+"""Parses, screens and classifies fetched batches in processes of their own, so a second core reads the next
+batch while the worker stores this one.
+
+Reading mail (MIME repair, HTML to text, quotes and signatures) and classifying it take about half of a
+message's processing time and touch no shared state, so they run in a pool of processes fed one batch at a
+time; storing stays with the worker, one transaction per batch, as before. The pool is an optimization only:
+until its processes have loaded the model, when it is switched off, or when one of them dies, the worker does
+the same work itself (and a message that kills the reading process is then caught by the pipeline's claims).
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+
+from classifiers import Classifier, Prediction
+from intake.config import Config
+from intake.parsed import Parsed, parse_batch
+from intake.values import RawMail
+
+log = logging.getLogger("intake.prepare")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch read and classified: each message's parsed form, and the predictions by UID."""
+
+    parsed: list[Parsed]
+    preds: dict[int, Prediction] = field(default_factory=dict)
+
+
+def classify_batch(parsed: Sequence[Parsed], classifier: Classifier) -> dict[int, Prediction]:
+    """Predictions for every parsed email, keyed by UID, in one pass over the batch."""
+    todo = [p for p in parsed if p.email is not None]
+    # The classifier reads the whole text and keeps only what the client wrote now, as in training.
+    preds = classifier.predict_many([(p.email.subject, p.email.text) for p in todo])  # type: ignore[union-attr]
+    return {p.raw.uid: pred for p, pred in zip(todo, preds)}
+
+
+def prepare(raws: Sequence[RawMail], cfg: Config, classifier: Classifier) -> Prepared:
+    """RAWS read and classified here, in this process."""
+    parsed = parse_batch(raws, cfg)
+    return Prepared(parsed, classify_batch(parsed, classifier))
+
+
+# -- in the pool's processes ----------------------------------------------------------------------------
+_cfg: Config | None = None
+
+
+def _start(cfg: Config) -> None:
+    global _cfg
+    _cfg = cfg
+    logging.basicConfig(level=logging.ERROR)  # what reading repairs is recorded with each message
+    _classifier()
+
+
+def _classifier() -> Classifier:
+    from classifiers import load_classifier
+
+    assert _cfg is not None
+    # The active version, as the worker loads it: a version activated by `intake train` is picked up here too.
+    return load_classifier(_cfg.classifier.model_dir or None)
+
+
+def _ready() -> bool:
+    return True
+
+
+def _prepare(raws: list[RawMail]) -> Prepared:
+    assert _cfg is not None
+    return prepare(raws, _cfg, _classifier())
+
+
+# -- in the worker --------------------------------------------------------------------------------------
+class PreparePool:
+    """Processes that read and classify batches for the worker; started at once, used once they are ready."""
+
+    def __init__(self, cfg: Config, processes: int) -> None:
+        self.cfg = cfg
+        self.processes = processes
+        self._pool: ProcessPoolExecutor | None = None
+        self._warm: list[Future[bool]] = []
+        self._start()
+
+    def _start(self) -> None:
+        # Spawned, not forked: the worker has threads (mailboxes, sending), and a fork copies their locks.
+        self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_start, initargs=(self.cfg,))
+        self._warm = [self._pool.submit(_ready) for _ in range(self.processes)]
+
+    @property
+    def ready(self) -> bool:
+        """Whether the processes have loaded the model (until then the worker reads mail itself)."""
+        return self._pool is not None and all(w.done() and not w.exception() for w in self._warm)
+
+    def submit(self, raws: list[RawMail]) -> Future[Prepared] | None:
+        """Starts reading RAWS in the pool; None when the pool is not ready (the caller reads them itself)."""
+        if not self.ready:
+            return None
+        assert self._pool is not None
+        try:
+            return self._pool.submit(_prepare, raws)
+        except (BrokenProcessPool, RuntimeError):
+            self._restart()
+            return None
+
+    def result(self, future: Future[Prepared] | None) -> Prepared | None:
+        """The batch FUTURE read, or None when it failed there (the caller reads it itself)."""
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            log.warning("event=prepare_process_died detail=\"reading this batch in the worker; restarting the pool\"")
+            self._restart()
+        except Exception:  # a bug in reading: the worker's own path has the per-message guards
+            log.exception("event=prepare_failed detail=\"reading this batch in the worker\"")
+        return None
+
+    def _restart(self) -> None:
+        self.close()
+        self._start()
+
+    def close(self) -> None:
+        """Stops the processes (batches still being read are dropped; the worker reads them again)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
