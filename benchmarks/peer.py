@@ -10,6 +10,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
 from pathlib import Path
 
 from benchmarks.backlog import Drain, timed_drain
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
                 "--user", HELPDESK_USER, "--password", MAILBOX_PASSWORD)
         helpdesk = timed_drain([str(HELPDESK_PYTHON), str(HELPDESK / "manage.py"), "get_email", "--quiet"],
                                r.sink, backlog, args.timeout, env=env)
+        sample = _subject(r.sink.messages[0].raw) if r.sink.messages else "(none)"
         stored = _manage(env, "shell", "--no-imports", "-c",
                          "from helpdesk.models import Ticket, FollowUp, FollowUpAttachment; "
                          "print(Ticket.objects.count(), FollowUp.objects.count(), FollowUpAttachment.objects.count())")
@@ -76,7 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"backlog (the same bytes in two mailboxes of one Dovecot): {backlog.describe()}")
     print(helpdesk.describe("django-helpdesk get_email"))
     tickets, followups, files = stored.split()[-3:]
-    print(f"django-helpdesk stored {tickets} tickets, {followups} follow-ups, {files} attachments")
+    print(f"django-helpdesk stored {tickets} tickets, {followups} follow-ups, {files} attachments; "
+          f"its first acknowledgment: {sample!r}")
     print(intake.describe("intake run --once"))
     print(_ratio(intake, helpdesk))
 
@@ -85,6 +89,10 @@ def _ratio(intake: Drain, helpdesk: Drain) -> str:
     return (f"intake / django-helpdesk: {intake.rate / helpdesk.rate:.2f}x the emails per second "
             f"({intake.rate:.1f} vs {helpdesk.rate:.1f}), peak RSS {intake.peak_rss_mib:.0f} vs "
             f"{helpdesk.peak_rss_mib:.0f} MiB")
+
+
+def _subject(raw: bytes) -> str:
+    return str(BytesHeaderParser(policy=default_policy).parsebytes(raw).get("Subject", ""))
 
 
 def _versions() -> str:
