@@ -53,9 +53,13 @@ class Backlog:
         zh = sum(1 for lang in self.langs if lang == "zh")
         return (f"{len(self.raws)} emails ({len(self.raws) - zh} en, {zh} zh), "
                 f"{self.with_attachments} with attachments, "
-                f"{self.new_request.count(False)} follow-ups; {sum(sizes) / 2**20:.0f} MiB, size p50 "
+                f"{self.new_request.count(False)} follow-ups; {_size(sum(sizes))} in all, size p50 "
                 f"{statistics.median(sizes) / 1024:.1f} KiB, p90 {sizes[int(0.9 * (len(sizes) - 1))] / 1024:.1f} KiB, "
-                f"max {sizes[-1] / 2**20:.1f} MiB")
+                f"max {_size(sizes[-1])}")
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.0f} KiB"
 
 
 def _pick(rng: random.Random, weighted: tuple[tuple[str, int], ...]) -> str:
