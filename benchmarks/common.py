@@ -1,19 +1,61 @@
 """Shared setup for benchmarks: a private Dovecot, an SMTP sink and a migrated database with a config."""
 from __future__ import annotations
 
+import math
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
 from pathlib import Path
 
+from benchmarks.lmtp import LmtpDovecot
 from db.engine import make_engine
 from deploy.mailserver import Dovecot
-from deploy.smtp_sink import SmtpSink
+from deploy.smtp_sink import Received, SmtpSink
 from tests.integration.conftest import MAILBOX_PASSWORD, MAILBOX_USER, write_config
+
+
+class TimedSink(SmtpSink):
+    """The SMTP sink, also noting when each message arrived (time.monotonic())."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.arrivals: list[float] = []
+        self._replies: dict[str, float] = {}
+        self._parsed = 0
+
+    def _record(self, message: Received) -> None:
+        with self._arrived:  # a reentrant lock: the parent takes it again
+            self.arrivals.append(time.monotonic())
+            super()._record(message)
+
+    def clear(self) -> None:
+        with self._arrived:
+            self.arrivals.clear()
+            self._replies.clear()
+            self._parsed = 0
+            super().clear()
+
+    def replies(self) -> dict[str, float]:
+        """For each In-Reply-To seen, when the first message answering it arrived."""
+        with self._arrived:
+            timed = list(zip(self.arrivals[self._parsed:], self._messages[self._parsed:]))
+            self._parsed += len(timed)
+        # Parsed once each, outside the lock: the benchmarks ask while the server is still receiving.
+        parser = BytesHeaderParser(policy=default_policy)
+        for at, message in timed:
+            target = str(parser.parsebytes(message.raw, headersonly=True).get("In-Reply-To", "")).strip()
+            if target:
+                self._replies.setdefault(target, at)
+        return dict(self._replies)
 
 
 @dataclass
@@ -21,7 +63,7 @@ class Rig:
     """The servers and the config file of one benchmark run."""
 
     dovecot: Dovecot
-    sink: SmtpSink
+    sink: TimedSink
     config: Path
 
     def intake(self, *args: str) -> list[str]:
@@ -47,17 +89,17 @@ def scratch_schema(url: str) -> Iterator[str]:
 
 
 @contextmanager
-def rig(workdir: Path, db_url: str | None = None) -> Iterator[Rig]:
-    """Starts Dovecot and the sink in WORKDIR and writes a config for DB_URL (SQLite in WORKDIR by default)."""
+def rig(workdir: Path, db_url: str | None = None, lmtp: bool = False) -> Iterator[Rig]:
+    """Starts Dovecot (with LMTP if asked) and the sink in WORKDIR, writes a config for DB_URL (default SQLite)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    with scratch_schema(db_url or f"sqlite:///{workdir / 'intake.db'}") as url, _servers(workdir, url) as r:
+    with scratch_schema(db_url or f"sqlite:///{workdir / 'intake.db'}") as url, _servers(workdir, url, lmtp) as r:
         yield r
 
 
 @contextmanager
-def _servers(workdir: Path, url: str) -> Iterator[Rig]:
-    dovecot = Dovecot(workdir / "dovecot", {MAILBOX_USER: MAILBOX_PASSWORD})
-    sink = SmtpSink()
+def _servers(workdir: Path, url: str, lmtp: bool) -> Iterator[Rig]:
+    dovecot = (LmtpDovecot if lmtp else Dovecot)(workdir / "dovecot", {MAILBOX_USER: MAILBOX_PASSWORD})
+    sink = TimedSink()
     dovecot.start()
     sink.start()
     try:
@@ -65,6 +107,57 @@ def _servers(workdir: Path, url: str) -> Iterator[Rig]:
     finally:
         sink.stop()
         dovecot.stop()
+
+
+@dataclass
+class Measured:
+    """One timed process: when it started and exited (time.monotonic()), its exit code and peak RSS."""
+
+    started: float
+    exited: float
+    returncode: int
+    peak_rss_mib: float
+    cpu_seconds: float
+    stderr: str
+
+
+def run_measured(cmd: Sequence[str], timeout: float, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> Measured:
+    """Runs CMD to its end; the peak RSS is the kernel's for that one process (wait4), not for every child of ours."""
+    with tempfile.TemporaryFile() as err:
+        started = time.monotonic()
+        proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=cwd)
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - started > timeout:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.02)
+        exited = time.monotonic()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    return Measured(started, exited, proc.returncode, usage.ru_maxrss / 1024,  # ru_maxrss is in KiB
+                    usage.ru_utime + usage.ru_stime, stderr)
+
+
+def await_replies(sink: TimedSink, ids: set[str], timeout: float) -> dict[str, float]:
+    """Waits until the sink holds an answer to each of IDS (or TIMEOUT passes); their arrival times by Message-ID."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = {k: v for k, v in sink.replies().items() if k in ids}
+        if len(got) >= len(ids) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.5)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The Q-quantile (0..1) of VALUES, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def summary(values: list[float], unit: str = "s") -> str:
@@ -88,6 +181,12 @@ def machine() -> str:
     except OSError:
         pass
     return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
+
+
+def load() -> str:
+    """The load averages: on a shared machine, other work's share shows here."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min)"
 
 
 def one_core() -> None:
