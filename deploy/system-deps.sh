@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages client-intake's demo and tests need: Dovecot (IMAP) and, for browser tests, Chromium.
+# Installs the Debian packages client-intake's demo, tests and benchmarks need: Dovecot (IMAP, LMTP) and, for
+# browser tests, Chromium.
 # Usage: deploy/system-deps.sh [--with-browser]
 set -euo pipefail
 
 packages=()
 [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/dovecot-lda ] || packages+=(dovecot-core dovecot-imapd)
+# LMTP delivery, for the steady-load benchmark (benchmarks.ack_latency --rate).
+[ -x /usr/lib/dovecot/lmtp ] || packages+=(dovecot-lmtpd)
 if [ "${1:-}" = "--with-browser" ]; then
   command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 fi

@@ -48,7 +48,8 @@ def _batch(first_uid: int, count: int) -> list[RawMail]:
     for n in range(first_uid, first_uid + count):
         t = texts[n % len(texts)]
         # Senders of 7 organizations, a third of them new to the database; one in ten with an attachment.
-        mail = client_email(n, t["subject"], t["body"], t["lang"], STYLES[n % len(STYLES)], domain=f"org{n % 7}.example")
+        mail = client_email(n, t["subject"], t["body"], t["lang"], STYLES[n % len(STYLES)],
+                            domain=f"org{n % 7}.example")
         data = bytes(mail)
         raws.append(RawMail("support", 1, n, data, None, len(data)))
     return raws

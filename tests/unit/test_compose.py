@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from email import message_from_bytes
-from email.policy import default
 from email.header import decode_header, make_header
+from email.policy import default
 from email.utils import parseaddr
 
 import pytest
