@@ -1,4 +1,4 @@
-"""Reads labeled email corpora (JSON lines with subject, body, label, lang), the shipped fixed splits and the real texts."""
+"""Reads labeled email corpora (JSON lines with subject, body, label, lang): the fixed splits and the real texts."""
 from __future__ import annotations
 
 import json
