@@ -1,4 +1,4 @@
-"""Reads labeled email corpora (JSON lines with subject, body, label, lang) and the shipped fixed splits."""
+"""Reads labeled email corpora (JSON lines with subject, body, label, lang): the fixed splits and the real texts."""
 from __future__ import annotations
 
 import json
@@ -10,17 +10,26 @@ from classifiers.prediction import LABELS
 DATA_DIR = Path(__file__).with_name("data")
 SPLITS = ("train", "dev", "test")
 CORPUS_LANGS = ("en", "zh", "mixed")
+# Real client-like texts from licensed public sources, one file per language, split by whole sources.
+REAL_DIR = DATA_DIR / "real"
+REAL_LANGS = ("en", "zh")
+REAL_SPLITS = ("train", "test")
 
 
 @dataclass(frozen=True)
 class Example:
-    """One labeled email; BOUNDARY marks one written near a category boundary of LABELS.md."""
+    """One labeled email; BOUNDARY marks one written near a category boundary of LABELS.md.
+
+    GROUP is a real text's source group (a data set, or a hash group of issue trackers), which
+    cross-validation holds out whole; it is empty for the written corpus.
+    """
 
     subject: str
     body: str
     label: str
     lang: str
     boundary: bool = False
+    group: str = ""
 
 
 class CorpusError(ValueError):
@@ -42,7 +51,10 @@ def parse_example(obj: object, where: str) -> Example:
         raise CorpusError(f"{where}: subject and body must be strings")
     if not (subject.strip() or body.strip()):
         raise CorpusError(f"{where}: subject and body are both empty")
-    return Example(subject, body, label, lang, bool(obj.get("boundary", False)))
+    group = obj.get("group", "")
+    if not isinstance(group, str):
+        raise CorpusError(f"{where}: group must be a string")
+    return Example(subject, body, label, lang, bool(obj.get("boundary", False)), group)
 
 
 def read_examples(path: Path) -> list[Example]:
@@ -70,3 +82,16 @@ def split_path(split: str) -> Path:
 def read_split(split: str) -> list[Example]:
     """The examples of one shipped split."""
     return read_examples(split_path(split))
+
+
+def read_real(split: str, langs: tuple[str, ...] = REAL_LANGS) -> list[Example]:
+    """The real texts of one split: "train" (learning and cross-validation) or "test" (reported figures only)."""
+    if split not in REAL_SPLITS:
+        raise ValueError(f"unknown real-text split {split!r}")
+    out: list[Example] = []
+    for lang in langs:
+        path = REAL_DIR / f"{lang}.jsonl"
+        with path.open(encoding="utf-8") as fh:
+            splits = [json.loads(line).get("split") for line in fh if line.strip()]
+        out += [e for e, s in zip(read_examples(path), splits) if s == split]
+    return out

@@ -26,10 +26,11 @@ class Classifier:
     """One spaCy text classifier per language; mixed text is read by both, their probabilities averaged."""
 
     def __init__(self, pipelines: dict[str, Language], version: str,
-                 temperatures: dict[str, float] | None = None) -> None:
+                 temperatures: dict[str, float] | None = None, normalized: bool = False) -> None:
         self.pipelines = pipelines
         self.version = version
         self.temperatures = temperatures or {}
+        self.normalized = normalized  # the models learned from normalized text (ModelSpec.normalize)
 
     def predict(self, subject: str, body: str = "") -> Prediction:
         """Classifies one email."""
@@ -42,7 +43,7 @@ class Classifier:
 
     def predict_many(self, emails: Sequence[tuple[str, str]], batch_size: int = 64) -> list[Prediction]:
         """Classifies many emails at once; each language model reads its texts through nlp.pipe."""
-        texts = [model_text(s or "", b or "") for s, b in emails]
+        texts = [model_text(s or "", b or "", self.normalized) for s, b in emails]
         # A text without a single letter or digit (empty, blanks, punctuation, emoji) gives the models
         # nothing to read: every category is equally likely, so it is never a confident guess.
         routes = [route(t) if has_words(t) else NO_TEXT for t in texts]
@@ -88,5 +89,7 @@ def load_classifier(model_dir: str | Path | None = None) -> Classifier:
             meta = read_meta(version_dir)
             pipelines = {lang: spacy.load(version_dir / lang) for lang in LANGS}
             temps = {k: float(v) for k, v in dict(meta.get("temperature") or {}).items()}  # type: ignore[call-overload]
-            _cache[version_dir] = Classifier(pipelines, str(meta.get("version", version_dir.name)), temps)
+            spec = dict(meta.get("spec") or {})  # type: ignore[call-overload]
+            _cache[version_dir] = Classifier(pipelines, str(meta.get("version", version_dir.name)), temps,
+                                             bool(spec.get("normalize", False)))
         return _cache[version_dir]

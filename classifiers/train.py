@@ -42,6 +42,7 @@ class ModelSpec:
     length: int = 2**18         # hashed n-gram table rows per label
     counts: str = "log"          # normbow only: n-gram counts as log(1 + count), or "binary" (present or not)
     boundary_copies: int = 1     # how many times each example marked `boundary` is learned from per epoch
+    normalize: bool = False      # read logs, code, links, paths and template scaffolding as placeholders
 
     def ngram(self, lang: str) -> int:
         return self.ngram_zh if lang == "zh" else self.ngram_en
@@ -118,7 +119,7 @@ def train_language(lang: str, examples: Sequence[Example], spec: ModelSpec = DEF
     fix_random_seed(SEED)
     nlp = build_pipeline(lang, spec)
     data = [
-        SpacyExample.from_dict(nlp.make_doc(model_text(e.subject, e.body)),
+        SpacyExample.from_dict(nlp.make_doc(model_text(e.subject, e.body, spec.normalize)),
                                {"cats": {label: float(label == e.label) for label in LABELS}})
         for e in examples for _ in range(spec.boundary_copies if e.boundary else 1)
     ]
@@ -157,10 +158,51 @@ def _check(examples: Sequence[Example], lang: str) -> dict[str, int]:
     return counts
 
 
+MAX_CALIBRATION_FOLDS = 5
+
+
+def _probs(nlp: Language, examples: Sequence[Example], spec: ModelSpec) -> list[list[float]]:
+    docs = nlp.pipe(model_text(e.subject, e.body, spec.normalize) for e in examples)
+    return [[doc.cats[label] for label in LABELS] for doc in docs]
+
+
+def calibration_folds(examples: Sequence[Example], max_folds: int = MAX_CALIBRATION_FOLDS) -> list[list[str]]:
+    """The source groups of EXAMPLES' real texts as folds: one each, the two smallest merged until MAX_FOLDS remain."""
+    sizes: dict[str, int] = {}
+    for e in examples:
+        if e.group:
+            sizes[e.group] = sizes.get(e.group, 0) + 1
+    folds = [([g], n) for g, n in sorted(sizes.items())]
+    while len(folds) > max_folds:
+        folds.sort(key=lambda f: (f[1], f[0]))
+        (a, na), (b, nb) = folds[0], folds[1]
+        folds = [(sorted(a + b), na + nb)] + folds[2:]
+    return [groups for groups, _ in sorted(folds)]
+
+
+def _out_of_fold(lang: str, examples: Sequence[Example], spec: ModelSpec) -> tuple[list[list[float]], list[int]]:
+    """Probabilities for every real text of EXAMPLES from a model trained without its fold, and their gold labels."""
+    folds = calibration_folds(examples)
+    if len(folds) < 2:
+        return [], []
+    probs: list[list[float]] = []
+    gold: list[int] = []
+    for groups in folds:
+        held = [e for e in examples if e.group in groups]
+        rest = [e for e in examples if e.group not in groups]
+        probs += _probs(train_language(lang, rest, spec), held, spec)
+        gold += [LABELS.index(e.label) for e in held]
+    return probs, gold
+
+
 def train_version(examples: Sequence[Example], dev: Sequence[Example], out_dir: Path,
                   spec: ModelSpec = DEFAULT_SPEC,
                   progress: Callable[[str, int], None] | None = None) -> dict[str, object]:
-    """Trains every language, calibrates on DEV, writes the models and meta.json to OUT_DIR; returns the meta."""
+    """Trains every language, calibrates on DEV, writes the models and meta.json to OUT_DIR; returns the meta.
+
+    The temperature is fitted on DEV and, when EXAMPLES hold real texts from two or more source groups,
+    on those texts read out of fold as well.
+    """
     counts: dict[str, dict[str, int]] = {}
     temperatures: dict[str, float] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -171,11 +213,14 @@ def train_version(examples: Sequence[Example], dev: Sequence[Example], out_dir: 
         nlp = train_language(lang, subset, spec, cb)
         held_out = [e for e in dev if e.lang == lang]
         if held_out:
-            docs = nlp.pipe(model_text(e.subject, e.body) for e in held_out)
-            probs = [[doc.cats[label] for label in LABELS] for doc in docs]
-            temperatures[lang] = fit_temperature(probs, [LABELS.index(e.label) for e in held_out])
+            probs = _probs(nlp, held_out, spec)
         else:
-            temperatures[lang] = 1.0
+            probs = []
+        # Real texts (those with a source group) are read out of fold too: each source group by a model
+        # trained without it, so the temperature also fits mail unlike the written corpus.
+        oof, oof_gold = _out_of_fold(lang, subset, spec)
+        gold = [LABELS.index(e.label) for e in held_out] + oof_gold
+        temperatures[lang] = fit_temperature(probs + oof, gold) if gold else 1.0
         nlp.to_disk(out_dir / lang)
     now = datetime.now(timezone.utc)
     version = f"{now:%Y%m%d-%H%M%S}-{corpus_digest(examples, spec)}"
