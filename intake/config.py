@@ -173,6 +173,13 @@ class SlaConfig:
                               self.pause_statuses, self.ack_target_minutes * 60)
 
 
+@dataclass(frozen=True)
+class WorkerConfig:
+    lease_seconds: float = 15.0      # a mailbox whose worker stops heartbeating is taken over after this long
+    heartbeat_seconds: float = 5.0   # how often leases are renewed and idle workers look for free mailboxes
+    resync_seconds: float = 300.0    # on IDLE, a full re-sync this often anyway (new mail is checked before IDLE)
+
+
 # Whom forwarded headers are read from with behind_proxy and no trusted_proxies: a proxy on the same host.
 LOOPBACK = "127.0.0.1,::1"
 
@@ -219,6 +226,7 @@ class Config:
     acknowledgment: AcknowledgmentConfig = field(default_factory=AcknowledgmentConfig)
     sla: SlaConfig = field(default_factory=SlaConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
 
     def own_addresses(self) -> set[str]:
         """Every address that is ours: mailboxes, the sender address, and extras."""
@@ -336,6 +344,13 @@ def _validate(cfg: Config) -> None:
     except (ValueError, ZoneInfoNotFoundError):
         raise ConfigError(f"sla.report_timezone: unknown time zone {cfg.sla.report_timezone!r}; "
                           "use a name such as \"Asia/Shanghai\" or \"UTC\"") from None
+    if cfg.worker.heartbeat_seconds < 0.5:
+        raise ConfigError("worker.heartbeat_seconds: must be at least 0.5")
+    if cfg.worker.lease_seconds < 2 * cfg.worker.heartbeat_seconds:
+        # Otherwise one late heartbeat loses the lease to another worker.
+        raise ConfigError("worker.lease_seconds: must be at least twice worker.heartbeat_seconds")
+    if cfg.worker.resync_seconds < 1:
+        raise ConfigError("worker.resync_seconds: must be at least 1")
     if cfg.sla.check_seconds < 5:
         raise ConfigError("sla.check_seconds: must be at least 5")
     try:

@@ -6,7 +6,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timezone
 
 from imapclient import IMAPClient
@@ -30,6 +30,10 @@ class MailboxClient:
         self.timeout = timeout
         self.client: IMAPClient | None = None
         self.uidvalidity = 0
+        # The highest UID handed out for processing: mail above it is new (checked right before IDLE).
+        self.seen_uid = 0
+        # Called right before each batch is handed out; raises to stop (a worker that lost the mailbox's lease).
+        self.guard: Callable[[], None] | None = None
 
     def _ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.cfg.ca_file or None)
@@ -103,9 +107,13 @@ class MailboxClient:
     def batches(self, last_uid: int, max_bytes: int) -> Iterator[list[RawMail]]:
         """Pending messages in batches of the mailbox's batch size."""
         uids = self.pending_uids(last_uid)
+        self.seen_uid = max([self.seen_uid, last_uid, *uids])
         size = self.cfg.batch_size
         for start in range(0, len(uids), size):
-            yield self.fetch(uids[start:start + size], max_bytes)
+            batch = self.fetch(uids[start:start + size], max_bytes)
+            if self.guard is not None:
+                self.guard()
+            yield batch
 
     def after_commit(self, uids: list[int]) -> None:
         """Applies the configured action to committed messages: keep, mark seen, or move."""
@@ -131,12 +139,21 @@ class MailboxClient:
         self.after_commit(uids)
         return len(uids)
 
+    def has_pending(self) -> bool:
+        """Whether mail above the last UID handed out is waiting (one UID SEARCH)."""
+        return bool(self.pending_uids(self.seen_uid))
+
     def wait_for_mail(self, seconds: float, stop: threading.Event) -> bool:
-        """Waits up to SECONDS for new mail (IDLE, or a plain sleep when the server lacks it)."""
+        """Waits up to SECONDS for new mail (IDLE, or a plain sleep when the server lacks it); True when some came."""
         if not self.has_idle:
             stop.wait(seconds)
             return False
         assert self.client is not None
+        # Mail that arrived during the last sync was announced (EXISTS) in the answer to one of its commands,
+        # which imapclient does not keep; IDLE then reports nothing new. So look before idling.
+        if self.has_pending():
+            log.debug("event=mail_pending_before_idle mailbox=%s", self.cfg.name)
+            return True
         self.client.idle()
         deadline = time.monotonic() + min(seconds, IDLE_RENEW_SECONDS)
         try:
