@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from db.claims import claimant_gone
@@ -51,6 +50,8 @@ def ensure_rows(session: Session, mailboxes: Iterable[str]) -> None:
     names = sorted(set(mailboxes))  # one order for everyone: concurrent inserts cannot deadlock
     if not names:
         return
+    from sqlalchemy.dialects import postgresql, sqlite  # here: a worker on SQLite never needs PostgreSQL's
+
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(insert(MailboxLease).values([{"mailbox": n, "owner": "", "generation": 0} for n in names])
                     .on_conflict_do_nothing(index_elements=["mailbox"]))

@@ -5,6 +5,11 @@ and connected to over IMAP, only by the worker holding its lease. Each worker ta
 (mailboxes / live workers, rounded up) and gives back what exceeds it, so a worker that joins gets work. A
 worker that stops heartbeating (killed, frozen, cut off) loses its mailboxes to the others once its leases
 expire; on the same host a dead worker's leases are taken at once (its pid no longer runs).
+
+Which mailboxes exist is the config file's business, not the database's: a running worker re-reads its
+[[mailboxes]] on SIGHUP (Worker.mailboxes), so a mailbox and its secret reference live in one reviewed file.
+Leases are rows rather than PostgreSQL advisory locks so that the same code runs on SQLite, and so that a
+lease outlives a dropped database connection for its length instead of vanishing with it.
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Runs one worker process: the model loads beside the first IMAP connections; signals stop or reload it."""
 from __future__ import annotations
 
+import importlib
 import logging
 import signal
 import sys
@@ -14,12 +15,23 @@ from intake.shell import open_factory
 log = logging.getLogger("intake.worker")
 
 
-def load_in_background(model_dir: str | Path | None) -> Future:
-    """Loads the classifier in a thread (spaCy is imported there); the Future holds the model or the error."""
+def load_in_background(model_dir: str | Path | None, after: threading.Event | None = None,
+                       wait: float = 1.0) -> Future:
+    """Loads the classifier in a thread (spaCy is imported there); the Future holds the model or the error.
+
+    With AFTER, loading starts once it is set (the first mailbox connected) or WAIT seconds have passed, so the
+    start-up work is not slowed down by the model's; the processing modules are imported there too.
+    """
     future: Future = Future()
 
     def load() -> None:
         try:
+            if after is not None:
+                after.wait(wait)
+            from intake.worker import PROCESSING_MODULES
+
+            for name in PROCESSING_MODULES:
+                importlib.import_module(name)
             from classifiers import load_classifier
 
             future.set_result(load_classifier(model_dir))
@@ -43,7 +55,8 @@ def run_worker(cfg: Config, config_path: str | None, once: bool = False) -> int:
     factory = open_factory(cfg)
     stop = threading.Event()
     model_dir = cfg.classifier.model_dir or None
-    loading = load_in_background(model_dir)
+    connected = threading.Event()
+    loading = load_in_background(model_dir, after=connected)
 
     def reload_model():  # type: ignore[no-untyped-def]
         from classifiers import load_classifier
@@ -51,6 +64,7 @@ def run_worker(cfg: Config, config_path: str | None, once: bool = False) -> int:
         return load_classifier(model_dir)
 
     worker = Worker(cfg, factory, loading, stop, reload=reload_model, reload_config=lambda: load_config(config_path))
+    worker.connected = connected
     if once:
         stats = worker.run_once()
         print(f"new items: {stats.new_items}, follow-ups: {stats.follow_ups}, recorded without reply: "

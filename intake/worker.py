@@ -7,13 +7,14 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
 
-from classifiers import Classifier
 from db.claims import worker_name
+from db.engine import make_engine, make_sessionmaker
 from db.leases import acquire, release, renew
 from db.queries import lock_mailbox
 from db.types import utcnow
@@ -21,14 +22,27 @@ from intake.cluster import LeaseLost, MailboxLeases
 from intake.config import Config, ConfigError, MailboxConfig
 from intake.health import OutageLog
 from intake.imap import IMAP_ERRORS, MailboxClient
-from intake.pipeline import BatchResult, process_batch
-from intake.quarantine import retry_requested
-from intake.sla_check import SlaCheck, check_sla
 from responders.sender import DrainResult, SmtpSettings, drain
+
+if TYPE_CHECKING:
+    from classifiers import Classifier
+    from intake.pipeline import BatchResult
+    from intake.sla_check import SlaCheck
 
 log = logging.getLogger("intake.worker")
 TRANSIENT = (*IMAP_ERRORS, SQLAlchemyError)
 OUTBOX_RETRY_SECONDS = 5.0
+
+# The pipeline (mail parsing, templates), quarantine retries and SLA checks (reports) are imported on first use:
+# the mailboxes connect without waiting for them; the model-loading thread imports them meanwhile (intake.serve).
+PROCESSING_MODULES = ("intake.pipeline", "intake.quarantine", "intake.sla_check")
+
+
+def process_batch(*args: Any, **kwargs: Any) -> BatchResult:
+    """intake.pipeline.process_batch, imported on first use."""
+    from intake.pipeline import process_batch as run
+
+    return run(*args, **kwargs)
 
 
 @dataclass
@@ -91,6 +105,7 @@ class Worker:
         self._lock = threading.Lock()
         self._reload_requested = threading.Event()
         self.leases: MailboxLeases | None = None
+        self.connected = threading.Event()  # set at the first mailbox connection (the model loads after it)
         self.stats = RunStats()
 
     # -- one mailbox ---------------------------------------------------------------------------
@@ -158,6 +173,8 @@ class Worker:
 
     def retry_quarantined(self) -> None:
         """Runs the quarantined messages an admin asked to retry; a failure is logged, never fatal."""
+        from intake.quarantine import retry_requested
+
         try:
             outcomes = retry_requested(self.factory, self.cfg, self.current_classifier())
         except SQLAlchemyError as exc:
@@ -171,6 +188,8 @@ class Worker:
 
     def check_sla(self) -> SlaCheck:
         """Refreshes the items' SLA states and queues the warnings due; a failure is logged, never fatal."""
+        from intake.sla_check import SlaCheck, check_sla
+
         try:
             result = check_sla(self.factory, self.cfg)
         except SQLAlchemyError as exc:
@@ -284,6 +303,7 @@ class Worker:
                     return  # stopped while waiting to reconnect
                 self.outages.ok(f"imap:{box.name}")
                 log.info("event=connected mailbox=%s idle=%s", box.name, client.has_idle)
+                self.connected.set()
                 first = True
                 while not stop.is_set() and not self.stop.is_set():
                     self.sync(client, catch_up=first)
@@ -304,11 +324,17 @@ class Worker:
             finally:
                 client.close()
 
+    def _own_pool(self) -> sessionmaker[Session]:
+        """Sessions on a pool of their own: heartbeats must not queue behind busy batches (their leases would
+        expire meanwhile and pass to another worker)."""
+        engine = self.factory.kw["bind"]
+        return make_sessionmaker(make_engine(engine.url.render_as_string(hide_password=False)))
+
     def run_forever(self) -> None:
         """Serves the mailboxes it holds leases on, each in its own thread, until stop is set; retries the outbox
         meanwhile."""
-        self.leases = MailboxLeases(self.factory, self.name, self.cfg.worker, self.mailboxes, self._serve, self.stop,
-                                    self.outages)
+        self.leases = MailboxLeases(self._own_pool(), self.name, self.cfg.worker, self.mailboxes, self._serve,
+                                    self.stop, self.outages)
         keeper = threading.Thread(target=self.leases.run, name="leases", daemon=True)
         keeper.start()
         log.info("event=worker_started worker=%s mailboxes=%d", self.name, len(self.cfg.mailboxes))

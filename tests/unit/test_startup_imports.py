@@ -59,3 +59,17 @@ def test_the_worker_modules_import_without_spacy():
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_fast_schema_check_agrees_with_alembic(tmp_path):
+    """open_factory reads the revision without Alembic; its idea of the newest one must be Alembic's."""
+    from db.engine import make_engine
+    from db.migrate import current_revision, head_revision, upgrade
+    from db.revision import HEAD_REVISION, stored_revision
+
+    assert HEAD_REVISION == head_revision()
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    assert stored_revision(engine) is None
+    upgrade(engine)
+    assert stored_revision(engine) == current_revision(engine) == HEAD_REVISION
+    engine.dispose()
