@@ -111,8 +111,8 @@ class MailboxClient:
         size = self.cfg.batch_size
         for start in range(0, len(uids), size):
             batch = self.fetch(uids[start:start + size], max_bytes)
-            if self.guard is not None:
-                self.guard()
+            if batch and self.guard is not None:
+                self.guard()  # an empty batch (expunged meanwhile) is not processed: nothing to check
             yield batch
 
     def after_commit(self, uids: list[int]) -> None:

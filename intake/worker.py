@@ -22,6 +22,7 @@ from intake.cluster import LeaseLost, MailboxLeases
 from intake.config import Config, ConfigError, MailboxConfig
 from intake.health import OutageLog
 from intake.imap import IMAP_ERRORS, MailboxClient
+from intake.slots import BatchSlots
 from responders.sender import DrainResult, SmtpSettings, drain
 
 if TYPE_CHECKING:
@@ -36,13 +37,17 @@ OUTBOX_RETRY_SECONDS = 5.0
 # The pipeline (mail parsing, templates), quarantine retries and SLA checks (reports) are imported on first use:
 # the mailboxes connect without waiting for them; the model-loading thread imports them meanwhile (intake.serve).
 PROCESSING_MODULES = ("intake.pipeline", "intake.quarantine", "intake.sla_check")
+BATCH_SLOTS = BatchSlots()  # taken by the lease check right before a batch, given back once it is processed
 
 
 def process_batch(*args: Any, **kwargs: Any) -> BatchResult:
-    """intake.pipeline.process_batch, imported on first use."""
+    """intake.pipeline.process_batch (imported on first use), in the batch slot the lease check took."""
     from intake.pipeline import process_batch as run
 
-    return run(*args, **kwargs)
+    try:
+        return run(*args, **kwargs)
+    finally:
+        BATCH_SLOTS.give_back()
 
 
 @dataclass
@@ -213,16 +218,22 @@ class Worker:
         """Renews MAILBOX's lease right before a batch is processed; raises LeaseLost if it is no longer ours.
 
         The heartbeat notices a takeover within seconds; this check makes sure a worker that was frozen or cut
-        off meanwhile does not process one more batch of a mailbox another worker now serves.
+        off meanwhile does not process one more batch of a mailbox another worker now serves. It first waits for
+        a batch slot, so that the check is the last thing before processing.
         """
-        if stop.is_set():
-            raise LeaseLost(mailbox)
-        with self.factory.begin() as session:
-            held = renew(session, self.name, utcnow(), self.cfg.worker.lease_seconds, mailbox)
-        if mailbox not in held:
-            log.warning("event=lease_lost mailbox=%s", mailbox)
-            stop.set()
-            raise LeaseLost(mailbox)
+        BATCH_SLOTS.take()
+        try:
+            if stop.is_set():
+                raise LeaseLost(mailbox)
+            with self.factory.begin() as session:
+                held = renew(session, self.name, utcnow(), self.cfg.worker.lease_seconds, mailbox)
+            if mailbox not in held:
+                log.warning("event=lease_lost mailbox=%s", mailbox)
+                stop.set()
+                raise LeaseLost(mailbox)
+        except BaseException:
+            BATCH_SLOTS.give_back()
+            raise
 
     def request_reload(self) -> None:
         """Asks for the config file's mailboxes to be read again (from a signal handler: only sets flags)."""
@@ -263,6 +274,7 @@ class Worker:
             client = self._client(box, stop)
             try:
                 client.connect()
+                self.connected.set()
                 self.sync(client, catch_up=True)
             except LeaseLost:
                 log.warning("event=mailbox_skipped mailbox=%s reason=lease_lost", box.name)
@@ -271,6 +283,7 @@ class Worker:
                 log.error("event=sync_failed mailbox=%s error=%r", box.name, str(exc))
                 self.stats.errors.append(msg)
             finally:
+                BATCH_SLOTS.give_back()  # the batch never reached processing (an error between check and start)
                 client.close()
                 self._release(box.name)
         self.retry_quarantined()
@@ -322,6 +335,7 @@ class Worker:
                 log.exception("event=mailbox_loop_failed mailbox=%s", box.name)
                 stop.wait(10)
             finally:
+                BATCH_SLOTS.give_back()  # the batch never reached processing (an error between check and start)
                 client.close()
 
     def _own_pool(self) -> sessionmaker[Session]:
