@@ -122,6 +122,9 @@ class MailboxLeases:
                 self._serving[name].stop.set()
         self._release_finished(wait=GIVE_BACK_WAIT)
         mine = mine[:share]
+        for name in mine:
+            if name not in self._serving:
+                self._start(wanted[name])
         free = [n for n in wanted if n not in held and not (n in leases and leases[n].held_by_other(self.me, now))]
         random.shuffle(free)  # workers starting together should not all race for the same mailboxes
         for name in free:
@@ -129,9 +132,7 @@ class MailboxLeases:
                 break
             if self._acquire(name):
                 mine.append(name)
-        for name in mine:
-            if name not in self._serving:
-                self._start(wanted[name])
+                self._start(wanted[name])  # connect now, not after the other acquisitions
 
     def _acquire(self, name: str) -> bool:
         try:

@@ -319,7 +319,15 @@ class Worker:
                 self.connected.set()
                 first = True
                 while not stop.is_set() and not self.stop.is_set():
-                    self.sync(client, catch_up=first)
+                    try:
+                        self.sync(client, catch_up=first)
+                    except SQLAlchemyError as exc:
+                        # A database error (an outage, a deadlock between batches) leaves the IMAP side as it was:
+                        # keep the connection and sync again.
+                        BATCH_SLOTS.give_back()
+                        self.outages.failed("database", exc)
+                        stop.wait(2)
+                        continue
                     first = False
                     wait = box.poll_seconds if not client.has_idle else self.cfg.worker.resync_seconds
                     client.wait_for_mail(wait, stop)
