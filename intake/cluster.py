@@ -68,7 +68,10 @@ class MailboxLeases:
         """Heartbeats, balances and serves until stop is set; then stops every mailbox and releases the leases."""
         try:
             while not self.stop.is_set():
-                self.step()
+                try:
+                    self.step()
+                except Exception:  # a bug in one heartbeat must not end the leases, and every mailbox with them
+                    log.exception("event=lease_step_failed")
                 deadline = time.monotonic() + self.settings.heartbeat_seconds
                 while not self.stop.is_set() and not self.wake.is_set() and time.monotonic() < deadline:
                     self.wake.wait(0.25)  # short slices: stop is a separate event

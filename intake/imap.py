@@ -140,8 +140,18 @@ class MailboxClient:
         return len(uids)
 
     def has_pending(self) -> bool:
-        """Whether mail above the last UID handed out is waiting (one UID SEARCH)."""
-        return bool(self.pending_uids(self.seen_uid))
+        """Whether mail above the last UID handed out is waiting (one UID SEARCH, and what came with its answer)."""
+        self._announced()  # what earlier commands announced, the SEARCH sees
+        if self.pending_uids(self.seen_uid):
+            return True
+        # Mail arriving while the SEARCH runs is announced (EXISTS) in its answer but may be missing from its result.
+        return self._announced()
+
+    def _announced(self) -> bool:
+        """Whether the server announced new mail (EXISTS) in the answers to commands since the last call."""
+        assert self.client is not None
+        # imapclient offers no public record of unsolicited responses; imaplib keeps them by name until taken.
+        return self.client._imap.untagged_responses.pop("EXISTS", None) is not None
 
     def wait_for_mail(self, seconds: float, stop: threading.Event) -> bool:
         """Waits up to SECONDS for new mail (IDLE, or a plain sleep when the server lacks it); True when some came."""

@@ -57,6 +57,20 @@ def test_the_gap_is_real_and_the_check_before_idle_sees_it(sqlite_url, dovecot, 
         assert client.wait_for_mail(3600, threading.Event()) is True  # returns at once instead of idling
         assert [r.uid for batch in client.batches(1, 10**6) for r in batch] == [2]
         assert not client.has_pending()
+
+        # The check's own SEARCH has the same gap: mail arriving while it runs is announced in its answer,
+        # missing from its result (Dovecot searches the view it had when the command began).
+        search = client.client.search
+
+        def search_after_delivery(criteria):
+            dovecot.deliver(MAILBOX_USER, mail(3))
+            return search(criteria)
+
+        monkeypatch.setattr(client.client, "search", search_after_delivery)
+        assert client.has_pending()
+        monkeypatch.setattr(client.client, "search", search)
+        assert [r.uid for batch in client.batches(2, 10**6) for r in batch] == [3]
+        assert not client.has_pending()
     finally:
         client.close()
 
