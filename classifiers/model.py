@@ -4,17 +4,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import spacy
-from spacy.language import Language
 
-from classifiers import architectures, tokenize  # noqa: F401  (register what saved models name)
 from classifiers.calibrate import apply_temperature
 from classifiers.lang import readers, route
 from classifiers.prediction import LABELS, NO_TEXT, Prediction
 from classifiers.store import ModelMissingError, read_meta, resolve
 from classifiers.text import has_words, model_text
+
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 DEFAULT_MODEL_DIR = Path(__file__).with_name("models")
 LANGS = ("en", "zh")
@@ -86,6 +87,11 @@ def load_classifier(model_dir: str | Path | None = None) -> Classifier:
         version_dir = resolve(DEFAULT_MODEL_DIR.resolve())
     with _lock:
         if version_dir not in _cache:
+            # spaCy is imported here, not at the top: commands that never classify (and the worker until its
+            # first batch) start without it. The two modules register what the saved models name.
+            import spacy
+
+            from classifiers import architectures, tokenize  # noqa: F401
             meta = read_meta(version_dir)
             pipelines = {lang: spacy.load(version_dir / lang) for lang in LANGS}
             temps = {k: float(v) for k, v in dict(meta.get("temperature") or {}).items()}  # type: ignore[call-overload]

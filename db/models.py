@@ -323,3 +323,28 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     item: Mapped[Item] = relationship(back_populates="events")
+
+
+class MailboxLease(Base):
+    """Which worker serves a mailbox: one at a time across every worker sharing the database (db.leases)."""
+
+    __tablename__ = "mailbox_leases"
+
+    mailbox: Mapped[str] = mapped_column(String(200), primary_key=True)  # the configured mailbox name
+    owner: Mapped[str] = mapped_column(String(128), default="")  # a worker_name(); "" when free
+    # Bumped by every write, so taking a lease over is a compare-and-swap that a renewal in between defeats.
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    renewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WorkerPresence(Base):
+    """A running worker, heartbeated: how many there are decides each one's share of the mailboxes."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)  # a worker_name()
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -333,6 +333,17 @@ protocol imap {{
                 f"{result.stderr.decode(errors='replace').strip()}\nlog tail:\n{_tail(self.log_path, 10)}"
             )
 
+    def sessions(self) -> dict[str, int]:
+        """How many IMAP connections each user has open right now (``doveadm who``)."""
+        result = subprocess.run(["doveadm", "-c", str(self.config_path), "who", "-1"], capture_output=True,
+                                text=True, timeout=30, check=True)
+        counts: dict[str, int] = {}
+        for line in result.stdout.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) >= 2 and fields[1] == "imap":
+                counts[fields[0]] = counts.get(fields[0], 0) + 1
+        return counts
+
     def _client_ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
         context.check_hostname = False

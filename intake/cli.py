@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, timedelta
@@ -50,27 +48,20 @@ def cmd_db_upgrade(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
-    from classifiers import load_classifier
-    from intake.worker import Worker
+    from intake.serve import run_worker
 
+    if args.processes < 1:
+        raise UserError("--processes: must be at least 1")
+    if args.processes == 1:
+        return run_worker(cfg, args.config, once=args.once)
+    if args.once:
+        raise UserError("--processes: cannot be combined with --once")
     if not cfg.mailboxes:
         raise ConfigError("mailboxes: no mailbox configured; add a [[mailboxes]] table")
-    factory = open_factory(cfg)
-    stop = threading.Event()
-    model_dir = cfg.classifier.model_dir or None
-    worker = Worker(cfg, factory, load_classifier(model_dir), stop, reload=lambda: load_classifier(model_dir))
-    if args.once:
-        stats = worker.run_once()
-        print(f"new items: {stats.new_items}, follow-ups: {stats.follow_ups}, recorded without reply: "
-              f"{stats.recorded}, quarantined: {stats.quarantined}, already known: {stats.duplicates}, "
-              f"acknowledgments sent: {stats.acks_sent}")
-        for err in stats.errors:
-            print(f"intake: {err}", file=sys.stderr)
-        return 1 if stats.errors else 0
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    worker.run_forever()
-    return 0
+    open_factory(cfg)  # a database problem is one line here, not one per process
+    from intake.processes import supervise
+
+    return supervise(args.processes, args.config, args.log_level, args.log_format)
 
 
 def cmd_export(cfg: Config, args: argparse.Namespace) -> int:
@@ -213,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the intake worker")
     run.add_argument("--once", action="store_true", help="process what is pending, send acknowledgments, exit")
+    run.add_argument("--processes", type=int, default=1, metavar="N",
+                     help="run N worker processes sharing the mailboxes (default: 1); SIGHUP reloads the mailboxes")
     run.set_defaults(func=cmd_run)
 
     add_model_commands(sub)

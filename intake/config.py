@@ -103,6 +103,9 @@ class MailboxConfig:
     poll_seconds: float = 30.0
     idle: bool = True
     batch_size: int = 50
+    # A batch also ends before this many bytes of mail (what a worker holds of a mailbox at once, twice over
+    # while the next batch is read).
+    batch_bytes: int = 16 * 1024 * 1024
 
     @property
     def secret(self) -> Secret:
@@ -175,6 +178,13 @@ class SlaConfig:
                               self.pause_statuses, self.ack_target_minutes * 60)
 
 
+@dataclass(frozen=True)
+class WorkerConfig:
+    lease_seconds: float = 15.0      # a mailbox whose worker stops heartbeating is taken over after this long
+    heartbeat_seconds: float = 5.0   # how often leases are renewed and idle workers look for free mailboxes
+    resync_seconds: float = 300.0    # on IDLE, a full re-sync this often anyway (new mail is checked before IDLE)
+
+
 # Whom forwarded headers are read from with behind_proxy and no trusted_proxies: a proxy on the same host.
 LOOPBACK = "127.0.0.1,::1"
 
@@ -221,6 +231,7 @@ class Config:
     acknowledgment: AcknowledgmentConfig = field(default_factory=AcknowledgmentConfig)
     sla: SlaConfig = field(default_factory=SlaConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
 
     def own_addresses(self) -> set[str]:
         """Every address that is ours: mailboxes, the sender address, and extras."""
@@ -316,6 +327,8 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"{key}.port: must be between 1 and 65535")
         if box.batch_size < 1:
             raise ConfigError(f"{key}.batch_size: must be at least 1")
+        if box.batch_bytes < 1024 * 1024:
+            raise ConfigError(f"{key}.batch_bytes: must be at least 1 MiB (1048576)")
     if cfg.smtp.password_env and cfg.smtp.password_file:
         raise ConfigError("smtp.password_env: give password_env or password_file, not both")
     if not 0 <= cfg.classifier.processes <= 64:
@@ -340,6 +353,13 @@ def _validate(cfg: Config) -> None:
     except (ValueError, ZoneInfoNotFoundError):
         raise ConfigError(f"sla.report_timezone: unknown time zone {cfg.sla.report_timezone!r}; "
                           "use a name such as \"Asia/Shanghai\" or \"UTC\"") from None
+    if cfg.worker.heartbeat_seconds < 0.5:
+        raise ConfigError("worker.heartbeat_seconds: must be at least 0.5")
+    if cfg.worker.lease_seconds < 2 * cfg.worker.heartbeat_seconds:
+        # Otherwise one late heartbeat loses the lease to another worker.
+        raise ConfigError("worker.lease_seconds: must be at least twice worker.heartbeat_seconds")
+    if cfg.worker.resync_seconds < 1:
+        raise ConfigError("worker.resync_seconds: must be at least 1")
     if cfg.sla.check_seconds < 5:
         raise ConfigError("sla.check_seconds: must be at least 5")
     try:

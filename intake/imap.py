@@ -6,7 +6,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timezone
 
 from imapclient import IMAPClient
@@ -30,6 +30,10 @@ class MailboxClient:
         self.timeout = timeout
         self.client: IMAPClient | None = None
         self.uidvalidity = 0
+        # The highest UID handed out for processing: mail above it is new (checked right before IDLE).
+        self.seen_uid = 0
+        # Called right before each batch is handed out; raises to stop (a worker that lost the mailbox's lease).
+        self.guard: Callable[[], None] | None = None
 
     def _ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.cfg.ca_file or None)
@@ -75,11 +79,17 @@ class MailboxClient:
 
     def fetch(self, uids: list[int], max_bytes: int) -> list[RawMail]:
         """The messages UIDS in one round trip each for sizes and bodies; oversize ones by their headers only."""
+        return self._bodies(uids, self._sizes(uids), max_bytes)
+
+    def _sizes(self, uids: list[int]) -> dict[int, dict[bytes, object]]:
+        assert self.client is not None
+        return self.client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"]) if uids else {}
+
+    def _bodies(self, uids: list[int], meta: dict[int, dict[bytes, object]], max_bytes: int) -> list[RawMail]:
         assert self.client is not None
         if not uids:
             return []
-        meta = self.client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"])
-        small = [u for u in uids if u in meta and int(meta[u].get(b"RFC822.SIZE", 0)) <= max_bytes]
+        small = [u for u in uids if u in meta and _size(meta[u]) <= max_bytes]
         big = [u for u in uids if u in meta and u not in small]
         bodies = self.client.fetch(small, ["BODY.PEEK[]"]) if small else {}
         heads = self.client.fetch(big, ["BODY.PEEK[HEADER]"]) if big else {}
@@ -88,11 +98,11 @@ class MailboxClient:
             if uid not in meta:
                 continue  # expunged between SEARCH and FETCH
             date = meta[uid].get(b"INTERNALDATE")
-            if date is not None and date.tzinfo is not None:
-                date = date.astimezone(timezone.utc)
+            if date is not None and date.tzinfo is not None:  # type: ignore[attr-defined]
+                date = date.astimezone(timezone.utc)  # type: ignore[attr-defined]
             elif date is not None:
-                date = date.replace(tzinfo=timezone.utc)
-            size = int(meta[uid].get(b"RFC822.SIZE", 0))
+                date = date.replace(tzinfo=timezone.utc)  # type: ignore[attr-defined]
+            size = _size(meta[uid])
             if uid in bodies and b"BODY[]" in bodies[uid]:
                 out.append(RawMail(self.cfg.name, self.uidvalidity, uid, bytes(bodies[uid][b"BODY[]"]), date, size))
             elif uid in heads:
@@ -101,11 +111,26 @@ class MailboxClient:
         return out
 
     def batches(self, last_uid: int, max_bytes: int) -> Iterator[list[RawMail]]:
-        """Pending messages in batches of the mailbox's batch size."""
+        """Pending messages in batches of at most the mailbox's batch size and batch bytes (a message larger than
+        that alone is a batch of its own), so that a backlog of large mail is read with bounded memory."""
         uids = self.pending_uids(last_uid)
-        size = self.cfg.batch_size
+        self.seen_uid = max([self.seen_uid, last_uid, *uids])
+        size, budget = self.cfg.batch_size, self.cfg.batch_bytes
         for start in range(0, len(uids), size):
-            yield self.fetch(uids[start:start + size], max_bytes)
+            chunk = uids[start:start + size]
+            meta = self._sizes(chunk)
+            group: list[int] = []
+            total = 0
+            for uid in chunk:
+                # What is fetched of an oversize message is its header block alone.
+                cost = min(_size(meta[uid]), max_bytes) if uid in meta else 0
+                if group and total + cost > budget:
+                    yield self._bodies(group, meta, max_bytes)
+                    group, total = [], 0
+                group.append(uid)
+                total += cost
+            if group:
+                yield self._bodies(group, meta, max_bytes)
 
     def after_commit(self, uids: list[int]) -> None:
         """Applies the configured action to committed messages: keep, mark seen, or move."""
@@ -131,12 +156,31 @@ class MailboxClient:
         self.after_commit(uids)
         return len(uids)
 
+    def has_pending(self) -> bool:
+        """Whether mail above the last UID handed out is waiting (one UID SEARCH, and what came with its answer)."""
+        self._announced()  # what earlier commands announced, the SEARCH sees
+        if self.pending_uids(self.seen_uid):
+            return True
+        # Mail arriving while the SEARCH runs is announced (EXISTS) in its answer but may be missing from its result.
+        return self._announced()
+
+    def _announced(self) -> bool:
+        """Whether the server announced new mail (EXISTS) in the answers to commands since the last call."""
+        assert self.client is not None
+        # imapclient offers no public record of unsolicited responses; imaplib keeps them by name until taken.
+        return self.client._imap.untagged_responses.pop("EXISTS", None) is not None
+
     def wait_for_mail(self, seconds: float, stop: threading.Event) -> bool:
-        """Waits up to SECONDS for new mail (IDLE, or a plain sleep when the server lacks it)."""
+        """Waits up to SECONDS for new mail (IDLE, or a plain sleep when the server lacks it); True when some came."""
         if not self.has_idle:
             stop.wait(seconds)
             return False
         assert self.client is not None
+        # Mail that arrived during the last sync was announced (EXISTS) in the answer to one of its commands,
+        # which imapclient does not keep; IDLE then reports nothing new. So look before idling.
+        if self.has_pending():
+            log.debug("event=mail_pending_before_idle mailbox=%s", self.cfg.name)
+            return True
         self.client.idle()
         deadline = time.monotonic() + min(seconds, IDLE_RENEW_SECONDS)
         try:
@@ -182,3 +226,7 @@ def _quietly_close(client: IMAPClient) -> None:
             client.shutdown()
         except Exception:
             pass
+
+
+def _size(meta: dict[bytes, object]) -> int:
+    return int(meta.get(b"RFC822.SIZE", 0) or 0)  # type: ignore[call-overload]

@@ -13,14 +13,14 @@ class UserError(Exception):
 def open_factory(cfg: Config, readonly: bool = False) -> sessionmaker[Session]:
     """A session factory for the configured database, refusing a schema that is not at the code's revision."""
     from db.engine import make_engine, make_sessionmaker
-    from db.migrate import current_revision, head_revision
+    from db.revision import HEAD_REVISION, stored_revision
 
     engine = make_engine(cfg.database.url, cfg.database.echo)
     try:
-        rev = current_revision(engine)
+        rev = stored_revision(engine)
     except Exception as exc:
         raise UserError(f"database: cannot connect to {engine.url.render_as_string()}: {exc}") from None
-    if rev != head_revision():
-        raise UserError(f"database: schema is at {rev or 'nothing'}, code needs {head_revision()}; "
+    if rev != HEAD_REVISION:
+        raise UserError(f"database: schema is at {rev or 'nothing'}, code needs {HEAD_REVISION}; "
                         "run `intake db upgrade`")
     return make_sessionmaker(engine, readonly=readonly)

@@ -1,38 +1,57 @@
-"""The intake worker: syncs every mailbox (IDLE or polling), runs the pipeline, drains the outbox, stops cleanly."""
+"""The intake worker: syncs the mailboxes it holds leases on (IDLE or polling), runs the pipeline, drains the outbox."""
 from __future__ import annotations
 
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
 
-from classifiers import Classifier
 from db.claims import worker_name
+from db.engine import make_engine, make_sessionmaker
+from db.leases import acquire, release, renew
 from db.queries import lock_mailbox
-from intake.config import Config, MailboxConfig
+from db.types import utcnow
+from intake.cluster import LeaseLost, MailboxLeases
+from intake.config import Config, ConfigError, MailboxConfig
 from intake.health import OutageLog
 from intake.imap import IMAP_ERRORS, MailboxClient
-from intake.pipeline import BatchResult, process_batch
-from intake.prepare import Prepared, PreparePool
-from intake.quarantine import retry_requested
 from intake.send_loop import SendLoop
-from intake.sla_check import SlaCheck, check_sla
+from intake.slots import BatchSlots
 from intake.values import RawMail
 from responders.sender import DrainResult, SmtpLink, SmtpSettings, drain
+
+if TYPE_CHECKING:
+    from classifiers import Classifier
+    from intake.pipeline import BatchResult
+    from intake.prepare import Prepared, PreparePool
+    from intake.sla_check import SlaCheck
 
 log = logging.getLogger("intake.worker")
 TRANSIENT = (*IMAP_ERRORS, SQLAlchemyError)
 OUTBOX_RETRY_SECONDS = 5.0
-# A new-mail notification can be lost in the gap between a sync and the next IDLE (the server
-# reported EXISTS in an earlier command's response); re-syncing this often bounds that delay.
-IDLE_RESYNC_SECONDS = 10.0
+
+# The pipeline (mail parsing, templates), quarantine retries and SLA checks (reports) are imported on first use:
+# the mailboxes connect without waiting for them; the model-loading thread imports them meanwhile (intake.serve).
+PROCESSING_MODULES = ("intake.pipeline", "intake.quarantine", "intake.sla_check")
+BATCH_SLOTS = BatchSlots()  # taken by the lease check right before a batch, given back once it is processed
+
+
+def process_batch(*args: Any, **kwargs: Any) -> BatchResult:
+    """intake.pipeline.process_batch (imported on first use), in the batch slot the lease check took."""
+    from intake.pipeline import process_batch as run
+
+    try:
+        return run(*args, **kwargs)
+    finally:
+        BATCH_SLOTS.give_back()
 
 
 @dataclass
@@ -64,21 +83,33 @@ def smtp_settings(cfg: Config) -> SmtpSettings:
                         timeout=s.timeout_seconds, max_attempts=s.max_attempts)
 
 
-class Worker:
-    """Runs intake for all configured mailboxes."""
+def mailbox_passwords(boxes: Sequence[MailboxConfig]) -> dict[str, str]:
+    """Each mailbox's IMAP password, read from where its config says (ConfigError when it cannot be)."""
+    return {m.name: (m.secret.read(f"mailboxes.{m.name}.password") or "") if m.auth == "password" else ""
+            for m in boxes}
 
-    def __init__(self, cfg: Config, factory: sessionmaker[Session], classifier: Classifier,
+
+class Worker:
+    """Runs intake for the configured mailboxes whose leases it holds (all of them when it runs alone).
+
+    CLASSIFIER may be a Future still loading: the mailboxes connect meanwhile and the first batch waits for it.
+    RELOAD_CONFIG re-reads the config file when asked (SIGHUP); only its mailboxes are taken over.
+    """
+
+    def __init__(self, cfg: Config, factory: sessionmaker[Session], classifier: Classifier | Future[Classifier],
                  stop: threading.Event | None = None,
-                 reload: Callable[[], Classifier] | None = None) -> None:
+                 reload: Callable[[], Classifier] | None = None,
+                 reload_config: Callable[[], Config] | None = None) -> None:
         self.cfg = cfg
         self.factory = factory
-        self.classifier = classifier
+        self._loading = classifier if isinstance(classifier, Future) else None
+        self.classifier: Classifier | None = None if isinstance(classifier, Future) else classifier
         self.reload = reload
+        self.reload_config = reload_config
         self.stop = stop or threading.Event()
         self.outages = OutageLog(log)
         self.name = worker_name()
-        self.passwords = {m.name: (m.secret.read(f"mailboxes.{m.name}.password") or "") if m.auth == "password"
-                          else "" for m in cfg.mailboxes}
+        self.passwords = mailbox_passwords(cfg.mailboxes)
         self.smtp = smtp_settings(cfg)
         self.smtp_link = SmtpLink(self.smtp)  # one connection for every drain of this worker
         self.sender: SendLoop | None = None
@@ -87,6 +118,9 @@ class Worker:
         self.pool: PreparePool | None = None
         self._smtp_lock = threading.Lock()
         self._lock = threading.Lock()
+        self._reload_requested = threading.Event()
+        self.leases: MailboxLeases | None = None
+        self.connected = threading.Event()  # set at the first mailbox connection (the model loads after it)
         self.stats = RunStats()
 
     # -- one mailbox ---------------------------------------------------------------------------
@@ -113,6 +147,8 @@ class Worker:
             if not batch:
                 continue
             if ahead and self.pool is None and self.cfg.classifier.processes > 0:
+                from intake.prepare import PreparePool  # imported when a backlog first shows
+
                 with self._lock:
                     self.pool = self.pool or PreparePool(self.cfg, self.cfg.classifier.processes)
             ahead.append((batch, self.pool.submit(batch) if self.pool is not None else None))
@@ -124,6 +160,8 @@ class Worker:
 
     def _store(self, client: MailboxClient, batch: list[RawMail], reading: Future[Prepared] | None) -> bool:
         """Stores BATCH (read in the pool when READING is given); False when the worker is stopping."""
+        if client.guard is not None:
+            client.guard()  # the lease check, the last step before processing (raises LeaseLost)
         prepared = self.pool.result(reading) if self.pool is not None else None
         result = process_batch(self.factory, self.cfg, client.cfg.name, batch, self.current_classifier(),
                                prepared=prepared)
@@ -136,6 +174,11 @@ class Worker:
 
     def current_classifier(self) -> Classifier:
         """The active model; a version activated by `intake train` is picked up here, between batches."""
+        loading = self._loading
+        if loading is not None:
+            self.classifier = loading.result()  # the first batch waits for the model loading beside it
+            self._loading = None
+        assert self.classifier is not None
         if self.reload is not None:
             try:
                 fresh = self.reload()
@@ -172,6 +215,8 @@ class Worker:
 
     def retry_quarantined(self) -> None:
         """Runs the quarantined messages an admin asked to retry; a failure is logged, never fatal."""
+        from intake.quarantine import retry_requested
+
         try:
             outcomes = retry_requested(self.factory, self.cfg, self.current_classifier())
         except SQLAlchemyError as exc:
@@ -185,6 +230,8 @@ class Worker:
 
     def check_sla(self) -> SlaCheck:
         """Refreshes the items' SLA states and queues the warnings due; a failure is logged, never fatal."""
+        from intake.sla_check import SlaCheck, check_sla
+
         try:
             result = check_sla(self.factory, self.cfg)
         except SQLAlchemyError as exc:
@@ -199,12 +246,56 @@ class Worker:
             self.stats.sla_warnings += result.warned
         return result
 
-    def _client(self, box: MailboxConfig) -> MailboxClient:
-        return MailboxClient(box, self.passwords[box.name])
+    def _client(self, box: MailboxConfig, stop: threading.Event) -> MailboxClient:
+        client = MailboxClient(box, self.passwords[box.name])
+        client.guard = lambda: self.confirm_lease(box.name, stop)
+        return client
+
+    def confirm_lease(self, mailbox: str, stop: threading.Event) -> None:
+        """Renews MAILBOX's lease right before a batch is processed; raises LeaseLost if it is no longer ours.
+
+        The heartbeat notices a takeover within seconds; this check makes sure a worker that was frozen or cut
+        off meanwhile does not process one more batch of a mailbox another worker now serves. It first waits for
+        a batch slot, so that the check is the last thing before processing.
+        """
+        BATCH_SLOTS.take()
+        try:
+            if stop.is_set():
+                raise LeaseLost(mailbox)
+            with self.factory.begin() as session:
+                held = renew(session, self.name, utcnow(), self.cfg.worker.lease_seconds, mailbox)
+            if mailbox not in held:
+                log.warning("event=lease_lost mailbox=%s", mailbox)
+                stop.set()
+                raise LeaseLost(mailbox)
+        except BaseException:
+            BATCH_SLOTS.give_back()
+            raise
+
+    def request_reload(self) -> None:
+        """Asks for the config file's mailboxes to be read again (from a signal handler: only sets flags)."""
+        self._reload_requested.set()
+        if self.leases is not None:
+            self.leases.wake.set()
+
+    def mailboxes(self) -> tuple[MailboxConfig, ...]:
+        """The configured mailboxes, after applying a requested reload; a broken new config keeps the old one."""
+        if self._reload_requested.is_set() and self.reload_config is not None:
+            self._reload_requested.clear()
+            try:
+                fresh = self.reload_config()
+                passwords = mailbox_passwords(fresh.mailboxes)
+            except ConfigError as exc:
+                log.error("event=config_reload_failed error=%r", str(exc))
+            else:
+                self.passwords = {**self.passwords, **passwords}
+                self.cfg = replace(self.cfg, mailboxes=fresh.mailboxes)
+                log.info("event=config_reloaded mailboxes=%s", ",".join(b.name for b in fresh.mailboxes))
+        return self.cfg.mailboxes
 
     # -- modes ---------------------------------------------------------------------------------
     def run_once(self) -> RunStats:
-        """Processes everything pending in every mailbox, sends the outbox, and returns."""
+        """Processes everything pending in every mailbox not served by a running worker, sends the outbox."""
         self.sender = SendLoop(self.drain_outbox).start()
         try:
             self._sync_all_once()
@@ -225,68 +316,111 @@ class Worker:
             self.pool = None
 
     def _sync_all_once(self) -> None:
+        ttl = self.cfg.worker.lease_seconds
         for box in self.cfg.mailboxes:
-            client = self._client(box)
+            stop = threading.Event()
+            try:
+                with self.factory.begin() as session:
+                    if not acquire(session, box.name, self.name, utcnow(), ttl):
+                        log.info("event=mailbox_skipped mailbox=%s reason=served_by_another_worker", box.name)
+                        continue
+            except SQLAlchemyError as exc:
+                log.error("event=sync_failed mailbox=%s error=%r", box.name, str(exc))
+                self.stats.errors.append(f"mailbox {box.name}: {type(exc).__name__}: {exc}")
+                continue
+            client = self._client(box, stop)
             try:
                 client.connect()
+                self.connected.set()
                 self.sync(client, catch_up=True)
+            except LeaseLost:
+                log.warning("event=mailbox_skipped mailbox=%s reason=lease_lost", box.name)
             except TRANSIENT as exc:
                 msg = f"mailbox {box.name}: {type(exc).__name__}: {exc}"
                 log.error("event=sync_failed mailbox=%s error=%r", box.name, str(exc))
                 self.stats.errors.append(msg)
             finally:
+                BATCH_SLOTS.give_back()  # the batch never reached processing (an error between check and start)
                 client.close()
+                self._release(box.name)
 
-    def _serve(self, box: MailboxConfig) -> None:
+    def _release(self, mailbox: str) -> None:
+        try:
+            with self.factory.begin() as session:
+                release(session, self.name, [mailbox])
+        except SQLAlchemyError as exc:  # it expires on its own
+            log.warning("event=lease_not_released mailbox=%s error=%r", mailbox, str(exc))
+
+    def _serve(self, box: MailboxConfig, stop: threading.Event) -> None:
+        """Serves BOX until STOP is set (the worker stops, or the lease is lost or given back)."""
         connect = Retrying(
             wait=wait_exponential(multiplier=1, min=1, max=60),
             retry=retry_if_exception_type(TRANSIENT),
-            stop=stop_when_event_set(self.stop),
-            sleep=self.stop.wait,
+            stop=stop_when_event_set(stop),
+            sleep=stop.wait,
             before_sleep=lambda rs: self.outages.failed(f"imap:{box.name}", rs.outcome.exception()),
             reraise=False,
             retry_error_callback=lambda rs: None,
         )
-        while not self.stop.is_set():
-            client = self._client(box)
+        while not stop.is_set() and not self.stop.is_set():
+            client = self._client(box, stop)
             try:
                 if connect(client.connect) is None:
                     return  # stopped while waiting to reconnect
                 self.outages.ok(f"imap:{box.name}")
                 log.info("event=connected mailbox=%s idle=%s", box.name, client.has_idle)
+                self.connected.set()
                 first = True
-                while not self.stop.is_set():
-                    self.sync(client, catch_up=first)
+                while not stop.is_set() and not self.stop.is_set():
+                    try:
+                        self.sync(client, catch_up=first)
+                    except SQLAlchemyError as exc:
+                        # A database error (an outage, a deadlock between batches) leaves the IMAP side as it was:
+                        # keep the connection and sync again.
+                        BATCH_SLOTS.give_back()
+                        self.outages.failed("database", exc)
+                        stop.wait(2)
+                        continue
                     first = False
-                    client.wait_for_mail(box.poll_seconds if not client.has_idle else IDLE_RESYNC_SECONDS, self.stop)
+                    wait = box.poll_seconds if not client.has_idle else self.cfg.worker.resync_seconds
+                    client.wait_for_mail(wait, stop)
+            except LeaseLost:
+                return
             except SQLAlchemyError as exc:
                 self.outages.failed("database", exc)
-                self.stop.wait(2)
+                stop.wait(2)
             except TRANSIENT as exc:
                 self.outages.failed(f"imap:{box.name}", exc)
-                self.stop.wait(1)
+                stop.wait(1)
             except Exception:  # a bug must not silently end this mailbox's thread
                 log.exception("event=mailbox_loop_failed mailbox=%s", box.name)
-                self.stop.wait(10)
+                stop.wait(10)
             finally:
+                BATCH_SLOTS.give_back()  # the batch never reached processing (an error between check and start)
                 client.close()
 
+    def _own_pool(self) -> sessionmaker[Session]:
+        """Sessions on a pool of their own: heartbeats must not queue behind busy batches (their leases would
+        expire meanwhile and pass to another worker)."""
+        engine = self.factory.kw["bind"]
+        return make_sessionmaker(make_engine(engine.url.render_as_string(hide_password=False)))
+
     def run_forever(self) -> None:
-        """Serves every mailbox in its own thread until stop is set; retries the outbox meanwhile."""
-        threads = [threading.Thread(target=self._serve, args=(box,), name=f"mailbox-{box.name}", daemon=True)
-                   for box in self.cfg.mailboxes]
+        """Serves the mailboxes it holds leases on, each in its own thread, until stop is set; sends the outbox
+        from a thread of its own and retries it meanwhile."""
         self.sender = SendLoop(self.drain_outbox, idle_seconds=OUTBOX_RETRY_SECONDS).start()
-        for t in threads:
-            t.start()
-        log.info("event=worker_started mailboxes=%d", len(threads))
+        self.leases = MailboxLeases(self._own_pool(), self.name, self.cfg.worker, self.mailboxes, self._serve,
+                                    self.stop, self.outages)
+        keeper = threading.Thread(target=self.leases.run, name="leases", daemon=True)
+        keeper.start()
+        log.info("event=worker_started worker=%s mailboxes=%d", self.name, len(self.cfg.mailboxes))
         next_check = 0.0
         while not self.stop.wait(OUTBOX_RETRY_SECONDS):
             if time.monotonic() >= next_check:
                 self.check_sla()
                 next_check = time.monotonic() + self.cfg.sla.check_seconds
             self.retry_quarantined()
-        for t in threads:
-            t.join(timeout=10)
+        keeper.join(timeout=60)
         self.sender.stop()
         self.sender = None
         self.drain_outbox()

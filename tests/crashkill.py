@@ -228,6 +228,30 @@ def _await_kill_moment(mode: str, rng: random.Random, kill_after: tuple[float, f
     return f"after {event} #{nth}"
 
 
+_SERVING = re.compile(r"\bevent=(serving|stopped_serving) mailbox=(\S+)")
+
+
+def _serving_worker(running: Sequence[_Incarnation], rng: random.Random, timeout: float = 30.0) -> _Incarnation:
+    """The worker that serves the mailbox (only the holder of its lease does), once one does; else a random one.
+
+    Killing the idle one of two workers would only ever hit a process waiting for a lease.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and all(w.proc.poll() is None for w in running):
+        serving = []
+        for w in running:
+            try:
+                found = _SERVING.findall(w.log.read_text("utf-8", errors="replace"))
+            except OSError:
+                found = []
+            if found and found[-1][0] == "serving":
+                serving.append(w)
+        if serving:
+            return rng.choice(serving)
+        time.sleep(0.02)
+    return rng.choice(running)
+
+
 def _sigkill(proc: subprocess.Popen[bytes]) -> bool:
     """SIGKILLs PROC; True when it was still alive to be killed."""
     alive = proc.poll() is None
@@ -299,8 +323,9 @@ def crash_drain(dovecot: Dovecot, sink: SmtpSink, config: Path, db_url: str, mes
 
     for n in range(kills):
         top_up("worker")
-        victim = rng.choice(running)
-        how = _await_kill_moment(KILL_MODES[n % len(KILL_MODES)], rng, kill_after, victim)
+        mode = KILL_MODES[n % len(KILL_MODES)]
+        victim = rng.choice(running) if mode == "start" else _serving_worker(running, rng)
+        how = _await_kill_moment(mode, rng, kill_after, victim)
         running.remove(victim)
         killed_at = time.time()
         if _sigkill(victim.proc):

@@ -88,3 +88,39 @@ def config_for(tmp_path, dovecot, smtp_sink):
     def make(db_url: str, extra: str = "") -> Path:
         return write_config(tmp_path / "intake.toml", db_url, dovecot, smtp_sink, extra)
     return make
+
+
+def mailbox_table(dovecot: Dovecot, name: str, user: str = "") -> str:
+    """One [[mailboxes]] table for Dovecot user USER (NAME by default), with the tests' password."""
+    return f'''
+[[mailboxes]]
+name = "{name}"
+host = "{dovecot.host}"
+port = {dovecot.port}
+security = "none"
+username = "{user or name}"
+password_env = "{PASSWORD_ENV}"
+poll_seconds = 1.0
+'''
+
+
+def write_mailboxes_config(path: Path, db_url: str, dovecot: Dovecot, sink: SmtpSink, names: list[str],
+                           extra: str = "") -> Path:
+    """A config file for one mailbox per Dovecot user in NAMES, SINK as the SMTP server."""
+    os.environ[PASSWORD_ENV] = MAILBOX_PASSWORD
+    path.write_text(f'''
+[database]
+url = "{db_url}"
+{"".join(mailbox_table(dovecot, n) for n in names)}
+[smtp]
+host = "{sink.host}"
+port = {sink.port}
+security = "none"
+from_address = "Acme Support <support@team.example>"
+
+[acknowledgment]
+team_name = "Acme project team"
+max_per_sender_per_hour = 100
+{extra}
+''', encoding="utf-8")
+    return path

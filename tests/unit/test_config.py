@@ -40,6 +40,9 @@ def test_full_config_parses(tmp_path):
     ({"mailboxes": [BOX, BOX]}, "mailboxes[1].name: duplicate"),
     ({"classifier": {"review_threshold": 2}}, "classifier.review_threshold: must be between 0 and 1"),
     ({"smtp": {"from_address": "nobody"}}, "smtp.from_address: must be an email address"),
+    ({"worker": {"lease_seconds": 8, "heartbeat_seconds": 5}}, "worker.lease_seconds: must be at least twice"),
+    ({"worker": {"heartbeat_seconds": 0.1}}, "worker.heartbeat_seconds: must be at least 0.5"),
+    ({"worker": {"resync_seconds": 0}}, "worker.resync_seconds: must be at least 1"),
 ])
 def test_bad_keys_are_named(data, key):
     with pytest.raises(ConfigError) as err:

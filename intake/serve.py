@@ -1,0 +1,90 @@
+"""Runs one worker process: the model loads beside the first IMAP connections; signals stop or reload it."""
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+import sys
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+
+from intake.config import Config, ConfigError, load_config
+from intake.shell import open_factory
+
+log = logging.getLogger("intake.worker")
+
+
+def load_in_background(model_dir: str | Path | None, after: threading.Event | None = None,
+                       wait: float = 1.0) -> Future:
+    """Loads the classifier in a thread (spaCy is imported there); the Future holds the model or the error.
+
+    With AFTER, loading starts once it is set (the first mailbox connected) or WAIT seconds have passed, so the
+    start-up work is not slowed down by the model's; the processing modules are imported there too.
+    """
+    future: Future = Future()
+
+    def load() -> None:
+        try:
+            if after is not None:
+                after.wait(wait)
+            from intake.worker import PROCESSING_MODULES
+
+            for name in PROCESSING_MODULES:
+                importlib.import_module(name)
+            from classifiers import load_classifier
+
+            future.set_result(load_classifier(model_dir))
+        except BaseException as exc:  # handed to whoever waits for the model
+            future.set_exception(exc)
+
+    threading.Thread(target=load, name="model-load", daemon=True).start()
+    return future
+
+
+def run_worker(cfg: Config, config_path: str | None, once: bool = False) -> int:
+    """`intake run` in this process: --once drains and exits; otherwise serves until SIGINT or SIGTERM.
+
+    SIGHUP re-reads CONFIG_PATH (else $INTAKE_CONFIG) and applies its [[mailboxes]]: new ones are served,
+    removed ones let go, changed ones reconnected. Other sections need a restart.
+    """
+    from intake.worker import Worker
+
+    if not cfg.mailboxes:
+        raise ConfigError("mailboxes: no mailbox configured; add a [[mailboxes]] table")
+    factory = open_factory(cfg)
+    stop = threading.Event()
+    model_dir = cfg.classifier.model_dir or None
+    connected = threading.Event()
+    loading = load_in_background(model_dir, after=connected)
+
+    def reload_model():  # type: ignore[no-untyped-def]
+        from classifiers import load_classifier
+
+        return load_classifier(model_dir)
+
+    worker = Worker(cfg, factory, loading, stop, reload=reload_model, reload_config=lambda: load_config(config_path))
+    worker.connected = connected
+    if once:
+        stats = worker.run_once()
+        print(f"new items: {stats.new_items}, follow-ups: {stats.follow_ups}, recorded without reply: "
+              f"{stats.recorded}, quarantined: {stats.quarantined}, already known: {stats.duplicates}, "
+              f"acknowledgments sent: {stats.acks_sent}")
+        for err in stats.errors:
+            print(f"intake: {err}", file=sys.stderr)
+        return 1 if stats.errors else 0
+    failed = threading.Event()
+
+    def model_done(f: Future) -> None:
+        if f.exception() is not None:
+            # Without a model no batch can be processed: stop, so the service manager shows the failure.
+            log.error("event=model_load_failed error=%r", str(f.exception()))
+            failed.set()
+            stop.set()
+
+    loading.add_done_callback(model_done)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: worker.request_reload())
+    worker.run_forever()
+    return 1 if failed.is_set() else 0
