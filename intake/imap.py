@@ -77,9 +77,11 @@ class MailboxClient:
         uids = self.client.search(["UID", f"{last_uid + 1}:*"])
         return sorted(u for u in uids if u > last_uid)
 
-    def fetch(self, uids: list[int], max_bytes: int) -> list[RawMail]:
-        """The messages UIDS in one round trip each for sizes and bodies; oversize ones by their headers only."""
-        return self._bodies(uids, self._sizes(uids), max_bytes)
+    def fetch(self, uids: list[int], max_bytes: int, meta: dict[int, dict[bytes, object]] | None = None
+              ) -> list[RawMail]:
+        """The messages UIDS in one round trip each for sizes (unless META has them) and bodies; oversize ones by
+        their headers only."""
+        return self._bodies(uids, self._sizes(uids) if meta is None else meta, max_bytes)
 
     def _sizes(self, uids: list[int]) -> dict[int, dict[bytes, object]]:
         assert self.client is not None
@@ -125,12 +127,12 @@ class MailboxClient:
                 # What is fetched of an oversize message is its header block alone.
                 cost = min(_size(meta[uid]), max_bytes) if uid in meta else 0
                 if group and total + cost > budget:
-                    yield self._bodies(group, meta, max_bytes)
+                    yield self.fetch(group, max_bytes, meta)
                     group, total = [], 0
                 group.append(uid)
                 total += cost
             if group:
-                yield self._bodies(group, meta, max_bytes)
+                yield self.fetch(group, max_bytes, meta)
 
     def after_commit(self, uids: list[int]) -> None:
         """Applies the configured action to committed messages: keep, mark seen, or move."""

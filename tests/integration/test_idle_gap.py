@@ -26,11 +26,11 @@ def deliver_during_first_fetch(monkeypatch, dovecot) -> threading.Event:
     original = MailboxClient.fetch
     done = threading.Event()
 
-    def fetch(self: MailboxClient, uids: list[int], max_bytes: int):
+    def fetch(self: MailboxClient, uids: list[int], max_bytes: int, *rest):
         if not done.is_set():
             done.set()
             dovecot.deliver(MAILBOX_USER, mail(2))
-        return original(self, uids, max_bytes)
+        return original(self, uids, max_bytes, *rest)
 
     monkeypatch.setattr(MailboxClient, "fetch", fetch)
     return done
