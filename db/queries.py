@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from email.utils import getaddresses
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from db.free_mail import is_free_mail
-from db.models import Contact, Event, Item, Mailbox, Message, Organization, UserOrganization
+from db.models import Base, Contact, Event, Item, Mailbox, Message, Organization, UserOrganization
 
 
 def lock_mailbox(session: Session, name: str) -> Mailbox:
@@ -181,3 +184,15 @@ def corrected_examples(session: Session) -> list[tuple[str, str, str, str]]:
         .order_by(Item.id)
     ).all()
     return [(subject, new or body, category, lang) for subject, new, body, category, lang in rows]
+
+
+def insert_missing(session: Session, model: type[Base], rows: list[dict[str, Any]], key: str) -> None:
+    """Inserts ROWS into MODEL's table in one statement, skipping any whose unique KEY is taken (by a row
+    another worker wrote meanwhile, say): the caller reads the rows back by KEY. On PostgreSQL a row another
+    transaction is still writing is waited for, so reading back afterwards finds it."""
+    if not rows:
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    build = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(build(table).on_conflict_do_nothing(index_elements=[key]), rows)

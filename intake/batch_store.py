@@ -17,13 +17,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from classifiers import Prediction
 from classifiers.sentiment import is_negative
 from db import ids
 from db.free_mail import is_free_mail
 from db.models import Attachment, Contact, Event, Item, Message, Organization, OutboxMail
+from db.queries import insert_missing
+from db.types import utcnow
 from intake.config import Config
 from intake.parsed import Parsed, attachment_values, message_values, reason
 from intake.threads import format_reference, references_in_subject, thread_ids
@@ -85,28 +87,45 @@ def split_batch(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[
 
 
 def contacts_for(session: Session, senders: dict[str, str], free_mail: Sequence[str]) -> dict[str, Contact]:
-    """The contact of every address of SENDERS (address: display name), created with its organization when
-    new, with two queries and one flush for the whole batch (as db.queries.upsert_contact does one by one)."""
+    """The contact of every address of SENDERS (address: display name), created with its organization (by
+    domain, none for free mail) when new, as db.queries.upsert_contact does one by one: a fixed number of
+    statements for the whole batch, and a contact or organization another worker creates meanwhile is found,
+    not a conflict that fails the batch."""
     if not senders:
         return {}
-    found = {c.email: c for c in session.scalars(select(Contact).where(Contact.email.in_(sorted(senders))))}
+    found = _contacts(session, list(senders))
+    # Sorted, as the domains are: two workers inserting overlapping rows wait for each other in the same order
+    # (PostgreSQL), never in a cycle.
+    missing = sorted(a for a in senders if a not in found)
+    if missing:
+        domains = sorted({a.rpartition("@")[2] for a in missing} - {""})
+        domains = [d for d in domains if not is_free_mail(d, free_mail)]
+        orgs = _organizations(session, domains)
+        insert_missing(session, Organization, [_new_organization(d) for d in domains if d not in orgs], "domain")
+        orgs.update(_organizations(session, [d for d in domains if d not in orgs]))
+        insert_missing(session, Contact, [
+            dict(email=a, name=senders[a], organization_id=getattr(orgs.get(a.rpartition("@")[2]), "id", None),
+                 created_at=utcnow()) for a in missing], "email")
+        found.update(_contacts(session, missing))
     for address, contact in found.items():
         if senders[address] and not contact.name:
             contact.name = senders[address]
-    missing = [a for a in senders if a not in found]
-    domains = sorted({a.rpartition("@")[2] for a in missing} - {""})
-    domains = [d for d in domains if not is_free_mail(d, free_mail)]
-    orgs = {o.domain: o for o in session.scalars(select(Organization).where(Organization.domain.in_(domains)))} \
-        if domains else {}
-    for domain in domains:
-        if domain not in orgs:
-            orgs[domain] = Organization(name=domain, domain=domain)
-            session.add(orgs[domain])
-    for address in missing:
-        found[address] = Contact(email=address, name=senders[address],
-                                 organization=orgs.get(address.rpartition("@")[2]))
-        session.add(found[address])
     return found
+
+
+def _contacts(session: Session, addresses: list[str]) -> dict[str, Contact]:
+    return {c.email: c for c in session.scalars(select(Contact).options(joinedload(Contact.organization))
+                                                .where(Contact.email.in_(sorted(addresses))))}
+
+
+def _organizations(session: Session, domains: list[str]) -> dict[str, Organization]:
+    if not domains:
+        return {}
+    return {o.domain: o for o in session.scalars(select(Organization).where(Organization.domain.in_(domains)))}
+
+
+def _new_organization(domain: str) -> dict[str, Any]:
+    return dict(name=domain, domain=domain, tier="", client_digest=False, created_at=utcnow())
 
 
 @dataclass(frozen=True)
@@ -201,9 +220,7 @@ def _items(session: Session, cfg: Config, batch: Sequence[Parsed], fresh: Sequen
         for i in fresh:
             email, pred = batch[i].email, preds[batch[i].raw.uid]
             contact = contacts.get(email.sender)  # type: ignore[union-attr]
-            # A new organization's tier is not set until it is written: it has the default, none.
-            tier = (contact.organization.tier or "") if contact is not None and contact.organization is not None \
-                else ""
+            tier = contact.organization.tier if contact is not None and contact.organization is not None else ""
             if tier not in snapshots:
                 snapshots[tier] = cfg.sla.built.for_tier(tier).snapshot()
             items[i] = Item(subject=email.subject, category=pred.label, confidence=pred.confidence,  # type: ignore
@@ -212,7 +229,7 @@ def _items(session: Session, cfg: Config, batch: Sequence[Parsed], fresh: Sequen
                             contact=contact, received_at=batch[i].raw.internal_date or now, created_at=now,
                             updated_at=now, follow_up=False)
         session.add_all(items.values())
-        ids.assign(session, (Organization, Contact, Item))  # the references are made from the keys
+        ids.assign(session, (Item,))  # the references are made from the keys
     for item in items.values():
         item.ref = format_reference(cfg.tracker.reference_prefix, item.id)
     return items
