@@ -54,32 +54,7 @@ def smtp_sink(tmp_path) -> Iterator[SmtpSink]:
 
 def write_config(path: Path, db_url: str, dovecot: Dovecot, sink: SmtpSink, extra: str = "") -> Path:
     """A config file for one mailbox on DOVECOT and SINK as the SMTP server."""
-    os.environ[PASSWORD_ENV] = MAILBOX_PASSWORD
-    path.write_text(f'''
-[database]
-url = "{db_url}"
-
-[[mailboxes]]
-name = "support"
-host = "{dovecot.host}"
-port = {dovecot.port}
-security = "none"
-username = "{MAILBOX_USER}"
-password_env = "{PASSWORD_ENV}"
-poll_seconds = 1.0
-
-[smtp]
-host = "{sink.host}"
-port = {sink.port}
-security = "none"
-from_address = "Acme Support <support@team.example>"
-
-[acknowledgment]
-team_name = "Acme project team"
-max_per_sender_per_hour = 100
-{extra}
-''', encoding="utf-8")
-    return path
+    return _write(path, db_url, mailbox_table(dovecot, "support", MAILBOX_USER), sink, extra)
 
 
 @pytest.fixture
@@ -107,11 +82,15 @@ poll_seconds = 1.0
 def write_mailboxes_config(path: Path, db_url: str, dovecot: Dovecot, sink: SmtpSink, names: list[str],
                            extra: str = "") -> Path:
     """A config file for one mailbox per Dovecot user in NAMES, SINK as the SMTP server."""
+    return _write(path, db_url, "".join(mailbox_table(dovecot, n) for n in names), sink, extra)
+
+
+def _write(path: Path, db_url: str, mailboxes: str, sink: SmtpSink, extra: str) -> Path:
     os.environ[PASSWORD_ENV] = MAILBOX_PASSWORD
     path.write_text(f'''
 [database]
 url = "{db_url}"
-{"".join(mailbox_table(dovecot, n) for n in names)}
+{mailboxes}
 [smtp]
 host = "{sink.host}"
 port = {sink.port}
