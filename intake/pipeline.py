@@ -15,6 +15,7 @@ from typing import Literal, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from classifiers import LABELS, Classifier, Prediction
@@ -51,8 +52,9 @@ from responders.outbox import enqueue_ack
 
 log = logging.getLogger("intake.pipeline")
 
-# The database is gone or busy: nothing about the message is decided, the batch is retried later.
-DATABASE_DOWN = (OperationalError, InterfaceError)
+# The database is gone or busy (down, or no connection free in the pool in time): nothing about the message is
+# decided, the batch is retried later.
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 # A message alone that was being processed this many times when its worker died is quarantined.
 MAX_CRASHES = 3
 _WORKER = worker_name()  # this process's name on its claims, unless the caller gives one

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from classifiers import load_classifier
 from db.models import Event, Item, Mailbox, Message, Organization, OutboxMail
@@ -260,3 +261,19 @@ def test_a_staff_reply_from_their_own_mail_client_is_the_first_human_response(db
         assert [(e.actor, e.data["via"], e.data["first_response"]) for e in replied] == [
             ("pm@agency.example", "mail", True), ("lin@team.example", "mail", False)]
         assert s.scalar(select(func.count(Item.id))) == 1 and s.scalar(select(func.count(OutboxMail.id))) == 1
+
+
+def test_no_free_database_connection_is_an_outage_not_a_bad_message(db, monkeypatch):
+    """A pool that has no connection free in time says nothing about the mail: the batch is left for later,
+    and no message is quarantined for it."""
+    def busy(*a, **k):
+        raise PoolTimeout("QueuePool limit of size 5 overflow 10 reached, connection timed out")
+
+    monkeypatch.setattr(batch_store, "contacts_for", busy)
+    monkeypatch.setattr(pipeline, "upsert_contact", busy)
+    mail = client_email(1, "x", "Please fix the login.", "en")
+    with pytest.raises(PoolTimeout):
+        process_batch(db, CFG, "support", [raw(1, mail)], load_classifier())
+    assert count(db, Message) == 0 and count(db, Item) == 0
+    with db() as s:
+        assert (s.scalar(select(Mailbox.last_uid)) or 0) == 0  # the mailbox did not move past it
