@@ -20,13 +20,13 @@ from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from classifiers import Prediction
-from classifiers.sentiment import is_negative
 from db import ids
 from db.free_mail import is_free_mail
 from db.models import Attachment, Contact, Event, Item, Message, Organization, OutboxMail
 from db.queries import insert_missing
 from db.types import utcnow
 from intake.config import Config
+from intake.item_events import classified, flag_complaint
 from intake.parsed import Parsed, attachment_values, message_values, reason
 from intake.threads import format_reference, references_in_subject, thread_ids
 from responders.compose import AckRequest
@@ -160,13 +160,10 @@ def store_bulk(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[P
     for i in fresh:
         email, pred, item = batch[i].email, preds[batch[i].raw.uid], items[i]
         rows.message(batch[i], mailbox_id, now, item_id=item.id)
-        rows.events.append(_event(item.id, "classified", now, {
-            "label": pred.label, "confidence": round(pred.confidence, 4), "scores": pred.scores,
-            "model_version": pred.model_version, "needs_review": item.needs_review}))
-        if item.category == "feedback" and is_negative(email.subject, email.text):  # type: ignore[union-attr]
-            item.follow_up = True
-            rows.events.append(_event(item.id, "follow_up", now, {
-                "on": True, "reason": "negative feedback", "message_id": email.message_id}))  # type: ignore[union-attr]
+        rows.events.append(_event(item.id, "classified", now, classified(pred, item.needs_review)))
+        complaint = flag_complaint(item, email)  # type: ignore[arg-type]
+        if complaint is not None:
+            rows.events.append(_event(item.id, "follow_up", now, complaint))
     for i in fresh:
         queued = cfg.acknowledgment.enabled and _acknowledge(cfg, items[i], batch[i].email, now, recent, rows)
         out.append(Stored(i, items[i].ref or "", queued))

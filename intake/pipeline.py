@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from classifiers import LABELS, Classifier, Prediction
 from classifiers.approval import decision
 from classifiers.prediction import NO_TEXT
-from classifiers.sentiment import is_negative
 from db.changes import record_decision
 from db.claims import claim_batch, release, start_alone, worker_name
 from db.models import Event, Item, Mailbox, Message, User
@@ -42,6 +41,7 @@ from intake.batch_store import split_batch, store_bulk
 from intake.bounces import read_bounce
 from intake.config import Config
 from intake.identity import content_digest
+from intake.item_events import classified, flag_complaint
 from intake.parsed import Parsed, message_row, parse_one, reason
 from intake.participants import Parties, first_joinable, speaks_for_client
 from intake.prepare import Prepared, prepare
@@ -201,9 +201,7 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
     item.ref = format_reference(prefix, item.id)
     row.item = item
     session.add(row)
-    session.add(Event(item_id=item.id, kind="classified", created_at=now,
-                      data={"label": pred.label, "confidence": round(pred.confidence, 4), "scores": pred.scores,
-                            "model_version": pred.model_version, "needs_review": item.needs_review}))
+    session.add(Event(item_id=item.id, kind="classified", created_at=now, data=classified(pred, item.needs_review)))
     if row.error:
         session.add(Event(item_id=item.id, kind="note", created_at=now, data={"text": row.error}))
     if claimed is not None:
@@ -296,13 +294,10 @@ def _staff_reply(session: Session, item: Item, row: Message, email: Email, now: 
 
 
 def _flag_complaint(session: Session, item: Item, email: Email, now: datetime) -> None:
-    """Unhappy feedback is flagged for a PM to follow up; a PM clears the flag, a new complaint sets it again."""
-    if item.category != "feedback" or item.follow_up or not is_negative(email.subject, email.text):
-        return
-    item.follow_up = True
-    session.add(Event(item_id=item.id, kind="follow_up", created_at=now,
-                      data={"on": True, "reason": "negative feedback", "message_id": email.message_id}))
-    log.info("event=follow_up_flagged ref=%s reason=negative_feedback", item.ref)
+    """Flags ITEM for a PM's follow-up when EMAIL is unhappy feedback (intake.item_events)."""
+    data = flag_complaint(item, email)
+    if data is not None:
+        session.add(Event(item_id=item.id, kind="follow_up", created_at=now, data=data))
 
 
 def _quarantine(session: Session, mailbox_id: int, p: Parsed, now: datetime, minimal: bool = False) -> Outcome:
