@@ -1,6 +1,8 @@
 """Batches end at the mailbox's byte budget as well as at its size, against the real Dovecot."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from intake.config import MailboxConfig
@@ -41,3 +43,29 @@ def test_a_backlog_of_large_mail_comes_in_batches_within_the_byte_budget(dovecot
     # [15 K, 0.93 M] [0.93 M, 15 K] | [15 K] [2 M] [15 K, 0.4 M] | [0.4 M, 0.4 M, 15 K].
     assert uids == [[1, 2], [3, 4], [5], [6], [7, 8], [9, 10, 11]]
     assert all(not m.truncated for batch in batches for m in batch)
+
+
+def _fetch_all(dovecot) -> tuple[int, list[bytes]]:
+    """imaplib's debug level on the connection, and every message fetched."""
+    box = MailboxConfig(name="support", host=dovecot.host, port=dovecot.port, security="none",
+                        username=MAILBOX_USER)
+    client = MailboxClient(box, MAILBOX_PASSWORD)
+    client.connect()
+    try:
+        assert client.client is not None
+        return client.client._imap.debug, [m.raw for batch in client.batches(0, max_bytes=25 * MIB) for m in batch]
+    finally:
+        client.close()
+
+
+def test_imaplib_formats_no_protocol_log_unless_its_logger_wants_it(dovecot, caplog):
+    for n, kib in enumerate([5, 200], start=1):
+        dovecot.append(MAILBOX_USER, _mail(n, kib))
+    level, raws = _fetch_all(dovecot)
+    assert level == 0
+    assert len(raws) == 2 and b"drawing-2.pdf" in raws[1]
+    with caplog.at_level(logging.DEBUG, logger="imapclient.imaplib"):
+        level, same = _fetch_all(dovecot)
+    assert level > 0 and same == raws
+    # Asked for, the protocol log is there, responses and all.
+    assert any("FETCH" in r.getMessage() for r in caplog.records if r.name == "imapclient.imaplib")
