@@ -11,8 +11,9 @@ import re
 
 MAX_DEPTH = 40
 OPAQUE_NAME = "nested-parts.eml"
-# A cheap gate: messages with fewer container declarations than the limit cannot be too deep.
-_CONTAINER = re.compile(rb"(?i)multipart/|message/rfc822|message/global")
+# A cheap gate: messages with fewer container declarations than the limit cannot be too deep. Counted in a
+# lower-cased copy: a case-insensitive regular expression over megabytes of attachments was four times slower.
+_CONTAINERS = (b"multipart/", b"message/rfc822", b"message/global")
 _CONTENT_TYPE = re.compile(rb"(?i)^content-type[ \t]*:")
 _BOUNDARY = re.compile(rb'(?i)boundary[ \t]*=[ \t]*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))')
 _IS_MULTIPART = re.compile(rb"(?i)^content-type[ \t]*:[ \t]*multipart/")
@@ -44,7 +45,8 @@ def _field(lines: list[bytes], at: int) -> tuple[bytes, int]:
 
 def limit_nesting(raw: bytes, max_depth: int = MAX_DEPTH) -> tuple[bytes, bool]:
     """RAW with parts nested deeper than MAX_DEPTH turned into one opaque attachment; whether it changed."""
-    if len(_CONTAINER.findall(raw)) <= max_depth:
+    lowered = raw.lower()
+    if sum(lowered.count(c) for c in _CONTAINERS) <= max_depth:
         return raw, False
     lines = raw.splitlines(keepends=True)
     # The open containers, outermost first: a multipart's boundary, or None for an attached message.
