@@ -25,8 +25,12 @@ def _field_like(line: bytes) -> bool:
 
 def _head_end(raw: bytes, start: int) -> int:
     """The offset just past the first blank line at or after START (the end of the header block), or len(RAW)."""
-    ends = [i + len(sep) for sep in (b"\n\n", b"\n\r\n") if (i := raw.find(sep, start)) >= 0]
-    return min(ends) if ends else len(raw)
+    crlf = raw.find(b"\n\r\n", start)
+    # Only up to the first CRLF blank line: in CRLF mail a search for LF LF would read the whole message.
+    lf = raw.find(b"\n\n", start, len(raw) if crlf < 0 else crlf + 1)
+    if lf >= 0:
+        return lf + 2
+    return len(raw) if crlf < 0 else crlf + 3
 
 
 def repair_head(raw: bytes) -> tuple[bytes, list[str]]:

@@ -24,6 +24,7 @@ from intake.parse.attachments import attachment, default_name
 from intake.parse.charsets import decode_bytes
 from intake.parse.encoded_words import decode_words
 from intake.parse.head_repair import repair_head
+from intake.parse.lifted import message_from_bytes
 from intake.parse.nesting import MAX_DEPTH, limit_nesting
 from intake.parse.text import html_to_text, new_text, sanitize_html
 from intake.values import AttachmentInfo, Email
@@ -344,7 +345,7 @@ def _read(raw: bytes) -> _Read:
     if nested:
         notes.append(f"MIME parts nested deeper than {MAX_DEPTH} levels are kept as one attachment")
     try:
-        mp = mailparser.parse_from_bytes(data)
+        mp = mailparser.MailParser(message_from_bytes(data))
         if mp.message is not None:
             # mail-parser's charset decoding is replaced by ours, so its complaint about it does not count.
             return _Read(mp.message, _to_utc(mp.date), set(mp.defects_categories) - {"CharsetDecodeDefect"}, notes)
@@ -352,7 +353,7 @@ def _read(raw: bytes) -> _Read:
     except Exception as exc:  # a bug of the library's on odd input must not cost the client their message
         notes.append(f"mail-parser failed ({type(exc).__name__}: {str(exc)[:200]}); "
                      "read with the standard library's parser")
-    msg = email.message_from_bytes(data)
+    msg = message_from_bytes(data)
     defects = {type(d).__name__ for part in _walk(msg) for d in part.defects}
     return _Read(msg, _header_date(msg), defects, notes)
 
