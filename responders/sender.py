@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from db.claims import claimant_gone
@@ -103,16 +103,23 @@ def claim(session: Session, worker: str, now: datetime, limit: int = BATCH) -> l
                                 .where(OutboxMail.id.in_(ids)).order_by(OutboxMail.id)))
 
 
+# Built once: building and cache-keying a statement cost more than running it, and this runs per message sent.
+_SENT = (update(OutboxMail).where(OutboxMail.id == bindparam("row_id"))
+         .values(status="sent", sent_at=bindparam("now"), claimed_until=None, attempts=OutboxMail.attempts + 1))
+_ACKNOWLEDGED = (update(Item).where(Item.id == bindparam("item_id"), Item.acknowledged_at.is_(None))
+                 .values(acknowledged_at=bindparam("now")))
+_ACK_EVENT = insert(Event).values(item_id=bindparam("item_id"), kind="acknowledged", created_at=bindparam("now"),
+                                  actor="system", data=bindparam("data"))
+
+
 def _mark_sent(conn: Connection, row_id: int, item_id: int | None, kind: str, message_id: str, to: str,
                now: datetime) -> None:
     """Records one sent row with up to three plain statements: it is done once per message sent, so it skips the
     ORM's statement handling."""
-    conn.execute(update(OutboxMail).where(OutboxMail.id == row_id)
-                 .values(status="sent", sent_at=now, claimed_until=None, attempts=OutboxMail.attempts + 1))
+    conn.execute(_SENT, {"row_id": row_id, "now": now})
     if item_id is not None and kind == "acknowledgment":
-        conn.execute(update(Item).where(Item.id == item_id, Item.acknowledged_at.is_(None)).values(acknowledged_at=now))
-        conn.execute(insert(Event).values(item_id=item_id, kind="acknowledged", created_at=now, actor="system",
-                                          data={"message_id": message_id, "to": to}))
+        conn.execute(_ACKNOWLEDGED, {"item_id": item_id, "now": now})
+        conn.execute(_ACK_EVENT, {"item_id": item_id, "now": now, "data": {"message_id": message_id, "to": to}})
 
 
 def _mark_failed(session: Session, row_id: int, error: str, now: datetime, max_attempts: int,

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from db.models import Item, OutboxMail
+from db.models import Event, Item, OutboxMail
 from db.types import utcnow
 from deploy.mailserver import free_port
 from responders.sender import SmtpSettings, drain
@@ -37,6 +37,10 @@ def test_sends_in_order_and_marks_items(db, smtp_sink):
     assert [m.rcpt_tos[0] for m in smtp_sink.messages] == [f"client{i}@client.example" for i in range(5)]
     with db() as s:
         assert all(i.acknowledged_at is not None and i.status == "new" for i in s.scalars(select(Item)))
+        events = list(s.scalars(select(Event).where(Event.kind == "acknowledged").order_by(Event.item_id)))
+        assert [e.data for e in events] == [{"message_id": f"<ack{i}@team.example>", "to": f"client{i}@client.example"}
+                                            for i in range(5)]
+        assert all(o.status == "sent" and o.attempts == 1 and o.sent_at for o in s.scalars(select(OutboxMail)))
     assert drain(db, _settings(smtp_sink), "w1").sent == 0
 
 
