@@ -309,7 +309,9 @@ class OutboxMail(Base):
 
     item: Mapped[Item | None] = relationship()
 
-    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),
+                      # The per-recipient acknowledgment limit counts by address over the last hour.
+                      Index("ix_outbox_to_created", "to_address", "created_at"))
 
 
 class Event(Base):
