@@ -25,7 +25,7 @@ class Drain:
     at_sink: int
     done: float
     exited: float
-    peak_rss_mib: float
+    peaks_mib: tuple[float, ...]
     cpu_seconds: float
     returncode: int
     stderr: str
@@ -45,7 +45,8 @@ class Drain:
         lines.append(f"{who}: {self.count} emails, last acknowledgment {self.done:.1f}s after process start "
                      f"(process start and model load included): {self.rate:.1f} emails/s; {self.acks} "
                      f"acknowledgments ({self.at_sink} messages at the sink); process exited after {self.exited:.1f}s")
-        lines.append(f"{who}: peak RSS {self.peak_rss_mib:.0f} MiB; CPU {self.cpu_seconds:.1f}s "
+        lines.append(f"{who}: peak RSS {' + '.join(f'{p:.0f}' for p in self.peaks_mib)} MiB (the worker, then the "
+                     f"processes it started); CPU {self.cpu_seconds:.1f}s "
                      f"({self.count / self.cpu_seconds:.1f} emails per CPU-second of that process)")
         return "\n".join(lines)
 
@@ -60,7 +61,7 @@ def timed_drain(cmd: Sequence[str], sink: TimedSink, backlog: Backlog, timeout: 
     acks = await_replies(sink, expected, timeout=10)
     done = max(acks.values(), default=run.exited) - run.started
     return Drain(len(backlog.raws), len(expected), len(acks), len(sink.messages), done, run.exited - run.started,
-                 run.peak_rss_mib, run.cpu_seconds, run.returncode, run.stderr)
+                 run.peaks_mib, run.cpu_seconds, run.returncode, run.stderr)
 
 
 def main(argv: list[str] | None = None) -> None:

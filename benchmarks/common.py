@@ -111,23 +111,69 @@ def _servers(workdir: Path, url: str, lmtp: bool) -> Iterator[Rig]:
 
 @dataclass
 class Measured:
-    """One timed process: when it started and exited (time.monotonic()), its exit code and peak RSS."""
+    """One timed process: when it started and exited (time.monotonic()), its exit code, CPU and memory peaks."""
 
     started: float
     exited: float
     returncode: int
-    peak_rss_mib: float
+    peak_rss_mib: float  # the largest of the process's and its descendants' own peaks
     cpu_seconds: float
     stderr: str
+    peaks_mib: tuple[float, ...] = ()  # each process's own peak (VmHWM), the command's process first
+
+    @property
+    def total_peak_mib(self) -> float:
+        """The peaks of the process and its descendants added up: an upper bound of what they held at once."""
+        return sum(self.peaks_mib)
+
+
+def _tree(pid: int) -> list[int]:
+    """PID and its living descendants."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    ppid = int(f.read().rpartition(b")")[2].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(parents.get(p, []))
+    return out
+
+
+def _hwm_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def run_measured(cmd: Sequence[str], timeout: float, env: dict[str, str] | None = None,
                  cwd: Path | None = None) -> Measured:
-    """Runs CMD to its end; the peak RSS is the kernel's for that one process (wait4), not for every child of ours."""
+    """Runs CMD to its end, reading each of its processes' memory peak (VmHWM) while it runs.
+
+    wait4's ru_maxrss is not used: a process started from this one inherits this process's peak across exec,
+    and a benchmark that holds its whole backlog in memory would report that instead of the program's.
+    """
+    peaks: dict[int, float] = {}
     with tempfile.TemporaryFile() as err:
         started = time.monotonic()
         proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=cwd)
+        polls = 0
         while True:
+            if polls % 5 == 0:  # every 0.1 s: the peak is a high-water mark, so only the last moments can be missed
+                for p in _tree(proc.pid):
+                    peaks[p] = max(peaks.get(p, 0.0), _hwm_mib(p))
+            polls += 1
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
@@ -140,8 +186,9 @@ def run_measured(cmd: Sequence[str], timeout: float, env: dict[str, str] | None 
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
-    return Measured(started, exited, proc.returncode, usage.ru_maxrss / 1024,  # ru_maxrss is in KiB
-                    usage.ru_utime + usage.ru_stime, stderr)
+    own = (peaks.pop(proc.pid, 0.0),)
+    each = own + tuple(sorted((v for v in peaks.values() if v), reverse=True))
+    return Measured(started, exited, proc.returncode, max(each), usage.ru_utime + usage.ru_stime, stderr, each)
 
 
 def await_replies(sink: TimedSink, ids: set[str], timeout: float) -> dict[str, float]:

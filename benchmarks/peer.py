@@ -87,8 +87,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def _ratio(intake: Drain, helpdesk: Drain) -> str:
     return (f"intake / django-helpdesk: {intake.rate / helpdesk.rate:.2f}x the emails per second "
-            f"({intake.rate:.1f} vs {helpdesk.rate:.1f}), peak RSS {intake.peak_rss_mib:.0f} vs "
-            f"{helpdesk.peak_rss_mib:.0f} MiB")
+            f"({intake.rate:.1f} vs {helpdesk.rate:.1f}), peak RSS of all processes {sum(intake.peaks_mib):.0f} vs "
+            f"{sum(helpdesk.peaks_mib):.0f} MiB")
 
 
 def _subject(raw: bytes) -> str:
