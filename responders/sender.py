@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from db.claims import claimant_gone
@@ -20,6 +20,8 @@ log = logging.getLogger("responders.sender")
 
 CLAIM_SECONDS = 300
 BATCH = 50
+# Taken by the SMTP server, not booked yet: booked (status "sent", the item's acknowledgment) per batch sent.
+HANDED = "handed"
 
 
 @dataclass(frozen=True)
@@ -103,23 +105,57 @@ def claim(session: Session, worker: str, now: datetime, limit: int = BATCH) -> l
                                 .where(OutboxMail.id.in_(ids)).order_by(OutboxMail.id)))
 
 
-# Built once: building and cache-keying a statement cost more than running it, and this runs per message sent.
-_SENT = (update(OutboxMail).where(OutboxMail.id == bindparam("row_id"))
-         .values(status="sent", sent_at=bindparam("now"), claimed_until=None, attempts=OutboxMail.attempts + 1))
+# Built once: building and cache-keying a statement cost more than running it, and these run per message sent.
+_HANDED = (update(OutboxMail).where(OutboxMail.id == bindparam("row_id"))
+           .values(status=HANDED, sent_at=bindparam("now")))
 _ACKNOWLEDGED = (update(Item).where(Item.id == bindparam("item_id"), Item.acknowledged_at.is_(None))
                  .values(acknowledged_at=bindparam("now")))
 _ACK_EVENT = insert(Event).values(item_id=bindparam("item_id"), kind="acknowledged", created_at=bindparam("now"),
                                   actor="system", data=bindparam("data"))
 
 
-def _mark_sent(conn: Connection, row_id: int, item_id: int | None, kind: str, message_id: str, to: str,
-               now: datetime) -> None:
-    """Records one sent row with up to three plain statements: it is done once per message sent, so it skips the
-    ORM's statement handling."""
-    conn.execute(_SENT, {"row_id": row_id, "now": now})
-    if item_id is not None and kind == "acknowledgment":
-        conn.execute(_ACKNOWLEDGED, {"item_id": item_id, "now": now})
-        conn.execute(_ACK_EVENT, {"item_id": item_id, "now": now, "data": {"message_id": message_id, "to": to}})
+def _mark_handed(conn: Connection, row_id: int, now: datetime) -> None:
+    """Records that the SMTP server took row ROW_ID, in its own transaction: one statement per message sent.
+
+    On PostgreSQL this commit does not wait for the WAL to reach the disk: the worker can crash without losing
+    it; only a crash of the database server itself could, and then the last few messages would go out twice.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    conn.execute(_HANDED, {"row_id": row_id, "now": now})
+
+
+def book_handed(engine: Engine, ids: list[int]) -> int:
+    """Books the rows among IDS that were handed to the SMTP server: sent, and for an acknowledgment its item's
+    acknowledgment time and event; in one transaction. A row is booked once, whoever books it."""
+    if not ids:
+        return 0
+    with engine.begin() as conn:
+        done = conn.execute(
+            update(OutboxMail).where(OutboxMail.id.in_(ids), OutboxMail.status == HANDED)
+            .values(status="sent", claimed_until=None, attempts=OutboxMail.attempts + 1)
+            .returning(OutboxMail.item_id, OutboxMail.kind, OutboxMail.message_id, OutboxMail.to_address,
+                       OutboxMail.sent_at)).all()
+        acks = [{"item_id": r.item_id, "now": r.sent_at, "data": {"message_id": r.message_id, "to": r.to_address}}
+                for r in done if r.item_id is not None and r.kind == "acknowledgment"]
+        if acks:
+            conn.execute(_ACKNOWLEDGED, [{"item_id": a["item_id"], "now": a["now"]} for a in acks])
+            conn.execute(_ACK_EVENT, acks)
+    return len(done)
+
+
+def book_left_over(engine: Engine, worker: str, now: datetime) -> int:
+    """Books rows handed to the SMTP server by a drain that stopped before booking them (a crash): this worker's,
+    those of dead processes on this host, and those whose claim ran out."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(OutboxMail.id, OutboxMail.claimed_by, OutboxMail.claimed_until)
+                            .where(OutboxMail.status == HANDED)).all()
+    ids = [r.id for r in rows if r.claimed_by == worker or claimant_gone(r.claimed_by, worker)
+           or r.claimed_until is None or r.claimed_until < now]
+    booked = book_handed(engine, ids)
+    if booked:
+        log.warning("event=sent_mail_booked count=%d detail=\"handed to SMTP before a stop, booked now\"", booked)
+    return booked
 
 
 def _mark_failed(session: Session, row_id: int, error: str, now: datetime, max_attempts: int,
@@ -201,6 +237,7 @@ def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str, 
     engine = factory.kw["bind"]
     with factory.begin() as session:
         release_dead_claims(session, worker, utcnow())
+    book_left_over(engine, worker, utcnow())
     while True:
         with factory.begin() as session:
             rows = claim(session, worker, utcnow())
@@ -214,8 +251,9 @@ def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str, 
             result.error = f"smtp connect: {exc}"
             result.retried += _release(factory, [b[0] for b in batch], result.error, settings)
             return result
+        handed: list[int] = []
         try:
-            for row_id, sender, to, raw, ref, item_id, kind, message_id in batch:
+            for row_id, sender, to, raw, ref, _item_id, _kind, _message_id in batch:
                 try:
                     conn.sendmail(sender, [to], raw)
                 except smtplib.SMTPRecipientsRefused as exc:
@@ -230,10 +268,11 @@ def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str, 
                     result.failed += outcome == "failed"
                     result.retried += outcome == "retry"
                     continue
-                # Marked at once, each in its own short transaction: after a crash, at most the message in
-                # flight is sent again.
-                with engine.begin() as db:  # no session: this runs once per message sent
-                    _mark_sent(db, row_id, item_id, kind, message_id, to, utcnow())
+                # Recorded at once, each in its own short transaction, so that after a crash at most the message
+                # in flight is sent again; the rest of the booking is done once for the batch.
+                with engine.begin() as db:
+                    _mark_handed(db, row_id, utcnow())
+                handed.append(row_id)
                 result.sent += 1
                 log.info("event=ack_sent ref=%s to=%s", ref, to)
         except (OSError, smtplib.SMTPException) as exc:
@@ -245,6 +284,8 @@ def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str, 
                     OutboxMail.claimed_by == worker, OutboxMail.claimed_until.is_not(None))))
             result.retried += _release(factory, pending, result.error, settings)
             return result
+        finally:
+            book_handed(engine, handed)
 
 
 def _record_failure(factory: sessionmaker[Session], row_id: int, error: str, settings: SmtpSettings,

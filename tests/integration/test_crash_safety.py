@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from db.claims import worker_name
-from db.models import OutboxMail
+from db.models import Event, Item, OutboxMail
 from db.types import utcnow
-from responders.sender import SmtpSettings, drain, release_dead_claims
+from responders.sender import HANDED, SmtpSettings, book_handed, drain, release_dead_claims
 from tests.crashkill import CrashReport, crash_drain
 
 pytestmark = pytest.mark.integration
@@ -76,3 +76,38 @@ def test_same_pid_under_another_token_is_an_earlier_process(db):
     _fill(db, [earlier, me])
     with db.begin() as s:
         assert release_dead_claims(s, me, utcnow()) == [earlier]
+
+
+def test_mail_handed_to_smtp_before_a_crash_is_booked_once_and_not_sent_again(db, smtp_sink):
+    """A worker killed between the SMTP server's OK and the batch's booking: the next drain books what it handed
+    over (sent, the item acknowledged, one event) and sends nothing twice; a live worker's rows are its own."""
+    dead = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead_name = worker_name().rsplit(":", 2)
+    dead_name[1] = str(dead.pid)
+    dead.kill()
+    dead.wait()
+    other_host = "elsewhere.example:4242:0badcafe"
+    now = utcnow()
+    with db.begin() as s:
+        for n, who in enumerate([":".join(dead_name), other_host]):
+            item = Item(ref=f"CI-{n + 1:06d}", category="question", subject=f"s{n}")
+            s.add(item)
+            s.flush()
+            s.add(OutboxMail(item_id=item.id, message_id=f"<ack{n}@team.example>", from_address="support@team.example",
+                             to_address=f"client{n}@client.example", raw=b"Subject: ack\r\n\r\nhi\r\n",
+                             status=HANDED, sent_at=now, claimed_by=who, claimed_until=now + timedelta(seconds=300)))
+    result = drain(db, SmtpSettings(host=smtp_sink.host, port=smtp_sink.port), worker_name())
+    assert result.sent == 0 and smtp_sink.messages == []
+    engine = db.kw["bind"]
+    with db() as s:
+        ids = list(s.scalars(select(OutboxMail.id).order_by(OutboxMail.id)))
+        item_ids = list(s.scalars(select(Item.id).order_by(Item.id)))
+    assert book_handed(engine, ids) == 1  # the other host's row, once; the dead worker's was booked already
+    assert book_handed(engine, ids) == 0
+    with db() as s:
+        assert [(o.status, o.attempts) for o in s.scalars(select(OutboxMail).order_by(OutboxMail.id))] == [
+            ("sent", 1), ("sent", 1)]
+        assert all(i.acknowledged_at == now for i in s.scalars(select(Item)))
+        events = s.scalars(select(Event).where(Event.kind == "acknowledged").order_by(Event.item_id))
+        assert [(e.item_id, e.data["to"]) for e in events] == [(item_ids[0], "client0@client.example"),
+                                                               (item_ids[1], "client1@client.example")]
