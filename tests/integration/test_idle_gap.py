@@ -5,7 +5,8 @@ import threading
 
 import pytest
 
-from intake.config import load_config
+from intake import imap
+from intake.config import MailboxConfig, load_config
 from intake.imap import MailboxClient
 from intake.serve import load_in_background
 from intake.shell import open_factory
@@ -94,3 +95,30 @@ def test_the_worker_processes_mail_that_arrived_during_its_sync_without_waiting_
     assert delivered.is_set()
     assert sorted(a.rcpt_tos[0] for a in acks) == ["client1@client.example", "client2@client.example"]
     assert not thread.is_alive()
+
+
+def test_while_mail_keeps_coming_the_client_looks_again_instead_of_waiting_for_idle_news(dovecot, monkeypatch):
+    """Dovecot holds IDLE news back for half a second; right after new mail the client looks every tenth of a
+    second instead, and idles only once the mailbox has been quiet for a while."""
+    monkeypatch.setattr(imap, "BUSY_SECONDS", 5.0)  # wide enough that a slow delivery still falls inside it
+    box = MailboxConfig(name="support", host=dovecot.host, port=dovecot.port, security="none",
+                        username=MAILBOX_USER)
+    dovecot.deliver(MAILBOX_USER, mail(1))
+    client = MailboxClient(box, MAILBOX_PASSWORD)
+    client.connect()
+    try:
+        assert [r.uid for batch in client.batches(0, 10**6) for r in batch] == [1]
+        idled = []
+        idle = client.client.idle
+        monkeypatch.setattr(client.client, "idle", lambda: idled.append(1) or idle())
+        threading.Timer(0.3, lambda: dovecot.deliver(MAILBOX_USER, mail(2))).start()
+        assert client.wait_for_mail(3600, threading.Event()) is True
+        assert idled == []  # found by looking, not announced by IDLE
+        assert [r.uid for batch in client.batches(1, 10**6) for r in batch] == [2]
+        client.last_mail -= 10  # quiet for longer than the busy time: now it idles
+        stop = threading.Event()
+        threading.Timer(1.0, stop.set).start()
+        assert client.wait_for_mail(3600, stop) is False
+        assert idled == [1]
+    finally:
+        client.close()
