@@ -21,7 +21,7 @@ class Example:
     """One labeled email; BOUNDARY marks one written near a category boundary of LABELS.md.
 
     GROUP is a real text's source group (a data set, or a hash group of issue trackers), which
-    cross-validation holds out whole; it is empty for the written corpus.
+    cross-validation holds out whole, and SOURCE its data set or tracker; both are empty for the written corpus.
     """
 
     subject: str
@@ -30,6 +30,7 @@ class Example:
     lang: str
     boundary: bool = False
     group: str = ""
+    source: str = ""
 
 
 class CorpusError(ValueError):
@@ -51,10 +52,10 @@ def parse_example(obj: object, where: str) -> Example:
         raise CorpusError(f"{where}: subject and body must be strings")
     if not (subject.strip() or body.strip()):
         raise CorpusError(f"{where}: subject and body are both empty")
-    group = obj.get("group", "")
-    if not isinstance(group, str):
-        raise CorpusError(f"{where}: group must be a string")
-    return Example(subject, body, label, lang, bool(obj.get("boundary", False)), group)
+    group, source = obj.get("group", ""), obj.get("source", "")
+    if not isinstance(group, str) or not isinstance(source, str):
+        raise CorpusError(f"{where}: group and source must be strings")
+    return Example(subject, body, label, lang, bool(obj.get("boundary", False)), group, source)
 
 
 def read_examples(path: Path) -> list[Example]:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from classifiers import LABELS, load_classifier
-from classifiers.corpus import read_split
+from classifiers.corpus import REAL_DIR, read_split
 from classifiers.store import ModelStore
 from db.engine import make_engine, make_sessionmaker
 from db.models import Item
@@ -116,3 +116,20 @@ def test_eval_command_prints_per_class_and_per_language_figures(sqlite_url, conf
     bad.write_text('{"subject": "x", "body": "y", "label": "bug", "lang": "en"}\n')
     refused = run_intake(cfg, "eval", str(bad))
     assert refused.returncode == 1 and "bad.jsonl:1: label must be one of" in refused.stderr
+
+
+def test_eval_command_reports_each_source_of_a_real_text_file(sqlite_url, config_for, tmp_path):
+    rows = [{**r, "source": "big-set" if n < 12 else f"tracker-{n}"}
+            for n, r in enumerate(json.loads(line) for line in
+                                  (REAL_DIR / "en.jsonl").read_text(encoding="utf-8").splitlines()[:15])]
+    data = tmp_path / "real.jsonl"
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    cfg = config_for(sqlite_url)
+    text = run_intake(cfg, "eval", str(data))
+    assert text.returncode == 0, text.stderr
+    assert "== per source" in text.stdout
+    assert re.search(r"^big-set\s+12\s", text.stdout, re.M), text.stdout
+    assert re.search(r"^3 sources under 10 texts each\s+3\s", text.stdout, re.M), text.stdout
+    figures = json.loads(run_intake(cfg, "eval", str(data), "--json").stdout)
+    assert {s: v["total"] for s, v in figures["by_source"].items()} == {
+        "big-set": 12, "tracker-12": 1, "tracker-13": 1, "tracker-14": 1}
