@@ -23,25 +23,39 @@ def _rows(lang: str) -> list[dict[str, str]]:
             if line.strip()]
 
 
+def _hash_group(source: str, k: int) -> int:
+    return int(hashlib.sha1(source.encode()).hexdigest(), 16) % k
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_real_texts_are_licensed_and_split_by_whole_sources(lang):
     rows = _rows(lang)
     assert len({r["id"] for r in rows}) == len(rows)
     assert not {r["source"] for r in rows} & UNLICENSED
+    first, second = [], []
     for r in rows:
         assert r["label"] in LABELS and r["lang"] == lang and r["origin"] and r["licence"]
         assert "not verified" not in r["licence"] and "no licence" not in r["licence"]
         if r["source"].startswith("gh-"):
             assert "GitHub Terms of Service" in r["licence"] and "@" in r["licence"]
-            k = 4 if lang == "en" else 8
-            assert r["group"] == f"gh-{int(hashlib.sha1(r['source'].encode()).hexdigest(), 16) % k}"
+        if r["group"].startswith("r2-"):
+            # The second round: every source by its hash, group r2-3 to train and the rest to test.
+            assert r["group"] == f"r2-{_hash_group(r['source'], 4)}"
+            assert r["split"] == ("train" if r["group"] == "r2-3" else "test")
+            second.append(r)
+        elif r["source"].startswith("gh-"):
+            assert r["group"] == f"gh-{_hash_group(r['source'], 4 if lang == 'en' else 8)}"
+            first.append(r)
         else:
             assert r["group"] == r["source"]
+            first.append(r)
     split_of = {}
     for r in rows:
         assert split_of.setdefault(r["group"], r["split"]) == r["split"], r["group"]
-    test = [r for r in rows if r["split"] == "test"]
-    assert 0.25 <= len(test) / len(rows) <= 0.30
+    # The first round's test split: whole groups holding 25-30% of its texts.
+    test = [r for r in first if r["split"] == "test"]
+    assert 0.25 <= len(test) / len(first) <= 0.30
+    assert second and {r["source"] for r in first}.isdisjoint({r["source"] for r in second})
     assert all(n > 0 for n in Counter(r["label"] for r in test).values()) and len({r["label"] for r in test}) == 4
 
 
