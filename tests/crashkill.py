@@ -178,6 +178,11 @@ def kill_phase(events: Sequence[tuple[float, str]], killed_at: float) -> str:
     ts, last = events[-1]
     if last == "item_created":
         return "batch"  # storing a batch, committing it, or claiming and sending its first acknowledgment
+    stored = [t for t, e in events if e == "item_created"]
+    if stored and killed_at - stored[-1] < SENDING_GAP:
+        # The items are logged just before the commit and the sending thread starts at once: a kill this soon
+        # after them hit the batch's commit, its mailbox actions or its first acknowledgments.
+        return "batch"
     if last == "ack_sent" and killed_at - ts < SENDING_GAP:
         return "send"  # in the middle of a drain
     return "fetch_or_idle"
