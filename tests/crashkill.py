@@ -171,18 +171,23 @@ def _events(log_path: Path) -> list[str]:
         return []
 
 
-def kill_phase(events: Sequence[tuple[float, str]], killed_at: float) -> str:
-    """Where a kill at KILLED_AT landed, judged by the worker's log: startup, fetch_or_idle, batch or send."""
+def kill_phase(events: Sequence[tuple[float, str]], killed_at: float, aimed: str = "") -> str:
+    """Where a kill at KILLED_AT landed, judged by the worker's log: startup, fetch_or_idle, batch or send.
+
+    AIMED ("batch" or "send"): the moment the kill waited for. The sending thread runs beside the batches, so
+    the last line logged before a kill may be the other one's: an aimed kill counts as what it aimed at when
+    its event was logged within SENDING_GAP before it.
+    """
     if not any(e == "connected" for _, e in events):
         return "startup"
+    recent = {e for t, e in events if killed_at - t < SENDING_GAP}
+    if aimed == "batch" and "item_created" in recent:
+        return "batch"  # a batch's items were stored just before: its commit, mailbox actions or first sends
+    if aimed == "send" and "ack_sent" in recent:
+        return "send"
     ts, last = events[-1]
     if last == "item_created":
         return "batch"  # storing a batch, committing it, or claiming and sending its first acknowledgment
-    stored = [t for t, e in events if e == "item_created"]
-    if stored and killed_at - stored[-1] < SENDING_GAP:
-        # The items are logged just before the commit and the sending thread starts at once: a kill this soon
-        # after them hit the batch's commit, its mailbox actions or its first acknowledgments.
-        return "batch"
     if last == "ack_sent" and killed_at - ts < SENDING_GAP:
         return "send"  # in the middle of a drain
     return "fetch_or_idle"
@@ -335,7 +340,8 @@ def crash_drain(dovecot: Dovecot, sink: SmtpSink, config: Path, db_url: str, mes
         killed_at = time.time()
         if _sigkill(victim.proc):
             hits += 1
-            phases[kill_phase(_timed_events(victim.log), killed_at)] += 1
+            aimed = {"after item_created": "batch", "after ack_sent": "send"}.get(how.rpartition(" #")[0], "")
+            phases[kill_phase(_timed_events(victim.log), killed_at, aimed)] += 1
         else:
             failures.append(f"worker {victim.n} exited with {victim.proc.returncode} before its kill; "
                             f"see {victim.log}")
