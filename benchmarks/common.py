@@ -116,15 +116,9 @@ class Measured:
     started: float
     exited: float
     returncode: int
-    peak_rss_mib: float  # the largest of the process's and its descendants' own peaks
+    peaks_mib: tuple[float, ...]  # each process's own peak (VmHWM), the command's process first
     cpu_seconds: float
     stderr: str
-    peaks_mib: tuple[float, ...] = ()  # each process's own peak (VmHWM), the command's process first
-
-    @property
-    def total_peak_mib(self) -> float:
-        """The peaks of the process and its descendants added up: an upper bound of what they held at once."""
-        return sum(self.peaks_mib)
 
 
 def _tree(pid: int) -> list[int]:
@@ -188,7 +182,7 @@ def run_measured(cmd: Sequence[str], timeout: float, env: dict[str, str] | None 
         stderr = err.read().decode("utf-8", "replace")
     own = (peaks.pop(proc.pid, 0.0),)
     each = own + tuple(sorted((v for v in peaks.values() if v), reverse=True))
-    return Measured(started, exited, proc.returncode, max(each), usage.ru_utime + usage.ru_stime, stderr, each)
+    return Measured(started, exited, proc.returncode, each, usage.ru_utime + usage.ru_stime, stderr)
 
 
 def await_replies(sink: TimedSink, ids: set[str], timeout: float) -> dict[str, float]:

@@ -241,8 +241,7 @@ def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str, 
     while True:
         with factory.begin() as session:
             rows = claim(session, worker, utcnow())
-            batch = [(r.id, r.from_address, r.to_address, r.raw, r.item.ref if r.item else "", r.item_id, r.kind,
-                      r.message_id) for r in rows]
+            batch = [(r.id, r.from_address, r.to_address, r.raw, r.item.ref if r.item else "") for r in rows]
         if not batch:
             return result
         try:
@@ -253,7 +252,7 @@ def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str, 
             return result
         handed: list[int] = []
         try:
-            for row_id, sender, to, raw, ref, _item_id, _kind, _message_id in batch:
+            for row_id, sender, to, raw, ref in batch:
                 try:
                     conn.sendmail(sender, [to], raw)
                 except smtplib.SMTPRecipientsRefused as exc:

@@ -40,6 +40,16 @@ def test_two_workers_survive_repeated_sigkill_on_postgresql(pg_url, dovecot, smt
     _assert_guarantees(report, 9)
 
 
+def _dead_worker_name() -> str:
+    """A worker name of this host whose process has ended."""
+    dead = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    name = worker_name().rsplit(":", 2)
+    name[1] = str(dead.pid)
+    dead.kill()
+    dead.wait()
+    return ":".join(name)
+
+
 def _fill(factory, claimants: list[str]) -> None:
     now = utcnow()
     with factory.begin() as s:
@@ -51,18 +61,14 @@ def _fill(factory, claimants: list[str]) -> None:
 
 def test_claims_of_a_killed_worker_are_released_at_once(db, smtp_sink):
     """A restarted worker sends what its killed predecessor had claimed, not five minutes later."""
-    dead = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    dead_name = worker_name().rsplit(":", 2)
-    dead_name[1] = str(dead.pid)
-    dead.kill()
-    dead.wait()
+    dead_name = _dead_worker_name()
     alive = worker_name().rsplit(":", 2)
     alive[1] = "1"  # pid 1 lives (and may be another user's)
     other_host = "elsewhere.example:4242:0badcafe"
-    _fill(db, [":".join(dead_name), ":".join(alive), other_host])
+    _fill(db, [dead_name, ":".join(alive), other_host])
     me = worker_name()
     with db.begin() as s:
-        assert release_dead_claims(s, me, utcnow()) == [":".join(dead_name)]
+        assert release_dead_claims(s, me, utcnow()) == [dead_name]
     result = drain(db, SmtpSettings(host=smtp_sink.host, port=smtp_sink.port), me)
     assert result.sent == 1 and [m.rcpt_tos for m in smtp_sink.messages] == [["client0@client.example"]]
     with db() as s:
@@ -82,15 +88,11 @@ def test_same_pid_under_another_token_is_an_earlier_process(db):
 def test_mail_handed_to_smtp_before_a_crash_is_booked_once_and_not_sent_again(db, smtp_sink):
     """A worker killed between the SMTP server's OK and the batch's booking: the next drain books what it handed
     over (sent, the item acknowledged, one event) and sends nothing twice; a live worker's rows are its own."""
-    dead = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    dead_name = worker_name().rsplit(":", 2)
-    dead_name[1] = str(dead.pid)
-    dead.kill()
-    dead.wait()
+    dead_name = _dead_worker_name()
     other_host = "elsewhere.example:4242:0badcafe"
     now = utcnow()
     with db.begin() as s:
-        for n, who in enumerate([":".join(dead_name), other_host]):
+        for n, who in enumerate([dead_name, other_host]):
             item = Item(ref=f"CI-{n + 1:06d}", category="question", subject=f"s{n}")
             s.add(item)
             s.flush()
