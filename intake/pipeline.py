@@ -449,6 +449,9 @@ def process_batch(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw
     """
     if not raws:
         return BatchResult()
+    if prepared is None:
+        # Loaded before the batch is claimed: a worker stopped while its model loads has not crashed on it.
+        classifier = _model(classifier)
     worker = worker or _WORKER
     uidvalidity = raws[0].uidvalidity
     with factory.begin() as session:
@@ -466,6 +469,8 @@ def process_batch(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw
             log.exception("event=batch_failed mailbox=%s first_uid=%s count=%d detail=\"processing the batch "
                           "one message at a time\"", mailbox, raws[0].uid, len(raws))
     result = BatchResult(one_by_one=True)
+    # Loaded before any message is started on its own: a stop while it loads must not count as that message's.
+    classifier = _model(classifier)
     for raw in raws:
         _alone(factory, cfg, mailbox, raw, classifier, worker, result)
     return result
