@@ -150,8 +150,8 @@ def store_bulk(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[P
     """Stores the plain new mail INDEXES of BATCH: screened mail as records, client mail as new items with
     their classification and acknowledgment, in a fixed number of statements.
 
-    Organizations, contacts and items go through the session (the per-message path afterwards reads them);
-    messages, attachments, events and outbox rows, the bulk of the work, are written as plain rows.
+    Organizations and contacts go through the session; items, messages, attachments, events and outbox rows
+    are written as plain rows, one statement per table (the per-message path afterwards reads them back).
     """
     rows = Rows()
     out: list[Stored] = []
@@ -175,7 +175,9 @@ def store_bulk(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[P
     for i in fresh:
         queued = cfg.acknowledgment.enabled and _acknowledge(cfg, items[i], batch[i].email, now, recent, rows)
         out.append(Stored(i, items[i].ref or "", queued))
-    session.flush()  # the items (and their contacts and organizations), which the rows below point to
+    session.flush()  # the contacts' names
+    if items:
+        session.connection().execute(insert(Item.__table__), [_item_values(item) for item in items.values()])
     rows.write(session)
     return out
 
@@ -210,15 +212,25 @@ class Rows:
                 conn.execute(insert(model.__table__), values)  # type: ignore[attr-defined]
 
 
+# The columns a new item is written with; the rest take their defaults.
+_ITEM_COLUMNS = ("id", "ref", "subject", "category", "confidence", "needs_review", "model_version", "status", "lang",
+                 "contact_id", "received_at", "follow_up", "sla", "created_at", "updated_at")
+
+
+def _item_values(item: Item) -> dict[str, Any]:
+    return {name: getattr(item, name) for name in _ITEM_COLUMNS}
+
+
 def _items(session: Session, cfg: Config, batch: Sequence[Parsed], fresh: Sequence[int],
            preds: dict[int, Prediction], now: datetime) -> dict[int, Item]:
-    """The new items of FRESH, with their contacts, keyed and referenced (not yet written)."""
+    """The new items of FRESH, keyed and referenced, with their contacts: objects outside the session, written
+    by the caller as plain rows (the unit of work cost more than the rest of the batch's writing)."""
     senders: dict[str, str] = {}
     for i in fresh:
         email = batch[i].email
         if email.sender:  # type: ignore[union-attr]
             senders.setdefault(email.sender, email.sender_name)  # type: ignore[union-attr]
-    with session.no_autoflush:  # written by the caller's one flush, table by table
+    with session.no_autoflush:
         contacts = contacts_for(session, senders, cfg.tracker.free_mail_domains)
         items: dict[int, Item] = {}
         snapshots: dict[str, dict[str, object]] = {}
@@ -231,12 +243,12 @@ def _items(session: Session, cfg: Config, batch: Sequence[Parsed], fresh: Sequen
             items[i] = Item(subject=email.subject, category=pred.label, confidence=pred.confidence,  # type: ignore
                             sla=snapshots[tier], needs_review=pred.needs_review(cfg.classifier.review_threshold),
                             model_version=pred.model_version, status="new", lang=email.lang,  # type: ignore
-                            contact=contact, received_at=batch[i].raw.internal_date or now, created_at=now,
+                            contact_id=contact.id if contact is not None else None,
+                            received_at=batch[i].raw.internal_date or now, created_at=now,
                             updated_at=now, follow_up=False)
-        session.add_all(items.values())
-        ids.assign(session, (Item,))  # the references are made from the keys
-    for item in items.values():
-        item.ref = format_reference(cfg.tracker.reference_prefix, item.id)
+    for item, key in zip(items.values(), ids.reserve(session, Item, len(items))):
+        item.id = key
+        item.ref = format_reference(cfg.tracker.reference_prefix, key)  # the references are made from the keys
     return items
 
 
