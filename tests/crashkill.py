@@ -234,7 +234,9 @@ def _await_kill_moment(mode: str, rng: random.Random, kill_after: tuple[float, f
         return f"{delay:.2f}s after connecting"
     event = "ack_sent" if mode == "send" else "item_created"
     nth = rng.randint(2, 45) if mode == "send" else rng.randint(1, 95)
-    _wait_for(w.log, event, _events(w.log).count(event) + nth, w.proc, kill_after[1] * 2)
+    # Long enough for a worker started on a busy machine to load its model and reach its batches; short enough
+    # that a worker with nothing left to do is still killed soon.
+    _wait_for(w.log, event, _events(w.log).count(event) + nth, w.proc, max(kill_after[1] * 2, 20.0))
     return f"after {event} #{nth}"
 
 
