@@ -84,7 +84,8 @@ def split_batch(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[
             and not msgids.intersection(named_ids[i])
         )
         seen.add(p.message_id)
-        names_item = existing_refs.intersection(named_refs[i]) or threaded_ids.intersection(named_ids[i])
+        names_item = plain and bool(existing_refs.intersection(named_refs[i])
+                                    or threaded_ids.intersection(named_ids[i]))
         if plain and not names_item:
             split.bulk.append(i)
         elif plain and not email.screening.reason:  # type: ignore[union-attr]

@@ -30,6 +30,8 @@ jinja_env = Environment(
     autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
+    # The templates ship with the code: read once per process, not looked up on disk again for every message.
+    auto_reload=False,
 )
 
 
