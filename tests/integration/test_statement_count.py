@@ -115,10 +115,11 @@ def test_follow_ups_on_stored_threads_take_a_fixed_number_of_statements(db):
         data = bytes(client_email(500 + k, f"Re: [CI-{n:06d}] me too", "Same problem here.", "en",
                                   domain="elsewhere.example", msgid=f"<stranger-{k}@elsewhere.example>"))
         strangers.append(RawMail("support", 1, 240 + k, data, None, len(data)))
+    unreadable = RawMail("support", 1, 260, b"\r\n\r\n", None, 4)  # nothing to read: quarantined, names nothing
     with counted(db) as large:
-        many = process_batch(db, CFG, "support", batch + strangers, clf)
+        many = process_batch(db, CFG, "support", batch + strangers + [unreadable], clf)
     assert len(few.follow_ups) == 4 and len(many.follow_ups) == 40 and len(many.new_items) == 10
-    assert not many.one_by_one
+    assert many.quarantined == 1 and not many.one_by_one
     # The strangers' messages are new items of their own, made one by one: allow for those alone.
     assert len(large) <= MAX_STATEMENTS + 10 * 25, "\n".join(large)
     with counted(db) as only_follow_ups:
