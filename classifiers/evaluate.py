@@ -54,16 +54,17 @@ class Scores:
 
 
 def score(gold: Sequence[str], predicted: Sequence[str], confidence: Sequence[float] | None = None,
-          threshold: float = 0.0) -> Scores:
-    """Scores PREDICTED against GOLD; CONFIDENCE under THRESHOLD counts as flagged for review."""
+          threshold: float = 0.0, review: Sequence[bool] | None = None) -> Scores:
+    """Scores PREDICTED against GOLD; CONFIDENCE under THRESHOLD, or REVIEW set, counts as flagged for review."""
     conf = list(confidence) if confidence is not None else [1.0] * len(gold)
+    forced = list(review) if review is not None else [False] * len(gold)
     s = Scores(total=len(gold))
     s.confusion = {g: {p: 0 for p in LABELS} for g in LABELS}
-    for g, p, c in zip(gold, predicted, conf):
+    for g, p, c, f in zip(gold, predicted, conf, forced):
         s.confusion[g][p] += 1
         hit = g == p
         s.correct += hit
-        if c < threshold:
+        if c < threshold or f:
             s.flagged += 1
         else:
             s.correct_unflagged += hit
@@ -95,9 +96,10 @@ class Evaluation:
     preds: Sequence[Prediction] = ()
 
     def part(self, keep: list[int]) -> Scores:
-        """The scores of the examples at KEEP."""
+        """The scores of the examples at KEEP; flagged is what the queue would flag (Prediction.needs_review)."""
         return score([self.examples[i].label for i in keep], [self.preds[i].label for i in keep],
-                     [self.preds[i].confidence for i in keep], self.threshold)
+                     [self.preds[i].confidence for i in keep], self.threshold,
+                     [self.threshold > 0 and self.preds[i].needs_review(self.threshold) for i in keep])
 
     def to_dict(self) -> dict[str, object]:
         return {"threshold": self.threshold, **self.overall.to_dict(),

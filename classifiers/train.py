@@ -17,6 +17,7 @@ from spacy.util import fix_random_seed, minibatch
 from classifiers import architectures, tokenize
 from classifiers.calibrate import fit_temperature
 from classifiers.corpus import Example
+from classifiers.evaluate import score
 from classifiers.lang import readers
 from classifiers.prediction import LABELS
 from classifiers.text import model_text
@@ -43,6 +44,7 @@ class ModelSpec:
     counts: str = "log"          # normbow only: n-gram counts as log(1 + count), or "binary" (present or not)
     boundary_copies: int = 1     # how many times each example marked `boundary` is learned from per epoch
     normalize: bool = False      # read logs, code, links, paths and template scaffolding as placeholders
+    real_weight: float = 1.0     # how much a real text (one with a source group) counts against a written one
 
     def ngram(self, lang: str) -> int:
         return self.ngram_zh if lang == "zh" else self.ngram_en
@@ -118,19 +120,27 @@ def train_language(lang: str, examples: Sequence[Example], spec: ModelSpec = DEF
     """Trains one language's pipeline on EXAMPLES; the same data and seed give the same model."""
     fix_random_seed(SEED)
     nlp = build_pipeline(lang, spec)
-    data = [
-        SpacyExample.from_dict(nlp.make_doc(model_text(e.subject, e.body, spec.normalize)),
-                               {"cats": {label: float(label == e.label) for label in LABELS}})
-        for e in examples for _ in range(spec.boundary_copies if e.boundary else 1)
-    ]
-    optimizer = nlp.initialize(lambda: data)
-    optimizer.learn_rate = spec.learn_rate
+
+    def doc(e: Example) -> SpacyExample:
+        return SpacyExample.from_dict(nlp.make_doc(model_text(e.subject, e.body, spec.normalize)),
+                                      {"cats": {label: float(label == e.label) for label in LABELS}})
+
+    copies = [e for e in examples for _ in range(spec.boundary_copies if e.boundary else 1)]
+    # Written and real texts are learned in separate batches, so a real batch's step can be scaled by
+    # REAL_WEIGHT: real text teaches how clients write without outvoting the corpus written to the definitions.
+    pools = [[doc(e) for e in copies if not e.group], [doc(e) for e in copies if e.group]]
+    optimizer = nlp.initialize(lambda: pools[0] + pools[1])
     optimizer.L2 = spec.l2
     rng = random.Random(SEED)
     for epoch in range(spec.epochs):
-        rng.shuffle(data)
+        batches: list[tuple[float, list[SpacyExample]]] = []
+        for weight, pool in zip((1.0, spec.real_weight), pools):
+            rng.shuffle(pool)
+            batches += [(weight, list(b)) for b in minibatch(pool, size=16)]
+        rng.shuffle(batches)
         losses: dict[str, float] = {}
-        for batch in minibatch(data, size=16):
+        for weight, batch in batches:
+            optimizer.learn_rate = spec.learn_rate * weight
             nlp.update(batch, sgd=optimizer, losses=losses, drop=spec.dropout)
         if progress:
             progress(epoch + 1)
@@ -148,6 +158,12 @@ def corpus_digest(examples: Sequence[Example], spec: ModelSpec) -> str:
     for e in examples:
         h.update(json.dumps([e.subject, e.body, e.label, e.lang], ensure_ascii=False).encode())
     return h.hexdigest()[:10]
+
+
+def real_digest(examples: Sequence[Example]) -> str:
+    """A short digest of the real texts (those with a source group) among EXAMPLES, in a fixed order."""
+    rows = sorted(json.dumps([e.group, e.subject, e.body, e.label], ensure_ascii=False) for e in examples if e.group)
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:10]
 
 
 def _check(examples: Sequence[Example], lang: str) -> dict[str, int]:
@@ -205,6 +221,7 @@ def train_version(examples: Sequence[Example], dev: Sequence[Example], out_dir: 
     """
     counts: dict[str, dict[str, int]] = {}
     temperatures: dict[str, float] = {}
+    real_dev: dict[str, dict[str, object]] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
     for lang in LANGS:
         subset = for_language(examples, lang)
@@ -221,12 +238,19 @@ def train_version(examples: Sequence[Example], dev: Sequence[Example], out_dir: 
         oof, oof_gold = _out_of_fold(lang, subset, spec)
         gold = [LABELS.index(e.label) for e in held_out] + oof_gold
         temperatures[lang] = fit_temperature(probs + oof, gold) if gold else 1.0
+        if oof:
+            # What `intake train`'s guard compares: macro-F1 on real texts from sources the model did not learn.
+            real = [e for e in subset if e.group]
+            guesses = [LABELS[max(range(len(LABELS)), key=row.__getitem__)] for row in oof]
+            real_dev[lang] = {"macro_f1": round(score([LABELS[g] for g in oof_gold], guesses).macro_f1, 4),
+                              "texts": len(real), "digest": real_digest(real)}
         nlp.to_disk(out_dir / lang)
     now = datetime.now(timezone.utc)
     version = f"{now:%Y%m%d-%H%M%S}-{corpus_digest(examples, spec)}"
     meta: dict[str, object] = {
         "version": version, "trained_at": now.isoformat(timespec="seconds"), "examples": counts,
         "spec": asdict(spec), "temperature": temperatures, "seed": SEED,
+        "real_examples": sum(bool(e.group) for e in examples), "real_dev": real_dev,
     }
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta
