@@ -60,7 +60,7 @@ class Classifier:
         probs[read] /= reading[read, None]
         probs[~read] = 1.0 / len(LABELS)
         # Text unlike any the models learned from keeps its guess but goes to a PM (and gets a neutral reply).
-        odd = [unusual(t, r) if r != NO_TEXT else "" for t, r in zip(texts, routes)]
+        odd = [unusual(t, r, self.normalized) if r != NO_TEXT else "" for t, r in zip(texts, routes)]
         return [self._to_prediction(row, r, u) for row, r, u in zip(probs, routes, odd)]
 
     def _to_prediction(self, row: np.ndarray, lang: str, odd: str = "") -> Prediction:

@@ -13,6 +13,7 @@ import spacy
 from spacy.language import Language
 from spacy.training import Example as SpacyExample
 from spacy.util import fix_random_seed, minibatch
+from thinc.api import set_dropout_rate
 
 from classifiers import architectures, tokenize
 from classifiers.calibrate import fit_temperature
@@ -121,27 +122,30 @@ def train_language(lang: str, examples: Sequence[Example], spec: ModelSpec = DEF
     fix_random_seed(SEED)
     nlp = build_pipeline(lang, spec)
 
-    def doc(e: Example) -> SpacyExample:
-        return SpacyExample.from_dict(nlp.make_doc(model_text(e.subject, e.body, spec.normalize)),
-                                      {"cats": {label: float(label == e.label) for label in LABELS}})
-
-    copies = [e for e in examples for _ in range(spec.boundary_copies if e.boundary else 1)]
-    # Written and real texts are learned in separate batches, so a real batch's step can be scaled by
-    # REAL_WEIGHT: real text teaches how clients write without outvoting the corpus written to the definitions.
-    pools = [[doc(e) for e in copies if not e.group], [doc(e) for e in copies if e.group]]
-    optimizer = nlp.initialize(lambda: pools[0] + pools[1])
+    textcat = nlp.get_pipe("textcat")
+    ops = textcat.model.ops
+    # Each example's gradient is scaled by its weight (REAL_WEIGHT for a real text, one with a source group):
+    # real text teaches how clients write without outvoting the corpus written to the definitions. Scaling
+    # the gradient, not the learning rate, is what weights an example under Adam, whose momentum would carry
+    # a real batch's full gradient into the steps after it.
+    data = [(nlp.make_doc(model_text(e.subject, e.body, spec.normalize)),
+             [float(label == e.label) for label in LABELS], spec.real_weight if e.group else 1.0)
+            for e in examples for _ in range(spec.boundary_copies if e.boundary else 1)]
+    optimizer = nlp.initialize(lambda: [SpacyExample.from_dict(d, {"cats": dict(zip(LABELS, t))})
+                                        for d, t, _ in data])
+    optimizer.learn_rate = spec.learn_rate
     optimizer.L2 = spec.l2
+    set_dropout_rate(textcat.model, spec.dropout)
     rng = random.Random(SEED)
     for epoch in range(spec.epochs):
-        batches: list[tuple[float, list[SpacyExample]]] = []
-        for weight, pool in zip((1.0, spec.real_weight), pools):
-            rng.shuffle(pool)
-            batches += [(weight, list(b)) for b in minibatch(pool, size=16)]
-        rng.shuffle(batches)
-        losses: dict[str, float] = {}
-        for weight, batch in batches:
-            optimizer.learn_rate = spec.learn_rate * weight
-            nlp.update(batch, sgd=optimizer, losses=losses, drop=spec.dropout)
+        rng.shuffle(data)
+        for batch in minibatch(data, size=16):
+            # What TextCategorizer.update does, with the per-example weights in the gradient of its loss.
+            scores, backprop = textcat.model.begin_update([d for d, _, _ in batch])
+            truths = ops.asarray2f([t for _, t, _ in batch])
+            weights = ops.asarray2f([[w] for _, _, w in batch])
+            backprop((scores - truths) * weights)
+            textcat.finish_update(optimizer)
         if progress:
             progress(epoch + 1)
     return nlp

@@ -42,16 +42,19 @@ def _other_language(text: str) -> bool:
     return bool(reliable) and found[0][1] not in _KNOWN and english < _MIN_ENGLISH_PERCENT
 
 
-def unusual(text: str, routed: str) -> str:
+def unusual(text: str, routed: str, normalized: bool = False) -> str:
     """Why TEXT (subject and new text, as the models read it; routed ROUTED) is unlike the training texts:
-    "short", "code", "language" (Latin-script text that is not English), or "" when it is not."""
-    words = _words(text)
-    if words < MIN_WORDS:
-        return SHORT
-    normalized = normalize(text)
-    placeholders = len(_PLACEHOLDER.findall(normalized))
-    if placeholders and _words(_PLACEHOLDER.sub(" ", normalized)) < MIN_PROSE_WORDS:
+    "short", "code", "language" (Latin-script text that is not English), or "" when it is not.
+
+    NORMALIZED says TEXT has been through `normalize` already (as a normalized model reads it).
+    """
+    if not normalized:
+        text = normalize(text)
+    # Machine output first: a normalized trace is one placeholder word and would otherwise read as short.
+    if _PLACEHOLDER.search(text) and _words(_PLACEHOLDER.sub(" ", text)) < MIN_PROSE_WORDS:
         return CODE
+    if _words(text) < MIN_WORDS:
+        return SHORT
     if routed == "en" and _other_language(text):
         return LANGUAGE
     return ""

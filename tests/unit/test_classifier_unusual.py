@@ -34,6 +34,8 @@ TRACE = ("```\nTraceback (most recent call last):\n  File \"/srv/app/export.py\"
 def test_unusual_says_why(subject, body, why):
     text = model_text(subject, body)
     assert unusual(text, route(text)) == why
+    # A normalized model hands over its normalized text: the same answer.
+    assert unusual(model_text(subject, body, normalized=True), route(text), normalized=True) == why
 
 
 def test_unusual_text_is_flagged_with_its_reason():
