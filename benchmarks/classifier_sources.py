@@ -59,6 +59,10 @@ VARIANTS: dict[str, Variant] = {
     "written + real x3, normalized": Variant(real=True, real_copies=3, normalized=True),
     "written only, normalized": Variant(real=False, normalized=True),
     "written + real x3, 20 epochs": Variant(real=True, real_copies=3, spec=replace(DEFAULT_SPEC, epochs=20)),
+    "written + real x0.5, normalized": Variant(real=True, normalized=True,
+                                               spec=replace(DEFAULT_SPEC, real_weight=0.5)),
+    "written + real x0.25, normalized": Variant(real=True, normalized=True,
+                                                spec=replace(DEFAULT_SPEC, real_weight=0.25)),
     "TF-IDF written only": Variant(real=False, tfidf=True),
     "TF-IDF written + real x3": Variant(real=True, real_copies=3, tfidf=True),
 }

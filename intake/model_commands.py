@@ -1,4 +1,4 @@
-"""The classifier's subcommands: `intake classify`, `intake train` (corpus plus PM corrections) and `intake eval`."""
+"""The classifier's subcommands: `intake classify`, `intake train` (corpus, real texts, corrections), `intake eval`."""
 from __future__ import annotations
 
 import argparse
@@ -181,7 +181,7 @@ def add_model_commands(sub: Any) -> None:
     cl.add_argument("--jsonl", metavar="FILE", help='lines of {"subject":..., "body":...}; - for stdin')
     cl.set_defaults(func=cmd_classify)
 
-    tr = sub.add_parser("train", help="train a new classifier version on the corpus plus PM corrections",
+    tr = sub.add_parser("train", help="train a new classifier version on the corpus, real texts and PM corrections",
                         description="Trains a new model version beside the old ones on the train split, the "
                         "real-text train split and PM corrections. It becomes active only if its macro-F1 is not "
                         "below the active model's on the dev split, nor on the real texts read as unseen sources "
