@@ -107,7 +107,7 @@ def cmd_train(cfg: Config, args: argparse.Namespace) -> int:
     files = [Path(f) for f in args.data] if args.data else [split_path("train")]
     examples = _read_corpus(files)
     dev = _read_corpus([Path(args.dev) if args.dev else split_path("dev")])
-    if not args.no_real:
+    if not (args.data or args.no_real):
         # Real client-like texts teach how clients write; the guard also reads them as unseen sources.
         real = read_real("train")
         print(f"learning from {len(real)} real texts of the real-text train split", file=sys.stderr)
@@ -186,13 +186,14 @@ def add_model_commands(sub: Any) -> None:
                         "real-text train split and PM corrections. It becomes active only if its macro-F1 is not "
                         "below the active model's on the dev split, nor on the real texts read as unseen sources "
                         "(exit code 3 otherwise).")
-    tr.add_argument("--data", nargs="*", help="JSON-lines training files (default: the shipped train split)")
+    tr.add_argument("--data", nargs="*",
+                    help="JSON-lines training files (default: the shipped train split and real-text train split)")
     tr.add_argument("--dev", help="JSON-lines dev file that decides activation (default: the shipped dev split)")
     tr.add_argument("--out", help="model directory (default: classifier.model_dir, else the shipped models)")
     tr.add_argument("--no-corrections", action="store_true",
                     help="do not learn from the categories PMs corrected in the tracker database")
     tr.add_argument("--no-real", action="store_true",
-                    help="do not learn from the real-text train split (classifiers/data/real)")
+                    help="without --data: do not learn from the real-text train split (classifiers/data/real)")
     tr.add_argument("--force", action="store_true", help="activate the new version even if it is worse")
     tr.set_defaults(func=cmd_train)
 
