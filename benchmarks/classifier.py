@@ -97,14 +97,19 @@ def real_test(clf: Classifier, threshold: float) -> None:
         parts = [("all", idx)] + [(g, [i for i in idx if _reported_as(real[i]) == g])
                                   for g in sorted({_reported_as(real[i]) for i in idx})]
         for name, keep in parts:
+            # Flagged as the queue flags: under the threshold, or text unlike the training texts.
             s = score([real[i].label for i in keep], [preds[i].label for i in keep],
-                      [preds[i].confidence for i in keep], threshold)
+                      [preds[i].confidence for i in keep], threshold,
+                      [preds[i].needs_review(threshold) for i in keep])
             # A source group may lack a label: its macro-F1 averages the labels it holds.
             present = [v["f1"] for v in s.per_label.values() if v["support"]]
             f1 = s.macro_f1 if name == "all" else sum(present) / len(present)
             print(f"  {lang} {name:34} {s.total:4} texts  macro-F1 {f1:.3f}  accuracy {s.accuracy:.3f}  "
                   f"threshold {threshold}: {s.flagged_share:5.1%} flagged, accuracy of the rest "
                   f"{s.unflagged_accuracy:.3f}")
+        odd = [preds[i].unusual for i in idx if preds[i].unusual]
+        print(f"  {lang} unusual text: {len(odd)} ({', '.join(f'{odd.count(w)} {w}' for w in sorted(set(odd)))}), "
+              f"{sum(real[i].label == preds[i].label for i in idx if preds[i].unusual)} of them classified right")
 
 
 def _reported_as(e: Example) -> str:

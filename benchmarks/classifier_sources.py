@@ -38,6 +38,8 @@ from classifiers.text import model_text  # noqa: E402
 from classifiers.train import DEFAULT_SPEC, ModelSpec, calibration_folds, for_language, train_language  # noqa: E402
 
 MAX_FOLDS = 5
+# The shipped design with every real text at full weight; each variant names what it changes.
+BASE = replace(DEFAULT_SPEC, real_weight=1.0, normalize=False)
 
 
 @dataclass(frozen=True)
@@ -48,17 +50,27 @@ class Variant:
     real_copies: int = 1        # how many times each real text is learned from per epoch
     normalized: bool = False    # logs, code, links, paths and template scaffolding read as placeholders
     tfidf: bool = False         # the TF-IDF + logistic regression baseline instead of the spaCy model
-    spec: ModelSpec = DEFAULT_SPEC
+    spec: ModelSpec = BASE
 
 
 VARIANTS: dict[str, Variant] = {
-    "written only (shipped)": Variant(real=False),
+    "written only (shipped before)": Variant(real=False),
     "written + real": Variant(real=True),
     "written + real x3": Variant(real=True, real_copies=3),
     "written + real, normalized": Variant(real=True, normalized=True),
     "written + real x3, normalized": Variant(real=True, real_copies=3, normalized=True),
     "written only, normalized": Variant(real=False, normalized=True),
-    "written + real x3, 20 epochs": Variant(real=True, real_copies=3, spec=replace(DEFAULT_SPEC, epochs=20)),
+    "written + real x3, 20 epochs": Variant(real=True, real_copies=3, spec=replace(BASE, epochs=20)),
+    "written + real x0.5, normalized (shipped)": Variant(real=True, normalized=True,
+                                               spec=replace(BASE, real_weight=0.5)),
+    "written + real x0.25, normalized": Variant(real=True, normalized=True,
+                                                spec=replace(BASE, real_weight=0.25)),
+    "x0.5, English words only": Variant(real=True, normalized=True,
+                                        spec=replace(BASE, real_weight=0.5, ngram_en=1)),
+    "x0.5, 20 epochs": Variant(real=True, normalized=True, spec=replace(BASE, real_weight=0.5, epochs=20)),
+    "x0.5, presence": Variant(real=True, normalized=True, spec=replace(BASE, real_weight=0.5, counts="binary")),
+    "x0.5, Chinese characters 1-3": Variant(real=True, normalized=True,
+                                            spec=replace(BASE, real_weight=0.5, ngram_zh=3)),
     "TF-IDF written only": Variant(real=False, tfidf=True),
     "TF-IDF written + real x3": Variant(real=True, real_copies=3, tfidf=True),
 }

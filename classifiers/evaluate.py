@@ -54,16 +54,17 @@ class Scores:
 
 
 def score(gold: Sequence[str], predicted: Sequence[str], confidence: Sequence[float] | None = None,
-          threshold: float = 0.0) -> Scores:
-    """Scores PREDICTED against GOLD; CONFIDENCE under THRESHOLD counts as flagged for review."""
+          threshold: float = 0.0, review: Sequence[bool] | None = None) -> Scores:
+    """Scores PREDICTED against GOLD; CONFIDENCE under THRESHOLD, or REVIEW set, counts as flagged for review."""
     conf = list(confidence) if confidence is not None else [1.0] * len(gold)
+    forced = list(review) if review is not None else [False] * len(gold)
     s = Scores(total=len(gold))
     s.confusion = {g: {p: 0 for p in LABELS} for g in LABELS}
-    for g, p, c in zip(gold, predicted, conf):
+    for g, p, c, f in zip(gold, predicted, conf, forced):
         s.confusion[g][p] += 1
         hit = g == p
         s.correct += hit
-        if c < threshold:
+        if c < threshold or f:
             s.flagged += 1
         else:
             s.correct_unflagged += hit
@@ -95,9 +96,10 @@ class Evaluation:
     preds: Sequence[Prediction] = ()
 
     def part(self, keep: list[int]) -> Scores:
-        """The scores of the examples at KEEP."""
+        """The scores of the examples at KEEP; flagged is what the queue would flag (Prediction.needs_review)."""
         return score([self.examples[i].label for i in keep], [self.preds[i].label for i in keep],
-                     [self.preds[i].confidence for i in keep], self.threshold)
+                     [self.preds[i].confidence for i in keep], self.threshold,
+                     [self.threshold > 0 and self.preds[i].needs_review(self.threshold) for i in keep])
 
     def to_dict(self) -> dict[str, object]:
         return {"threshold": self.threshold, **self.overall.to_dict(),
@@ -139,7 +141,8 @@ def format_report(ev: Evaluation) -> str:
         for g in LABELS:
             out.append(f"{g:16}" + "".join(f"{s.confusion[g][p]:>16}" for p in LABELS))
         if ev.threshold > 0:
-            out.append(f"below threshold {ev.threshold:.2f}: {s.flagged} flagged ({s.flagged_share:.1%}); "
+            out.append(f"flagged for review (below {ev.threshold:.2f}, or unusual text): {s.flagged} "
+                       f"({s.flagged_share:.1%}); "
                        f"accuracy of the rest {s.unflagged_accuracy:.3f}")
         out.append(f"calibration error (ECE) {s.ece:.3f}")
         out.append("")
@@ -156,7 +159,8 @@ def format_report(ev: Evaluation) -> str:
             keep = [i for i, e in enumerate(ev.examples) if e.source in small]
             rows.append((f"{len(small)} sources under {MIN_SOURCE_LINE} texts each", ev.part(keep)))
         width = max(len(name) for name, _ in rows)
-        out.append(f"== per source (macro-F1 over the labels a source holds; flagged below {ev.threshold:.2f})")
+        out.append(f"== per source (macro-F1 over the labels a source holds; flagged: below {ev.threshold:.2f} "
+                   "or unusual text)")
         out.append(f"{'source':{width}}{'texts':>7}{'macro-F1':>10}{'accuracy':>10}{'flagged':>9}{'rest right':>12}")
         for name, s in rows:
             out.append(f"{name:{width}}{s.total:>7}{s.present_macro_f1:>10.3f}{s.accuracy:>10.3f}"

@@ -13,6 +13,7 @@ from classifiers.lang import readers, route
 from classifiers.prediction import LABELS, NO_TEXT, Prediction
 from classifiers.store import ModelMissingError, read_meta, resolve
 from classifiers.text import has_words, model_text
+from classifiers.unusual import unusual
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -58,13 +59,15 @@ class Classifier:
         read = reading > 0
         probs[read] /= reading[read, None]
         probs[~read] = 1.0 / len(LABELS)
-        return [self._to_prediction(row, r) for row, r in zip(probs, routes)]
+        # Text unlike any the models learned from keeps its guess but goes to a PM (and gets a neutral reply).
+        odd = [unusual(t, r, self.normalized) if r != NO_TEXT else "" for t, r in zip(texts, routes)]
+        return [self._to_prediction(row, r, u) for row, r, u in zip(probs, routes, odd)]
 
-    def _to_prediction(self, row: np.ndarray, lang: str) -> Prediction:
+    def _to_prediction(self, row: np.ndarray, lang: str, odd: str = "") -> Prediction:
         scores = {label: float(p) for label, p in zip(LABELS, row)}
         label = LABELS[int(np.argmax(row))]
         return Prediction(label=label, confidence=scores[label], lang=lang, model_version=self.version,
-                          scores=scores)
+                          scores=scores, unusual=odd)
 
 
 _cache: dict[Path, Classifier] = {}

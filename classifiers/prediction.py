@@ -9,17 +9,20 @@ NO_TEXT = "none"  # the route of a text with nothing to read: no letter or digit
 
 @dataclass(frozen=True)
 class Prediction:
-    """A label, its calibrated confidence, every label's score, the route (en, zh, mixed, other, none), the model."""
+    """A label, its calibrated confidence, every label's score, the route (en, zh, mixed, other, none), the model;
+    UNUSUAL says why the text is unlike what the models learned from ("short", "code", "language"), if it is."""
 
     label: str
     confidence: float
     lang: str
     model_version: str
     scores: dict[str, float] = field(default_factory=dict)
+    unusual: str = ""
 
     def needs_review(self, threshold: float) -> bool:
-        """Whether a PM should check this: confidence under THRESHOLD, a language no model knows, or no text."""
-        return self.confidence < threshold or self.lang in ("other", NO_TEXT)
+        """Whether a PM should check this: confidence under THRESHOLD, a language no model knows, no text,
+        or text unlike what the models learned from."""
+        return self.confidence < threshold or self.lang in ("other", NO_TEXT) or bool(self.unusual)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -28,4 +31,5 @@ class Prediction:
             "lang": self.lang,
             "model_version": self.model_version,
             "scores": {k: round(v, 4) for k, v in self.scores.items()},
+            **({"unusual": self.unusual} if self.unusual else {}),
         }

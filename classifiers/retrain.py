@@ -1,4 +1,8 @@
-"""Trains a new model version beside the old ones and activates it only if it is not worse on the dev split."""
+"""Trains a new model version beside the old ones and activates it only if it is not worse than the active one.
+
+"Not worse" is checked twice: on the written dev split, and on real texts from sources the model did not
+learn from (the real texts it trained on, each source group read by a model trained without it; README).
+"""
 from __future__ import annotations
 
 import shutil
@@ -9,8 +13,8 @@ from pathlib import Path
 from classifiers.corpus import Example
 from classifiers.evaluate import Evaluation, evaluate
 from classifiers.model import DEFAULT_MODEL_DIR, load_classifier
-from classifiers.store import ModelMissingError, ModelStore, resolve
-from classifiers.train import DEFAULT_SPEC, ModelSpec, train_version
+from classifiers.store import ModelMissingError, ModelStore, read_meta, resolve
+from classifiers.train import DEFAULT_SPEC, LANGS, ModelSpec, real_digest, train_version
 
 
 @dataclass
@@ -24,6 +28,8 @@ class Outcome:
     baseline_dev: Evaluation | None
     activated: bool
     reason: str
+    real_dev: dict[str, float] | None = None           # per language: macro-F1 on real texts of unseen sources
+    baseline_real_dev: dict[str, float] | None = None
 
 
 def _baseline(root: Path) -> Path | None:
@@ -36,10 +42,36 @@ def _baseline(root: Path) -> Path | None:
     return None
 
 
+def real_dev_scores(version_dir: Path, real: Sequence[Example]) -> dict[str, float] | None:
+    """Per-language macro-F1 of the model at VERSION_DIR on the real texts REAL, as held-out figures.
+
+    A model that learned from REAL recorded its out-of-fold figures on them when it was trained; a model that
+    learned from no real text reads them directly. None when neither holds (it learned other real texts).
+    """
+    meta = read_meta(version_dir)
+    recorded = dict(meta.get("real_dev") or {})  # type: ignore[call-overload]
+    langs = sorted({e.lang for e in real if e.lang in LANGS})
+    if langs and all(dict(recorded.get(lang) or {}).get("digest") == real_digest([e for e in real if e.lang == lang])
+                     for lang in langs):
+        return {lang: float(recorded[lang]["macro_f1"]) for lang in langs}
+    if not meta.get("real_examples"):
+        ev = evaluate(load_classifier(version_dir), real)
+        return {lang: ev.by_lang[lang].macro_f1 for lang in langs}
+    return None
+
+
+def _not_worse(new: dict[str, float] | None, old: dict[str, float] | None) -> bool:
+    """Whether NEW is at least OLD in every language both hold (nothing to compare counts as not worse)."""
+    if new is None or old is None:
+        return True
+    return all(new[lang] >= old[lang] for lang in new.keys() & old.keys())
+
+
 def train_new_version(train: Sequence[Example], dev: Sequence[Example], root: Path, *,
                       spec: ModelSpec = DEFAULT_SPEC, force: bool = False,
                       progress: Callable[[str, int], None] | None = None) -> Outcome:
-    """Trains on TRAIN into a new version under ROOT; activates it if its dev macro-F1 is not below the baseline's."""
+    """Trains on TRAIN into a new version under ROOT; activates it if it is not below the baseline on the dev
+    split, nor (when TRAIN holds real texts) on those real texts read as sources it did not learn from."""
     store = ModelStore(root)
     baseline = _baseline(root)
     scratch = store.scratch()
@@ -52,14 +84,21 @@ def train_new_version(train: Sequence[Example], dev: Sequence[Example], root: Pa
     path = store.add(scratch, version)
     new_dev = evaluate(load_classifier(path), dev)
     old_dev = evaluate(load_classifier(baseline), dev) if baseline is not None else None
+    real = [e for e in train if e.group]
+    new_real = real_dev_scores(path, real) if real else None
+    old_real = real_dev_scores(baseline, real) if real and baseline is not None else None
     if old_dev is None:
         activated, reason = True, "no model was active"
     elif force:
         activated, reason = True, "activated by --force"
-    elif new_dev.overall.macro_f1 >= old_dev.overall.macro_f1:
-        activated, reason = True, "not worse on the dev split"
-    else:
+    elif new_dev.overall.macro_f1 < old_dev.overall.macro_f1:
         activated, reason = False, "worse on the dev split than the active model; kept the active one"
+    elif not _not_worse(new_real, old_real):
+        activated, reason = False, "worse on real texts of unseen sources than the active model; kept the active one"
+    else:
+        activated, reason = True, ("not worse on the dev split" if old_real is None
+                                   else "not worse on the dev split nor on real texts of unseen sources")
     if activated:
         store.activate(version)
-    return Outcome(version, path, new_dev, baseline.name if baseline else None, old_dev, activated, reason)
+    return Outcome(version, path, new_dev, baseline.name if baseline else None, old_dev, activated, reason,
+                   new_real, old_real)

@@ -1,4 +1,4 @@
-"""The classifier's subcommands: `intake classify`, `intake train` (corpus plus PM corrections) and `intake eval`."""
+"""The classifier's subcommands: `intake classify`, `intake train` (corpus, real texts, corrections), `intake eval`."""
 from __future__ import annotations
 
 import argparse
@@ -75,7 +75,8 @@ def cmd_classify(cfg: Config, args: argparse.Namespace) -> int:
     p = clf.predict(args.subject or "", args.text)
     print(json.dumps({"label": p.label, "confidence": round(p.confidence, 4), "lang": p.lang,
                       "model_version": p.model_version,
-                      "scores": {k: round(v, 4) for k, v in p.scores.items()}}, ensure_ascii=False))
+                      "scores": {k: round(v, 4) for k, v in p.scores.items()},
+                      **({"unusual": p.unusual} if p.unusual else {})}, ensure_ascii=False))
     return 0
 
 
@@ -98,7 +99,7 @@ def cmd_train(cfg: Config, args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from classifiers.corpus import split_path
+    from classifiers.corpus import read_real, split_path
     from classifiers.model import DEFAULT_MODEL_DIR
     from classifiers.retrain import train_new_version
     from classifiers.train import DEFAULT_SPEC
@@ -106,6 +107,11 @@ def cmd_train(cfg: Config, args: argparse.Namespace) -> int:
     files = [Path(f) for f in args.data] if args.data else [split_path("train")]
     examples = _read_corpus(files)
     dev = _read_corpus([Path(args.dev) if args.dev else split_path("dev")])
+    if not (args.data or args.no_real):
+        # Real client-like texts teach how clients write; the guard also reads them as unseen sources.
+        real = read_real("train")
+        print(f"learning from {len(real)} real texts of the real-text train split", file=sys.stderr)
+        examples += real
     if not args.no_corrections:
         fixes = _corrections(cfg)
         print(f"learning from {len(fixes)} emails corrected by PMs (each counted {CORRECTION_WEIGHT}x)",
@@ -134,8 +140,13 @@ def cmd_train(cfg: Config, args: argparse.Namespace) -> int:
     print(f"model {out.version} written to {out.path}")
     print(f"dev macro-F1 {out.dev.overall.macro_f1:.4f} (" + ", ".join(
         f"{lang} {s.macro_f1:.4f}" for lang, s in sorted(out.dev.by_lang.items())) + ")")
+    if out.real_dev is not None:
+        print("real texts of unseen sources, macro-F1: " + ", ".join(
+            f"{lang} {f1:.4f}" for lang, f1 in sorted(out.real_dev.items())))
     if out.baseline_dev is not None:
-        print(f"active model {out.baseline_version}: dev macro-F1 {out.baseline_dev.overall.macro_f1:.4f}")
+        print(f"active model {out.baseline_version}: dev macro-F1 {out.baseline_dev.overall.macro_f1:.4f}"
+              + ("" if out.baseline_real_dev is None else "; real texts " + ", ".join(
+                  f"{lang} {f1:.4f}" for lang, f1 in sorted(out.baseline_real_dev.items()))))
     print(("activated: " if out.activated else "not activated: ") + out.reason)
     return 0 if out.activated else EXIT_NOT_ACTIVATED
 
@@ -144,7 +155,11 @@ def cmd_eval(cfg: Config, args: argparse.Namespace) -> int:
     from classifiers import load_classifier
     from classifiers.evaluate import evaluate, format_report
 
-    examples = _read_corpus([Path(f) for f in args.files])
+    from classifiers.corpus import read_real
+
+    examples = _read_corpus([Path(f) for f in args.files or []])
+    if args.real:
+        examples += read_real(args.real)
     if not examples:
         raise UserError("eval: the files hold no examples")
     threshold = cfg.classifier.review_threshold if args.threshold is None else args.threshold
@@ -166,19 +181,26 @@ def add_model_commands(sub: Any) -> None:
     cl.add_argument("--jsonl", metavar="FILE", help='lines of {"subject":..., "body":...}; - for stdin')
     cl.set_defaults(func=cmd_classify)
 
-    tr = sub.add_parser("train", help="train a new classifier version on the corpus plus PM corrections",
-                        description="Trains a new model version beside the old ones. It becomes active only if "
-                        "its macro-F1 on the dev split is not below the active model's (exit code 3 otherwise).")
-    tr.add_argument("--data", nargs="*", help="JSON-lines training files (default: the shipped train split)")
+    tr = sub.add_parser("train", help="train a new classifier version on the corpus, real texts and PM corrections",
+                        description="Trains a new model version beside the old ones on the train split, the "
+                        "real-text train split and PM corrections. It becomes active only if its macro-F1 is not "
+                        "below the active model's on the dev split, nor on the real texts read as unseen sources "
+                        "(exit code 3 otherwise).")
+    tr.add_argument("--data", nargs="*",
+                    help="JSON-lines training files (default: the shipped train split and real-text train split)")
     tr.add_argument("--dev", help="JSON-lines dev file that decides activation (default: the shipped dev split)")
     tr.add_argument("--out", help="model directory (default: classifier.model_dir, else the shipped models)")
     tr.add_argument("--no-corrections", action="store_true",
                     help="do not learn from the categories PMs corrected in the tracker database")
+    tr.add_argument("--no-real", action="store_true",
+                    help="without --data: do not learn from the real-text train split (classifiers/data/real)")
     tr.add_argument("--force", action="store_true", help="activate the new version even if it is worse")
     tr.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("eval", help="evaluate the classifier on labeled JSON-lines files")
-    ev.add_argument("files", nargs="+", metavar="FILE", help='lines of {"subject", "body", "label", "lang"}')
+    ev.add_argument("files", nargs="*", metavar="FILE", help='lines of {"subject", "body", "label", "lang"}')
+    ev.add_argument("--real", choices=("train", "test"),
+                    help="also the shipped real texts of this split (reported per source)")
     ev.add_argument("--json", action="store_true", help="machine-readable output")
     ev.add_argument("--threshold", type=float, help="review threshold (default: classifier.review_threshold)")
     ev.add_argument("--model", help="model directory or version directory (default: the active model)")

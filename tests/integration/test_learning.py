@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from classifiers import LABELS, load_classifier
-from classifiers.corpus import REAL_DIR, read_split
+from classifiers.corpus import REAL_DIR, read_real, read_split
 from classifiers.store import ModelStore
 from db.engine import make_engine, make_sessionmaker
 from db.models import Item
@@ -133,3 +133,15 @@ def test_eval_command_reports_each_source_of_a_real_text_file(sqlite_url, config
     figures = json.loads(run_intake(cfg, "eval", str(data), "--json").stdout)
     assert {s: v["total"] for s, v in figures["by_source"].items()} == {
         "big-set": 12, "tracker-12": 1, "tracker-13": 1, "tracker-14": 1}
+
+
+def test_eval_command_reads_the_shipped_real_test_split_per_source(sqlite_url, config_for):
+    cfg = config_for(sqlite_url)
+    figures = json.loads(run_intake(cfg, "eval", "--real", "test", "--json").stdout)
+    assert figures["total"] == len(read_real("test")) and set(figures["by_lang"]) == {"en", "zh"}
+    assert figures["by_source"]["ibm-twitter-cdp"]["total"] == 55
+    assert 0 < figures["flagged_share"] < 1
+    text = run_intake(cfg, "eval", "--real", "test")
+    assert text.returncode == 0 and "flagged for review (below" in text.stdout and "== per source" in text.stdout
+    none = run_intake(cfg, "eval")
+    assert none.returncode == 1 and "no examples" in none.stderr

@@ -7,12 +7,15 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from classifiers import LABELS, load_classifier
 from classifiers.corpus import REAL_DIR, Example, read_real, read_split
 from classifiers.text import model_text, normalize
-from classifiers.train import ModelSpec, calibration_folds, train_version
+from classifiers.retrain import real_dev_scores, train_new_version
+from classifiers.store import ModelStore
+from classifiers.train import ModelSpec, calibration_folds, real_digest, train_language, train_version
 
 # Sources whose licence is not stated stay out of the repository.
 UNLICENSED = {"rosematcher", "atec", "ccks2018-webank", "jd-mp3-reviews"}
@@ -125,5 +128,77 @@ def test_normalized_model_with_real_texts_trains_calibrates_and_reads_normalized
     assert clf.normalized
     pred = clf.predict("", "the page crashes, see https://example.com/a/b/c")
     assert pred.label in LABELS and abs(sum(pred.scores.values()) - 1) < 1e-6
-    plain = load_classifier(Path(__file__).resolve().parents[2] / "classifiers" / "models")
-    assert not plain.normalized  # the shipped model reads text as it learned it
+    assert meta["real_examples"] == 16  # type: ignore[index]
+    # Out-of-fold macro-F1 on the real texts, and which texts it was measured on, for the guard of `intake train`.
+    for lang in ("en", "zh"):
+        record = meta["real_dev"][lang]  # type: ignore[index]
+        assert record["texts"] == 8 and 0.0 <= record["macro_f1"] <= 1.0
+        assert record["digest"] == real_digest([e for e in _corpus() if e.group and e.lang == lang])
+    assert real_digest([e for e in _corpus() if e.group][::-1]) == real_digest([e for e in _corpus() if e.group])
+
+
+def test_real_weight_changes_what_is_learned_from_real_texts_only():
+    written = [e for e in _corpus() if not e.group]
+    texts = [("", "the export is broken"), ("", "we love the demo")]
+    # Without real texts the weight has nothing to scale: the same model.
+    a = train_language("en", written, ModelSpec(epochs=3, real_weight=0.3))
+    b = train_language("en", written, ModelSpec(epochs=3))
+    assert [d.cats for d in a.pipe(t for _, t in texts)] == [d.cats for d in b.pipe(t for _, t in texts)]
+    # With them, a weight of one learns the real texts' labels; a weight of zero barely does (its batches move
+    # the optimizer's moments, not the weights).
+    probe = ["you reply too slowly", "move the launch a week"]  # real texts: feedback, change_request
+
+    def probs(weight: float | None) -> np.ndarray:
+        exs = [e for e in _corpus() if e.lang == "en" and (weight is not None or not e.group)]
+        nlp = train_language("en", exs, ModelSpec(epochs=10, learn_rate=0.01, real_weight=weight or 0.0))
+        return np.array([[d.cats[label] for label in LABELS] for d in nlp.pipe(probe)])
+
+    only, zero, one = probs(None), probs(0.0), probs(1.0)
+    gold = [LABELS.index("feedback"), LABELS.index("change_request")]
+    assert [LABELS[i] for i in one.argmax(axis=1)] == ["feedback", "change_request"]
+    for row, label in enumerate(gold):
+        assert one[row, label] > zero[row, label] + 0.2
+        assert abs(zero[row, label] - only[row, label]) < 0.1
+
+
+def test_guard_compares_on_real_texts_of_unseen_sources(tmp_path):
+    corpus = _corpus()
+    written = [e for e in corpus if not e.group]
+    # The first version learned no real text: the guard reads the real texts with it directly.
+    first = train_new_version(written, [], tmp_path, spec=ModelSpec(epochs=10))
+    assert first.activated and first.real_dev is None
+    good = train_new_version(corpus, [], tmp_path, spec=ModelSpec(epochs=10))
+    real = [e for e in corpus if e.group]
+    assert good.baseline_real_dev == real_dev_scores(first.path, real)
+    assert good.real_dev == {lang: load_meta_f1(good.path, lang) for lang in ("en", "zh")}
+    assert good.activated == all(good.real_dev[lang] >= good.baseline_real_dev[lang] for lang in ("en", "zh"))
+    ModelStore(tmp_path).activate(good.path.name)
+    # A model that barely learns: no worse on an empty dev split, but worse on the real texts.
+    bad = train_new_version(corpus, [], tmp_path, spec=ModelSpec(epochs=1, learn_rate=1e-7))
+    assert bad.dev.overall.macro_f1 == bad.baseline_dev.overall.macro_f1
+    assert min(bad.real_dev[lang] - good.real_dev[lang] for lang in ("en", "zh")) < 0
+    assert not bad.activated and "real texts" in bad.reason
+    assert ModelStore(tmp_path).active() == good.path.name
+
+
+def load_meta_f1(path: Path, lang: str) -> float:
+    return float(json.loads((path / "meta.json").read_text())["real_dev"][lang]["macro_f1"])
+
+
+def test_shipped_model_learned_the_real_train_split_and_recorded_its_unseen_source_figures():
+    """The shipped model reads normalized text, learned the real train split (not the test split), and its
+    out-of-fold figures on it are on today's texts: a change to the real texts needs a retrained model."""
+    from classifiers.model import DEFAULT_MODEL_DIR
+
+    store = ModelStore(DEFAULT_MODEL_DIR)
+    meta = store.meta(store.active())
+    assert load_classifier().normalized and meta["spec"]["normalize"] is True
+    real = read_real("train")
+    assert meta["real_examples"] == len(real)
+    for lang, floor in (("en", 0.65), ("zh", 0.75)):  # well below the README's cross-source figures
+        record = meta["real_dev"][lang]
+        assert record["digest"] == real_digest([e for e in real if e.lang == lang])
+        assert record["macro_f1"] >= floor, record
+    # The guard reads those recorded figures instead of scoring the model on texts it learned from.
+    assert real_dev_scores(store.path(store.active()), real) == {
+        lang: meta["real_dev"][lang]["macro_f1"] for lang in ("en", "zh")}

@@ -10,7 +10,10 @@ def test_classify_text(capsys):
     assert main(["classify", "The export crashes above 1,000 rows"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["label"] in ("issue", "change_request", "question", "feedback")
-    assert out["lang"] == "en" and 0 < out["confidence"] <= 1
+    assert out["lang"] == "en" and 0 < out["confidence"] <= 1 and "unusual" not in out
+    # Text unlike the training texts says why it goes to a PM.
+    assert main(["classify", "Bonjour, je voudrais savoir comment changer mon mot de passe sur votre site."]) == 0
+    assert json.loads(capsys.readouterr().out)["unusual"] == "language"
 
 
 def test_classify_jsonl_keeps_line_order_and_reports_bad_lines(tmp_path, capsys):
