@@ -58,10 +58,16 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
         raise UserError("--processes: cannot be combined with --once")
     if not cfg.mailboxes:
         raise ConfigError("mailboxes: no mailbox configured; add a [[mailboxes]] table")
-    open_factory(cfg)  # a database problem is one line here, not one per process
+    factory = open_factory(cfg)  # a database problem is one line here, not one per process
     from intake.processes import supervise
 
-    return supervise(args.processes, args.config, args.log_level, args.log_format)
+    health = None
+    if cfg.worker.health_endpoint is not None:
+        from intake.health_server import start_health_server, supervisor_readiness
+
+        def health(dead):  # type: ignore[no-untyped-def]
+            return start_health_server(cfg.worker.health_address, supervisor_readiness(factory.kw["bind"], dead))
+    return supervise(args.processes, args.config, args.log_level, args.log_format, health)
 
 
 def cmd_export(cfg: Config, args: argparse.Namespace) -> int:
