@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from intake.config import Config, ConfigError, load_config
+from intake.doctor import add_doctor_command
 from intake.logs import setup_logging
 from intake.model_commands import add_model_commands
 from intake.quarantine_commands import add_quarantine_commands
@@ -255,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_user_commands(sub)
     add_quarantine_commands(sub)
+    add_doctor_command(sub)
     return parser
 
 
@@ -262,7 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     try:
-        cfg = load_config(args.config)
+        # `intake doctor` reports a broken config as one of its checks.
+        cfg = None if getattr(args, "reads_config_itself", False) else load_config(args.config)
         return int(args.func(cfg, args) or 0)
     except ConfigError as exc:
         print(f"intake: config error: {exc}", file=sys.stderr)
