@@ -138,7 +138,9 @@ def _clock(client: IMAPClient, name: str) -> Check:
 
 
 def _reason(exc: BaseException) -> str:
-    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
+    first = exc.args[0] if exc.args else None
+    if isinstance(first, bytes):  # imapclient passes the server's words on as bytes
+        text = first.decode(errors="replace")
+    else:
+        text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     return " ".join(str(text).split())[:200] or type(exc).__name__

@@ -82,7 +82,7 @@ def test_a_wrong_imap_password_is_named(tmp_path, tls_dovecot, smtp_sink, monkey
     assert result.returncode == 1
     lines = _lines(result.stdout)
     assert lines["mailbox support: login"].startswith("FAIL ")
-    assert "refused for support" in lines["mailbox support: login"]
+    assert "refused for support: [AUTHENTICATIONFAILED] Authentication failed." in lines["mailbox support: login"]
     assert "mailboxes[0].password_env" in lines["mailbox support: login"]
     assert lines["mailbox support: folder"].startswith("SKIP ")
     assert lines["mailbox support: TLS"].startswith("OK ") and lines["smtp: from address"].startswith("OK ")
