@@ -143,4 +143,6 @@ def _reason(exc: BaseException) -> str:
         text = first.decode(errors="replace")
     else:
         text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if text.startswith(("b'", 'b"')) and text.endswith(text[1]):  # its bytes, already turned into a repr
+            text = text[2:-1]
     return " ".join(str(text).split())[:200] or type(exc).__name__
