@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from intake.backup_commands import add_backup_commands
 from intake.config import Config, ConfigError, load_config
 from intake.doctor import add_doctor_command
 from intake.logs import setup_logging
@@ -208,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="create or migrate the schema").set_defaults(func=cmd_db_upgrade)
+    add_backup_commands(db)
 
     run = sub.add_parser("run", help="run the intake worker")
     run.add_argument("--once", action="store_true", help="process what is pending, send acknowledgments, exit")
