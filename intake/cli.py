@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from intake.backup_commands import add_backup_commands
+from intake.client_commands import add_client_commands
 from intake.config import Config, ConfigError, load_config
 from intake.doctor import add_doctor_command
 from intake.logs import setup_logging
@@ -259,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_user_commands(sub)
     add_quarantine_commands(sub)
     add_doctor_command(sub)
+    add_client_commands(sub)
     return parser
 
 
