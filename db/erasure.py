@@ -145,6 +145,12 @@ def _like(text: str) -> str:
     return "%" + text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
 
 
+def _bytes_like(column: Any, text: str) -> Any:
+    """COLUMN (binary) holds TEXT's UTF-8 bytes, as a LIKE both databases run on binary data (a "_" in TEXT
+    matches any byte: the rows found are checked again in Python)."""
+    return column.op("LIKE")(b"%" + text.replace("%", "_").encode() + b"%")
+
+
 def _sweep(session: Session, needles: list[str], done: set[int]) -> int:
     """Replaces the contact's address and name wherever else they are written: other people's messages (copies,
     quotes, raw bytes), notes and other events, item subjects, the outbox. Returns how many rows changed."""
@@ -161,7 +167,7 @@ def _sweep(session: Session, needles: list[str], done: set[int]) -> int:
     texts = [Message.sender, Message.sender_name, Message.recipients, Message.subject, Message.body_text,
              Message.new_text, Message.body_html, Message.in_reply_to, Message.references, Message.parse_notes]
     found = or_(*[c.ilike(_like(n), escape="!") for c in texts for n in needles],
-                *[Message.raw.like(_like(n).encode(), escape="!") for n in needles])
+                *[_bytes_like(Message.raw, n) for n in needles])
     for m in session.scalars(select(Message).where(found, Message.id.not_in(done) if done else true())):
         before = [getattr(m, c.key) for c in texts] + [bytes(m.raw or b"")]
         for column in texts:
@@ -181,8 +187,7 @@ def _sweep(session: Session, needles: list[str], done: set[int]) -> int:
         subject = sub(item.subject)
         changed += subject != item.subject
         item.subject = subject
-    for row in session.scalars(select(OutboxMail).where(or_(*[OutboxMail.raw.like(_like(n).encode(), escape="!")
-                                                              for n in needles]))):
+    for row in session.scalars(select(OutboxMail).where(or_(*[_bytes_like(OutboxMail.raw, n) for n in needles]))):
         raw = sub_raw(bytes(row.raw))
         changed += raw != bytes(row.raw)
         row.raw = raw
