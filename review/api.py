@@ -1,7 +1,6 @@
 """The JSON API: the queue, one item with its thread and history, category corrections, and a health check."""
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from email.utils import parseaddr
 from typing import Any
@@ -24,8 +23,6 @@ from review.participants import thread_people
 from review.present import item_detail_json, item_json, message_json, thread
 from review.queries import item_detail, queue_page
 from review.sla_view import clocks_json, item_sla
-
-log = logging.getLogger(__name__)
 
 
 def routes(ctx: Context) -> list[Route]:

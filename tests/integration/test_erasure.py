@@ -3,7 +3,6 @@ erasure, a dump of the whole database (SQLite's iterdump, PostgreSQL's pg_dump) 
 address, name or text, the items are still there, and the SLA report's figures are unchanged."""
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 import subprocess

@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -124,3 +125,44 @@ def test_web_readyz_wants_the_latest_schema(sqlite_url):
         upgrade(engine)
         assert c.get("/readyz").json() == {"ok": True, "database": "ok"}
     engine.dispose()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is PID (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_supervisor_readyz_notices_a_dead_worker_process(sqlite_url, config_for):
+    import os
+    import signal
+    import subprocess
+
+    from tests.integration.conftest import intake_command, run_intake
+
+    port = free_port()
+    cfg = config_for(sqlite_url, extra=f'[worker]\nhealth_address = "127.0.0.1:{port}"\n')
+    assert run_intake(cfg, "db", "upgrade").returncode == 0
+    proc = subprocess.Popen(intake_command(cfg, "run", "--processes", "2"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert _until(f"{base}/readyz", 200) == {"ok": True}
+        # The spawned worker processes, not multiprocessing's resource tracker.
+        workers = [p for p in _children(proc.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+        down = _until(f"{base}/readyz", 503, timeout=10)
+        assert str(down["processes"]).startswith("not running")
+        assert _until(f"{base}/readyz", 200) == {"ok": True}  # restarted by the supervisor
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=90)
+    assert "event=worker_process_exited" in err

@@ -8,7 +8,6 @@ import tomllib
 import typing
 from pathlib import Path
 
-from db.models import CATEGORIES
 from intake.config import Config, parse_config
 from reports.policy import CALENDAR_KEYS, MEASURES, POLICY_KEYS
 
