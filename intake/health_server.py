@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
@@ -92,9 +93,10 @@ class HealthServer:
 def _handler(ready: Readiness) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
-            if self.path == "/healthz":
+            path = urlsplit(self.path).path
+            if path == "/healthz":
                 self._answer(200, {"ok": True})
-            elif self.path == "/readyz":
+            elif path == "/readyz":
                 try:
                     problems = ready()
                 except Exception as exc:  # a failing check is an answer ("not ready"), never a dead endpoint
