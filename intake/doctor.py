@@ -7,8 +7,8 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from intake.config import Config, ConfigError, load_config
 from intake.checks import Check
+from intake.config import Config, ConfigError, load_config
 
 SAMPLE = ("The export crashes", "Since this morning the CSV export fails with an error 500 above 1,000 rows.")
 
@@ -36,10 +36,11 @@ def run_checks(config_path: str | None) -> Iterator[Any]:
     except ConfigError as exc:
         yield Check("FAIL", "config", str(exc), "fix the key it names; deploy/intake.example.toml lists them all")
         return
-    yield Check("OK", "config", f"{config_path or os.environ.get('INTAKE_CONFIG') or 'built-in defaults'}: {len(cfg.mailboxes)} mailbox"
-                f"{'es' if len(cfg.mailboxes) != 1 else ''}")
+    source = config_path or os.environ.get("INTAKE_CONFIG") or "built-in defaults"
+    count = len(cfg.mailboxes)
+    yield Check("OK", "config", f"{source}: {count} mailbox{'es' if count != 1 else ''}")
     secrets = dict(_secrets(cfg))
-    for key, problem in secrets.items():
+    for problem in secrets.values():
         if isinstance(problem, ConfigError):
             yield Check("FAIL", "secret", str(problem), "set the variable in the service's environment, or "
                         "make the file readable by the user intake runs as")

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from db.audit import record, recent
+from db.audit import recent, record
 from db.erasure import erase_contact, find_contact
 from db.types import utcnow
 from reports.contact_export import NoSuchContact, contact_export_bytes
