@@ -11,7 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from db.free_mail import is_free_mail
-from db.models import Base, Contact, Event, Item, Mailbox, Message, Organization, UserOrganization
+from db.models import Base, Contact, Event, Item, Mailbox, Message, Organization, User, UserOrganization
 
 
 def lock_mailbox(session: Session, name: str) -> Mailbox:
@@ -61,11 +61,7 @@ def items_by_message_ids(session: Session, ids: Sequence[str]) -> list[Item]:
     """The items of the messages among IDS that belong to one, the nearest message's item first."""
     if not ids:
         return []
-    rows = session.execute(
-        select(Message.message_id, Message.item_id).where(Message.message_id.in_(list(ids)),
-                                                          Message.item_id.is_not(None)).order_by(Message.id.desc())
-    ).all()
-    by_id = {mid: item_id for mid, item_id in rows}  # a reused Message-ID names its first message
+    by_id = item_ids_by_message_id(session, ids)
     item_ids = dict.fromkeys(by_id[mid] for mid in ids if mid in by_id)
     return [item for item in (session.get(Item, i) for i in item_ids) if item is not None]
 
@@ -115,9 +111,20 @@ def organization_of(session: Session, address: str, free_mail: Iterable[str] = (
 def written_to(session: Session, item_id: int) -> frozenset[str]:
     """Every address (lowercased) our outgoing messages on item ITEM_ID went to: acknowledgments, replies from
     the app and from the team's own mail programs, with their copies."""
-    rows = [r for r in session.scalars(select(Message.recipients).where(Message.item_id == item_id,
-                                                                        Message.direction == "out")) if r]
-    return frozenset(addr.strip().lower() for _name, addr in getaddresses(rows) if addr.strip())
+    return written_to_many(session, [item_id])[item_id]
+
+
+def written_to_many(session: Session, item_ids: Iterable[int]) -> dict[int, frozenset[str]]:
+    """written_to() of each of ITEM_IDS, in one query."""
+    wanted = sorted(set(item_ids))
+    found: dict[int, list[str]] = {i: [] for i in wanted}
+    if wanted:
+        for item_id, recipients in session.execute(select(Message.item_id, Message.recipients).where(
+                Message.item_id.in_(wanted), Message.direction == "out")):
+            if recipients:
+                found[item_id].append(recipients)
+    return {i: frozenset(addr.strip().lower() for _name, addr in getaddresses(rows) if addr.strip())
+            for i, rows in found.items()}
 
 
 def messages_in(session: Session, item_id: int) -> list[Message]:
@@ -196,3 +203,21 @@ def insert_missing(session: Session, model: type[Base], rows: list[dict[str, Any
     dialect = session.get_bind().dialect.name
     build = postgresql_insert if dialect == "postgresql" else sqlite_insert
     session.execute(build(table).on_conflict_do_nothing(index_elements=[key]), rows)
+
+
+def active_user_addresses(session: Session, addresses: Iterable[str]) -> set[str]:
+    """Those of ADDRESSES (as written) that are the address of an active user of the app."""
+    wanted = sorted({a for a in addresses if a})
+    if not wanted:
+        return set()
+    return set(session.scalars(select(User.email).where(User.email.in_(wanted), User.active.is_(True))))
+
+
+def item_ids_by_message_id(session: Session, message_ids: Iterable[str]) -> dict[str, int]:
+    """The item of each of MESSAGE_IDS that belongs to one (a reused Message-ID names its first message's)."""
+    wanted = sorted(set(message_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(Message.message_id, Message.item_id).where(
+        Message.message_id.in_(wanted), Message.item_id.is_not(None)).order_by(Message.id.desc()))
+    return {mid: item_id for mid, item_id in rows}

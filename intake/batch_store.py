@@ -3,9 +3,10 @@
 Most of a backlog is new requests from clients: a message no one stored, naming no item, not a bounce. For
 those the batch asks the database a handful of questions at once (which messages are known, which items and
 Message-IDs the batch names, the senders' contacts and organizations, the acknowledgments sent lately) and
-writes every row in bulk. Everything else (follow-ups, bounces, reused Message-IDs, messages to quarantine,
-replies to a message of the same batch) is stored afterwards by the per-message path, in UID order, seeing
-what the bulk part wrote. Unique keys still decide: a conflict fails the batch's transaction, and the
+writes every row in bulk. Client mail naming a stored thread goes to intake.batch_follow_ups, also in bulk.
+Everything else (bounces, auto-replies on a thread, reused Message-IDs, messages to quarantine, replies to a
+message of the same batch, and what batch_follow_ups leaves) is stored afterwards by the per-message path, in
+UID order, seeing what the bulk part wrote. Unique keys still decide: a conflict fails the batch's transaction, and the
 pipeline then processes the batch one message at a time.
 """
 from __future__ import annotations
@@ -37,10 +38,12 @@ log = logging.getLogger("intake.batch_store")
 
 @dataclass
 class Split:
-    """A batch sorted for storing: KNOWN (stored already), BULK (plain new mail), ONE_BY_ONE (the rest)."""
+    """A batch sorted for storing: KNOWN (stored already), BULK (plain new mail), THREADED (client mail naming a
+    stored thread, for intake.batch_follow_ups), ONE_BY_ONE (the rest)."""
 
     known: list[int] = field(default_factory=list)  # indexes into the batch
     bulk: list[int] = field(default_factory=list)
+    threaded: list[int] = field(default_factory=list)
     one_by_one: list[int] = field(default_factory=list)
 
 
@@ -77,12 +80,17 @@ def split_batch(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[
             email is not None and not p.error and not p.raw.truncated
             and p.message_id not in with_id and p.message_id not in seen  # a Message-ID stored or seen already
             and not email.screening.bounce
-            and not existing_refs.intersection(named_refs[i])
-            # A reply to an item, or to a message of this same batch, is threaded one by one, after the bulk.
-            and not threaded_ids.intersection(named_ids[i]) and not msgids.intersection(named_ids[i])
+            # A reply to a message of this same batch is threaded one by one, after the bulk.
+            and not msgids.intersection(named_ids[i])
         )
         seen.add(p.message_id)
-        (split.bulk if plain else split.one_by_one).append(i)
+        names_item = existing_refs.intersection(named_refs[i]) or threaded_ids.intersection(named_ids[i])
+        if plain and not names_item:
+            split.bulk.append(i)
+        elif plain and not email.screening.reason:  # type: ignore[union-attr]
+            split.threaded.append(i)
+        else:
+            split.one_by_one.append(i)
     return split
 
 
@@ -142,8 +150,8 @@ def store_bulk(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[P
     """Stores the plain new mail INDEXES of BATCH: screened mail as records, client mail as new items with
     their classification and acknowledgment, in a fixed number of statements.
 
-    Organizations, contacts and items go through the session (the per-message path afterwards reads them);
-    messages, attachments, events and outbox rows, the bulk of the work, are written as plain rows.
+    Organizations and contacts go through the session; items, messages, attachments, events and outbox rows
+    are written as plain rows, one statement per table (the per-message path afterwards reads them back).
     """
     rows = Rows()
     out: list[Stored] = []
@@ -160,14 +168,16 @@ def store_bulk(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[P
     for i in fresh:
         email, pred, item = batch[i].email, preds[batch[i].raw.uid], items[i]
         rows.message(batch[i], mailbox_id, now, item_id=item.id)
-        rows.events.append(_event(item.id, "classified", now, classified(pred, item.needs_review)))
+        rows.events.append(event_values(item.id, "classified", now, classified(pred, item.needs_review)))
         complaint = flag_complaint(item, email)  # type: ignore[arg-type]
         if complaint is not None:
-            rows.events.append(_event(item.id, "follow_up", now, complaint))
+            rows.events.append(event_values(item.id, "follow_up", now, complaint))
     for i in fresh:
         queued = cfg.acknowledgment.enabled and _acknowledge(cfg, items[i], batch[i].email, now, recent, rows)
         out.append(Stored(i, items[i].ref or "", queued))
-    session.flush()  # the items (and their contacts and organizations), which the rows below point to
+    session.flush()  # the contacts' names
+    if items:
+        session.connection().execute(insert(Item.__table__), [_item_values(item) for item in items.values()])
     rows.write(session)
     return out
 
@@ -202,15 +212,25 @@ class Rows:
                 conn.execute(insert(model.__table__), values)  # type: ignore[attr-defined]
 
 
+# The columns a new item is written with; the rest take their defaults.
+_ITEM_COLUMNS = ("id", "ref", "subject", "category", "confidence", "needs_review", "model_version", "status", "lang",
+                 "contact_id", "received_at", "follow_up", "sla", "created_at", "updated_at")
+
+
+def _item_values(item: Item) -> dict[str, Any]:
+    return {name: getattr(item, name) for name in _ITEM_COLUMNS}
+
+
 def _items(session: Session, cfg: Config, batch: Sequence[Parsed], fresh: Sequence[int],
            preds: dict[int, Prediction], now: datetime) -> dict[int, Item]:
-    """The new items of FRESH, with their contacts, keyed and referenced (not yet written)."""
+    """The new items of FRESH, keyed and referenced, with their contacts: objects outside the session, written
+    by the caller as plain rows (the unit of work cost more than the rest of the batch's writing)."""
     senders: dict[str, str] = {}
     for i in fresh:
         email = batch[i].email
         if email.sender:  # type: ignore[union-attr]
             senders.setdefault(email.sender, email.sender_name)  # type: ignore[union-attr]
-    with session.no_autoflush:  # written by the caller's one flush, table by table
+    with session.no_autoflush:
         contacts = contacts_for(session, senders, cfg.tracker.free_mail_domains)
         items: dict[int, Item] = {}
         snapshots: dict[str, dict[str, object]] = {}
@@ -223,16 +243,17 @@ def _items(session: Session, cfg: Config, batch: Sequence[Parsed], fresh: Sequen
             items[i] = Item(subject=email.subject, category=pred.label, confidence=pred.confidence,  # type: ignore
                             sla=snapshots[tier], needs_review=pred.needs_review(cfg.classifier.review_threshold),
                             model_version=pred.model_version, status="new", lang=email.lang,  # type: ignore
-                            contact=contact, received_at=batch[i].raw.internal_date or now, created_at=now,
+                            contact_id=contact.id if contact is not None else None,
+                            received_at=batch[i].raw.internal_date or now, created_at=now,
                             updated_at=now, follow_up=False)
-        session.add_all(items.values())
-        ids.assign(session, (Item,))  # the references are made from the keys
-    for item in items.values():
-        item.ref = format_reference(cfg.tracker.reference_prefix, item.id)
+    for item, key in zip(items.values(), ids.reserve(session, Item, len(items))):
+        item.id = key
+        item.ref = format_reference(cfg.tracker.reference_prefix, key)  # the references are made from the keys
     return items
 
 
-def _event(item_id: int, kind: str, now: datetime, data: dict[str, Any]) -> dict[str, Any]:
+def event_values(item_id: int, kind: str, now: datetime, data: dict[str, Any]) -> dict[str, Any]:
+    """An event row, as a plain row of a bulk insert."""
     return dict(item_id=item_id, kind=kind, actor="system", created_at=now, data=data)
 
 
@@ -252,7 +273,7 @@ def _acknowledge(cfg: Config, item: Item, email: object, now: datetime, recent: 
                         cfg.acknowledgment.max_per_sender_per_hour, recent.get(to, 0))
     except Exception as exc:  # the client's request is kept; only the automatic answer is lost
         log.exception("event=ack_failed ref=%s", item.ref)
-        rows.events.append(_event(item.id, "ack_suppressed", now, {"reason": "build_failed",
+        rows.events.append(event_values(item.id, "ack_suppressed", now, {"reason": "build_failed",
                                                                     "error": reason(exc)[:500]}))
         return False
     if plan.event is not None:

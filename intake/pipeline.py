@@ -8,7 +8,7 @@ quarantined instead of being retried forever (db.claims).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, NamedTuple
@@ -37,6 +37,7 @@ from db.queries import (
     written_to,
 )
 from db.types import utcnow
+from intake.batch_follow_ups import store_follow_ups
 from intake.batch_store import split_batch, store_bulk
 from intake.bounces import read_bounce
 from intake.config import Config
@@ -356,11 +357,16 @@ def _advance(box: Mailbox, raws: Sequence[RawMail], now: datetime) -> None:
     box.last_sync_at = now
 
 
+def _model(classifier: Classifier | Callable[[], Classifier]) -> Classifier:
+    """The model itself, from a function giving it when the caller loads it only on demand."""
+    return classifier if isinstance(classifier, Classifier) else classifier()
+
+
 def _together(factory: sessionmaker[Session], cfg: Config, mailbox: str, raws: Sequence[RawMail],
-              classifier: Classifier, prepared: Prepared | None) -> BatchResult:
+              classifier: Classifier | Callable[[], Classifier], prepared: Prepared | None) -> BatchResult:
     """The batch in one pass: parsed, classified together, stored in one transaction (plain new mail in bulk)."""
     result = BatchResult()
-    prepared = prepared or prepare(raws, cfg, classifier)
+    prepared = prepared or prepare(raws, cfg, _model(classifier))
     parsed, preds = prepared.parsed, prepared.preds
     now = utcnow()
     with factory.begin() as session:
@@ -370,8 +376,11 @@ def _together(factory: sessionmaker[Session], cfg: Config, mailbox: str, raws: S
         for stored in store_bulk(session, cfg, box.id, parsed, split.bulk, preds, now):
             kind = "new" if stored.ref else "recorded"
             outcomes[stored.index] = (Outcome(kind, stored.ref, stored.ack_queued), parsed[stored.index])
+        joined, left = store_follow_ups(session, cfg, box.id, parsed, split.threaded, now)
+        for i, ref in joined:
+            outcomes[i] = (Outcome("follow_up", ref), parsed[i])
         session.flush()  # the bulk rows are what the messages stored one by one may follow up on
-        for i in split.one_by_one:
+        for i in sorted([*split.one_by_one, *left]):
             p = parsed[i]
             outcomes[i] = _store_with_retry(session, cfg, box.id, p, preds.get(p.raw.uid), now)
         for i in sorted(outcomes):
@@ -381,7 +390,8 @@ def _together(factory: sessionmaker[Session], cfg: Config, mailbox: str, raws: S
     return result
 
 
-def _alone(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw: RawMail, classifier: Classifier,
+def _alone(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw: RawMail,
+           classifier: Classifier | Callable[[], Classifier],
            worker: str, result: BatchResult) -> None:
     """RAW on its own, in its own transactions; whatever fails quarantines it and moves the mailbox past it."""
     now = utcnow()
@@ -394,7 +404,7 @@ def _alone(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw: RawMa
             raise RuntimeError(f"the worker stopped {starts - 1} times while processing this message; it is "
                                "quarantined so that the mail after it is not held up")
         p = parse_one(raw, cfg, cfg.own_addresses())
-        pred = classify_one(p, classifier)
+        pred = classify_one(p, _model(classifier))
         with factory.begin() as session:
             box = lock_mailbox(session, mailbox)
             outcome, p = _store_with_retry(session, cfg, box.id, p, pred, now)
@@ -429,14 +439,19 @@ def _quarantine_alone(factory: sessionmaker[Session], mailbox: str, p: Parsed, n
 
 
 def process_batch(factory: sessionmaker[Session], cfg: Config, mailbox: str, raws: Sequence[RawMail],
-                  classifier: Classifier, worker: str = "", prepared: Prepared | None = None) -> BatchResult:
+                  classifier: Classifier | Callable[[], Classifier], worker: str = "",
+                  prepared: Prepared | None = None) -> BatchResult:
     """Stores RAWS and advances the mailbox's sync state; never stops on a message, only on the database.
 
+    CLASSIFIER may be a function giving the model, called only when a message is read here (not in PREPARED).
     WORKER names this process on its claims (one name per process by default). PREPARED: RAWS already read and
     classified (intake.prepare); a batch processed one message at a time is read again here.
     """
     if not raws:
         return BatchResult()
+    if prepared is None:
+        # Loaded before the batch is claimed: a worker stopped while its model loads has not crashed on it.
+        classifier = _model(classifier)
     worker = worker or _WORKER
     uidvalidity = raws[0].uidvalidity
     with factory.begin() as session:
@@ -454,6 +469,8 @@ def process_batch(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw
             log.exception("event=batch_failed mailbox=%s first_uid=%s count=%d detail=\"processing the batch "
                           "one message at a time\"", mailbox, raws[0].uid, len(raws))
     result = BatchResult(one_by_one=True)
+    # Loaded before any message is started on its own: a stop while it loads must not count as that message's.
+    classifier = _model(classifier)
     for raw in raws:
         _alone(factory, cfg, mailbox, raw, classifier, worker, result)
     return result

@@ -96,9 +96,12 @@ class PreparePool:
         """Whether the processes have loaded the model (until then the worker reads mail itself)."""
         return self._pool is not None and all(w.done() and not w.exception() for w in self._warm)
 
-    def submit(self, raws: list[RawMail]) -> Future[Prepared] | None:
-        """Starts reading RAWS in the pool; None when the pool is not ready (the caller reads them itself)."""
-        if not self.ready:
+    def submit(self, raws: list[RawMail], wait: bool = False) -> Future[Prepared] | None:
+        """Starts reading RAWS in the pool; None when the pool is not ready (the caller reads them itself).
+
+        WAIT: queued even while the processes are still loading the model, to be read once they are ready.
+        """
+        if not self.ready and not wait:
             return None
         assert self._pool is not None
         try:

@@ -8,7 +8,7 @@ quarantined with the new reason. Deleting one is `db.quarantine.delete_quarantin
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -77,8 +77,14 @@ def _retry_one(factory: sessionmaker[Session], cfg: Config, message_id: int, cla
     return RetryOutcome(message_id, outcome.kind, outcome.ref, ack_queued=outcome.ack_queued)
 
 
-def retry_requested(factory: sessionmaker[Session], cfg: Config, classifier: Classifier) -> list[RetryOutcome]:
-    """Retries the quarantined messages an admin asked to run again (from the web app)."""
+def retry_requested(factory: sessionmaker[Session], cfg: Config,
+                    classifier: Classifier | Callable[[], Classifier]) -> list[RetryOutcome]:
+    """Retries the quarantined messages an admin asked to run again (from the web app).
+
+    CLASSIFIER may be a function giving the model, called only when there is something to retry.
+    """
     with factory() as session:
         ids = quarantined_ids(session, retry_requested_only=True)
-    return retry(factory, cfg, ids, classifier) if ids else []
+    if not ids:
+        return []
+    return retry(factory, cfg, ids, classifier if isinstance(classifier, Classifier) else classifier())

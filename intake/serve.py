@@ -8,20 +8,26 @@ import sys
 import threading
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from intake.config import Config, ConfigError, load_config
 from intake.shell import open_factory
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from intake.worker import Worker
 
 log = logging.getLogger("intake.worker")
 
 
 def load_in_background(model_dir: str | Path | None, after: threading.Event | None = None,
-                       wait: float = 1.0) -> Future:
+                       wait: float = 1.0, wanted: threading.Event | None = None) -> Future:
     """Loads the classifier in a thread (spaCy is imported there); the Future holds the model or the error.
 
     With AFTER, loading starts once it is set (the first mailbox connected) or WAIT seconds have passed, so the
-    start-up work is not slowed down by the model's; the processing modules are imported there too.
+    start-up work is not slowed down by the model's; the processing modules are imported there too. With
+    WANTED, the model itself is loaded only once that is set (whoever waits for the Future sets it).
     """
     future: Future = Future()
 
@@ -33,6 +39,8 @@ def load_in_background(model_dir: str | Path | None, after: threading.Event | No
 
             for name in PROCESSING_MODULES:
                 importlib.import_module(name)
+            if wanted is not None:
+                wanted.wait()
             from classifiers import load_classifier
 
             future.set_result(load_classifier(model_dir))
@@ -43,22 +51,18 @@ def load_in_background(model_dir: str | Path | None, after: threading.Event | No
     return future
 
 
-def run_worker(cfg: Config, config_path: str | None, once: bool = False, health: bool = True) -> int:
-    """`intake run` in this process: --once drains and exits; otherwise serves until SIGINT or SIGTERM.
-
-    SIGHUP re-reads CONFIG_PATH (else $INTAKE_CONFIG) and applies its [[mailboxes]]: new ones are served,
-    removed ones let go, changed ones reconnected. Other sections need a restart. HEALTH: serve the health
-    endpoints on worker.health_address (one of `--processes N` does not: their supervisor does).
-    """
+def build_worker(cfg: Config, factory: sessionmaker[Session], stop: threading.Event, config_path: str | None,
+                 once: bool = False) -> tuple[Worker, Future]:
+    """The worker of `intake run` (ONCE: a drain), and the Future of its model, loading beside the first IMAP
+    connection."""
     from intake.worker import Worker
 
-    if not cfg.mailboxes:
-        raise ConfigError("mailboxes: no mailbox configured; add a [[mailboxes]] table")
-    factory = open_factory(cfg)
-    stop = threading.Event()
     model_dir = cfg.classifier.model_dir or None
     connected = threading.Event()
-    loading = load_in_background(model_dir, after=connected)
+    # A drain reads and classifies its mail in the reading processes, which load the model themselves: the
+    # worker loads its own copy only if it ends up reading mail itself (the pool off, failing or broken).
+    wanted = threading.Event() if once and cfg.classifier.processes > 0 else None
+    loading = load_in_background(model_dir, after=connected, wanted=wanted)
 
     def reload_model():  # type: ignore[no-untyped-def]
         from classifiers import load_classifier
@@ -67,6 +71,24 @@ def run_worker(cfg: Config, config_path: str | None, once: bool = False, health:
 
     worker = Worker(cfg, factory, loading, stop, reload=reload_model, reload_config=lambda: load_config(config_path))
     worker.connected = connected
+    if wanted is not None:
+        worker.model_wanted = wanted
+        worker.read_in_pool = True
+    return worker, loading
+
+
+def run_worker(cfg: Config, config_path: str | None, once: bool = False, health: bool = True) -> int:
+    """`intake run` in this process: --once drains and exits; otherwise serves until SIGINT or SIGTERM.
+
+    SIGHUP re-reads CONFIG_PATH (else $INTAKE_CONFIG) and applies its [[mailboxes]]: new ones are served,
+    removed ones let go, changed ones reconnected. Other sections need a restart. HEALTH: serve the health
+    endpoints on worker.health_address (one of `--processes N` does not: their supervisor does).
+    """
+    if not cfg.mailboxes:
+        raise ConfigError("mailboxes: no mailbox configured; add a [[mailboxes]] table")
+    stop = threading.Event()
+    factory = open_factory(cfg)
+    worker, loading = build_worker(cfg, factory, stop, config_path, once)
     if once:
         stats = worker.run_once()
         print(f"new items: {stats.new_items}, follow-ups: {stats.follow_ups}, recorded without reply: "

@@ -121,6 +121,9 @@ class Worker:
         self._reload_requested = threading.Event()
         self.leases: MailboxLeases | None = None
         self.connected = threading.Event()  # set at the first mailbox connection (the model loads after it)
+        self.model_wanted = threading.Event()  # set when this process needs its own model (see intake.serve)
+        # Every batch read in the pool from the first (a drain); otherwise the pool starts when a backlog shows.
+        self.read_in_pool = False
         self.stats = RunStats()
 
     # -- one mailbox ---------------------------------------------------------------------------
@@ -146,12 +149,13 @@ class Worker:
         for batch in client.batches(last_uid, self.cfg.tracker.max_message_bytes):
             if not batch:
                 continue
-            if ahead and self.pool is None and self.cfg.classifier.processes > 0:
+            if (ahead or self.read_in_pool) and self.pool is None and self.cfg.classifier.processes > 0:
                 from intake.prepare import PreparePool  # imported when a backlog first shows
 
                 with self._lock:
                     self.pool = self.pool or PreparePool(self.cfg, self.cfg.classifier.processes)
-            ahead.append((batch, self.pool.submit(batch) if self.pool is not None else None))
+            reading = self.pool.submit(batch, wait=self.read_in_pool) if self.pool is not None else None
+            ahead.append((batch, reading))
             if len(ahead) > 1 and not self._store(client, *ahead.popleft()):
                 return
         while ahead:
@@ -163,7 +167,7 @@ class Worker:
         if client.guard is not None:
             client.guard()  # the lease check, the last step before processing (raises LeaseLost)
         prepared = self.pool.result(reading) if self.pool is not None else None
-        result = process_batch(self.factory, self.cfg, client.cfg.name, batch, self.current_classifier(),
+        result = process_batch(self.factory, self.cfg, client.cfg.name, batch, self.current_classifier,
                                prepared=prepared)
         with self._lock:
             self.stats.add(result)
@@ -176,6 +180,7 @@ class Worker:
         """The active model; a version activated by `intake train` is picked up here, between batches."""
         loading = self._loading
         if loading is not None:
+            self.model_wanted.set()
             self.classifier = loading.result()  # the first batch waits for the model loading beside it
             self._loading = None
         assert self.classifier is not None
@@ -218,7 +223,7 @@ class Worker:
         from intake.quarantine import retry_requested
 
         try:
-            outcomes = retry_requested(self.factory, self.cfg, self.current_classifier())
+            outcomes = retry_requested(self.factory, self.cfg, self.current_classifier)
         except SQLAlchemyError as exc:
             self.outages.failed("database", exc)
             return

@@ -11,12 +11,6 @@ from email.parser import BytesHeaderParser
 from email.policy import Compat32
 from email.utils import parsedate_to_datetime
 
-import mailparser
-
-# mail-parser warns about every part type it does not decode itself and logs whole headers it cannot decode
-# (client data, kilobytes long); we read those parts on our own and note what we repaired.
-logging.getLogger("mailparser").setLevel(logging.CRITICAL)
-
 from classifiers.lang import detect_language
 from intake.identity import synthetic_message_id
 from intake.parse.addresses import first_mailbox, mailboxes, plausible
@@ -25,9 +19,14 @@ from intake.parse.charsets import decode_bytes
 from intake.parse.encoded_words import decode_words
 from intake.parse.head_repair import repair_head
 from intake.parse.lifted import message_from_bytes
+from intake.parse.mail_parser_view import MailParserView
 from intake.parse.nesting import MAX_DEPTH, limit_nesting
 from intake.parse.text import html_to_text, new_text, sanitize_html
 from intake.values import AttachmentInfo, Email
+
+# mail-parser warns about every part type it does not decode itself and logs whole headers it cannot decode
+# (client data, kilobytes long); we read those parts on our own and note what we repaired.
+logging.getLogger("mailparser").setLevel(logging.CRITICAL)
 
 _MSGID = re.compile(r"<[^<>\s]+>")
 # Never in a text field: C0 and C1 controls but tab and newline, lone surrogates, non-characters.
@@ -345,7 +344,7 @@ def _read(raw: bytes) -> _Read:
     if nested:
         notes.append(f"MIME parts nested deeper than {MAX_DEPTH} levels are kept as one attachment")
     try:
-        mp = mailparser.MailParser(message_from_bytes(data))
+        mp = MailParserView(message_from_bytes(data))
         if mp.message is not None:
             # mail-parser's charset decoding is replaced by ours, so its complaint about it does not count.
             return _Read(mp.message, _to_utc(mp.date), set(mp.defects_categories) - {"CharsetDecodeDefect"}, notes)
