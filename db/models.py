@@ -249,6 +249,8 @@ class Message(Base):
     parse_notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Up to the size limit per message: loaded only when asked for.
     raw: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    # When retention (`intake purge`) removed the raw bytes, and with them the attachments' content.
+    raw_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     item: Mapped[Item | None] = relationship(back_populates="messages", foreign_keys=[item_id])
@@ -350,3 +352,15 @@ class WorkerPresence(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditEntry(Base):
+    """A record of what was done to client data and by whom (erasures, exports, purges); never personal data."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(32))  # erase, export, purge
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -10,7 +10,10 @@ from datetime import date, timedelta
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from intake.backup_commands import add_backup_commands
+from intake.client_commands import add_client_commands
 from intake.config import Config, ConfigError, load_config
+from intake.doctor import add_doctor_command
 from intake.logs import setup_logging
 from intake.model_commands import add_model_commands
 from intake.quarantine_commands import add_quarantine_commands
@@ -58,10 +61,16 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
         raise UserError("--processes: cannot be combined with --once")
     if not cfg.mailboxes:
         raise ConfigError("mailboxes: no mailbox configured; add a [[mailboxes]] table")
-    open_factory(cfg)  # a database problem is one line here, not one per process
+    factory = open_factory(cfg)  # a database problem is one line here, not one per process
     from intake.processes import supervise
 
-    return supervise(args.processes, args.config, args.log_level, args.log_format)
+    health = None
+    if cfg.worker.health_endpoint is not None:
+        from intake.health_server import start_health_server, supervisor_readiness
+
+        def health(dead):  # type: ignore[no-untyped-def]
+            return start_health_server(cfg.worker.health_address, supervisor_readiness(factory.kw["bind"], dead))
+    return supervise(args.processes, args.config, args.log_level, args.log_format, health)
 
 
 def cmd_export(cfg: Config, args: argparse.Namespace) -> int:
@@ -201,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="create or migrate the schema").set_defaults(func=cmd_db_upgrade)
+    add_backup_commands(db)
 
     run = sub.add_parser("run", help="run the intake worker")
     run.add_argument("--once", action="store_true", help="process what is pending, send acknowledgments, exit")
@@ -249,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_user_commands(sub)
     add_quarantine_commands(sub)
+    add_doctor_command(sub)
+    add_client_commands(sub)
     return parser
 
 
@@ -256,7 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     try:
-        cfg = load_config(args.config)
+        # `intake doctor` reports a broken config as one of its checks.
+        cfg = None if getattr(args, "reads_config_itself", False) else load_config(args.config)
         return int(args.func(cfg, args) or 0)
     except ConfigError as exc:
         print(f"intake: config error: {exc}", file=sys.stderr)

@@ -183,6 +183,22 @@ class WorkerConfig:
     lease_seconds: float = 15.0      # a mailbox whose worker stops heartbeating is taken over after this long
     heartbeat_seconds: float = 5.0   # how often leases are renewed and idle workers look for free mailboxes
     resync_seconds: float = 300.0    # on IDLE, a full re-sync this often anyway (new mail is checked before IDLE)
+    health_address: str = ""         # "HOST:PORT" where the worker answers /healthz and /readyz; "": off
+
+    @property
+    def health_endpoint(self) -> tuple[str, int] | None:
+        """health_address as (host, port), or None when off (parse_config has checked it)."""
+        if not self.health_address:
+            return None
+        host, _, port = self.health_address.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    # Days after an item is closed (resolved or closed) until its messages' raw bytes, and with them the
+    # attachments, are removed by `intake purge`; the item, its texts and its history stay. 0: kept forever.
+    raw_days: int = 0
 
 
 # Whom forwarded headers are read from with behind_proxy and no trusted_proxies: a proxy on the same host.
@@ -232,6 +248,7 @@ class Config:
     sla: SlaConfig = field(default_factory=SlaConfig)
     web: WebConfig = field(default_factory=WebConfig)
     worker: WorkerConfig = field(default_factory=WorkerConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
     def own_addresses(self) -> set[str]:
         """Every address that is ours: mailboxes, the sender address, and extras."""
@@ -360,12 +377,23 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("worker.lease_seconds: must be at least twice worker.heartbeat_seconds")
     if cfg.worker.resync_seconds < 1:
         raise ConfigError("worker.resync_seconds: must be at least 1")
+    _validate_address("worker.health_address", cfg.worker.health_address)
+    if cfg.retention.raw_days < 0:
+        raise ConfigError("retention.raw_days: must be 0 (keep forever) or a number of days")
     if cfg.sla.check_seconds < 5:
         raise ConfigError("sla.check_seconds: must be at least 5")
     try:
         cfg.sla.built  # noqa: B018  (built once here so a mistake stops the program at start)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _validate_address(key: str, value: str) -> None:
+    if not value:
+        return
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"{key}: expected \"HOST:PORT\" such as \"127.0.0.1:9101\", not {value!r}")
 
 
 def _validate_proxies(web: WebConfig) -> None:

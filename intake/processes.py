@@ -8,7 +8,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 log = logging.getLogger("intake.processes")
 STOP_SECONDS = 60.0  # a worker finishes its batches and releases its leases; after this it is killed
@@ -24,7 +26,8 @@ def _child(config_path: str | None, log_level: str, log_format: str) -> None:
 
     setup_logging(log_level, log_format)
     try:
-        sys.exit(run_worker(load_config(config_path), config_path))
+        # The supervisor serves the health endpoints for all its processes.
+        sys.exit(run_worker(load_config(config_path), config_path, health=False))
     except ConfigError as exc:
         print(f"intake: config error: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -33,10 +36,12 @@ def _child(config_path: str | None, log_level: str, log_format: str) -> None:
         sys.exit(1)
 
 
-def supervise(count: int, config_path: str | None, log_level: str, log_format: str) -> int:
+def supervise(count: int, config_path: str | None, log_level: str, log_format: str,
+              health: Callable[[Callable[[], list[int]]], Any] | None = None) -> int:
     """Runs COUNT worker processes until SIGINT/SIGTERM (passed on to them); restarts one that dies, with backoff.
 
-    SIGHUP is passed on too, so every process reloads its mailboxes.
+    SIGHUP is passed on too, so every process reloads its mailboxes. HEALTH, given the function that lists the
+    processes not running, starts the health endpoints (and returns what to close at the end).
     """
     # spawn, not fork: no threads or connections inherited, and each process names itself on its claims.
     ctx = multiprocessing.get_context("spawn")
@@ -64,6 +69,7 @@ def supervise(count: int, config_path: str | None, log_level: str, log_format: s
     signal.signal(signal.SIGHUP, lambda *_: forward(signal.SIGHUP))
     for i in range(count):
         start(i)
+    server = health(lambda: [i for i, p in enumerate(procs) if p is None or not p.is_alive()]) if health else None
     restart_at: dict[int, float] = {}
     while not stop.wait(0.5):
         for i, p in enumerate(procs):
@@ -90,5 +96,7 @@ def supervise(count: int, config_path: str | None, log_level: str, log_format: s
             p.kill()
             p.join()
         codes.append(p.exitcode)
+    if server is not None:
+        server.close()
     log.info("event=workers_stopped codes=%s", ",".join(map(str, codes)))
     return 0 if all(c == 0 for c in codes) else 1

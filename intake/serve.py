@@ -8,7 +8,7 @@ import sys
 import threading
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from intake.config import Config, ConfigError, load_config
 from intake.shell import open_factory
@@ -77,16 +77,18 @@ def build_worker(cfg: Config, factory: sessionmaker[Session], stop: threading.Ev
     return worker, loading
 
 
-def run_worker(cfg: Config, config_path: str | None, once: bool = False) -> int:
+def run_worker(cfg: Config, config_path: str | None, once: bool = False, health: bool = True) -> int:
     """`intake run` in this process: --once drains and exits; otherwise serves until SIGINT or SIGTERM.
 
     SIGHUP re-reads CONFIG_PATH (else $INTAKE_CONFIG) and applies its [[mailboxes]]: new ones are served,
-    removed ones let go, changed ones reconnected. Other sections need a restart.
+    removed ones let go, changed ones reconnected. Other sections need a restart. HEALTH: serve the health
+    endpoints on worker.health_address (one of `--processes N` does not: their supervisor does).
     """
     if not cfg.mailboxes:
         raise ConfigError("mailboxes: no mailbox configured; add a [[mailboxes]] table")
     stop = threading.Event()
-    worker, loading = build_worker(cfg, open_factory(cfg), stop, config_path, once)
+    factory = open_factory(cfg)
+    worker, loading = build_worker(cfg, factory, stop, config_path, once)
     if once:
         stats = worker.run_once()
         print(f"new items: {stats.new_items}, follow-ups: {stats.follow_ups}, recorded without reply: "
@@ -105,8 +107,22 @@ def run_worker(cfg: Config, config_path: str | None, once: bool = False) -> int:
             stop.set()
 
     loading.add_done_callback(model_done)
+    health_server = _start_health(cfg, factory, loading) if health else None
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: worker.request_reload())
-    worker.run_forever()
+    try:
+        worker.run_forever()
+    finally:
+        if health_server is not None:
+            health_server.close()
     return 1 if failed.is_set() else 0
+
+
+def _start_health(cfg: Config, factory: Any, loading: Future) -> Any:
+    """The health endpoints on worker.health_address, when configured."""
+    if cfg.worker.health_endpoint is None:
+        return None
+    from intake.health_server import start_health_server, worker_readiness
+
+    return start_health_server(cfg.worker.health_address, worker_readiness(factory.kw["bind"], loading))

@@ -115,10 +115,15 @@ def _targets(key: str, raw: object, business: bool) -> dict[str, dict[str, float
     return out
 
 
+# The keys of a [sla.calendars.NAME] and a [sla.policies.NAME] table.
+CALENDAR_KEYS = ("timezone", "hours", "country", "subdivision", "holidays", "workdays")
+POLICY_KEYS = ("calendar", "tiers", "targets")
+
+
 def _calendar(name: str, raw: object) -> BusinessCalendar:
     if not isinstance(raw, Mapping):
         raise ValueError(f"sla.calendars.{name}: expected a table")
-    unknown = set(raw) - {"timezone", "hours", "country", "subdivision", "holidays", "workdays"}
+    unknown = set(raw) - set(CALENDAR_KEYS)
     if unknown:
         raise ValueError(f"sla.calendars.{name}.{sorted(unknown)[0]}: unknown key")
     if "timezone" not in raw or "hours" not in raw:
@@ -148,7 +153,7 @@ def parse_policies(calendars: Mapping[str, Any], policies: Mapping[str, Any], de
         key = f"sla.policies.{name}"
         if not isinstance(raw, Mapping):
             raise ValueError(f"{key}: expected a table")
-        unknown = set(raw) - {"calendar", "tiers", "targets"}
+        unknown = set(raw) - set(POLICY_KEYS)
         if unknown:
             raise ValueError(f"{key}.{sorted(unknown)[0]}: unknown key")
         calendar = raw.get("calendar", WALL_CLOCK)

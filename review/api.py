@@ -1,12 +1,10 @@
 """The JSON API: the queue, one item with its thread and history, category corrections, and a health check."""
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import object_session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,10 +21,8 @@ from review.openapi import OPENAPI
 from review.params import InvalidInput, item_ref, parse_category, parse_queue_filter, shown
 from review.participants import thread_people
 from review.present import item_detail_json, item_json, message_json, thread
-from review.queries import item_detail, ping, queue_page
+from review.queries import item_detail, queue_page
 from review.sla_view import clocks_json, item_sla
-
-log = logging.getLogger(__name__)
 
 
 def routes(ctx: Context) -> list[Route]:
@@ -94,20 +90,10 @@ def routes(ctx: Context) -> list[Route]:
     def schema(request: Request) -> Response:
         return JSONResponse(OPENAPI)
 
-    def healthz(request: Request) -> Response:
-        try:
-            with ctx.read() as session:
-                ok = ping(session)
-        except SQLAlchemyError as exc:
-            log.error("event=healthz_failed error=%s", exc.__class__.__name__)
-            return JSONResponse({"ok": False, "error": "database unavailable"}, status_code=503)
-        return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
-
     return [
         Route("/api/items", list_items, methods=["GET"], name="api_items"),
         Route("/api/items/{ref}", get_item, methods=["GET"], name="api_item"),
         Route("/api/items/{ref}/category", change_category, methods=["POST"], name="api_change_category"),
         Route("/api/items/{ref}/messages", messages, methods=["GET"], name="api_messages"),
         Route("/api/openapi.json", schema, methods=["GET"], name="api_schema"),
-        Route("/healthz", healthz, methods=["GET"], name="healthz"),
     ]

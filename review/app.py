@@ -31,12 +31,14 @@ from review import (
     api_actions,
     archive,
     downloads,
+    health,
     i18n,
     item_actions,
     login,
     pages,
     people,
     present,
+    privacy_page,
     quarantine_page,
     sla_pages,
     sla_report_page,
@@ -176,6 +178,7 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
     routes = [*login.routes(ctx), *pages.routes(ctx), *item_actions.routes(ctx), *archive.routes(ctx),
               *downloads.routes(ctx), *people.routes(ctx), *quarantine_page.routes(ctx), *sla_pages.routes(ctx),
               *sla_report_page.routes(ctx), *api.routes(ctx), *api_actions.routes(ctx), *account.routes(ctx),
+              *health.routes(ctx), *privacy_page.routes(ctx),
               Mount("/static/reports", StaticFiles(directory=str(REPORT_STATIC)), name="report_static"),
               Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
     return ReviewApp(

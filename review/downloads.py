@@ -44,7 +44,7 @@ def routes(ctx: Context) -> list[Route]:
             return error_page(ctx, request, 404, missing)
         with ctx.read() as session:
             found = session.execute(
-                select(Attachment, Message.raw, Item)
+                select(Attachment, Message.raw, Item, Message.raw_purged_at)
                 .join(Message, Attachment.message_id == Message.id).join(Item, Message.item_id == Item.id)
                 .where(Attachment.id == attachment_id, Item.ref == ref)
                 .options(joinedload(Item.contact))
@@ -53,6 +53,10 @@ def routes(ctx: Context) -> list[Route]:
                 return error_page(ctx, request, 404, missing)
             attachment, raw = found[0], found[1]
             filename, sha256 = attachment.filename, attachment.sha256
+            if found[3] is not None:
+                return error_page(ctx, request, 410, _("The attachment %(filename)s was removed with the raw message "
+                                                       "on %(day)s, as the data retention rules ask.",
+                                                       filename=filename, day=found[3].strftime("%Y-%m-%d")))
         data = ctx.read_attachment(raw, sha256) if ctx.read_attachment else None
         if data is None:
             return error_page(ctx, request, 404, _("The attachment %(filename)s could not be read from the stored "

@@ -19,10 +19,10 @@ from review.user_sessions import SEEN_RESOLUTION, OpenSession, find_session, not
 from review.viewer import TOKEN_USE_RESOLUTION, Viewer, note_token_use, token_owner
 
 # Reachable without signing in; everything else needs a session (pages) or a token (API).
-PUBLIC_PATHS = ("/login", "/healthz")
+PUBLIC_PATHS = ("/login", "/healthz", "/readyz")
 PUBLIC_PREFIXES = ("/static/",)
 # Never read a session (health checks and stylesheets need no database round trip).
-SESSIONLESS_PATHS = ("/healthz",)
+SESSIONLESS_PATHS = ("/healthz", "/readyz")
 CSRF_FIELD = "csrf_token"
 # The one thing the signed cookie holds for a signed-in browser: the session's random key.
 SESSION_KEY = "sid"

@@ -187,8 +187,3 @@ def filter_choices(session: Session, org_ids: Collection[int] | None,
         # A PM learns nothing of the people (or the existence) of other clients' teams.
         users = users.where(or_(User.organizations.any(Organization.id.in_(org_ids)), User.id == me))
     return session.scalars(orgs).all(), session.scalars(users).all()
-
-
-def ping(session: Session) -> bool:
-    """Whether the database answers a trivial query."""
-    return session.scalar(select(1)) == 1

@@ -39,7 +39,7 @@ def _routes(app, api: bool, method: str) -> list[str]:
     found = []
     for r in app.routes:
         if isinstance(r, Route) and method in (r.methods or ()):
-            if r.path in ("/login", "/healthz") or r.path.startswith("/api") != api:
+            if r.path in ("/login", "/healthz", "/readyz") or r.path.startswith("/api") != api:
                 continue
             found.append(_concrete(r.path))
     assert found, f"no {method} routes found"
@@ -71,6 +71,7 @@ def test_every_api_route_refuses_anonymous_and_bad_tokens(app, factory, two_orgs
                     assert r.status_code == 401, (method, path, headers)
                     assert "Bearer" in r.json()["error"] and r.headers["www-authenticate"].startswith("Bearer")
         assert c.get("/healthz").status_code == 200
+        assert c.get("/readyz").json() == {"ok": True, "database": "ok"}  # says nothing about the data
 
 
 def test_sign_in_then_out(app, factory, two_orgs):

@@ -35,7 +35,7 @@ def config(tmp_path) -> str:
 
 
 @pytest.mark.parametrize("command", [["db", "upgrade"], ["user", "list"], ["export"], ["quarantine", "list"],
-                                     ["report", "sla"], ["--help"]])
+                                     ["report", "sla"], ["purge", "--dry-run", "--days", "30"], ["--help"]])
 def test_commands_that_do_not_classify_do_not_import_spacy(config, command):
     if command != ["--help"]:
         assert loaded("--config", config, "db", "upgrade")[0] == 0

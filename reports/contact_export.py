@@ -1,0 +1,84 @@
+"""Everything held about one contact (GDPR / PIPL access request), as a zip: contact.json, items.json (with their
+histories), messages.json (texts, addresses, attachments' metadata), each message's raw .eml, and the mail we
+sent them (sent/*.eml)."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import datetime
+from typing import IO, Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload, undefer
+
+from db.erasure import contact_item_ids, contact_message_ids, find_contact
+from db.models import Item, Message, OutboxMail
+from reports.render import iso_utc
+
+
+class NoSuchContact(LookupError):
+    """No contact has the address asked for."""
+
+
+def _when(value: datetime | None) -> str | None:
+    return iso_utc(value) if value is not None else None
+
+
+def write_contact_export(session: Session, email: str, out: IO[bytes]) -> dict[str, int]:
+    """Writes the zip for the contact EMAIL to OUT; returns how many items, messages and sent mails it holds.
+    NoSuchContact when there is none."""
+    contact = find_contact(session, email)
+    if contact is None:
+        raise NoSuchContact(email)
+    item_ids = contact_item_ids(session, contact.id)
+    message_ids = contact_message_ids(session, contact.email, item_ids)
+    items = session.scalars(select(Item).where(Item.id.in_(item_ids)).options(selectinload(Item.events))
+                            .order_by(Item.id)).all()
+    refs = {i.id: i.ref for i in items}
+    messages = session.scalars(select(Message).where(Message.id.in_(message_ids)).options(
+        undefer(Message.raw), selectinload(Message.attachments), selectinload(Message.item)).order_by(Message.id)).all()
+    sent = session.scalars(select(OutboxMail).where(or_(OutboxMail.item_id.in_(item_ids),
+                                                        func.lower(OutboxMail.to_address) == contact.email.lower()))
+                           .order_by(OutboxMail.id)).all()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        def put(name: str, value: Any) -> None:
+            z.writestr(name, json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+        put("contact.json", {"email": contact.email, "name": contact.name, "created_at": _when(contact.created_at),
+                             "organization": contact.organization.name if contact.organization else None})
+        put("items.json", [{
+            "ref": i.ref, "subject": i.subject, "category": i.category, "status": i.status, "lang": i.lang,
+            "received_at": _when(i.received_at), "acknowledged_at": _when(i.acknowledged_at),
+            "first_response_at": _when(i.first_response_at), "resolved_at": _when(i.resolved_at),
+            "history": [{"kind": e.kind, "actor": e.actor, "at": _when(e.created_at), "data": e.data}
+                        for e in i.events]} for i in items])
+        listed = []
+        for m in messages:
+            raw = bytes(m.raw or b"")
+            eml = f"messages/{m.id}.eml" if raw else None
+            if eml:
+                z.writestr(eml, raw)
+            listed.append({
+                "id": m.id, "item": m.item.ref if m.item else None, "direction": m.direction,
+                "message_id": m.message_id, "sender": m.sender, "sender_name": m.sender_name,
+                "recipients": m.recipients, "subject": m.subject, "sent_at": _when(m.sent_at),
+                "received_at": _when(m.received_at), "text": m.new_text, "body_text": m.body_text,
+                "status": m.status, "eml": eml, "raw_removed_at": _when(m.raw_purged_at),
+                "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size,
+                                 "sha256": a.sha256} for a in m.attachments]})
+        put("messages.json", listed)
+        for row in sent:
+            if row.raw:
+                z.writestr(f"sent/{row.id}.eml", bytes(row.raw))
+        put("sent.json", [{"id": row.id, "item": refs.get(row.item_id or 0), "kind": row.kind, "to": row.to_address,
+                           "status": row.status, "created_at": _when(row.created_at), "sent_at": _when(row.sent_at),
+                           "eml": f"sent/{row.id}.eml" if row.raw else None} for row in sent])
+    return {"items": len(items), "messages": len(messages), "sent": len(sent)}
+
+
+def contact_export_bytes(session: Session, email: str) -> tuple[bytes, dict[str, int]]:
+    """The zip of write_contact_export in memory (for a download) and its counts."""
+    buf = io.BytesIO()
+    counts = write_contact_export(session, email, buf)
+    return buf.getvalue(), counts

@@ -1,0 +1,65 @@
+"""The admins' client-data page: export a contact as a zip, erase a contact (the address typed twice), the audit
+log; other users do not see it."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from db.models import AuditEntry, Contact, Item, Message
+from tests.unit.test_review_app import add_item
+from tests.web import signed_in
+
+
+def _two_items(factory) -> None:
+    with factory.begin() as session:
+        add_item(session, 1, subject="Login page broken for Anna Lee")
+        add_item(session, 2, email="bo@acme.example", name="Bo Chen", body="Anna Lee asked me to write.")
+
+
+def test_export_is_a_zip_of_the_contacts_data(admin, factory):
+    _two_items(factory)
+    r = admin.post("/privacy/export", data={"email": "Anna@Acme.Example", "csrf_token": admin.csrf})
+    assert r.status_code == 200 and r.headers["content-disposition"].startswith("attachment")
+    with zipfile.ZipFile(io.BytesIO(r.content)) as z:
+        assert json.loads(z.read("contact.json"))["name"] == "Anna Lee"
+        assert [i["ref"] for i in json.loads(z.read("items.json"))] == ["CI-000001"]
+        messages = json.loads(z.read("messages.json"))
+        assert [m["text"] for m in messages] == ["The login page shows an error."]
+        assert z.read(messages[0]["eml"]) == b"raw"
+    page = admin.get("/privacy")
+    assert page.status_code == 200 and "export" in page.text and "lead@example.com" in page.text
+
+
+def test_erase_needs_the_address_twice_and_then_erases(admin, factory):
+    _two_items(factory)
+    r = admin.post("/privacy/erase", data={"email": "anna@acme.example", "confirm": "ana@acme.example",
+                                           "csrf_token": admin.csrf})
+    assert r.status_code == 400 and "nothing was erased" in r.text
+    with factory() as session:
+        assert session.scalar(select(Contact).where(Contact.email == "anna@acme.example")) is not None
+    r = admin.post("/privacy/erase", data={"email": "anna@acme.example", "confirm": "anna@acme.example",
+                                           "csrf_token": admin.csrf}, follow_redirects=True)
+    assert r.status_code == 200 and "The contact was erased" in r.text
+    with factory() as session:
+        assert session.scalar(select(Contact).where(Contact.email == "anna@acme.example")) is None
+        assert session.scalar(select(Item.subject).where(Item.ref == "CI-000001")) == ""
+        bo = session.scalar(select(Message.new_text).where(Message.sender == "bo@acme.example"))
+        assert bo == "[erased] asked me to write."
+        entry = session.scalars(select(AuditEntry)).one()
+        assert (entry.action, entry.actor, entry.data["items"]) == ("erase", "lead@example.com", 1)
+    missing = admin.post("/privacy/erase", data={"email": "anna@acme.example", "confirm": "anna@acme.example",
+                                                 "csrf_token": admin.csrf})
+    assert missing.status_code == 404
+
+
+def test_a_pm_does_not_see_the_page(app, factory):
+    _two_items(factory)
+    with TestClient(app) as c:
+        pm = signed_in(c, factory, email="mei@example.com", role="pm")
+        assert pm.get("/privacy").status_code == 404
+        r = pm.post("/privacy/export", data={"email": "anna@acme.example", "csrf_token": pm.csrf})
+        assert r.status_code == 404 and not r.headers["content-type"].startswith("application/octet")
