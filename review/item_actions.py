@@ -42,7 +42,7 @@ def _correct(ctx: Context, me: Viewer, ref: str, category: str) -> object:
         category = parse_category(category)
     except InvalidInput as exc:
         raise ActionError(exc.message, local=exc.local, **exc.values) from None
-    if correct_category(ctx.write, ref, category, me.email, me.item_filter()) is None:
+    if correct_category(ctx.write, ref, category, me.email, me.item_filter(), ctx.client_mail) is None:
         raise NotFound(ref)
     return None
 
@@ -72,7 +72,7 @@ def _apply_all(refs: list[str], apply: Callable[[str], object]) -> tuple[int, li
 
 def routes(ctx: Context) -> list[Route]:
     """POST routes under /items/{ref}/..., bound to CTX; each answers with a redirect to the item page."""
-    out = Outgoing(ctx.settings.from_address, ctx.settings.team)
+    out = Outgoing(ctx.settings.from_address, ctx.settings.team, ctx.client_mail)
 
     def action(handler: Handler, sends: bool = False) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -103,7 +103,7 @@ def routes(ctx: Context) -> list[Route]:
         return actions.assign(ctx.write, me, ref, person)
 
     def status(me: Viewer, ref: str, form: FormData) -> object:
-        return actions.change_status(ctx.write, me, ref, str(form.get("status", "")).strip())
+        return actions.change_status(ctx.write, me, ref, str(form.get("status", "")).strip(), ctx.client_mail)
 
     def note(me: Viewer, ref: str, form: FormData) -> object:
         text = text_value(form.get("text"), "note", actions.MAX_TEXT, lines=True, label=actions.FIELDS["note"])
@@ -134,7 +134,7 @@ def routes(ctx: Context) -> list[Route]:
         handlers: dict[str, Callable[[str], object]] = {
             "category": lambda ref: _correct(ctx, me, ref, value),
             "assign": lambda ref: assign(me, ref, FormData({"assignee": value})),
-            "status": lambda ref: actions.change_status(ctx.write, me, ref, value),
+            "status": lambda ref: actions.change_status(ctx.write, me, ref, value, ctx.client_mail),
         }
         if kind not in handlers:
             return error_page(ctx, request, 400, _("action: choose what to do with the selected items"), back=back)
@@ -153,9 +153,9 @@ def routes(ctx: Context) -> list[Route]:
 
     return [
         Route("/bulk", bulk, methods=["POST"], name="bulk"),
-        Route("/items/{ref}/category", action(category), methods=["POST"], name="change_category"),
+        Route("/items/{ref}/category", action(category, sends=True), methods=["POST"], name="change_category"),
         Route("/items/{ref}/assign", action(assign), methods=["POST"], name="assign"),
-        Route("/items/{ref}/status", action(status), methods=["POST"], name="change_status"),
+        Route("/items/{ref}/status", action(status, sends=True), methods=["POST"], name="change_status"),
         Route("/items/{ref}/note", action(note), methods=["POST"], name="add_note"),
         Route("/items/{ref}/follow-up", action(follow_up), methods=["POST"], name="follow_up"),
         Route("/items/{ref}/reply", action(reply, sends=True), methods=["POST"], name="reply"),
