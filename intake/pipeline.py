@@ -22,8 +22,8 @@ from classifiers import LABELS, Classifier, Prediction
 from classifiers.approval import decision
 from classifiers.prediction import NO_TEXT
 from db.changes import record_decision
-from db.client_view import cancel_pending_survey
 from db.claims import claim_batch, release, start_alone, worker_name
+from db.client_view import cancel_pending_survey
 from db.models import Event, Item, Mailbox, Message, StatusLink, User
 from db.queries import (
     item_by_message_ids,

@@ -281,7 +281,8 @@ def _csat_figures(f: CsatFigures) -> list[dict[str, Any]]:
         shown = "" if value is None else (str(value) if isinstance(value, int) else _cell(value, SHARE_DECIMALS))
         return {"figure": name, "value": shown, "text": text, "href": None}
 
-    return [cell("csat_sent", f.surveys_sent, str(f.surveys_sent)), cell("csat_responses", f.responses, str(f.responses)),
+    return [cell("csat_sent", f.surveys_sent, str(f.surveys_sent)),
+            cell("csat_responses", f.responses, str(f.responses)),
             cell("csat_response_rate", f.response_rate, percent(f.response_rate)),
             cell("csat_average", f.average, "—" if f.average is None else f"{f.average:.2f}"),
             cell("csat_satisfied_share", f.satisfied_share, percent(f.satisfied_share))]

@@ -16,8 +16,8 @@ from db.status_links import new_link, revoke_links
 from db.types import utcnow
 from db.workflow import ALL_STATUSES, DONE, WorkflowError, check_move, next_statuses
 from responders.client_mail import ClientMailSettings, item_moved, link_for
-from responders.links import status_url
 from responders.compose import AckRequest, Assessment, build_assessment, build_reply
+from responders.links import status_url
 from responders.outbox import enqueue
 from responders.recipients import deliverable
 from review.i18n import N_, Explained, gettext

@@ -125,6 +125,23 @@ def routes(ctx: Context) -> list[Route]:
     def send_assessment(me: Viewer, ref: str, form: FormData) -> object:
         return actions.send_assessment(ctx.write, me, ref, out, _copies(form))
 
+    async def status_link(request: Request) -> Response:
+        raw_ref = request.path_params["ref"]
+        await checked_form(request)
+        ref = item_ref(raw_ref)
+        base = ctx.client_mail.base_url if ctx.client_mail is not None else ""
+        try:
+            if ref is None:
+                raise NotFound(raw_ref)
+            url, _revoked = await run_in_threadpool(actions.new_status_link, ctx.write, viewer(request), ref, base)
+        except NotFound:
+            return error_page(ctx, request, 404, _("There is no item with the reference %(ref)s.",
+                                                   ref=ref or shown(raw_ref)))
+        # Shown this once: only the token's hash is kept.
+        request.session["flash"] = _("New link to the client's status page (shown only now; earlier links no "
+                                     "longer work): %(url)s", url=url)
+        return RedirectResponse(item_url(ref), status_code=303)
+
     async def bulk(request: Request) -> Response:
         form = await checked_form(request)
         back = safe_next(str(form.get("back", "/")))
@@ -159,6 +176,7 @@ def routes(ctx: Context) -> list[Route]:
         Route("/items/{ref}/note", action(note), methods=["POST"], name="add_note"),
         Route("/items/{ref}/follow-up", action(follow_up), methods=["POST"], name="follow_up"),
         Route("/items/{ref}/reply", action(reply, sends=True), methods=["POST"], name="reply"),
+        Route("/items/{ref}/status-link", status_link, methods=["POST"], name="new_status_link"),
         Route("/items/{ref}/assessment", action(assess), methods=["POST"], name="assess"),
         Route("/items/{ref}/assessment/send", action(send_assessment, sends=True), methods=["POST"],
               name="send_assessment"),
