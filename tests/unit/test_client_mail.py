@@ -1,6 +1,7 @@
 """Client mail settings and texts: the config keys, the survey links, CSAT in the weekly summary."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from intake.client_settings import client_mail_settings
 from intake.config import ConfigError, parse_config
 from reports.csat import CsatFigures, CsatTally
+from reports.digest import ClientDigest, DigestItem
 from reports.render import percent
 from responders.links import SurveyLinks, status_url
 from responders.notices import render_notice
@@ -72,3 +74,16 @@ def test_the_weekly_summary_gives_the_csat_figures(lang, line):
                          previous=None, clocks=[], organizations=[], open_breached=[], open_breached_total=0,
                          base_url="", report_url="", attachment="a.html", share=percent, duration=str)
     assert line in text
+
+
+@pytest.mark.parametrize("lang, line", [
+    ("en", 'our one-question survey "How did we do on CI-000007?" still awaits your answer'),
+    ("zh", "满意度调查“您对 CI-000007 的处理满意吗？”尚待您回复"),
+])
+def test_the_client_digest_mentions_an_open_survey(lang, line):
+    when = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
+    done = DigestItem("CI-000007", "Export", "issue", "resolved", when, when, survey_open=True)
+    answered = DigestItem("CI-000008", "Import", "issue", "resolved", when, when)
+    d = ClientDigest(1, "anna@acme.example", "Anna", "Acme", lang, (), (done, answered))
+    text = render_notice("client_digest", lang, d=d, team="T", period="W", day=lambda v: v.date().isoformat())
+    assert text.count(line) == 1
