@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -19,11 +20,12 @@ from db.models import Event, Item, Message, Survey
 from db.status_links import item_for_token
 from reports.policy import WALL_CLOCK
 from reports.state import item_clocks, snapshot_of
-from responders.client_mail import ClientMailSettings, rate
+from responders.client_mail import NEGATIVE, ClientMailSettings, rate
 from responders.links import RATINGS, STATUS_PATH, SURVEY_PATH
 from review.auth import LoginLimiter
 from review.context import Context
 from review.i18n import N_, gettext, scope_language, speaking
+from review.item_actions import send_outbox_quietly
 from review.params import InvalidInput, text_value
 
 log = logging.getLogger(__name__)
@@ -179,13 +181,16 @@ def routes(ctx: Context) -> list[Route]:
                 return None
             survey, item = found
             now = ctx.now()
+            alerted = False
             if rating is not None:
                 assert mail is not None
-                rate(session, survey, item, rating, mail, now)
+                before = survey.rating
+                alerted = rate(session, survey, item, rating, mail, now) and rating in NEGATIVE \
+                    and before not in NEGATIVE
             if comment is not None and comment != survey.comment:
                 survey.comment = comment
                 _note_comment(session, survey, item, now)
-            return _survey_view(survey, item)
+            return {**_survey_view(survey, item), "alerted": alerted}
 
     async def survey_page(request: Request) -> Response:
         refused = limited(request)
@@ -218,10 +223,13 @@ def routes(ctx: Context) -> list[Route]:
             with speaking(lang):
                 error = gettext("Your comment could not be saved: at most %(max)s characters, no control "
                                 "characters.", max=MAX_COMMENT)
-        return page(request, "client_survey.html", lang, {
+        response = page(request, "client_survey.html", lang, {
             **view, "token": token, "just_rated": rating is not None, "error": error,
             "saved": request.query_params.get("saved") == "1", "survey_path": SURVEY_PATH, "ratings": RATINGS,
         }, 400 if error else 200)
+        if view.pop("alerted", False):  # a poor rating: its assignee's email goes now, not at the worker's drain
+            response.background = BackgroundTask(send_outbox_quietly, ctx)
+        return response
 
     async def unsubscribe(request: Request) -> Response:
         refused = limited(request)
