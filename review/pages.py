@@ -111,7 +111,7 @@ def routes(ctx: Context) -> list[Route]:
             "item": item, "messages": thread(item.messages), "events": history(item.events),
             "scores": scores(latest_event(item.events, "classified")), "categories": CATEGORIES,
             "next_statuses": next_statuses(item.category, item.status), "assignees": assignees,
-            "live_links": links, "survey": survey,
+            "live_links": links, "survey": survey, "flash": request.session.pop("flash", None),
         })
 
     return [

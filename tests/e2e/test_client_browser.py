@@ -3,6 +3,7 @@ without JavaScript: what a client sees from the links in our mail."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from responders.client_mail import ClientMailSettings, schedule_survey
 from responders.links import SurveyLinks
 from review.app import create_app
 from tests.e2e.test_review_browser import browser  # noqa: F401  (the module's Chromium)
-from tests.web import serving
+from tests.web import add_user, browser_sign_in, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -151,3 +152,24 @@ def test_rating_and_commenting_on_a_phone(phone, base_url, links, factory, tmp_p
     with factory() as s:
         survey = s.scalar(select(Survey).join(Item, Item.id == Survey.item_id).where(Item.lang == lang))
         assert survey.rating == 4 and survey.comment.startswith(("很快", "Fixed"))
+
+
+def test_a_pm_makes_a_new_link_and_the_old_one_stops_working(browser, base_url, links, factory):  # noqa: F811
+    add_user(factory, "lead@example.com", "admin", name="Lin Lead")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    browser_sign_in(page, base_url, "lead@example.com")
+    page.goto(f"{base_url}/items/CI-000001")
+    expect(page.locator("#status-links")).to_contain_text("1 live link")
+    page.locator("#status-link-form button").click()
+    flash = page.locator("#flash").text_content() or ""
+    found = re.search(r"http://127\.0\.0\.1(/s/[A-Za-z0-9_\-]+)", flash)
+    assert found, flash
+    expect(page.locator("#status-links")).to_contain_text("1 live link")
+    page.reload()
+    assert found.group(1) not in page.content()  # shown once
+    assert page.goto(f"{base_url}/s/{links['zh']}").status == 404
+    assert page.goto(base_url + found.group(1)).status == 200
+    expect(page.locator("#ref")).to_have_text("CI-000001")
+    context.close()
