@@ -75,6 +75,8 @@ class Contact(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(300), default="")
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    # When the contact unsubscribed from progress updates and surveys (None: they get them).
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     organization: Mapped[Organization | None] = relationship()
@@ -364,3 +366,48 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(320))
     action: Mapped[str] = mapped_column(String(32))  # erase, export, purge
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class StatusLink(Base):
+    """A link to an item's client view (/s/<token>); only the token's SHA-256 is stored. Every mail to the
+    client carries a link of its own (the token cannot be read back to put it in the next mail); all of an
+    item's live links show that item, and "new link" revokes them all."""
+
+    __tablename__ = "status_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(320), default="system")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Survey(Base):
+    """An item's satisfaction survey: once per item, scheduled when it is done, its rating and comment."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), unique=True)
+    # scheduled (in the outbox, not yet due), sent, cancelled (the client wrote again first), suppressed
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    to_address: Mapped[str] = mapped_column(String(320), default="")
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    rating: Mapped[int | None] = mapped_column(Integer)  # 1..5
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    item: Mapped[Item] = relationship()
+
+
+class SigningKey(Base):
+    """A random key made once and kept for signing links when the config names none (see responders.links)."""
+
+    __tablename__ = "signing_keys"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

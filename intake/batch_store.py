@@ -23,14 +23,16 @@ from sqlalchemy.orm import Session, joinedload
 from classifiers import Prediction
 from db import ids
 from db.free_mail import is_free_mail
-from db.models import Attachment, Contact, Event, Item, Message, Organization, OutboxMail
+from db.models import Attachment, Contact, Event, Item, Message, Organization, OutboxMail, StatusLink
 from db.queries import insert_missing
+from db.status_links import new_link_row
 from db.types import utcnow
 from intake.config import Config
 from intake.item_events import classified, flag_complaint
 from intake.parsed import Parsed, attachment_values, message_values, reason
 from intake.threads import format_reference, references_in_subject, thread_ids
 from responders.compose import AckRequest
+from responders.links import status_url
 from responders.outbox import acks_sent_since, plan_ack, rate_window_start
 
 log = logging.getLogger("intake.batch_store")
@@ -192,6 +194,7 @@ class Rows:
         self.events: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
         self.copies: list[dict[str, Any]] = []  # our acknowledgments, as messages of their threads
+        self.links: list[dict[str, Any]] = []  # the status links the acknowledgments carry (hashes only)
 
     def message(self, p: Parsed, mailbox_id: int, now: datetime, **columns: Any) -> None:
         values = message_values(p, mailbox_id, now)
@@ -208,7 +211,7 @@ class Rows:
         attachments = [dict(a, message_id=self.messages[m]["id"]) for m, rows in self.attachments for a in rows]
         conn = session.connection()
         for model, values in ((Message, self.messages), (Message, self.copies), (Attachment, attachments),
-                              (Event, self.events), (OutboxMail, self.outbox)):
+                              (Event, self.events), (OutboxMail, self.outbox), (StatusLink, self.links)):
             if values:
                 conn.execute(insert(model.__table__), values)  # type: ignore[attr-defined]
 
@@ -265,10 +268,11 @@ def _ack_address(email: object) -> str:
 def _acknowledge(cfg: Config, item: Item, email: object, now: datetime, recent: dict[str, int], rows: Rows) -> bool:
     """Plans ITEM's acknowledgment into ROWS, counting it in RECENT (acknowledgments per address this hour)."""
     to = _ack_address(email)
+    token, link = new_link_row(item.id, now) if cfg.client_view.status_links else ("", None)
     req = AckRequest(ref=item.ref or "", category=item.category, lang=item.lang, to_address=to,
                      to_name=email.sender_name, subject=item.subject,  # type: ignore[attr-defined]
                      in_reply_to=email.message_id, references=email.references,  # type: ignore[attr-defined]
-                     neutral=item.needs_review)
+                     neutral=item.needs_review, status_url=status_url(cfg.web.base_url, token))
     try:
         plan = plan_ack(item.id, req, cfg.smtp.from_address, cfg.acknowledgment.team_name, now,
                         cfg.acknowledgment.max_per_sender_per_hour, recent.get(to, 0))
@@ -283,5 +287,7 @@ def _acknowledge(cfg: Config, item: Item, email: object, now: datetime, recent: 
     rows.outbox.extend(plan.outbox)
     assert plan.message is not None
     rows.copies.append(plan.message)
+    if link is not None:
+        rows.links.append(link)
     recent[to] = recent.get(to, 0) + 1
     return True

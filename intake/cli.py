@@ -165,7 +165,8 @@ def web_settings(cfg: Config) -> Any:
     base = WebSettings() if key is None else WebSettings(secret_key=key)
     return replace(base, https_only=cfg.web.secure_cookies, session_seconds=int(cfg.web.session_hours * 3600),
                    login_failures=cfg.web.login_failures, login_window=cfg.web.login_window_minutes * 60,
-                   from_address=cfg.smtp.from_address, team=cfg.acknowledgment.team_name)
+                   from_address=cfg.smtp.from_address, team=cfg.acknowledgment.team_name,
+                   client_requests_per_minute=cfg.client_view.requests_per_minute)
 
 
 def proxy_options(cfg: Config) -> dict[str, Any]:
@@ -184,6 +185,7 @@ def cmd_web(cfg: Config, args: argparse.Namespace) -> int:
     import uvicorn
 
     from db.claims import worker_name
+    from intake.client_settings import client_mail_settings
     from intake.parse import attachment_data
     from intake.worker import smtp_settings
     from responders.sender import drain
@@ -194,7 +196,7 @@ def cmd_web(cfg: Config, args: argparse.Namespace) -> int:
     smtp, name = smtp_settings(cfg), worker_name()
     app = create_app(factory, web_settings(cfg), send_outbox=lambda: drain(factory, smtp, name),
                      read_attachment=attachment_data, sla=cfg.sla.built,
-                     report_timezone=cfg.sla.report_timezone)
+                     report_timezone=cfg.sla.report_timezone, client_mail=client_mail_settings(cfg, factory))
     print(f"PM queue at http://{host}:{port}/", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", **proxy_options(cfg))
     return 0

@@ -201,6 +201,38 @@ class RetentionConfig:
     raw_days: int = 0
 
 
+@dataclass(frozen=True)
+class ClientViewConfig:
+    status_links: bool = True        # acknowledgments, replies and updates carry a link to the item's client view
+    requests_per_minute: int = 30    # per client address, on the status and survey pages
+
+
+def _default_updates() -> dict:
+    return {"issue": ["resolved"], "question": ["answered"], "feedback": [],
+            "change_request": ["approved", "rejected", "implemented"]}
+
+
+@dataclass(frozen=True)
+class UpdatesConfig:
+    enabled: bool = True
+    statuses: dict = field(default_factory=_default_updates)  # category -> the statuses its clients are told of
+    on_category_change: bool = True  # tell the client when a PM changes the category they were told
+
+
+@dataclass(frozen=True)
+class SurveysConfig:
+    enabled: bool = True
+    statuses: tuple[str, ...] = ("resolved", "answered")  # reaching one of these schedules the survey
+    delay_minutes: float = 60.0      # after the status is reached; cancelled if the client writes meanwhile
+    valid_days: float = 30.0         # how long the survey's links work
+    secret_key_env: str = ""         # signs the survey links; without one a random key is kept in the database
+    secret_key_file: str = ""
+
+    @property
+    def secret_key(self) -> Secret:
+        return Secret(self.secret_key_env, self.secret_key_file)
+
+
 # Whom forwarded headers are read from with behind_proxy and no trusted_proxies: a proxy on the same host.
 LOOPBACK = "127.0.0.1,::1"
 
@@ -249,6 +281,9 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    client_view: ClientViewConfig = field(default_factory=ClientViewConfig)
+    updates: UpdatesConfig = field(default_factory=UpdatesConfig)
+    surveys: SurveysConfig = field(default_factory=SurveysConfig)
 
     def own_addresses(self) -> set[str]:
         """Every address that is ours: mailboxes, the sender address, and extras."""
@@ -382,6 +417,7 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("retention.raw_days: must be 0 (keep forever) or a number of days")
     if cfg.sla.check_seconds < 5:
         raise ConfigError("sla.check_seconds: must be at least 5")
+    _validate_client_mail(cfg)
     try:
         cfg.sla.built  # noqa: B018  (built once here so a mistake stops the program at start)
     except ValueError as exc:
@@ -394,6 +430,29 @@ def _validate_address(key: str, value: str) -> None:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
         raise ConfigError(f"{key}: expected \"HOST:PORT\" such as \"127.0.0.1:9101\", not {value!r}")
+
+
+def _validate_client_mail(cfg: Config) -> None:
+    from db.workflow import WORKFLOWS
+
+    for category, wanted in cfg.updates.statuses.items():
+        if category not in WORKFLOWS:
+            raise ConfigError(f"updates.statuses.{category}: unknown category; use {', '.join(WORKFLOWS)}")
+        if not isinstance(wanted, list) or any(s not in WORKFLOWS[category] for s in wanted):
+            raise ConfigError(f"updates.statuses.{category}: expected a list of {category} statuses "
+                              f"({', '.join(WORKFLOWS[category])}), not {wanted!r}")
+    every = {s for flow in WORKFLOWS.values() for s in flow}
+    for i, status in enumerate(cfg.surveys.statuses):
+        if status not in every:
+            raise ConfigError(f"surveys.statuses[{i}]: unknown status {status!r}")
+    if cfg.surveys.delay_minutes < 0:
+        raise ConfigError("surveys.delay_minutes: must be 0 or more")
+    if cfg.surveys.valid_days <= 0:
+        raise ConfigError("surveys.valid_days: must be more than 0")
+    if cfg.surveys.secret_key_env and cfg.surveys.secret_key_file:
+        raise ConfigError("surveys.secret_key_env: give secret_key_env or secret_key_file, not both")
+    if cfg.client_view.requests_per_minute < 1:
+        raise ConfigError("client_view.requests_per_minute: must be at least 1")
 
 
 def _validate_proxies(web: WebConfig) -> None:

@@ -23,7 +23,8 @@ from classifiers.approval import decision
 from classifiers.prediction import NO_TEXT
 from db.changes import record_decision
 from db.claims import claim_batch, release, start_alone, worker_name
-from db.models import Event, Item, Mailbox, Message, User
+from db.client_view import cancel_pending_survey
+from db.models import Event, Item, Mailbox, Message, StatusLink, User
 from db.queries import (
     item_by_message_ids,
     item_by_ref,
@@ -36,10 +37,12 @@ from db.queries import (
     upsert_contact,
     written_to,
 )
+from db.status_links import new_link_row
 from db.types import utcnow
 from intake.batch_follow_ups import store_follow_ups
 from intake.batch_store import split_batch, store_bulk
 from intake.bounces import read_bounce
+from intake.client_settings import client_mail_settings
 from intake.config import Config
 from intake.identity import content_digest
 from intake.item_events import classified, flag_complaint
@@ -48,7 +51,9 @@ from intake.participants import Parties, first_joinable, speaks_for_client
 from intake.prepare import Prepared, prepare
 from intake.threads import format_reference, references_in_subject, thread_ids, without_references
 from intake.values import Email, RawMail
+from responders.client_mail import item_moved
 from responders.compose import AckRequest
+from responders.links import status_url
 from responders.outbox import enqueue_ack
 
 log = logging.getLogger("intake.pipeline")
@@ -151,6 +156,8 @@ def _file(session: Session, cfg: Config, row: Message, p: Parsed, pred: Predicti
         session.add(Event(item_id=item.id, kind=kind, created_at=now,
                           data={"message_id": email.message_id, "from": email.sender, "screening": row.screening}))
         if not email.screening.reason:
+            # The client wrote again: a survey still waiting would ask about work they are still talking about.
+            cancel_pending_survey(session, item.id, now)
             _client_decision(session, cfg, item, row, email, now)
             _flag_complaint(session, item, email, now)
         return Outcome("follow_up", item.ref or "")
@@ -210,15 +217,19 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
     _flag_complaint(session, item, email, now)
     queued = False
     if cfg.acknowledgment.enabled:
+        token, link = new_link_row(item.id, now) if cfg.client_view.status_links else ("", None)
         req = AckRequest(ref=item.ref, category=item.category, lang=email.lang,
                          to_address=email.reply_to or email.sender, to_name=email.sender_name,
                          subject=subject, in_reply_to=email.message_id,
-                         references=email.references if claimed is None else (), neutral=item.needs_review)
+                         references=email.references if claimed is None else (), neutral=item.needs_review,
+                         status_url=status_url(cfg.web.base_url, token))
         session.flush()  # the item's own rows first: a failure there is the message's, not the acknowledgment's
         try:
             with session.begin_nested():
                 queued = enqueue_ack(session, item, req, cfg.smtp.from_address, cfg.acknowledgment.team_name, now,
                                      cfg.acknowledgment.max_per_sender_per_hour) is not None
+                if queued and link is not None:
+                    session.add(StatusLink(**link))
         except DATABASE_DOWN:
             raise
         except Exception as exc:  # the client's request is kept; only the automatic answer is lost
@@ -266,6 +277,7 @@ def _client_decision(session: Session, cfg: Config, item: Item, row: Message, em
     if found:
         session.flush()  # the message's id is the evidence
         record_decision(session, item, found, email.sender, now, evidence=row)
+        item_moved(session, item, client_mail_settings(cfg), now)
         log.info("event=client_decision ref=%s decision=%s message_id=%s", item.ref, found, email.message_id)
 
 

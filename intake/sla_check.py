@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import select, true
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import Event, Item, Organization, User
+from db.models import Event, User
+from db.people import responsible_people
 from db.types import utcnow
 from intake.config import Config
 from reports.policy import WALL_CLOCK
@@ -36,23 +36,7 @@ class SlaCheck:
     emails: int = 0
 
 
-def warning_recipients(session: Session, item: Item, cache: dict[int | None, Sequence[User]] | None = None
-                       ) -> tuple[Sequence[User], bool]:
-    """Who is warned about ITEM: its active assignee, else the active PMs of its organization, else the admins.
-
-    The flag says whether the recipient is the assignee. CACHE keeps the answer per organization.
-    """
-    if item.assignee is not None and item.assignee.active:
-        return [item.assignee], True
-    org_id = item.contact.organization_id if item.contact is not None else None
-    cache = {} if cache is None else cache
-    if org_id not in cache:
-        active = select(User).where(User.active.is_(true())).order_by(User.id)
-        people: Sequence[User] = []
-        if org_id is not None:
-            people = session.scalars(active.where(User.organizations.any(Organization.id == org_id))).all()
-        cache[org_id] = people or session.scalars(active.where(User.role == "admin")).all()
-    return cache[org_id], False
+warning_recipients = responsible_people  # the same rule, shared with the alerts of poor ratings
 
 
 def _warn(session: Session, due: Due, cfg: Config, now: datetime, cache: dict[int | None, Sequence[User]]) -> int:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session, joinedload
 
-from db.models import Contact, Item, Organization
+from db.models import Contact, Item, Organization, OutboxMail, Survey
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class DigestItem:
     status: str
     received_at: datetime
     resolved_at: datetime | None
+    survey_open: bool = False      # its satisfaction survey reached the client and is not answered yet
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,18 @@ def last_full_week(today: date) -> date:
     return today - timedelta(days=today.weekday() + 7)
 
 
-def _line(item: Item) -> DigestItem:
-    return DigestItem(item.ref or "", item.subject, item.category, item.status, item.received_at, item.resolved_at)
+def _line(item: Item, open_surveys: frozenset[int] = frozenset()) -> DigestItem:
+    return DigestItem(item.ref or "", item.subject, item.category, item.status, item.received_at, item.resolved_at,
+                      item.id in open_surveys)
+
+
+def _open_surveys(session: Session, item_ids: list[int]) -> frozenset[int]:
+    """Which of ITEM_IDS have a survey that reached the client and awaits their answer."""
+    if not item_ids:
+        return frozenset()
+    return frozenset(session.scalars(
+        select(Survey.item_id).join(OutboxMail, OutboxMail.id == Survey.outbox_id)
+        .where(Survey.item_id.in_(item_ids), Survey.rating.is_(None), OutboxMail.status.in_(("sent", "handed")))))
 
 
 def client_digests(session: Session, since: datetime, until: datetime) -> list[ClientDigest]:
@@ -69,6 +80,7 @@ def client_digests(session: Session, since: datetime, until: datetime) -> list[C
         .options(joinedload(Item.contact).joinedload(Contact.organization))
         .order_by(Item.contact_id, Item.received_at, Item.id)
     ).all()
+    surveys = _open_surveys(session, [i.id for i in items])
     by_contact: dict[int, list[Item]] = {}
     for item in items:
         by_contact.setdefault(item.contact_id or 0, []).append(item)
@@ -80,5 +92,5 @@ def client_digests(session: Session, since: datetime, until: datetime) -> list[C
             contact_id=contact_id, email=contact.email, name=contact.name, organization=contact.organization.name,
             lang=own[-1].lang,
             open=tuple(_line(i) for i in own if i.resolved_at is None),
-            resolved=tuple(_line(i) for i in own if i.resolved_at is not None)))
+            resolved=tuple(_line(i, surveys) for i in own if i.resolved_at is not None)))
     return digests

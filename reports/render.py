@@ -30,12 +30,15 @@ JSON shape (``"version": 2``; instants ISO 8601 UTC with ``Z``, days ``YYYY-MM-D
     GROUP = {"key": "issue", "label": "issue", "id": null | 12, "since": "...", "until": "...",
              "items": 4, "breached_items": 1,
              "links": {"items": "<base>/?category=issue&since=...&until=...", "breached": "...&sla=breached"} | null,
-             "clocks": {"acknowledge": CLOCK, "first_response": CLOCK, "resolution": CLOCK}}
+             "clocks": {"acknowledge": CLOCK, "first_response": CLOCK, "resolution": CLOCK}, "csat": CSAT}
+    CSAT = {"surveys_sent": 10, "responses": 6, "response_rate": 0.6, "average": 4.1667, "satisfied_share": 0.8333}
+    (reports.csat defines them; the report's "csat" lists each group's and the total's, the same figures.)
     CLOCK = {"items": 4, "measured": 4, "met": 3, "missed": 1, "breached_open": 0, "at_risk": 0, "on_track": 0,
              "no_target": 0, "stopped": 4, "compliance": 0.75, "seconds": {"p50": 210.0, "p90": 366.0, "max": 420.0}}
 
 CSV: a header (:data:`CSV_COLUMNS`), then one row per group and clock, in report order, then the three
-``all`` rows (``group_by`` = "all"); ``breached_items`` is the group's, repeated on its three rows.
+``all`` rows (``group_by`` = "all"); ``breached_items`` and the ``csat_*`` figures are the group's, repeated on
+its three rows.
 
 HTML: an overview table (items, breached items, each clock's compliance per group) and one table per clock;
 every figure cell has ``data-figure`` (a CLOCK key, ``items`` or ``breached_items``) and ``data-value`` (the
@@ -62,6 +65,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from reports.charts import sla_charts
+from reports.csat import CsatFigures
+from reports.csat import as_dict as csat_dict
 from reports.policy import MEASURES
 from reports.sla_groups import (
     BUCKETS,
@@ -77,7 +82,8 @@ from reports.sla_groups import (
 FORMATS = ("json", "csv", "html")
 CSV_COLUMNS = ("group_by", "group", "group_id", "clock", "items", "measured", "met", "missed", "breached_open",
                "at_risk", "on_track", "no_target", "stopped", "compliance", "p50_seconds", "p90_seconds",
-               "max_seconds", "breached_items", "since", "until")
+               "max_seconds", "breached_items", "since", "until", "csat_sent", "csat_responses",
+               "csat_response_rate", "csat_average", "csat_satisfied_share")
 COUNTS = ("items", "measured", "met", "missed", "breached_open", "at_risk", "on_track", "no_target", "stopped")
 BREACH_FIGURES = frozenset(("missed", "breached_open", "breached_items"))
 SECONDS_DECIMALS, SHARE_DECIMALS = 1, 4
@@ -164,7 +170,8 @@ def _group_dict(g: Group, base_url: str) -> dict[str, Any]:
     return {"key": g.key, "label": g.label, "id": g.id, "since": g.since.isoformat(), "until": g.until.isoformat(),
             "items": g.items, "breached_items": g.breached_items, "links": _links(g, base_url),
             "clocks": {c.clock: {**{k: getattr(c, k) for k in COUNTS}, "compliance": share_figure(c.compliance),
-                                 "seconds": _durations(c)} for c in g.clocks}}
+                                 "seconds": _durations(c)} for c in g.clocks},
+            "csat": csat_dict(g.csat)}
 
 
 def sla_to_dict(report: SlaReport, base_url: str = "") -> dict[str, Any]:
@@ -185,6 +192,9 @@ def sla_to_dict(report: SlaReport, base_url: str = "") -> dict[str, Any]:
         "rounding": {"seconds_decimals": SECONDS_DECIMALS, "compliance_decimals": SHARE_DECIMALS},
         "groups": [_group_dict(g, base_url) for g in report.groups],
         "all": _group_dict(report.total, base_url),
+        # Satisfaction surveys per group (reports.csat), also inside each group above.
+        "csat": {"groups": [{"key": g.key, "label": g.label, **csat_dict(g.csat)} for g in report.groups],
+                 "total": csat_dict(report.total.csat)},
         "charts": {
             "response_times": {"buckets": [{"label": b.label, "from_seconds": b.low, "to_seconds": b.high}
                                            for b in BUCKETS],
@@ -194,6 +204,11 @@ def sla_to_dict(report: SlaReport, base_url: str = "") -> dict[str, Any]:
                                          for o in report.breached_by_organization],
         },
     }
+
+
+def _csat_cells(f: CsatFigures) -> list[str | int]:
+    return [f.surveys_sent, f.responses, _cell(f.response_rate, SHARE_DECIMALS), _cell(f.average, SHARE_DECIMALS),
+            _cell(f.satisfied_share, SHARE_DECIMALS)]
 
 
 def _cell(value: float | None, decimals: int) -> str:
@@ -210,7 +225,7 @@ def _render_csv(report: SlaReport) -> str:
             writer.writerow([g.by, spreadsheet_safe(g.label), "" if g.id is None else g.id, c.clock,
                              *(getattr(c, k) for k in COUNTS), _cell(share_figure(c.compliance), SHARE_DECIMALS),
                              _cell(d["p50"], 1), _cell(d["p90"], 1), _cell(d["max"], 1), g.breached_items,
-                             g.since.isoformat(), g.until.isoformat()])
+                             g.since.isoformat(), g.until.isoformat(), *_csat_cells(g.csat)])
     return buf.getvalue()
 
 
@@ -260,6 +275,19 @@ def _clock_cells(g: Group, c: ClockFigures, base_url: str) -> list[dict[str, Any
     return cells
 
 
+def _csat_figures(f: CsatFigures) -> list[dict[str, Any]]:
+    """The CSAT cells of a row: counts, the response rate and share as percentages, the average to 0.01."""
+    def cell(name: str, value: float | int | None, text: str) -> dict[str, Any]:
+        shown = "" if value is None else (str(value) if isinstance(value, int) else _cell(value, SHARE_DECIMALS))
+        return {"figure": name, "value": shown, "text": text, "href": None}
+
+    return [cell("csat_sent", f.surveys_sent, str(f.surveys_sent)),
+            cell("csat_responses", f.responses, str(f.responses)),
+            cell("csat_response_rate", f.response_rate, percent(f.response_rate)),
+            cell("csat_average", f.average, "—" if f.average is None else f"{f.average:.2f}"),
+            cell("csat_satisfied_share", f.satisfied_share, percent(f.satisfied_share))]
+
+
 def _row(g: Group, cells: list[dict[str, Any]], _: Gettext) -> dict[str, Any]:
     return {"key": g.key, "label": _label(g, _), "total": g.by == "all", "cells": cells,
             "dates": f"{g.since.isoformat()} – {g.until.isoformat()}" if g.by == "week" else ""}
@@ -275,10 +303,11 @@ def _context(report: SlaReport, base_url: str, _: Gettext) -> dict[str, Any]:
                 for g in report.rows]
     tables = [{"clock": m, "title": titles[m],
                "rows": [_row(g, _clock_cells(g, g.clock(m), base_url), _) for g in report.rows]} for m in MEASURES]
+    csat = [_row(g, _csat_figures(g.csat), _) for g in report.rows]
     by_titles = {"category": _("Category"), "organization": _("Organization"), "assignee": _("Assignee"),
                  "week": _("Week")}
     return {"_": _, "report": report, "by_title": by_titles[report.by], "titles": titles, "overview": overview,
-            "tables": tables, "charts": sla_charts(report, _, base_url),
+            "tables": tables, "charts": sla_charts(report, _, base_url), "csat": csat,
             "since": report.since.isoformat(), "until": report.until.isoformat(),
             "generated_at": report.generated_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 

@@ -37,6 +37,7 @@ Definitions (team leads should be able to check any figure by hand):
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -47,6 +48,7 @@ from sqlalchemy.orm import Session
 from db.models import CATEGORIES, Contact, Event, Item, Organization, User
 from db.types import utcnow
 from reports.clock import overall_state
+from reports.csat import CsatTally, surveys_in
 from reports.policy import MEASURES, SlaPolicies
 from reports.sla_groups import (
     ALL,
@@ -157,6 +159,7 @@ def compute_sla(session: Session, policies: SlaPolicies, since: date, until: dat
         "category": {c: GroupTally(c) for c in CATEGORIES},
         "organization": {}, "assignee": {}, "week": {k: GroupTally(k) for k in weeks}}
     buckets = {m: [0] * len(BUCKETS) for m in MEASURES}
+    keys_of: dict[int, dict[str, str]] = {}  # each item's group keys, for its survey
     for item, events in _items(session, start, end, orgs):
         clocks = item_clocks(item, policies, now, events)
         breached = overall_state(clocks.values()) == "breached"
@@ -170,17 +173,27 @@ def compute_sla(session: Session, policies: SlaPolicies, since: date, until: dat
                 tally = tallies[by_name][key] = _new_tally(by_name, key, item)
             tally.add(clocks, breached)
         total.add(clocks, breached)
+        keys_of[item.id] = keys
         for name, m in clocks.items():
             if m.stopped_at is not None:
                 buckets[name][bucket_index(m.elapsed)] += 1
 
+    csat: dict[str, dict[str, CsatTally]] = {name: {} for name in tallies}
+    csat_total = CsatTally()
+    for item_id, delivered, rating in surveys_in(session, start, end, keys_of):
+        for by_name, key in keys_of[item_id].items():
+            csat[by_name].setdefault(key, CsatTally()).add(delivered, rating)
+        csat_total.add(delivered, rating)
+
     def groups(by_name: str) -> tuple[Group, ...]:
         found = tallies[by_name]
-        return tuple(found[k].group(by_name, k, *(weeks[k] if by_name == "week" else (since, until)))
+        return tuple(replace(found[k].group(by_name, k, *(weeks[k] if by_name == "week" else (since, until))),
+                             csat=csat[by_name].get(k, CsatTally()).figures())
                      for k in ordered_keys(found, by_name))
 
+    overall = replace(total.group(ALL, ALL, since, until), csat=csat_total.figures())
     return SlaReport(since=since, until=until, tz=tz, start=start, end=end, by=by, generated_at=now,
-                     organizations=orgs, groups=groups(by), total=total.group(ALL, ALL, since, until),
+                     organizations=orgs, groups=groups(by), total=overall,
                      weeks=groups("week"), distributions={m: tuple(buckets[m]) for m in MEASURES},
                      breached_by_organization=top_breaches(tallies["organization"], since, until))
 

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from db.models import CATEGORIES
 from reports.clock import Measure
+from reports.csat import CsatFigures
 from reports.policy import MEASURES
 
 BY = ("category", "organization", "assignee", "week")
@@ -102,6 +103,7 @@ class Group:
     items: int
     breached_items: int  # items with any clock missed or breached (overall state "breached")
     clocks: tuple[ClockFigures, ...]  # in MEASURES order
+    csat: CsatFigures = field(default_factory=CsatFigures)  # the satisfaction surveys of its items (reports.csat)
 
     def clock(self, name: str) -> ClockFigures:
         return self.clocks[MEASURES.index(name)]

@@ -56,6 +56,8 @@ class AckRequest:
     neutral: bool = False
     # Participants of the thread a PM copied in (replies and assessments only; acknowledgments have none).
     cc: tuple[str, ...] = ()
+    # The client's view of the item ({web.public_url}/s/<token>); "" when the mail carries none.
+    status_url: str = ""
 
 
 def header_text(value: str) -> str:
@@ -77,7 +79,8 @@ def render_bodies(req: AckRequest, team: str) -> tuple[str, str]:
     """The text and HTML bodies in the client's language."""
     lang = lang_of(req.lang)
     ctx = {"ref": req.ref, "name": req.to_name, "team": team, "subject": req.subject or NO_SUBJECT[lang],
-           "category_name": CATEGORY_NAMES[lang][req.category]}
+           "category_name": CATEGORY_NAMES[lang][req.category],
+           "status_url": req.status_url}
     template = "received" if req.neutral else req.category
     text = jinja_env.get_template(f"{lang}/{template}.txt.j2").render(ctx)
     html = jinja_env.get_template(f"{lang}/{template}.html.j2").render(ctx)
@@ -135,7 +138,8 @@ def build_ack(req: AckRequest, from_address: str, team: str, now: datetime) -> E
 def build_reply(req: AckRequest, text: str, from_address: str, team: str, now: datetime) -> EmailMessage:
     """A PM's reply in the item's thread: their TEXT, then the reference so the client's answer finds the item."""
     lang = lang_of(req.lang)
-    body = jinja_env.get_template(f"{lang}/reply.txt.j2").render(text=text.strip(), ref=req.ref, team=team)
+    body = jinja_env.get_template(f"{lang}/reply.txt.j2").render(text=text.strip(), ref=req.ref, team=team,
+                                                                    status_url=req.status_url)
     msg = _copied(_threaded(req, from_address, now), req)
     msg.set_content(body)
     msg["Content-Language"] = "zh-CN" if lang == "zh" else "en"
@@ -156,7 +160,7 @@ def build_assessment(req: AckRequest, assessment: Assessment, from_address: str,
     """The impact assessment of a change request, asking the client to reply "approve" or "reject"."""
     lang = lang_of(req.lang)
     body = jinja_env.get_template(f"{lang}/assessment.txt.j2").render(
-        a=assessment, ref=req.ref, team=team, name=req.to_name, subject=req.subject)
+        a=assessment, ref=req.ref, team=team, name=req.to_name, subject=req.subject, status_url=req.status_url)
     msg = _copied(_threaded(req, from_address, now), req)
     msg.set_content(body)
     msg["Content-Language"] = "zh-CN" if lang == "zh" else "en"

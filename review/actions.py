@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import parseaddr
 from typing import TypeVar
 
@@ -12,9 +12,12 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from db.changes import record_decision
 from db.models import ChangeAssessment, Contact, Event, Item, User
+from db.status_links import new_link, revoke_links
 from db.types import utcnow
 from db.workflow import ALL_STATUSES, DONE, WorkflowError, check_move, next_statuses
+from responders.client_mail import ClientMailSettings, item_moved, link_for
 from responders.compose import AckRequest, Assessment, build_assessment, build_reply
+from responders.links import status_url
 from responders.outbox import enqueue
 from responders.recipients import deliverable
 from review.i18n import N_, Explained, gettext
@@ -44,6 +47,8 @@ class Outgoing:
 
     from_address: str
     team: str
+    # Updates, surveys and status links for the client; None: none are sent.
+    client: ClientMailSettings | None = None
 
 
 def _act(factory: sessionmaker[Session], viewer: Viewer, ref: str, do: Callable[[Session, Item], T]) -> T:
@@ -79,8 +84,10 @@ def assign(factory: sessionmaker[Session], viewer: Viewer, ref: str, assignee_id
     return _act(factory, viewer, ref, do)
 
 
-def change_status(factory: sessionmaker[Session], viewer: Viewer, ref: str, to: str) -> str:
-    """Moves the item to TO if its workflow allows; returns the old status."""
+def change_status(factory: sessionmaker[Session], viewer: Viewer, ref: str, to: str,
+                  client: ClientMailSettings | None = None) -> str:
+    """Moves the item to TO if its workflow allows; returns the old status. With CLIENT, the client gets the
+    update and survey this status calls for."""
     def do(session: Session, item: Item) -> str:
         old = item.status
         try:
@@ -90,6 +97,7 @@ def change_status(factory: sessionmaker[Session], viewer: Viewer, ref: str, to: 
         now = utcnow()
         if to in ("approved", "rejected"):
             record_decision(session, item, to, viewer.email, now)  # the PM records the client's answer
+            item_moved(session, item, client, now, viewer.email)
             return old
         item.status = to
         if to in DONE:
@@ -97,6 +105,7 @@ def change_status(factory: sessionmaker[Session], viewer: Viewer, ref: str, to: 
         else:
             item.resolved_at = None
         _event(session, item, "status_changed", viewer, **{"from": old, "to": to})
+        item_moved(session, item, client, now, viewer.email)
         return old
     return _act(factory, viewer, ref, do)
 
@@ -180,6 +189,13 @@ def _thread_request(session: Session, item: Item, out: Outgoing, cc: Sequence[st
                       cc=_copies(people, cc))
 
 
+def _with_link(session: Session, item: Item, req: AckRequest, out: Outgoing, viewer: Viewer) -> AckRequest:
+    """REQ carrying a status link of its own, when client links are on."""
+    if out.client is None:
+        return req
+    return replace(req, status_url=link_for(session, item, out.client, utcnow(), viewer.email))
+
+
 def reply(factory: sessionmaker[Session], viewer: Viewer, ref: str, text: str, out: Outgoing,
           cc: Sequence[str] = ()) -> str:
     """Puts the PM's reply to the client in the outbox, threaded, copied to the participants in CC (each must be
@@ -187,7 +203,7 @@ def reply(factory: sessionmaker[Session], viewer: Viewer, ref: str, text: str, o
     text = _text(text, "reply")
 
     def do(session: Session, item: Item) -> str:
-        req = _thread_request(session, item, out, cc)
+        req = _with_link(session, item, _thread_request(session, item, out, cc), out, viewer)
         now = utcnow()
         mail = enqueue(session, item, build_reply(req, text, out.from_address, out.team, now), "reply", req, now,
                        sender_name=viewer.name)
@@ -230,7 +246,7 @@ def send_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, ou
         a = item.assessment
         if item.status != "impact_assessed" or a is None:
             raise ActionError(N_("assessment: assess the change request first"))
-        req = _thread_request(session, item, out, cc)
+        req = _with_link(session, item, _thread_request(session, item, out, cc), out, viewer)
         now = utcnow()
         msg = build_assessment(req, Assessment(a.scope, a.cost, a.schedule), out.from_address, out.team, now)
         mail = enqueue(session, item, msg, "assessment", req, now, sender_name=viewer.name)
@@ -240,4 +256,25 @@ def send_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, ou
         _event(session, item, "assessment_sent", viewer, message_id=mail.message_id, to=req.to_address,
                status="awaiting_approval", **({"cc": list(req.cc)} if req.cc else {}))
         return mail.message_id
+    return _act(factory, viewer, ref, do)
+
+
+def new_status_link(factory: sessionmaker[Session], viewer: Viewer, ref: str, base_url: str) -> tuple[str, int]:
+    """Revokes every status link of the item and makes a new one; returns its address (shown once: only its hash
+    is kept) and how many links were revoked."""
+    def do(session: Session, item: Item) -> tuple[str, int]:
+        now = utcnow()
+        revoked = revoke_links(session, item.id, now)
+        token = new_link(session, item.id, now, viewer.email)
+        _event(session, item, "status_link_created", viewer, revoked=revoked)
+        return status_url(base_url, token), revoked
+    return _act(factory, viewer, ref, do)
+
+
+def revoke_status_links(factory: sessionmaker[Session], viewer: Viewer, ref: str) -> int:
+    """Revokes every status link of the item (they answer 404 at once); how many there were."""
+    def do(session: Session, item: Item) -> int:
+        revoked = revoke_links(session, item.id, utcnow())
+        _event(session, item, "status_link_revoked", viewer, revoked=revoked)
+        return revoked
     return _act(factory, viewer, ref, do)

@@ -70,7 +70,8 @@ def routes(ctx: Context) -> list[Route]:
         except InvalidInput as exc:
             return json_error(400, str(exc))
         me = viewer(request)
-        result = await run_in_threadpool(correct_category, ctx.write, ref, category, me.email, me.item_filter())
+        result = await run_in_threadpool(correct_category, ctx.write, ref, category, me.email, me.item_filter(),
+                                         ctx.client_mail)
         if result is None:
             return json_error(404, f"no item with the reference {ref}")
 

@@ -34,7 +34,7 @@ Change = Callable[[Viewer, str, dict], object]
 
 def routes(ctx: Context) -> list[Route]:
     """The API routes that change items, bound to CTX."""
-    out = Outgoing(ctx.settings.from_address, ctx.settings.team)
+    out = Outgoing(ctx.settings.from_address, ctx.settings.team, ctx.client_mail)
 
     def change(do: Change, example: str, sends: bool = False) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -58,7 +58,7 @@ def routes(ctx: Context) -> list[Route]:
         to = body.get("status")
         if not isinstance(to, str):
             raise ActionError('status: send {"status": "in_progress"}')
-        return {"from": actions.change_status(ctx.write, me, ref, to), "to": to}
+        return {"from": actions.change_status(ctx.write, me, ref, to, ctx.client_mail), "to": to}
 
     def assignee(me: Viewer, ref: str, body: dict) -> object:
         value = body.get("assignee", "missing")
@@ -91,7 +91,7 @@ def routes(ctx: Context) -> list[Route]:
         return JSONResponse({"corrections": rows})
 
     return [
-        Route("/api/items/{ref}/status", change(status, '{"status": "in_progress"}'), methods=["POST"],
+        Route("/api/items/{ref}/status", change(status, '{"status": "in_progress"}', sends=True), methods=["POST"],
               name="api_status"),
         Route("/api/items/{ref}/assignee", change(assignee, '{"assignee": 3}'), methods=["POST"],
               name="api_assignee"),

@@ -24,12 +24,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from db.engine import make_sessionmaker
 from db.types import utcnow
 from reports.policy import SlaPolicies
+from responders.client_mail import ClientMailSettings
 from responders.recipients import deliverable
 from review import (
     account,
     api,
     api_actions,
     archive,
+    client_api,
+    client_pages,
     downloads,
     health,
     i18n,
@@ -146,16 +149,17 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
                send_outbox: Callable[[], object] | None = None,
                read_attachment: Callable[[bytes, str], bytes | None] | None = None,
                sla: SlaPolicies | None = None, now: Callable[[], datetime] | None = None,
-               report_timezone: str = "UTC") -> Starlette:
+               report_timezone: str = "UTC", client_mail: ClientMailSettings | None = None) -> Starlette:
     """The review app over the database behind FACTORY; SEND_OUTBOX sends queued replies at once,
     READ_ATTACHMENT(raw, sha256) extracts an attachment for download, SLA holds the configured SLA policies
     (default: the built-in one), NOW gives the current time (for tests; default: the system clock), and the
-    SLA report's days begin at midnight in REPORT_TIMEZONE."""
+    SLA report's days begin at midnight in REPORT_TIMEZONE; CLIENT_MAIL (the worker's settings) sends clients their
+    updates and surveys when PMs move items, and reads the survey links of the clients' pages."""
     settings = settings or WebSettings()
     ctx = Context(write=factory, read=_read_factory(factory),
                   templates=Jinja2Templates(env=template_env()), settings=settings, send_outbox=send_outbox,
                   read_attachment=read_attachment, sla=sla or sla_view.builtin_policies(), now=now or utcnow,
-                  report_timezone=report_timezone)
+                  report_timezone=report_timezone, client_mail=client_mail)
 
     # The admin's top bar counts quarantined messages; templates ask only when an admin is signed in.
     ctx.templates.env.globals["quarantine_count"] = quarantine_page.counter(ctx)
@@ -177,7 +181,8 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
 
     routes = [*login.routes(ctx), *pages.routes(ctx), *item_actions.routes(ctx), *archive.routes(ctx),
               *downloads.routes(ctx), *people.routes(ctx), *quarantine_page.routes(ctx), *sla_pages.routes(ctx),
-              *sla_report_page.routes(ctx), *api.routes(ctx), *api_actions.routes(ctx), *account.routes(ctx),
+              *sla_report_page.routes(ctx), *api.routes(ctx), *api_actions.routes(ctx),
+              *client_api.routes(ctx), *client_pages.routes(ctx), *account.routes(ctx),
               *health.routes(ctx), *privacy_page.routes(ctx),
               Mount("/static/reports", StaticFiles(directory=str(REPORT_STATIC)), name="report_static"),
               Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]

@@ -20,7 +20,8 @@ from review.viewer import TOKEN_USE_RESOLUTION, Viewer, note_token_use, token_ow
 
 # Reachable without signing in; everything else needs a session (pages) or a token (API).
 PUBLIC_PATHS = ("/login", "/healthz", "/readyz")
-PUBLIC_PREFIXES = ("/static/",)
+# The clients' status and survey pages: their token in the address is the only key (review.client_pages).
+PUBLIC_PREFIXES = ("/static/", "/s/", "/r/")
 # Never read a session (health checks and stylesheets need no database round trip).
 SESSIONLESS_PATHS = ("/healthz", "/readyz")
 CSRF_FIELD = "csrf_token"

@@ -42,7 +42,7 @@ def _correct(ctx: Context, me: Viewer, ref: str, category: str) -> object:
         category = parse_category(category)
     except InvalidInput as exc:
         raise ActionError(exc.message, local=exc.local, **exc.values) from None
-    if correct_category(ctx.write, ref, category, me.email, me.item_filter()) is None:
+    if correct_category(ctx.write, ref, category, me.email, me.item_filter(), ctx.client_mail) is None:
         raise NotFound(ref)
     return None
 
@@ -72,7 +72,7 @@ def _apply_all(refs: list[str], apply: Callable[[str], object]) -> tuple[int, li
 
 def routes(ctx: Context) -> list[Route]:
     """POST routes under /items/{ref}/..., bound to CTX; each answers with a redirect to the item page."""
-    out = Outgoing(ctx.settings.from_address, ctx.settings.team)
+    out = Outgoing(ctx.settings.from_address, ctx.settings.team, ctx.client_mail)
 
     def action(handler: Handler, sends: bool = False) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -103,7 +103,7 @@ def routes(ctx: Context) -> list[Route]:
         return actions.assign(ctx.write, me, ref, person)
 
     def status(me: Viewer, ref: str, form: FormData) -> object:
-        return actions.change_status(ctx.write, me, ref, str(form.get("status", "")).strip())
+        return actions.change_status(ctx.write, me, ref, str(form.get("status", "")).strip(), ctx.client_mail)
 
     def note(me: Viewer, ref: str, form: FormData) -> object:
         text = text_value(form.get("text"), "note", actions.MAX_TEXT, lines=True, label=actions.FIELDS["note"])
@@ -125,6 +125,23 @@ def routes(ctx: Context) -> list[Route]:
     def send_assessment(me: Viewer, ref: str, form: FormData) -> object:
         return actions.send_assessment(ctx.write, me, ref, out, _copies(form))
 
+    async def status_link(request: Request) -> Response:
+        raw_ref = request.path_params["ref"]
+        await checked_form(request)
+        ref = item_ref(raw_ref)
+        base = ctx.client_mail.base_url if ctx.client_mail is not None else ""
+        try:
+            if ref is None:
+                raise NotFound(raw_ref)
+            url, _revoked = await run_in_threadpool(actions.new_status_link, ctx.write, viewer(request), ref, base)
+        except NotFound:
+            return error_page(ctx, request, 404, _("There is no item with the reference %(ref)s.",
+                                                   ref=ref or shown(raw_ref)))
+        # Shown this once: only the token's hash is kept.
+        request.session["flash"] = _("New link to the client's status page (shown only now; earlier links no "
+                                     "longer work): %(url)s", url=url)
+        return RedirectResponse(item_url(ref), status_code=303)
+
     async def bulk(request: Request) -> Response:
         form = await checked_form(request)
         back = safe_next(str(form.get("back", "/")))
@@ -134,7 +151,7 @@ def routes(ctx: Context) -> list[Route]:
         handlers: dict[str, Callable[[str], object]] = {
             "category": lambda ref: _correct(ctx, me, ref, value),
             "assign": lambda ref: assign(me, ref, FormData({"assignee": value})),
-            "status": lambda ref: actions.change_status(ctx.write, me, ref, value),
+            "status": lambda ref: actions.change_status(ctx.write, me, ref, value, ctx.client_mail),
         }
         if kind not in handlers:
             return error_page(ctx, request, 400, _("action: choose what to do with the selected items"), back=back)
@@ -153,12 +170,13 @@ def routes(ctx: Context) -> list[Route]:
 
     return [
         Route("/bulk", bulk, methods=["POST"], name="bulk"),
-        Route("/items/{ref}/category", action(category), methods=["POST"], name="change_category"),
+        Route("/items/{ref}/category", action(category, sends=True), methods=["POST"], name="change_category"),
         Route("/items/{ref}/assign", action(assign), methods=["POST"], name="assign"),
-        Route("/items/{ref}/status", action(status), methods=["POST"], name="change_status"),
+        Route("/items/{ref}/status", action(status, sends=True), methods=["POST"], name="change_status"),
         Route("/items/{ref}/note", action(note), methods=["POST"], name="add_note"),
         Route("/items/{ref}/follow-up", action(follow_up), methods=["POST"], name="follow_up"),
         Route("/items/{ref}/reply", action(reply, sends=True), methods=["POST"], name="reply"),
+        Route("/items/{ref}/status-link", status_link, methods=["POST"], name="new_status_link"),
         Route("/items/{ref}/assessment", action(assess), methods=["POST"], name="assess"),
         Route("/items/{ref}/assessment/send", action(send_assessment, sends=True), methods=["POST"],
               name="send_assessment"),

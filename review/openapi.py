@@ -68,6 +68,25 @@ OPENAPI: dict[str, Any] = {
             "Reply to the client, threaded, through the outbox: to the item's contact, copied to the participants "
             "in cc (each one of the item's reply_copies; any other address is refused)",
             {"text": {"type": "string"}, "cc": {"type": "array", "items": {"type": "string"}}}, ["text"]),
+        "/api/items/{ref}/status-link": {
+            "post": {"summary": "A new link to the client's status page: every earlier link of the item is revoked; "
+                                "the new one (url and token) is shown in this answer only, since only its SHA-256 "
+                                "is kept", "parameters": [_REF],
+                     "responses": {"201": _json(_ref("StatusLink")), **_ERRORS}},
+            "delete": {"summary": "Revoke every link to the item's status page (they answer 404 at once)",
+                       "parameters": [_REF],
+                       "responses": {"200": _json({"type": "object", "properties": {
+                           "ref": {"type": "string"}, "revoked": {"type": "integer"}}}), **_ERRORS}}},
+        "/api/items/{ref}/survey": {"get": {"summary": "The item's satisfaction survey and rating (null: none)",
+                                            "parameters": [_REF], "responses": {"200": _json({
+                                                "type": "object", "properties": {
+                                                    "ref": {"type": "string"},
+                                                    "survey": {"anyOf": [_ref("Survey"), {"type": "null"}]}}}),
+                                                **_ERRORS}}},
+        "/api/surveys": {"get": {"summary": "The latest 500 surveys the caller may see; rated=1: rated ones only",
+                                 "parameters": [{"name": "rated", "in": "query", "schema": {"enum": ["0", "1"]}}],
+                                 "responses": {"200": _json({"type": "object", "properties": {
+                                     "surveys": {"type": "array", "items": _ref("Survey")}}}), **_ERRORS}}},
         "/api/corrections": {"get": {"summary": "The latest 500 category corrections and confirmations",
                                      "responses": {"200": _json({"type": "object"}), **_ERRORS}}},
         "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"})}}},
@@ -89,6 +108,19 @@ OPENAPI: dict[str, Any] = {
                                  "wrote to), as {address, name}",
                                  "items": {"type": "object", "properties": {"address": {"type": "string"},
                                                                             "name": {"type": "string"}}}}}},
+            "StatusLink": {"type": "object", "properties": {
+                "ref": {"type": "string"}, "url": {"type": "string", "description": "{web.public_url}/s/<token>"},
+                "token": {"type": "string"}, "revoked": {"type": "integer"}}},
+            "Survey": {"type": "object", "properties": {
+                "ref": {"type": "string"},
+                "status": {"type": "string", "enum": ["scheduled", "cancelled", "suppressed"],
+                           "description": "scheduled: in the outbox (sent once its delay passed); cancelled: the "
+                                          "client wrote again first; suppressed: not sent (opted out, no address, "
+                                          "acknowledgment suppressed)"},
+                "scheduled_for": {"type": "string", "format": "date-time"},
+                "rating": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
+                "rated_at": {"type": ["string", "null"], "format": "date-time"},
+                "comment": {"type": "string"}}},
             "ItemPage": {"type": "object", "properties": {
                 "items": {"type": "array", "items": _ref("Item")}, "total": {"type": "integer"},
                 "page": {"type": "integer"}, "per_page": {"type": "integer"}}},

@@ -11,7 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from db.client_view import survey_of
 from db.models import CATEGORIES, ITEM_STATUSES
+from db.status_links import live_links
 from db.workflow import next_statuses
 from review.context import Context
 from review.guard import viewer
@@ -103,11 +105,13 @@ def routes(ctx: Context) -> list[Route]:
             sla = item_sla(item, ctx.sla, ctx.now())
             # The participants a reply may copy, offered unticked: a reply goes to the contact alone by default.
             copies = thread_people(session, item, own=[parseaddr(ctx.settings.from_address)[1]]).copies
+            links, survey = live_links(session, item.id), survey_of(session, item.id)
         return ctx.templates.TemplateResponse(request, "item.html", {
             "sla": sla, "copies": copies,
             "item": item, "messages": thread(item.messages), "events": history(item.events),
             "scores": scores(latest_event(item.events, "classified")), "categories": CATEGORIES,
             "next_statuses": next_statuses(item.category, item.status), "assignees": assignees,
+            "live_links": links, "survey": survey, "flash": request.session.pop("flash", None),
         })
 
     return [

@@ -15,5 +15,6 @@ class WebSettings:
     login_failures: int = 5          # per account within login_window seconds
     login_failures_per_address: int = 20
     login_window: float = 900.0
+    client_requests_per_minute: int = 30   # per address, on the clients' status and survey pages
     from_address: str = "Client Intake <intake@localhost>"   # replies and assessments are sent as this
     team: str = "the project team"

@@ -116,11 +116,15 @@ def test_change_request_from_email_to_approval_and_reply(setup, page, dovecot, s
         a = s.scalar(select(ChangeAssessment))
         evidence = s.get(Message, a.decision_message_id)
     assert a.decision == "approved" and evidence.message_id == answer["Message-ID"]
+    # The client's approval is confirmed by an update in the item's language, threaded on their answer.
+    update = _parse(smtp_sink.wait_for(3, timeout=30)[2].raw)
+    assert update["In-Reply-To"] == answer["Message-ID"] and update["Subject"].endswith(f"[{ref}]")
+    assert "it is now approved" in update.get_content() and "/s/" in update.get_content()
 
     page.get_by_label("Reply to the client").fill("Thank you! We start on Monday and deliver by the 15th.")
     page.get_by_role("button", name="Send reply").click()
     expect(page.locator("#history tbody tr").last).to_contain_text("Reply sent to client1@acme.example")
-    reply = _parse(smtp_sink.wait_for(3, timeout=30)[2].raw)
+    reply = _parse(smtp_sink.wait_for(4, timeout=30)[3].raw)
     assert reply["In-Reply-To"] == answer["Message-ID"]
     assert first["Message-ID"] in reply["References"] and assessment["Message-ID"] in reply["References"]
     assert reply["Subject"].endswith(f"[{ref}]") and "deliver by the 15th" in reply.get_content()

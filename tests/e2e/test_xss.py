@@ -10,6 +10,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 from playwright.sync_api import BrowserContext, Page
+from sqlalchemy import select
 
 import tests.e2e.test_review_browser as rb
 from db.models import (
@@ -23,8 +24,14 @@ from db.models import (
     Message,
     Organization,
 )
+from db.status_links import new_link
+from db.types import utcnow
+from responders.client_mail import ClientMailSettings, schedule_survey
+from responders.links import SurveyLinks
+from review.app import create_app
+from review.settings import WebSettings
 from tests.e2e.xss_payloads import PAYLOADS
-from tests.web import add_user, browser_sign_in
+from tests.web import add_user, browser_sign_in, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -351,4 +358,51 @@ def test_the_quarantine_page_is_inert_and_shows_the_payloads_as_text(watched, ba
             failures[f"support:{uid}"] = ["not listed"]
         elif [row["sender"], row["subject"], row["reason"]] != [as_text(p)] * 3:
             failures[f"support:{uid}"] = ["not shown as the literal text"]
+    assert failures == {}
+
+
+CLIENT_MAIL = ClientMailSettings(base_url="http://127.0.0.1", survey_links=SurveyLinks("x" * 48))
+
+
+def test_the_clients_status_and_survey_pages_are_inert(watched, seeded, factory):
+    """The pages a client opens from our mail show their subject, their messages, our replies, the assessment and
+    their own comment: every one of them full of payloads, in both languages."""
+    links: dict[str, tuple[str, str, str]] = {}
+    with factory.begin() as s:
+        for n, item in enumerate(s.scalars(select(Item).order_by(Item.id))):
+            item.lang = ("en", "zh")[n % 2]
+            status, item.status = item.status, "resolved"
+            survey = schedule_survey(s, item, CLIENT_MAIL, utcnow())
+            assert survey is not None
+            survey.comment = PAYLOADS[n % N]
+            item.status = status
+            s.add(Message(item_id=item.id, direction="out", message_id=f"<r{n}@team.example>", screening="ours",
+                          sender="support@team.example", subject=item.subject, body_text=PAYLOADS[(n + 3) % N],
+                          received_at=rb.T0 + timedelta(hours=1, minutes=n), raw=b"r"))
+            if item.assessment is not None:
+                item.assessment.sent_at = rb.T0
+            links[item.ref or ""] = (new_link(s, item.id, utcnow()),
+                                     CLIENT_MAIL.survey_links.token(survey.id, item.id), item.subject)
+    page, seen, _ = watched
+    failures: dict[str, list[str]] = {}
+    # Hundreds of pages from one address: the per-address limit is raised for the test (it has tests of its own).
+    settings = WebSettings(client_requests_per_minute=1_000_000)
+    with serving(create_app(factory, settings, client_mail=CLIENT_MAIL)) as url:
+        for ref, (status_token, survey_token, subject) in links.items():
+            for path in (f"/s/{status_token}", f"/r/{survey_token}/comment", f"/r/{survey_token}/3",
+                         f"/r/{survey_token}/unsubscribe"):
+                found = visit(page, seen, url + path, None)
+                if page.locator("h1").count() != 1:
+                    found.append("not the page asked for")
+                if path.startswith("/s/") and page.locator("#subject").text_content() != as_text(subject):
+                    found.append("the subject is not shown as the literal text")
+                if found:
+                    failures[f"{ref} {path}"] = found
+            comment = page.goto(f"{url}/r/{survey_token}/comment")
+            assert comment is not None and comment.status == 200
+        for p in PAYLOADS:  # payloads in the address itself
+            for path in (f"/s/{quote(p, safe='')}", f"/r/{quote(p, safe='')}/comment"):
+                found = visit(page, seen, url + path, None)
+                if found:
+                    failures[path] = found
     assert failures == {}

@@ -13,10 +13,11 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlalchemy import select
 
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
-from db.models import CATEGORIES, Contact, Event, Item, Organization, User
+from db.models import CATEGORIES, Contact, Event, Item, Organization, OutboxMail, Survey, User
 from reports.policy import parse_policies
 from reports.render import BREACH_FIGURES, COUNTS, render_sla, sla_to_dict
 from reports.sla import BY, compute_sla
@@ -100,6 +101,15 @@ def seeded(any_db_url):
     factory = make_sessionmaker(engine)
     with factory() as s:
         seed(s)
+        # Every seventh item's client answered the survey (ratings 1 to 5 in turn), every eleventh got one only.
+        for n, item_id in enumerate(s.scalars(select(Item.id).order_by(Item.id))):
+            if n % 7 == 0 or n % 11 == 0:
+                mail = OutboxMail(item_id=item_id, kind="survey", message_id=f"<s{n}@x.example>", status="sent",
+                                  from_address="s@x.example", to_address="c@x.example", raw=b"", created_at=NOW)
+                s.add(mail)
+                s.flush()
+                s.add(Survey(item_id=item_id, status="scheduled", scheduled_for=NOW, created_at=NOW, outbox_id=mail.id,
+                             rating=(n // 7) % 5 + 1 if n % 7 == 0 else None, rated_at=NOW if n % 7 == 0 else None))
         refresh_states(s, POLICIES, NOW)  # the stored states the queue's sla filter reads, as the worker keeps them
         s.commit()
     yield factory
@@ -112,6 +122,11 @@ def _num(text: str | None) -> float | None:
     return None if text in ("", None) else float(text)
 
 
+# The satisfaction figures as the HTML and CSV name them, and as JSON does (reports.csat).
+CSAT = {"csat_sent": "surveys_sent", "csat_responses": "responses", "csat_response_rate": "response_rate",
+        "csat_average": "average", "csat_satisfied_share": "satisfied_share"}
+
+
 def json_figures(doc: dict) -> dict[tuple[str, str, str], float | None]:
     out = {}
     for g in [*doc["groups"], doc["all"]]:
@@ -120,6 +135,8 @@ def json_figures(doc: dict) -> dict[tuple[str, str, str], float | None]:
         for clock, c in g["clocks"].items():
             for k in FIGURES:
                 out[(g["key"], clock, k)] = c["seconds"][k] if k in ("p50", "p90", "max") else c[k]
+        for k, name in CSAT.items():
+            out[(g["key"], "csat", k)] = g["csat"][name]
     return out
 
 
@@ -132,6 +149,8 @@ def csv_figures(text: str, report) -> dict[tuple[str, str, str], float | None]:
         out[(key, "", "breached_items")] = _num(row["breached_items"])
         for k in FIGURES:
             out[(key, row["clock"], k)] = _num(row[f"{k}_seconds" if k in ("p50", "p90", "max") else k])
+        for k in CSAT:
+            out[(key, "csat", k)] = _num(row[k])
     return out
 
 
@@ -181,7 +200,7 @@ def _check_formats_agree(report) -> None:
     cells = html_cells(render_sla(report, "html", base_url=BASE))
     keys = [g.key for g in report.rows]
     assert [g["key"] for g in doc["groups"]] + ["all"] == keys
-    assert all(order == keys for order in cells.order.values()) and len(cells.order) == 4
+    assert all(order == keys for order in cells.order.values()) and len(cells.order) == 5
     from_html: dict = {}
     for c in cells.cells:
         key = (c["group"], c["clock"], c["figure"])
@@ -216,6 +235,9 @@ def _check_links(report, session) -> None:
     linked = 0
     for c in cells.cells:
         g = groups[c["group"]]
+        if c["table"] == "csat":  # the queue cannot select surveyed items: satisfaction figures link nowhere
+            assert c["href"] is None
+            continue
         if c["href"] is None:
             assert c["value"] in ("", "0") or (report.by == "organization" and g.id is None), c
             continue
@@ -283,6 +305,13 @@ def test_formats_agree_sums_links_and_charts_on_each_backend(seeded):
     # the seed gives every kind of clock
     assert all(t[m][k] > 0 for m in ("first_response", "resolution") for k in ("met", "missed", "breached_open"))
     assert t["resolution"]["at_risk"] + t["resolution"]["on_track"] > 0 and t["resolution"]["no_target"] > 0
+    # satisfaction: answered and unanswered surveys, ratings low and high (reports.csat)
+    csat = docs["category"]["csat"]["total"]
+    assert csat["surveys_sent"] > csat["responses"] > 0 and 1 < csat["average"] < 5
+    assert csat == docs["category"]["all"]["csat"]
+    for by, doc in docs.items():
+        assert sum(g["surveys_sent"] for g in doc["csat"]["groups"]) == csat["surveys_sent"], by
+        assert sum(g["responses"] for g in doc["csat"]["groups"]) == csat["responses"], by
 
 
 def test_sqlite_and_postgresql_give_the_same_report(sqlite_url, pg_url):

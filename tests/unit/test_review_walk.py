@@ -18,7 +18,11 @@ from starlette.testclient import TestClient
 
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
-from db.models import Attachment, Contact, Message, User
+from db.models import Attachment, Contact, Item, Message, User
+from db.status_links import new_link
+from db.types import utcnow
+from responders.client_mail import ClientMailSettings, schedule_survey
+from responders.links import SurveyLinks
 from review import auth
 from review.app import create_app
 from tests.unit.test_review_app import add_item
@@ -134,6 +138,14 @@ TABLE: dict[str, Reads] = {
     "person_end_session": Reads(path={"user_id": "other", "session_id": "missing"}),
     "person_new_token": Reads(path={"user_id": "other"}, form={"name": "walk", "expires_in": ""}),
     "person_revoke_token": Reads(path={"user_id": "other", "token_id": "missing"}),
+    "new_status_link": Reads(path=REF),
+    "api_status_link": Reads(path=REF),
+    "api_item_survey": Reads(path=REF),
+    "api_surveys": Reads(query={"rated": "1"}),
+    "client_status": Reads(path={"token": "status_token"}),
+    "client_survey": Reads(path={"token": "survey_token", "action": "rating"}, query={"saved": None},
+                           form={"comment": None}),
+    "client_unsubscribe": Reads(path={"token": "survey_token"}),
     "static": Reads(path={"path": "style"}),
     "report_static": Reads(path={"path": "report_style"}),
 }
@@ -192,7 +204,29 @@ def build_world(factory) -> dict[str, str]:  # type: ignore[no-untyped-def]
         other = s.scalar(select(User.id).where(User.email == "other@example.com"))
     return {**{k: str(v) for k, v in ids.items()}, "ref": "CI-000001", "change_ref": "CI-000002",
             "other": str(other), "quarantined": str(add_quarantined(factory, 1)), "missing": "999999",
-            "style": "style.css", "report_style": "sla.css"}
+            "style": "style.css", "report_style": "sla.css", **client_tokens(factory)}
+
+
+# The clients' pages read signed survey links: the walk's app signs them with this key.
+WALK_MAIL = ClientMailSettings(survey_links=SurveyLinks("w" * 48))
+
+
+def client_tokens(factory) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """A status link and a survey link of CI-000001, and a rating."""
+    with factory.begin() as s:
+        item = s.scalar(select(Item).where(Item.ref == "CI-000001"))
+        status_token = new_link(s, item.id, utcnow())
+        item.status = "resolved"
+        survey = schedule_survey(s, item, WALK_MAIL, utcnow())
+        assert survey is not None
+        item.status = "new"
+        return {"status_token": status_token, "survey_token": WALK_MAIL.survey_links.token(survey.id, item.id),
+                "rating": "3"}
+
+
+@pytest.fixture
+def app(factory):  # type: ignore[no-untyped-def]
+    return create_app(factory, client_mail=WALK_MAIL)
 
 
 @contextmanager
@@ -335,7 +369,7 @@ def test_nul_and_control_values_on_postgresql(pg_url, cheap_passwords, capsys):
 
 def walk_every_route(factory, world: dict[str, str], values: list[str], capsys) -> None:  # type: ignore[no-untyped-def]
     """Sends VALUES into every parameter of every route and fails on any 500 or missing security header."""
-    app = create_app(factory)
+    app = create_app(factory, client_mail=WALK_MAIL)
     walk, started, cases = Walk(), time.monotonic(), 0
     routes = _routes(app)
     with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as admin, \

@@ -1,6 +1,6 @@
 """messages.raw_purged_at (raw bytes removed by retention) and audit_log (erasures, exports, purges)
 
-Revision ID: i19_1
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-06
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 import db.types
 
-revision = 'i19_1'
+revision = '0011'
 down_revision = '0010'
 branch_labels = None
 depends_on = None
