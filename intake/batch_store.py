@@ -23,13 +23,14 @@ from sqlalchemy.orm import Session, joinedload
 from classifiers import Prediction
 from db import ids
 from db.free_mail import is_free_mail
-from db.models import Attachment, Contact, Event, Item, Message, Organization, OutboxMail
+from db.models import Attachment, Contact, Event, Item, Message, Organization, OutboxMail, WebhookDelivery
 from db.queries import insert_missing
 from db.types import utcnow
 from intake.config import Config
 from intake.item_events import classified, flag_complaint
 from intake.parsed import Parsed, attachment_values, message_values, reason
 from intake.threads import format_reference, references_in_subject, thread_ids
+from responders.alerts import alert_rows, new_item_events
 from responders.compose import AckRequest
 from responders.outbox import acks_sent_since, plan_ack, rate_window_start
 
@@ -172,6 +173,7 @@ def store_bulk(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[P
         complaint = flag_complaint(item, email)  # type: ignore[arg-type]
         if complaint is not None:
             rows.events.append(event_values(item.id, "follow_up", now, complaint))
+        rows.alerts.extend(alert_rows(cfg.alerts, new_item_events(item.needs_review), item, now))
     for i in fresh:
         queued = cfg.acknowledgment.enabled and _acknowledge(cfg, items[i], batch[i].email, now, recent, rows)
         out.append(Stored(i, items[i].ref or "", queued))
@@ -191,6 +193,7 @@ class Rows:
         self.events: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
         self.copies: list[dict[str, Any]] = []  # our acknowledgments, as messages of their threads
+        self.alerts: list[dict[str, Any]] = []  # chat alerts and webhook calls about the new items
 
     def message(self, p: Parsed, mailbox_id: int, now: datetime, **columns: Any) -> None:
         values = message_values(p, mailbox_id, now)
@@ -207,7 +210,7 @@ class Rows:
         attachments = [dict(a, message_id=self.messages[m]["id"]) for m, rows in self.attachments for a in rows]
         conn = session.connection()
         for model, values in ((Message, self.messages), (Message, self.copies), (Attachment, attachments),
-                              (Event, self.events), (OutboxMail, self.outbox)):
+                              (Event, self.events), (OutboxMail, self.outbox), (WebhookDelivery, self.alerts)):
             if values:
                 conn.execute(insert(model.__table__), values)  # type: ignore[attr-defined]
 

@@ -185,7 +185,7 @@ def cmd_web(cfg: Config, args: argparse.Namespace) -> int:
     smtp, name = smtp_settings(cfg), worker_name()
     app = create_app(factory, web_settings(cfg), send_outbox=lambda: drain(factory, smtp, name),
                      read_attachment=attachment_data, sla=cfg.sla.built,
-                     report_timezone=cfg.sla.report_timezone)
+                     report_timezone=cfg.sla.report_timezone, alerts=cfg.alerts)
     print(f"PM queue at http://{host}:{port}/", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", **proxy_options(cfg))
     return 0

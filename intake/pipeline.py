@@ -48,6 +48,7 @@ from intake.participants import Parties, first_joinable, speaks_for_client
 from intake.prepare import Prepared, prepare
 from intake.threads import format_reference, references_in_subject, thread_ids, without_references
 from intake.values import Email, RawMail
+from responders.alerts import enqueue_alert, new_item_events
 from responders.compose import AckRequest
 from responders.outbox import enqueue_ack
 
@@ -208,6 +209,7 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
     if claimed is not None:
         _refuse_claim(session, item, claimed, email, now)
     _flag_complaint(session, item, email, now)
+    enqueue_alert(session, cfg.alerts, new_item_events(item.needs_review), item, now)
     queued = False
     if cfg.acknowledgment.enabled:
         req = AckRequest(ref=item.ref, category=item.category, lang=email.lang,
@@ -266,6 +268,7 @@ def _client_decision(session: Session, cfg: Config, item: Item, row: Message, em
     if found:
         session.flush()  # the message's id is the evidence
         record_decision(session, item, found, email.sender, now, evidence=row)
+        enqueue_alert(session, cfg.alerts, (f"change_{found}",), item, now, decided_by=email.sender)
         log.info("event=client_decision ref=%s decision=%s message_id=%s", item.ref, found, email.message_id)
 
 

@@ -16,6 +16,7 @@ from intake.config import Config
 from reports.policy import WALL_CLOCK
 from reports.render import human_duration
 from reports.state import WARNING_EVENT, Due, refresh_states, snapshot_of
+from responders.alerts import enqueue_alert
 from responders.compose import lang_of
 from responders.notices import build_notice, render_notice
 from responders.outbox import enqueue_notice
@@ -77,6 +78,9 @@ def _warn(session: Session, due: Due, cfg: Config, now: datetime, cache: dict[in
         msg = build_notice(person.email, person.name, f"[{item.ref}] {SUBJECTS[lang][worst]}: {subject_line}",
                            text, cfg.smtp.from_address, now, lang)
         enqueue_notice(session, msg, "sla_warning", now, item.id)
+    if not due.stale:
+        enqueue_alert(session, cfg.alerts, (f"sla_{worst}",), item, now,
+                      clocks=[{"clock": m.name, "state": m.state} for m in due.clocks])
     recipients = [p.email for p in people]
     for m in due.clocks:
         data = {"clock": m.name, "state": m.state, "to": recipients}

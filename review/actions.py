@@ -14,6 +14,7 @@ from db.changes import record_decision
 from db.models import ChangeAssessment, Contact, Event, Item, User
 from db.types import utcnow
 from db.workflow import ALL_STATUSES, DONE, WorkflowError, check_move, next_statuses
+from responders.alerts import Alerts, enqueue_alert
 from responders.compose import AckRequest, Assessment, build_assessment, build_reply
 from responders.outbox import enqueue
 from responders.recipients import deliverable
@@ -79,8 +80,10 @@ def assign(factory: sessionmaker[Session], viewer: Viewer, ref: str, assignee_id
     return _act(factory, viewer, ref, do)
 
 
-def change_status(factory: sessionmaker[Session], viewer: Viewer, ref: str, to: str) -> str:
-    """Moves the item to TO if its workflow allows; returns the old status."""
+def change_status(factory: sessionmaker[Session], viewer: Viewer, ref: str, to: str,
+                  alerts: Alerts = Alerts()) -> str:
+    """Moves the item to TO if its workflow allows; returns the old status. A change request's decision is
+    announced to the ALERTS targets that want it."""
     def do(session: Session, item: Item) -> str:
         old = item.status
         try:
@@ -90,6 +93,7 @@ def change_status(factory: sessionmaker[Session], viewer: Viewer, ref: str, to: 
         now = utcnow()
         if to in ("approved", "rejected"):
             record_decision(session, item, to, viewer.email, now)  # the PM records the client's answer
+            enqueue_alert(session, alerts, (f"change_{to}",), item, now, decided_by=viewer.email)
             return old
         item.status = to
         if to in DONE:

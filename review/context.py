@@ -10,6 +10,7 @@ from starlette.templating import Jinja2Templates
 
 from db.types import utcnow
 from reports.policy import SlaPolicies
+from responders.alerts import Alerts
 from review.settings import WebSettings
 from review.sla_view import builtin_policies
 
@@ -32,3 +33,5 @@ class Context:
     now: Callable[[], datetime] = utcnow
     # SLA report days and weeks begin at midnight here (sla.report_timezone).
     report_timezone: str = "UTC"
+    # The chat and webhook targets ([[notify]]): a PM's decision on a change request is announced to them.
+    alerts: Alerts = field(default_factory=Alerts)
