@@ -59,8 +59,8 @@ def warning_recipients(session: Session, item: Item, cache: dict[int | None, Seq
 def _warn(session: Session, due: Due, cfg: Config, now: datetime, cache: dict[int | None, Sequence[User]]) -> int:
     item = due.item
     people, assigned = warning_recipients(session, item, cache)
-    if due.stale:
-        people = []
+    if due.stale or due.breach:
+        people = []  # the PMs were warned about these clocks already (or the item is too old to warn about)
     snapshot = snapshot_of(item, cfg.sla.built)
     calendar = snapshot.get("calendar", WALL_CLOCK)
     org = item.contact.organization if item.contact is not None else None
@@ -86,9 +86,11 @@ def _warn(session: Session, due: Due, cfg: Config, now: datetime, cache: dict[in
         data = {"clock": m.name, "state": m.state, "to": recipients}
         if due.stale:
             data["suppressed"] = "stale"
+        if due.breach:
+            data["suppressed"] = "warned_at_risk"
         session.add(Event(item_id=item.id, kind=WARNING_EVENT, created_at=now, data=data))
         log.info("event=sla_warning ref=%s clock=%s state=%s recipients=%d%s", item.ref, m.name, m.state,
-                 len(people), " suppressed=stale" if due.stale else "")
+                 len(people), " suppressed=stale" if due.stale else " breach=after_warning" if due.breach else "")
     item.sla_warned_at = now
     return len(people)
 
@@ -104,9 +106,9 @@ def check_sla(factory: sessionmaker[Session], cfg: Config, now: datetime | None 
         for d in due:
             sent = _warn(session, d, cfg, now, cache)
             emails += sent
-            if not sent and not d.stale:
+            if not sent and not d.stale and not d.breach:
                 unsent.append(d.item.ref or "")
     if unsent:
         log.warning("event=sla_warning_nobody items=%d first=%s detail=\"no active assignee, PM or admin to warn\"",
                     len(unsent), unsent[0])
-    return SlaCheck(changed, sum(len(d.clocks) for d in due), emails)
+    return SlaCheck(changed, sum(len(d.clocks) for d in due if not d.breach), emails)

@@ -187,7 +187,7 @@ class WebhookSender:
             try:
                 status, text = self._post(build_request(target, row, self._clock()), target.timeout)
                 ok, error, permanent = judge(target.kind, status, text)
-            except (OSError, ValueError, http.client.HTTPException) as exc:  # no answer: refused, timed out, reset, DNS, TLS
+            except (OSError, ValueError, http.client.HTTPException) as exc:  # no answer: refused, timeout, TLS...
                 ok, error = False, f"{type(exc).__name__}: {exc}"
             now = utcnow()
             if ok:

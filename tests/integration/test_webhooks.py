@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from db.engine import make_engine, make_sessionmaker
 from db.models import ChangeAssessment, Contact, Item, Organization, WebhookDelivery
@@ -44,7 +45,8 @@ def _deliveries(url: str) -> list[WebhookDelivery]:
     engine = make_engine(url)
     try:
         with make_sessionmaker(engine)() as s:
-            return list(s.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
+            return list(s.scalars(select(WebhookDelivery).options(selectinload(WebhookDelivery.item))
+                                .order_by(WebhookDelivery.id)))
     finally:
         engine.dispose()
 
