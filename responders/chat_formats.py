@@ -27,8 +27,8 @@ TITLES = {
            "change_approved": "变更请求已批准：{ref}", "change_rejected": "变更请求已拒绝：{ref}"},
 }
 WORDS = {
-    "en": {"from": "From", "open": "Open {ref}", "no_subject": "(no subject)", "comment": "Comment"},
-    "zh": {"from": "来自", "open": "查看 {ref}", "no_subject": "（无主题）", "comment": "评语"},
+    "en": {"from": "From", "open": "Open {ref}", "no_subject": "(no subject)", "comment": "Comment", "sep": ": "},
+    "zh": {"from": "来自", "open": "查看 {ref}", "no_subject": "（无主题）", "comment": "评语", "sep": "："},
 }
 COLORS = {"sla_breached": "red", "negative_csat": "red", "change_rejected": "red", "sla_at_risk": "orange",
           "needs_review": "orange"}
@@ -99,12 +99,13 @@ def lines(alert: Alert, lang: str) -> Lines:
         client = f"{client} ({alert.organization})" if client else alert.organization
     details = []
     for clock in alert.details.get("clocks", ()):
-        details.append(f"{CLOCK_NAMES[lang].get(clock['clock'], clock['clock'])}: "
+        details.append(f"{CLOCK_NAMES[lang].get(clock['clock'], clock['clock'])}{words['sep']}"
                        f"{STATE_NAMES[lang].get(clock['state'], clock['state'])}")
     if alert.details.get("comment"):
-        details.append(f"{words['comment']}: {one_line(str(alert.details['comment']))}")
+        details.append(f"{words['comment']}{words['sep']}{one_line(str(alert.details['comment']))}")
     return Lines(title=title, subject=one_line(alert.subject) or words["no_subject"],
-                 sender=f"{words['from']}: {one_line(client)}" if client else "", details=tuple(details),
+                 sender=f"{words['from']}{words['sep']}{one_line(client)}" if client else "",
+                 details=tuple(details),
                  link=words["open"].format(ref=alert.ref))
 
 
