@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -138,6 +139,16 @@ def judge(kind: str, status: int, text: str) -> tuple[bool, str, bool]:
     return True, "", False
 
 
+def redacted(text: str, url: str) -> str:
+    """TEXT without URL, its path or its query: some errors quote the URL, and its token (in the path for Slack
+    and Feishu, in the query for DingTalk and WeCom) is a credential the log and the delivery page never show."""
+    parts = urlsplit(url)
+    for secret in (url, parts.query, parts.path):
+        if len(secret) > 1:
+            text = text.replace(secret, "<redacted>")
+    return text
+
+
 Poster = Callable[[Request, float], tuple[int, str]]
 
 
@@ -189,6 +200,7 @@ class WebhookSender:
                 ok, error, permanent = judge(target.kind, status, text)
             except (OSError, ValueError, http.client.HTTPException) as exc:  # no answer: refused, timeout, TLS...
                 ok, error = False, f"{type(exc).__name__}: {exc}"
+            error = redacted(error, target.url)
             now = utcnow()
             if ok:
                 with self.factory.begin() as session:

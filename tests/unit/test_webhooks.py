@@ -287,3 +287,17 @@ def test_rows_of_an_unconfigured_target_stay_queued(factory):
     assert sender.deliver().sent == 0
     sender.close()
     assert [r.status for r in _rows(factory)] == ["pending"]
+
+
+def test_errors_never_show_the_url_or_its_token(factory):
+    _seed(factory, 1)
+    url = "https://oapi.dingtalk.com/robot/send?access_token=s3cret"
+
+    def broken(request: Request, timeout: float) -> tuple[int, str]:
+        raise ValueError(f"URL can't contain control characters. {request.url!r} echoes access_token=s3cret")
+
+    sender = WebhookSender(factory, {"t": WebhookTarget("t", "dingtalk", url)}, "w:1:a", poster=broken)
+    sender.deliver()
+    sender.close()
+    (row,) = _rows(factory)
+    assert row.attempts == 1 and "s3cret" not in row.last_error and "<redacted>" in row.last_error
