@@ -419,8 +419,8 @@ def _validate_notify(targets: tuple[NotifyConfig, ...]) -> None:
     names: set[str] = set()
     for i, n in enumerate(targets):
         key = f"notify[{i}]"
-        if not n.name.strip() or len(n.name) > 100:
-            raise ConfigError(f"{key}.name: must be 1 to 100 characters")
+        if not n.name.strip() or len(n.name) > 100 or not n.name.isprintable():
+            raise ConfigError(f"{key}.name: must be 1 to 100 characters, none of them control characters")
         if n.name in names:
             raise ConfigError(f"{key}.name: duplicate target name {n.name!r}")
         names.add(n.name)

@@ -40,8 +40,9 @@ class Filter:
 def parse_filter(query: Mapping[str, str]) -> Filter:
     """The log's filter from QUERY; InvalidInput names a bad value."""
     target = query.get("target", "").strip()
-    if len(target) > MAX_TARGET:
-        raise InvalidInput(N_("target: at most %(max)s characters"), max=MAX_TARGET)
+    if len(target) > MAX_TARGET or not target.isprintable():  # no target name holds a control character
+        raise InvalidInput(N_("target: at most %(max)s characters, none of them control characters"),
+                           max=MAX_TARGET)
     status = query.get("status", "").strip()
     if status and status not in STATUSES:
         raise InvalidInput(N_("status: one of %(choices)s, not %(value)s"), choices=", ".join(STATUSES),
