@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from email.policy import default
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from db.engine import make_engine, make_sessionmaker
 from db.models import Contact, Event, Item, Organization, OutboxMail, User
