@@ -163,7 +163,7 @@ def store_bulk(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[P
             out.append(Stored(i))
         else:
             fresh.append(i)
-    items = _items(session, cfg, batch, fresh, preds, now) if fresh else {}
+    items, contacts = _items(session, cfg, batch, fresh, preds, now) if fresh else ({}, {})
     recent = acks_sent_since(session, [_ack_address(batch[i].email) for i in fresh],
                              rate_window_start(now)) if fresh and cfg.acknowledgment.enabled else {}
     for i in fresh:
@@ -173,7 +173,8 @@ def store_bulk(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[P
         complaint = flag_complaint(item, email)  # type: ignore[arg-type]
         if complaint is not None:
             rows.events.append(event_values(item.id, "follow_up", now, complaint))
-        rows.alerts.extend(alert_rows(cfg.alerts, new_item_events(item.needs_review), item, now))
+        rows.alerts.extend(alert_rows(cfg.alerts, new_item_events(item.needs_review), item, now,
+                                      contact=contacts[i]))
     for i in fresh:
         queued = cfg.acknowledgment.enabled and _acknowledge(cfg, items[i], batch[i].email, now, recent, rows)
         out.append(Stored(i, items[i].ref or "", queued))
@@ -225,9 +226,10 @@ def _item_values(item: Item) -> dict[str, Any]:
 
 
 def _items(session: Session, cfg: Config, batch: Sequence[Parsed], fresh: Sequence[int],
-           preds: dict[int, Prediction], now: datetime) -> dict[int, Item]:
-    """The new items of FRESH, keyed and referenced, with their contacts: objects outside the session, written
-    by the caller as plain rows (the unit of work cost more than the rest of the batch's writing)."""
+           preds: dict[int, Prediction], now: datetime) -> tuple[dict[int, Item], dict[int, Contact | None]]:
+    """The new items of FRESH, keyed and referenced, and their contacts (with organizations): the items are
+    objects outside the session, written by the caller as plain rows (the unit of work cost more than the rest
+    of the batch's writing)."""
     senders: dict[str, str] = {}
     for i in fresh:
         email = batch[i].email
@@ -236,10 +238,11 @@ def _items(session: Session, cfg: Config, batch: Sequence[Parsed], fresh: Sequen
     with session.no_autoflush:
         contacts = contacts_for(session, senders, cfg.tracker.free_mail_domains)
         items: dict[int, Item] = {}
+        item_contacts: dict[int, Contact | None] = {}
         snapshots: dict[str, dict[str, object]] = {}
         for i in fresh:
             email, pred = batch[i].email, preds[batch[i].raw.uid]
-            contact = contacts.get(email.sender)  # type: ignore[union-attr]
+            contact = item_contacts[i] = contacts.get(email.sender)  # type: ignore[union-attr]
             tier = contact.organization.tier if contact is not None and contact.organization is not None else ""
             if tier not in snapshots:
                 snapshots[tier] = cfg.sla.built.for_tier(tier).snapshot()
@@ -252,7 +255,7 @@ def _items(session: Session, cfg: Config, batch: Sequence[Parsed], fresh: Sequen
     for item, key in zip(items.values(), ids.reserve(session, Item, len(items))):
         item.id = key
         item.ref = format_reference(cfg.tracker.reference_prefix, key)  # the references are made from the keys
-    return items
+    return items, item_contacts
 
 
 def event_values(item_id: int, kind: str, now: datetime, data: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from db.models import Item, WebhookDelivery
+from db.models import Contact, Item, WebhookDelivery
 from responders.chat_formats import Alert, payload
 
 EVENTS = ("new_item", "needs_review", "sla_at_risk", "sla_breached", "negative_csat", "change_approved",
@@ -60,9 +60,10 @@ def new_item_events(needs_review: bool) -> tuple[str, ...]:
     return ("needs_review", "new_item") if needs_review else ("new_item",)
 
 
-def alert_of(item: Item, event: str, base_url: str, now: datetime, details: dict[str, Any]) -> Alert:
-    """What a message about ITEM's EVENT says (ITEM's contact and organization loaded)."""
-    contact = item.contact
+def alert_of(item: Item, event: str, base_url: str, now: datetime, details: dict[str, Any],
+             contact: Contact | None = None) -> Alert:
+    """What a message about ITEM's EVENT says; CONTACT (default: ITEM's) with its organization loaded."""
+    contact = contact or item.contact
     org = contact.organization if contact is not None else None
     assignee = item.assignee if item.assignee_id is not None else None
     return Alert(event=event, ref=item.ref or "", subject=item.subject or "", category=item.category,
@@ -74,12 +75,13 @@ def alert_of(item: Item, event: str, base_url: str, now: datetime, details: dict
                  url=f"{base_url.rstrip('/')}/items/{item.ref}", occurred_at=now, details=details)
 
 
-def alert_rows(alerts: Alerts, events: Sequence[str], item: Item, now: datetime,
+def alert_rows(alerts: Alerts, events: Sequence[str], item: Item, now: datetime, *, contact: Contact | None = None,
                **details: Any) -> list[dict[str, Any]]:
-    """The delivery rows for ITEM: for each target, the first of EVENTS it wants (none if it wants none)."""
+    """The delivery rows for ITEM: for each target, the first of EVENTS it wants (none if it wants none).
+    CONTACT: ITEM's contact when ITEM is a plain row's object without one (a batch's new items)."""
     if not alerts.routes:
         return []
-    contact = item.contact
+    contact = contact or item.contact
     domain = contact.organization.domain if contact is not None and contact.organization is not None else ""
     rows: list[dict[str, Any]] = []
     made: dict[str, Alert] = {}
@@ -87,7 +89,8 @@ def alert_rows(alerts: Alerts, events: Sequence[str], item: Item, now: datetime,
         event = next((e for e in events if route.wants(e, item.category, domain)), None)
         if event is None:
             continue
-        alert = made.get(event) or made.setdefault(event, alert_of(item, event, alerts.base_url, now, details))
+        alert = made.get(event) or made.setdefault(event, alert_of(item, event, alerts.base_url, now, details,
+                                                                   contact))
         delivery_id = str(uuid.uuid4())
         rows.append(dict(delivery_id=delivery_id, target=route.name, kind=route.target, event=event,
                          item_id=item.id, body=payload(route.target, alert, route.lang, delivery_id, route.name),

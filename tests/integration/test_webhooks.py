@@ -64,6 +64,9 @@ def _check_shape(call, ref: str) -> None:
     if call.kind == "webhook":
         assert body["event"] == call.headers["x-intake-event"] and body["id"] == call.delivery
         assert body["item"]["ref"] == ref and body["item"]["url"] == link
+        # The client and their organization, for items stored in bulk as for those stored one by one.
+        assert body["item"]["client"]["email"].endswith("@client.example")
+        assert body["item"]["organization"]["domain"] == "client.example"
     elif call.kind == "slack":
         assert ref in body["text"] and f"<{link}|" in body["blocks"][0]["text"]["text"]
         assert body["blocks"][1]["text"]["type"] == "plain_text"
@@ -202,3 +205,41 @@ def test_sla_and_decision_events_follow_the_filters(db, receiver):
     feishu = [c.json for c in calls if c.kind == "feishu"]
     assert {f["card"]["header"]["title"]["content"] for f in feishu} == {
         "服务级别即将超时：CI-000001", "服务级别已超时：CI-000001", "变更请求已批准：CI-000002"}
+
+
+def test_two_workers_delivering_at_once_send_each_alert_once(db, receiver):
+    """Rows are claimed (FOR UPDATE SKIP LOCKED on PostgreSQL) before they are sent: two workers draining the
+    same queue at the same time never make the same call."""
+    import threading
+
+    from responders.alerts import AlertRoute, Alerts, enqueue_alert
+    from responders.webhooks import WebhookTarget
+
+    alerts = Alerts((AlertRoute("erp", "webhook"),), PUBLIC)
+    with db.begin() as s:
+        org = Organization(name="Acme", domain="acme.example")
+        for n in range(1, 121):
+            item = Item(ref=f"CI-{n:06d}", category="issue", subject=f"Item {n}",
+                        contact=Contact(email=f"c{n}@acme.example", organization=org))
+            s.add(item)
+            s.flush()
+            enqueue_alert(s, alerts, ("new_item",), item, T0)
+    target = {"erp": WebhookTarget("erp", "webhook", receiver.url("webhook"), "whsec-test-0123456789")}
+    senders = [WebhookSender(db, target, f"tests:{n}:x") for n in (1, 2)]
+    start = threading.Barrier(2)
+    results = []
+
+    def run(sender: WebhookSender) -> None:
+        start.wait()
+        results.append(sender.deliver())
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in senders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    for s in senders:
+        s.close()
+    calls = receiver.wait_for(120)
+    assert sum(r.sent for r in results) == 120 and all(c.valid for c in calls)
+    assert len({c.delivery for c in calls}) == len(calls) == 120
