@@ -318,6 +318,36 @@ class OutboxMail(Base):
                       Index("ix_outbox_to_created", "to_address", "created_at"))
 
 
+class WebhookDelivery(Base):
+    """One chat alert or webhook call to one configured target: queued in the transaction of its event, then
+    delivered (and retried) by the worker's webhook loop; the rows are the delivery log admins read."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Sent with the call (X-Intake-Delivery, and in a generic webhook's body) so receivers can tell a repeat.
+    delivery_id: Mapped[str] = mapped_column(String(36), unique=True)
+    target: Mapped[str] = mapped_column(String(100))   # the [[notify]] table's name
+    kind: Mapped[str] = mapped_column(String(16))      # webhook, slack, teams, dingtalk, feishu, wecom
+    event: Mapped[str] = mapped_column(String(32))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)            # the JSON sent, without the per-call signature
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_by: Mapped[str] = mapped_column(String(128), default="")
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_status: Mapped[int | None] = mapped_column(Integer)  # the HTTP status of the latest answer
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    item: Mapped[Item | None] = relationship()
+
+    __table_args__ = (Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
+                      Index("ix_webhook_deliveries_target_id", "target", "id"))
+
+
 class Event(Base):
     __tablename__ = "events"
 

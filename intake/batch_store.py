@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session, joinedload
 from classifiers import Prediction
 from db import ids
 from db.free_mail import is_free_mail
-from db.models import Attachment, Contact, Event, Item, Message, Organization, OutboxMail, StatusLink
+from db.models import (Attachment, Contact, Event, Item, Message, Organization, OutboxMail, StatusLink,
+                       WebhookDelivery)
 from db.queries import insert_missing
 from db.status_links import new_link_row
 from db.types import utcnow
@@ -31,6 +32,7 @@ from intake.config import Config
 from intake.item_events import classified, flag_complaint
 from intake.parsed import Parsed, attachment_values, message_values, reason
 from intake.threads import format_reference, references_in_subject, thread_ids
+from responders.alerts import alert_rows, new_item_events
 from responders.compose import AckRequest
 from responders.links import status_url
 from responders.outbox import acks_sent_since, plan_ack, rate_window_start
@@ -165,7 +167,7 @@ def store_bulk(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[P
             out.append(Stored(i))
         else:
             fresh.append(i)
-    items = _items(session, cfg, batch, fresh, preds, now) if fresh else {}
+    items, contacts = _items(session, cfg, batch, fresh, preds, now) if fresh else ({}, {})
     recent = acks_sent_since(session, [_ack_address(batch[i].email) for i in fresh],
                              rate_window_start(now)) if fresh and cfg.acknowledgment.enabled else {}
     for i in fresh:
@@ -175,6 +177,8 @@ def store_bulk(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[P
         complaint = flag_complaint(item, email)  # type: ignore[arg-type]
         if complaint is not None:
             rows.events.append(event_values(item.id, "follow_up", now, complaint))
+        rows.alerts.extend(alert_rows(cfg.alerts, new_item_events(item.needs_review), item, now,
+                                      contact=contacts[i]))
     for i in fresh:
         queued = cfg.acknowledgment.enabled and _acknowledge(cfg, items[i], batch[i].email, now, recent, rows)
         out.append(Stored(i, items[i].ref or "", queued))
@@ -195,6 +199,7 @@ class Rows:
         self.outbox: list[dict[str, Any]] = []
         self.copies: list[dict[str, Any]] = []  # our acknowledgments, as messages of their threads
         self.links: list[dict[str, Any]] = []  # the status links the acknowledgments carry (hashes only)
+        self.alerts: list[dict[str, Any]] = []  # chat alerts and webhook calls about the new items
 
     def message(self, p: Parsed, mailbox_id: int, now: datetime, **columns: Any) -> None:
         values = message_values(p, mailbox_id, now)
@@ -211,7 +216,8 @@ class Rows:
         attachments = [dict(a, message_id=self.messages[m]["id"]) for m, rows in self.attachments for a in rows]
         conn = session.connection()
         for model, values in ((Message, self.messages), (Message, self.copies), (Attachment, attachments),
-                              (Event, self.events), (OutboxMail, self.outbox), (StatusLink, self.links)):
+                              (Event, self.events), (OutboxMail, self.outbox), (StatusLink, self.links),
+                              (WebhookDelivery, self.alerts)):
             if values:
                 conn.execute(insert(model.__table__), values)  # type: ignore[attr-defined]
 
@@ -226,9 +232,10 @@ def _item_values(item: Item) -> dict[str, Any]:
 
 
 def _items(session: Session, cfg: Config, batch: Sequence[Parsed], fresh: Sequence[int],
-           preds: dict[int, Prediction], now: datetime) -> dict[int, Item]:
-    """The new items of FRESH, keyed and referenced, with their contacts: objects outside the session, written
-    by the caller as plain rows (the unit of work cost more than the rest of the batch's writing)."""
+           preds: dict[int, Prediction], now: datetime) -> tuple[dict[int, Item], dict[int, Contact | None]]:
+    """The new items of FRESH, keyed and referenced, and their contacts (with organizations): the items are
+    objects outside the session, written by the caller as plain rows (the unit of work cost more than the rest
+    of the batch's writing)."""
     senders: dict[str, str] = {}
     for i in fresh:
         email = batch[i].email
@@ -237,10 +244,11 @@ def _items(session: Session, cfg: Config, batch: Sequence[Parsed], fresh: Sequen
     with session.no_autoflush:
         contacts = contacts_for(session, senders, cfg.tracker.free_mail_domains)
         items: dict[int, Item] = {}
+        item_contacts: dict[int, Contact | None] = {}
         snapshots: dict[str, dict[str, object]] = {}
         for i in fresh:
             email, pred = batch[i].email, preds[batch[i].raw.uid]
-            contact = contacts.get(email.sender)  # type: ignore[union-attr]
+            contact = item_contacts[i] = contacts.get(email.sender)  # type: ignore[union-attr]
             tier = contact.organization.tier if contact is not None and contact.organization is not None else ""
             if tier not in snapshots:
                 snapshots[tier] = cfg.sla.built.for_tier(tier).snapshot()
@@ -253,7 +261,7 @@ def _items(session: Session, cfg: Config, batch: Sequence[Parsed], fresh: Sequen
     for item, key in zip(items.values(), ids.reserve(session, Item, len(items))):
         item.id = key
         item.ref = format_reference(cfg.tracker.reference_prefix, key)  # the references are made from the keys
-    return items
+    return items, item_contacts
 
 
 def event_values(item_id: int, kind: str, now: datetime, data: dict[str, Any]) -> dict[str, Any]:

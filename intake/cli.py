@@ -196,7 +196,8 @@ def cmd_web(cfg: Config, args: argparse.Namespace) -> int:
     smtp, name = smtp_settings(cfg), worker_name()
     app = create_app(factory, web_settings(cfg), send_outbox=lambda: drain(factory, smtp, name),
                      read_attachment=attachment_data, sla=cfg.sla.built,
-                     report_timezone=cfg.sla.report_timezone, client_mail=client_mail_settings(cfg, factory))
+                     report_timezone=cfg.sla.report_timezone, client_mail=client_mail_settings(cfg, factory),
+                     alerts=cfg.alerts)
     print(f"PM queue at http://{host}:{port}/", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", **proxy_options(cfg))
     return 0

@@ -269,6 +269,39 @@ class WebConfig:
         return ",".join(self.trusted_proxies) or LOOPBACK
 
 
+NOTIFY_EVENTS = ("new_item", "needs_review", "sla_at_risk", "sla_breached", "negative_csat", "change_approved",
+                 "change_rejected")  # responders.alerts.EVENTS, listed here so reading the config imports nothing
+NotifyTarget = Literal["webhook", "slack", "teams", "dingtalk", "feishu", "wecom"]
+SIGNED = ("webhook", "dingtalk", "feishu")  # the targets that take a signing secret (webhook: required)
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """One chat or webhook target ([[notify]]): where (its URL by reference, it holds a credential), what."""
+
+    name: str
+    target: NotifyTarget
+    url_env: str = ""
+    url_file: str = ""
+    secret_env: str = ""             # webhook: the HMAC key (required); dingtalk, feishu: the bot's signing secret
+    secret_file: str = ""
+    events: tuple[str, ...] = NOTIFY_EVENTS
+    organizations: tuple[str, ...] = ()   # organization domains; empty: every organization (and none)
+    categories: tuple[str, ...] = ()      # empty: every category
+    language: Literal["en", "zh"] = "en"
+    timeout_seconds: float = 10.0
+    max_attempts: int = 12
+    retry_seconds: float = 10.0      # the first retry's wait, doubling up to an hour
+
+    @property
+    def url(self) -> Secret:
+        return Secret(self.url_env, self.url_file)
+
+    @property
+    def secret(self) -> Secret:
+        return Secret(self.secret_env, self.secret_file)
+
+
 @dataclass(frozen=True)
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -284,6 +317,16 @@ class Config:
     client_view: ClientViewConfig = field(default_factory=ClientViewConfig)
     updates: UpdatesConfig = field(default_factory=UpdatesConfig)
     surveys: SurveysConfig = field(default_factory=SurveysConfig)
+    notify: tuple[NotifyConfig, ...] = ()
+
+    @cached_property
+    def alerts(self) -> Any:
+        """The [[notify]] targets as responders.alerts takes them (no secrets: those are read by the worker)."""
+        from responders.alerts import AlertRoute, Alerts
+
+        return Alerts(tuple(AlertRoute(n.name, n.target, frozenset(n.events),
+                                       frozenset(d.lower() for d in n.organizations), frozenset(n.categories),
+                                       n.language) for n in self.notify), self.web.base_url)
 
     def own_addresses(self) -> set[str]:
         """Every address that is ours: mailboxes, the sender address, and extras."""
@@ -346,6 +389,9 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
                 f"{prefix}.password: passwords are not allowed in the config file; "
                 "use password_env or password_file"
             )
+        if name in ("url", "secret") and cls is NotifyConfig:
+            raise ConfigError(f"{prefix}.{name}: webhook URLs and secrets are credentials, not allowed in the "
+                              f"config file; use {name}_env or {name}_file")
         if name not in fields:
             raise ConfigError(f"{prefix + '.' if prefix else ''}{name}: unknown key")
     kwargs = {}
@@ -418,6 +464,7 @@ def _validate(cfg: Config) -> None:
     if cfg.sla.check_seconds < 5:
         raise ConfigError("sla.check_seconds: must be at least 5")
     _validate_client_mail(cfg)
+    _validate_notify(cfg.notify)
     try:
         cfg.sla.built  # noqa: B018  (built once here so a mistake stops the program at start)
     except ValueError as exc:
@@ -453,6 +500,42 @@ def _validate_client_mail(cfg: Config) -> None:
         raise ConfigError("surveys.secret_key_env: give secret_key_env or secret_key_file, not both")
     if cfg.client_view.requests_per_minute < 1:
         raise ConfigError("client_view.requests_per_minute: must be at least 1")
+
+
+def _validate_notify(targets: tuple[NotifyConfig, ...]) -> None:
+    names: set[str] = set()
+    for i, n in enumerate(targets):
+        key = f"notify[{i}]"
+        if not n.name.strip() or len(n.name) > 100 or not n.name.isprintable():
+            raise ConfigError(f"{key}.name: must be 1 to 100 characters, none of them control characters")
+        if n.name in names:
+            raise ConfigError(f"{key}.name: duplicate target name {n.name!r}")
+        names.add(n.name)
+        if bool(n.url_env) == bool(n.url_file):
+            raise ConfigError(f"{key}.url_env: give url_env or url_file (one of them): the URL holds a credential")
+        if n.secret_env and n.secret_file:
+            raise ConfigError(f"{key}.secret_env: give secret_env or secret_file, not both")
+        if n.target == "webhook" and not (n.secret_env or n.secret_file):
+            raise ConfigError(f"{key}.secret_env: a generic webhook is signed; set secret_env or secret_file")
+        if n.target not in SIGNED and (n.secret_env or n.secret_file):
+            raise ConfigError(f"{key}.secret_env: {n.target} targets take no signing secret; remove it")
+        for j, event in enumerate(n.events):
+            if event not in NOTIFY_EVENTS:
+                raise ConfigError(f"{key}.events[{j}]: unknown event {event!r}; one of {', '.join(NOTIFY_EVENTS)}")
+        if not n.events:
+            raise ConfigError(f"{key}.events: list at least one event (leave the key out for all of them)")
+        for j, category in enumerate(n.categories):
+            from db.models import CATEGORIES  # only when categories are listed: a plain start imports no models
+
+            if category not in CATEGORIES:
+                raise ConfigError(f"{key}.categories[{j}]: unknown category {category!r}; "
+                                  f"one of {', '.join(CATEGORIES)}")
+        if not 0 < n.timeout_seconds <= 60:
+            raise ConfigError(f"{key}.timeout_seconds: must be more than 0 and at most 60")
+        if n.max_attempts < 1:
+            raise ConfigError(f"{key}.max_attempts: must be at least 1")
+        if not 0.1 <= n.retry_seconds <= 3600:
+            raise ConfigError(f"{key}.retry_seconds: must be between 0.1 and 3600")
 
 
 def _validate_proxies(web: WebConfig) -> None:

@@ -51,6 +51,7 @@ from intake.participants import Parties, first_joinable, speaks_for_client
 from intake.prepare import Prepared, prepare
 from intake.threads import format_reference, references_in_subject, thread_ids, without_references
 from intake.values import Email, RawMail
+from responders.alerts import enqueue_alert, new_item_events
 from responders.client_mail import item_moved
 from responders.compose import AckRequest
 from responders.links import status_url
@@ -215,6 +216,7 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
     if claimed is not None:
         _refuse_claim(session, item, claimed, email, now)
     _flag_complaint(session, item, email, now)
+    enqueue_alert(session, cfg.alerts, new_item_events(item.needs_review), item, now)
     queued = False
     if cfg.acknowledgment.enabled:
         token, link = new_link_row(item.id, now) if cfg.client_view.status_links else ("", None)
@@ -278,6 +280,7 @@ def _client_decision(session: Session, cfg: Config, item: Item, row: Message, em
         session.flush()  # the message's id is the evidence
         record_decision(session, item, found, email.sender, now, evidence=row)
         item_moved(session, item, client_mail_settings(cfg), now)
+        enqueue_alert(session, cfg.alerts, (f"change_{found}",), item, now, decided_by=email.sender)
         log.info("event=client_decision ref=%s decision=%s message_id=%s", item.ref, found, email.message_id)
 
 

@@ -8,15 +8,16 @@ from collections.abc import Callable
 class SendLoop:
     """Calls SEND whenever it is woken (and every IDLE_SECONDS meanwhile) until stopped; one send at a time."""
 
-    def __init__(self, send: Callable[[], object], idle_seconds: float = 5.0) -> None:
+    def __init__(self, send: Callable[[], object], idle_seconds: float = 5.0, name: str = "outbox") -> None:
         self._send = send
+        self._name = name
         self._idle = idle_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> SendLoop:
-        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         self._thread.start()
         return self
 

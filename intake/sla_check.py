@@ -16,6 +16,7 @@ from intake.config import Config
 from reports.policy import WALL_CLOCK
 from reports.render import human_duration
 from reports.state import WARNING_EVENT, Due, refresh_states, snapshot_of
+from responders.alerts import enqueue_alert
 from responders.compose import lang_of
 from responders.notices import build_notice, render_notice
 from responders.outbox import enqueue_notice
@@ -42,8 +43,8 @@ warning_recipients = responsible_people  # the same rule, shared with the alerts
 def _warn(session: Session, due: Due, cfg: Config, now: datetime, cache: dict[int | None, Sequence[User]]) -> int:
     item = due.item
     people, assigned = warning_recipients(session, item, cache)
-    if due.stale:
-        people = []
+    if due.stale or due.breach:
+        people = []  # the PMs were warned about these clocks already (or the item is too old to warn about)
     snapshot = snapshot_of(item, cfg.sla.built)
     calendar = snapshot.get("calendar", WALL_CLOCK)
     org = item.contact.organization if item.contact is not None else None
@@ -61,14 +62,19 @@ def _warn(session: Session, due: Due, cfg: Config, now: datetime, cache: dict[in
         msg = build_notice(person.email, person.name, f"[{item.ref}] {SUBJECTS[lang][worst]}: {subject_line}",
                            text, cfg.smtp.from_address, now, lang)
         enqueue_notice(session, msg, "sla_warning", now, item.id)
+    if not due.stale:
+        enqueue_alert(session, cfg.alerts, (f"sla_{worst}",), item, now,
+                      clocks=[{"clock": m.name, "state": m.state} for m in due.clocks])
     recipients = [p.email for p in people]
     for m in due.clocks:
         data = {"clock": m.name, "state": m.state, "to": recipients}
         if due.stale:
             data["suppressed"] = "stale"
+        if due.breach:
+            data["suppressed"] = "warned_at_risk"
         session.add(Event(item_id=item.id, kind=WARNING_EVENT, created_at=now, data=data))
         log.info("event=sla_warning ref=%s clock=%s state=%s recipients=%d%s", item.ref, m.name, m.state,
-                 len(people), " suppressed=stale" if due.stale else "")
+                 len(people), " suppressed=stale" if due.stale else " breach=after_warning" if due.breach else "")
     item.sla_warned_at = now
     return len(people)
 
@@ -84,9 +90,9 @@ def check_sla(factory: sessionmaker[Session], cfg: Config, now: datetime | None 
         for d in due:
             sent = _warn(session, d, cfg, now, cache)
             emails += sent
-            if not sent and not d.stale:
+            if not sent and not d.stale and not d.breach:
                 unsent.append(d.item.ref or "")
     if unsent:
         log.warning("event=sla_warning_nobody items=%d first=%s detail=\"no active assignee, PM or admin to warn\"",
                     len(unsent), unsent[0])
-    return SlaCheck(changed, sum(len(d.clocks) for d in due), emails)
+    return SlaCheck(changed, sum(len(d.clocks) for d in due if not d.breach), emails)

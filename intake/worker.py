@@ -27,6 +27,7 @@ from intake.send_loop import SendLoop
 from intake.slots import BatchSlots
 from intake.values import RawMail
 from responders.sender import DrainResult, SmtpLink, SmtpSettings, drain
+from responders.webhooks import DeliveryResult, WebhookSender, WebhookTarget
 
 if TYPE_CHECKING:
     from classifiers import Classifier
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("intake.worker")
 TRANSIENT = (*IMAP_ERRORS, SQLAlchemyError)
 OUTBOX_RETRY_SECONDS = 5.0
+WEBHOOK_POLL_SECONDS = 2.0  # how often the webhook loop looks for due deliveries when nothing woke it
 
 # The pipeline (mail parsing, templates), quarantine retries and SLA checks (reports) are imported on first use:
 # the mailboxes connect without waiting for them; the model-loading thread imports them meanwhile (intake.serve).
@@ -83,6 +85,20 @@ def smtp_settings(cfg: Config) -> SmtpSettings:
                         timeout=s.timeout_seconds, max_attempts=s.max_attempts)
 
 
+def webhook_targets(cfg: Config) -> dict[str, WebhookTarget]:
+    """The [[notify]] targets with their URLs and secrets read from where the config says (ConfigError when one
+    cannot be)."""
+    targets = {}
+    for n in cfg.notify:
+        url = n.url.read(f"notify.{n.name}.url") or ""
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"notify.{n.name}.url: the URL read from {n.url_env or n.url_file} must start with "
+                              "http:// or https://")
+        targets[n.name] = WebhookTarget(n.name, n.target, url, n.secret.read(f"notify.{n.name}.secret") or "",
+                                        n.timeout_seconds, n.max_attempts, n.retry_seconds)
+    return targets
+
+
 def mailbox_passwords(boxes: Sequence[MailboxConfig]) -> dict[str, str]:
     """Each mailbox's IMAP password, read from where its config says (ConfigError when it cannot be)."""
     return {m.name: (m.secret.read(f"mailboxes.{m.name}.password") or "") if m.auth == "password" else ""
@@ -113,6 +129,10 @@ class Worker:
         self.smtp = smtp_settings(cfg)
         self.smtp_link = SmtpLink(self.smtp)  # one connection for every drain of this worker
         self.sender: SendLoop | None = None
+        targets = webhook_targets(cfg)
+        # Chat alerts and webhooks go out from a loop of their own: a slow or dead target never holds up mail.
+        self.webhooks = WebhookSender(factory, targets, self.name) if targets else None
+        self.webhook_loop: SendLoop | None = None
         # Processes that read and classify the next batch while this one is stored; started when a backlog
         # first shows (a second batch waiting), so a worker that keeps up never pays for them.
         self.pool: PreparePool | None = None
@@ -174,6 +194,8 @@ class Worker:
         client.after_commit(result.processed_uids)
         if result.acks_queued:
             self.outbox_due()
+        if result.stored and self.webhook_loop is not None:
+            self.webhook_loop.wake()
         return not self.stop.is_set()
 
     def current_classifier(self) -> Classifier:
@@ -218,6 +240,25 @@ class Worker:
             self.stats.acks_sent += result.sent
         return result
 
+    def deliver_webhooks(self) -> DeliveryResult:
+        """Delivers the due chat alerts and webhook calls; a target's outage is logged once, and retried later."""
+        if self.webhooks is None:
+            return DeliveryResult()
+        try:
+            result = self.webhooks.deliver()
+        except SQLAlchemyError as exc:
+            self.outages.failed("database", exc)
+            return DeliveryResult()
+        except Exception:  # a bug here must not end the loop
+            log.exception("event=webhook_delivery_failed")
+            return DeliveryResult()
+        for name, error in result.errors.items():
+            if name not in result.ok:
+                self.outages.failed(f"webhook:{name}", error)
+        for name in result.ok:
+            self.outages.ok(f"webhook:{name}")
+        return result
+
     def retry_quarantined(self) -> None:
         """Runs the quarantined messages an admin asked to retry; a failure is logged, never fatal."""
         from intake.quarantine import retry_requested
@@ -245,6 +286,8 @@ class Worker:
         except Exception:  # a bug in the check must not stop intake
             log.exception("event=sla_check_failed")
             return SlaCheck()
+        if result.warned and self.webhook_loop is not None:
+            self.webhook_loop.wake()
         if result.changed or result.warned:
             log.info("event=sla_checked changed=%d warned=%d emails=%d", result.changed, result.warned, result.emails)
         with self._lock:
@@ -310,12 +353,15 @@ class Worker:
         self.retry_quarantined()
         self.check_sla()
         self.drain_outbox()
+        self.deliver_webhooks()
         self.close()
         return self.stats
 
     def close(self) -> None:
-        """Lets go of the SMTP connection and the reading processes."""
+        """Lets go of the SMTP connection, the webhook threads and the reading processes."""
         self.smtp_link.close()
+        if self.webhooks is not None:
+            self.webhooks.close()
         if self.pool is not None:
             self.pool.close()
             self.pool = None
@@ -414,6 +460,8 @@ class Worker:
         """Serves the mailboxes it holds leases on, each in its own thread, until stop is set; sends the outbox
         from a thread of its own and retries it meanwhile."""
         self.sender = SendLoop(self.drain_outbox, idle_seconds=OUTBOX_RETRY_SECONDS).start()
+        if self.webhooks is not None:
+            self.webhook_loop = SendLoop(self.deliver_webhooks, WEBHOOK_POLL_SECONDS, name="webhooks").start()
         self.leases = MailboxLeases(self._own_pool(), self.name, self.cfg.worker, self.mailboxes, self._serve,
                                     self.stop, self.outages)
         keeper = threading.Thread(target=self.leases.run, name="leases", daemon=True)
@@ -428,6 +476,9 @@ class Worker:
         keeper.join(timeout=60)
         self.sender.stop()
         self.sender = None
+        if self.webhook_loop is not None:
+            self.webhook_loop.stop()
+            self.webhook_loop = None
         self.drain_outbox()
         self.close()
         log.info("event=worker_stopped")

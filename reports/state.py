@@ -39,16 +39,28 @@ class Due:
     """An item with clocks that reached at risk (or breached) and have not been warned about yet.
 
     STALE: the item was first checked long after it arrived; its warning is recorded but not emailed.
+    BREACH: the clocks were warned about at risk and are breached now; recorded (and announced to chat
+    targets), not emailed again.
     """
 
     item: Item
     clocks: tuple[Measure, ...]
     stale: bool = False
+    breach: bool = False
 
 
 def warned_clocks(events: Iterable[Any]) -> set[str]:
     """The clocks an item's EVENTS show a warning for."""
-    return {str((e.data or {}).get("clock")) for e in events if e.kind == WARNING_EVENT}
+    return set(warned_states(events))
+
+
+def warned_states(events: Iterable[Any]) -> dict[str, set[str]]:
+    """The states each clock was warned about in an item's EVENTS."""
+    found: dict[str, set[str]] = {}
+    for e in events:
+        if e.kind == WARNING_EVENT:
+            found.setdefault(str((e.data or {}).get("clock")), set()).add(str((e.data or {}).get("state")))
+    return found
 
 
 def _batches(session: Session, lock: bool) -> Iterator[list[Item]]:
@@ -70,7 +82,8 @@ def refresh_states(session: Session, policies: SlaPolicies, now: datetime) -> tu
     """Stores every open item's SLA state at NOW; returns how many changed, and the warnings due.
 
     A warning is due for each first-response or resolution clock that is at risk or breached while
-    running, once per clock: the caller records the WARNING_EVENT in the same transaction.
+    running, once per clock: the caller records the WARNING_EVENT in the same transaction. A clock warned
+    about at risk that is breached now is due once more, as a breach (Due.breach).
     """
     lock = session.get_bind().dialect.name == "postgresql"
     changed, due = 0, []
@@ -86,8 +99,12 @@ def refresh_states(session: Session, policies: SlaPolicies, now: datetime) -> tu
                 changed += 1
             alarming = [m for name, m in clocks.items() if name in WARNED_CLOCKS and m.state in RUNNING_STATES[1:]]
             # Past warnings are looked up only for the few items with a clock at risk, not for every open item.
-            warned = warned_clocks(item.events) if alarming else set()
+            warned = warned_states(item.events) if alarming else {}
             pending = tuple(m for m in alarming if m.name not in warned)
             if pending:
                 due.append(Due(item, pending, stale=first_seen and now - item.received_at > STALE_AFTER))
+            breached = tuple(m for m in alarming if m.state == "breached" and "breached" not in warned.get(m.name, {
+                "breached"}))
+            if breached:
+                due.append(Due(item, breached, breach=True))
     return changed, due

@@ -15,6 +15,7 @@ from db.client_view import latest_incoming, suppressed_reason, survey_of
 from db.models import Event, Item, OutboxMail, Survey, User
 from db.people import responsible_people
 from db.status_links import new_link
+from responders.alerts import Alerts, enqueue_alert
 from responders.compose import CATEGORY_NAMES, AckRequest, _threaded, jinja_env, lang_of
 from responders.links import SurveyLinks, status_url
 from responders.mime import address, write
@@ -175,9 +176,9 @@ def schedule_survey(session: Session, item: Item, settings: ClientMailSettings, 
 
 
 def rate(session: Session, survey: Survey, item: Item, rating: int, settings: ClientMailSettings,
-         now: datetime) -> bool:
+         now: datetime, alerts: Alerts | None = None) -> bool:
     """Records RATING (1..5) for SURVEY, replacing an earlier one; a rating of 1 or 2 flags ITEM for follow-up and
-    alerts its people (announce_negative). Whether the rating changed."""
+    alerts its people and the chat and webhook targets in ALERTS (announce_negative). Whether the rating changed."""
     if rating not in (1, 2, 3, 4, 5):
         raise ValueError(f"rating: must be 1 to 5, not {rating!r}")
     previous = survey.rating
@@ -187,14 +188,15 @@ def rate(session: Session, survey: Survey, item: Item, rating: int, settings: Cl
     session.add(Event(item_id=item.id, kind="csat_rated", actor="client", created_at=now,
                       data={"rating": rating, "previous": previous}))
     if rating in NEGATIVE and previous not in NEGATIVE:
-        announce_negative(session, item, survey, settings, now)
+        announce_negative(session, item, survey, settings, now, alerts)
     return True
 
 
 def announce_negative(session: Session, item: Item, survey: Survey, settings: ClientMailSettings,
-                      now: datetime) -> None:
+                      now: datetime, alerts: Alerts | None = None) -> None:
     """A poor rating: ITEM is flagged for follow-up, its assignee (else the PMs of its client, else the admins)
-    gets an email, and a NEGATIVE_EVENT event records it; chat and webhook alerts are to be announced here."""
+    gets an email, the ALERTS targets that want `negative_csat` get a message, and a NEGATIVE_EVENT event
+    records it."""
     if not item.follow_up:
         item.follow_up = True
         session.add(Event(item_id=item.id, kind="follow_up", created_at=now,
@@ -209,6 +211,8 @@ def announce_negative(session: Session, item: Item, survey: Survey, settings: Cl
         msg = build_notice(person.email, person.name, ALERT_SUBJECTS[lang].format(ref=item.ref, rating=survey.rating),
                            text, settings.from_address, now, lang)
         enqueue_notice(session, msg, "csat_alert", now, item.id)
+    if alerts is not None:
+        enqueue_alert(session, alerts, ("negative_csat",), item, now, rating=survey.rating, comment=survey.comment)
     session.add(Event(item_id=item.id, kind=NEGATIVE_EVENT, created_at=now,
                       data={"rating": survey.rating, "to": [p.email for p in people]}))
     log.info("event=csat_negative ref=%s rating=%s alerted=%d", item.ref, survey.rating, len(people))

@@ -15,6 +15,7 @@ from db.models import ChangeAssessment, Contact, Event, Item, User
 from db.status_links import new_link, revoke_links
 from db.types import utcnow
 from db.workflow import ALL_STATUSES, DONE, WorkflowError, check_move, next_statuses
+from responders.alerts import Alerts, enqueue_alert
 from responders.client_mail import ClientMailSettings, item_moved, link_for
 from responders.compose import AckRequest, Assessment, build_assessment, build_reply
 from responders.links import status_url
@@ -85,9 +86,10 @@ def assign(factory: sessionmaker[Session], viewer: Viewer, ref: str, assignee_id
 
 
 def change_status(factory: sessionmaker[Session], viewer: Viewer, ref: str, to: str,
-                  client: ClientMailSettings | None = None) -> str:
+                  client: ClientMailSettings | None = None, alerts: Alerts = Alerts()) -> str:
     """Moves the item to TO if its workflow allows; returns the old status. With CLIENT, the client gets the
-    update and survey this status calls for."""
+    update and survey this status calls for; a change request's decision is announced to the ALERTS targets
+    that want it."""
     def do(session: Session, item: Item) -> str:
         old = item.status
         try:
@@ -98,6 +100,7 @@ def change_status(factory: sessionmaker[Session], viewer: Viewer, ref: str, to: 
         if to in ("approved", "rejected"):
             record_decision(session, item, to, viewer.email, now)  # the PM records the client's answer
             item_moved(session, item, client, now, viewer.email)
+            enqueue_alert(session, alerts, (f"change_{to}",), item, now, decided_by=viewer.email)
             return old
         item.status = to
         if to in DONE:

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from db.engine import make_sessionmaker
 from db.types import utcnow
 from reports.policy import SlaPolicies
+from responders.alerts import Alerts
 from responders.client_mail import ClientMailSettings
 from responders.recipients import deliverable
 from review import (
@@ -46,6 +47,7 @@ from review import (
     sla_pages,
     sla_report_page,
     sla_view,
+    webhooks_page,
 )
 from review.context import Context
 from review.guard import CSRF_FIELD, RequireViewer, csrf_token
@@ -149,17 +151,19 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
                send_outbox: Callable[[], object] | None = None,
                read_attachment: Callable[[bytes, str], bytes | None] | None = None,
                sla: SlaPolicies | None = None, now: Callable[[], datetime] | None = None,
-               report_timezone: str = "UTC", client_mail: ClientMailSettings | None = None) -> Starlette:
+               report_timezone: str = "UTC", client_mail: ClientMailSettings | None = None,
+               alerts: Alerts | None = None) -> Starlette:
     """The review app over the database behind FACTORY; SEND_OUTBOX sends queued replies at once,
     READ_ATTACHMENT(raw, sha256) extracts an attachment for download, SLA holds the configured SLA policies
     (default: the built-in one), NOW gives the current time (for tests; default: the system clock), and the
     SLA report's days begin at midnight in REPORT_TIMEZONE; CLIENT_MAIL (the worker's settings) sends clients their
-    updates and surveys when PMs move items, and reads the survey links of the clients' pages."""
+    updates and surveys when PMs move items, and reads the survey links of the clients' pages; ALERTS: the chat
+    and webhook targets."""
     settings = settings or WebSettings()
     ctx = Context(write=factory, read=_read_factory(factory),
                   templates=Jinja2Templates(env=template_env()), settings=settings, send_outbox=send_outbox,
                   read_attachment=read_attachment, sla=sla or sla_view.builtin_policies(), now=now or utcnow,
-                  report_timezone=report_timezone, client_mail=client_mail)
+                  report_timezone=report_timezone, client_mail=client_mail, alerts=alerts or Alerts())
 
     # The admin's top bar counts quarantined messages; templates ask only when an admin is signed in.
     ctx.templates.env.globals["quarantine_count"] = quarantine_page.counter(ctx)
@@ -181,8 +185,8 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
 
     routes = [*login.routes(ctx), *pages.routes(ctx), *item_actions.routes(ctx), *archive.routes(ctx),
               *downloads.routes(ctx), *people.routes(ctx), *quarantine_page.routes(ctx), *sla_pages.routes(ctx),
-              *sla_report_page.routes(ctx), *api.routes(ctx), *api_actions.routes(ctx),
-              *client_api.routes(ctx), *client_pages.routes(ctx), *account.routes(ctx),
+              *sla_report_page.routes(ctx), *webhooks_page.routes(ctx), *api.routes(ctx),
+              *api_actions.routes(ctx), *client_api.routes(ctx), *client_pages.routes(ctx), *account.routes(ctx),
               *health.routes(ctx), *privacy_page.routes(ctx),
               Mount("/static/reports", StaticFiles(directory=str(REPORT_STATIC)), name="report_static"),
               Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]

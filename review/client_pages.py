@@ -185,7 +185,7 @@ def routes(ctx: Context) -> list[Route]:
             if rating is not None:
                 assert mail is not None
                 before = survey.rating
-                alerted = rate(session, survey, item, rating, mail, now) and rating in NEGATIVE \
+                alerted = rate(session, survey, item, rating, mail, now, ctx.alerts) and rating in NEGATIVE \
                     and before not in NEGATIVE
             if comment is not None and comment != survey.comment:
                 survey.comment = comment

@@ -10,6 +10,7 @@ from starlette.templating import Jinja2Templates
 
 from db.types import utcnow
 from reports.policy import SlaPolicies
+from responders.alerts import Alerts
 from responders.client_mail import ClientMailSettings
 from review.settings import WebSettings
 from review.sla_view import builtin_policies
@@ -35,3 +36,5 @@ class Context:
     report_timezone: str = "UTC"
     # Client updates, surveys, status links and their pages (the worker's settings); None: none are sent.
     client_mail: ClientMailSettings | None = None
+    # The chat and webhook targets ([[notify]]): a PM's decision on a change request is announced to them.
+    alerts: Alerts = field(default_factory=Alerts)

@@ -103,7 +103,7 @@ def routes(ctx: Context) -> list[Route]:
         return actions.assign(ctx.write, me, ref, person)
 
     def status(me: Viewer, ref: str, form: FormData) -> object:
-        return actions.change_status(ctx.write, me, ref, str(form.get("status", "")).strip(), ctx.client_mail)
+        return actions.change_status(ctx.write, me, ref, str(form.get("status", "")).strip(), ctx.client_mail, ctx.alerts)
 
     def note(me: Viewer, ref: str, form: FormData) -> object:
         text = text_value(form.get("text"), "note", actions.MAX_TEXT, lines=True, label=actions.FIELDS["note"])
@@ -151,7 +151,7 @@ def routes(ctx: Context) -> list[Route]:
         handlers: dict[str, Callable[[str], object]] = {
             "category": lambda ref: _correct(ctx, me, ref, value),
             "assign": lambda ref: assign(me, ref, FormData({"assignee": value})),
-            "status": lambda ref: actions.change_status(ctx.write, me, ref, value, ctx.client_mail),
+            "status": lambda ref: actions.change_status(ctx.write, me, ref, value, ctx.client_mail, ctx.alerts),
         }
         if kind not in handlers:
             return error_page(ctx, request, 400, _("action: choose what to do with the selected items"), back=back)

@@ -21,6 +21,8 @@ _REF = {"name": "ref", "in": "path", "required": True, "schema": {"type": "strin
 _ERRORS = {"400": _json(_ref("Error"), "The request is not valid; the message says why"),
            "401": _json(_ref("Error"), "No valid API token"),
            "404": _json(_ref("Error"), "No such item among those the token's owner may see")}
+_ADMIN_ERRORS = {"400": _ERRORS["400"], "401": _ERRORS["401"],
+                 "403": _json(_ref("Error"), "The token's owner is not an admin")}
 _QUERY = [{"name": n, "in": "query", "required": False, "schema": s, "description": d} for n, s, d in (
     ("q", {"type": "string"}, "words in the subject, the reference or the client's text; all must match"),
     ("category", {"type": "string", "enum": ["issue", "change_request", "question", "feedback"]}, ""),
@@ -46,7 +48,8 @@ def _change(summary: str, properties: dict[str, Any], required: list[str]) -> di
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "client-intake review API", "version": "1",
-             "description": "Items, messages, corrections and workflow changes. Every call needs "
+             "description": "Items, messages, corrections, workflow changes and (admins) the webhook "
+                            "delivery log. Every call needs "
                             "`Authorization: Bearer <token>` (`intake user token EMAIL`); a PM's token sees only "
                             "their organizations' items, as in the web app."},
     "security": [{"bearer": []}],
@@ -89,6 +92,20 @@ OPENAPI: dict[str, Any] = {
                                      "surveys": {"type": "array", "items": _ref("Survey")}}}), **_ERRORS}}},
         "/api/corrections": {"get": {"summary": "The latest 500 category corrections and confirmations",
                                      "responses": {"200": _json({"type": "object"}), **_ERRORS}}},
+        "/api/webhooks": {"get": {
+            "summary": "Admins only: the chat and webhook targets ([[notify]]) with their delivery counts",
+            "responses": {"200": _json({"type": "object", "properties": {
+                "targets": {"type": "array", "items": _ref("WebhookTarget")}}}),
+                **_ADMIN_ERRORS}}},
+        "/api/webhooks/deliveries": {"get": {
+            "summary": "Admins only: the delivery log, newest first, 50 a page",
+            "parameters": [{"name": "target", "in": "query", "required": False, "schema": {"type": "string"},
+                            "description": "one target's deliveries (its [[notify]] name)"},
+                           {"name": "status", "in": "query", "required": False,
+                            "schema": {"type": "string", "enum": ["pending", "sent", "failed"]}},
+                           {"name": "page", "in": "query", "required": False,
+                            "schema": {"type": "integer", "minimum": 1}}],
+            "responses": {"200": _json(_ref("DeliveryPage")), **_ADMIN_ERRORS}}},
         "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"})}}},
     },
     "components": {
@@ -121,6 +138,27 @@ OPENAPI: dict[str, Any] = {
                 "rating": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
                 "rated_at": {"type": ["string", "null"], "format": "date-time"},
                 "comment": {"type": "string"}}},
+            "WebhookTarget": {"type": "object", "properties": {
+                "name": {"type": "string"}, "target": {"type": "string", "description": "webhook, slack, teams, "
+                                                       "dingtalk, feishu or wecom; \"\" when no longer configured"},
+                "configured": {"type": "boolean"}, "pending": {"type": "integer"}, "sent": {"type": "integer"},
+                "failed": {"type": "integer"}, "last_sent_at": {"type": ["string", "null"], "format": "date-time"}}},
+            "Delivery": {"type": "object", "properties": {
+                "id": {"type": "integer"},
+                "delivery_id": {"type": "string", "description": "sent as X-Intake-Delivery: a repeat has the same"},
+                "target": {"type": "string"}, "kind": {"type": "string"},
+                "event": {"type": "string", "enum": ["new_item", "needs_review", "sla_at_risk", "sla_breached",
+                                                     "negative_csat", "change_approved", "change_rejected"]},
+                "ref": {"type": ["string", "null"]},
+                "status": {"type": "string", "enum": ["pending", "sent", "failed"]},
+                "attempts": {"type": "integer"}, "http_status": {"type": ["integer", "null"]},
+                "last_error": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
+                "sent_at": {"type": ["string", "null"], "format": "date-time"},
+                "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+                "payload": {"description": "the JSON body sent (without the per-call signature)"}}},
+            "DeliveryPage": {"type": "object", "properties": {
+                "deliveries": {"type": "array", "items": _ref("Delivery")}, "total": {"type": "integer"},
+                "page": {"type": "integer"}, "per_page": {"type": "integer"}}},
             "ItemPage": {"type": "object", "properties": {
                 "items": {"type": "array", "items": _ref("Item")}, "total": {"type": "integer"},
                 "page": {"type": "integer"}, "per_page": {"type": "integer"}}},

@@ -297,6 +297,8 @@ def _sla_warning(d: dict[str, Any], _: Callable[..., str]) -> str:
     state = d.get("state", "")
     values = {"clock": _(_WARNED_CLOCKS[clock]) if clock in _WARNED_CLOCKS else str(clock),
               "state": _(_WARNED_STATES[state]) if state in _WARNED_STATES else str(state)}
+    if d.get("suppressed") == "warned_at_risk":
+        return _("SLA %(clock)s now %(state)s; its PMs were warned when it was at risk", **values)
     if d.get("suppressed"):
         return _("SLA warning for %(clock)s (%(state)s) not emailed: first checked long after the item arrived",
                  **values)

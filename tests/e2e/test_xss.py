@@ -406,3 +406,43 @@ def test_the_clients_status_and_survey_pages_are_inert(watched, seeded, factory)
                 if found:
                     failures[path] = found
     assert failures == {}
+
+
+def test_the_webhook_delivery_log_is_inert_and_shows_the_payloads_as_text(watched, base_url, seeded, factory):
+    """The delivery log shows target names from the config and answers from the targets' servers: any text."""
+    from db.models import WebhookDelivery
+    from responders.alerts import AlertRoute, Alerts, enqueue_alert
+
+    with factory.begin() as s:
+        items = {i.ref: i for i in s.query(Item).filter(Item.ref.in_(list(seeded["subjects"])))}
+        for n, p in enumerate(PAYLOADS, start=1):
+            item = items[f"CI-{2 * n - 1:06d}"]  # its subject, client and organization are the payload
+            enqueue_alert(s, Alerts((AlertRoute(p[:100], "webhook"),), "http://127.0.0.1"), ("new_item",), item,
+                          rb.T0)
+        s.flush()
+        for n, row in enumerate(s.query(WebhookDelivery).order_by(WebhookDelivery.id), start=1):
+            p = PAYLOADS[n - 1]
+            row.status, row.attempts, row.last_status, row.last_error = "failed", 12, 500, p
+    page, seen, _ = watched
+    failures: dict[str, list[str]] = {}
+    shown: list[dict[str, str]] = []
+    url: str | None = base_url + "/webhooks"
+    while url:
+        found = visit(page, seen, url, "Chat alerts and webhooks" + SUFFIX)
+        if found:
+            failures[url] = found
+        shown += page.locator("#deliveries tbody tr").evaluate_all(
+            "rows => rows.map(r => ({target: r.querySelector('td.target').textContent, "
+            "error: r.querySelector('td.error').textContent}))")
+        nxt = page.locator("a[rel=next]")
+        url = base_url + nxt.get_attribute("href") if nxt.count() else None
+    names = page.locator("#targets td.name a").evaluate_all("links => links.map(a => a.textContent)")
+    assert sorted(names) == sorted(as_text(p[:100]) for p in PAYLOADS)
+    expected = sorted((as_text(p[:100]), "HTTP 500 " + as_text(p)) for p in PAYLOADS)
+    assert sorted((r["target"], r["error"]) for r in shown) == expected
+    for p in PAYLOADS[:: max(1, N // 10)]:  # a target's own filtered log, reached through its link
+        # A name with a control character is refused with the error page; the others filter the log.
+        check = visit(page, seen, f"{base_url}/webhooks?target={quote(p[:100], safe='')}", None)
+        if check:
+            failures[p] = check
+    assert failures == {}
