@@ -84,7 +84,12 @@ def render_bodies(req: AckRequest, team: str) -> tuple[str, str]:
     template = "received" if req.neutral else req.category
     text = jinja_env.get_template(f"{lang}/{template}.txt.j2").render(ctx)
     html = jinja_env.get_template(f"{lang}/{template}.html.j2").render(ctx)
-    return text, html
+    # A carriage return in a name or subject would end a line in the written message: say so in the text itself.
+    return _lf(text), _lf(html)
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _threaded(req: AckRequest, from_address: str, now: datetime) -> EmailMessage:

@@ -8,7 +8,7 @@ from email.policy import default
 from email.utils import parseaddr
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from responders.compose import AckRequest, ack_mail, ack_subject, build_ack, header_text, render_bodies
@@ -73,6 +73,7 @@ _names = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
 @settings(max_examples=300, deadline=None)
 @given(name=_names, subject=st.text(st.characters(blacklist_categories=("Cs",)), max_size=3000),
        lang=st.sampled_from(["en", "zh", "other"]), team=_names)
+@example(name="a\rb", subject="s\r\nt", lang="en", team="\r")  # a carriage return alone ends a line too
 def test_the_written_bytes_read_back_as_what_was_meant(name, subject, lang, team):
     """The message written without the header policy reads back, through the policy, as the policy would
     have written it: the recipient's name and address, the subject, both bodies, lines within 998 octets."""
