@@ -173,6 +173,8 @@ class Item(Base):
     sla_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the latest at-risk warning
     # "" (not checked yet or nothing measured), on_track, at_risk, breached or met: see reports.clock.overall_state.
     sla_state: Mapped[str] = mapped_column(String(16), default="", server_default="", index=True)
+    # When the first running clock runs out (past for a breached one), None when none runs: reports.state.due_at.
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

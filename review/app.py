@@ -127,7 +127,8 @@ def template_env() -> Environment:
         item_url=present.item_url, email=present.breakable_email, summary=present.event_summary_text,
         body=present.body_text, safe_html=safe_html_markup,
         sla_state=sla_view.state_text, clock=sla_view.clock_text, calendar=sla_view.calendar_text,
-        duration=sla_view.duration_text, report_group=sla_report_page.group_text,
+        duration=sla_view.duration_text, time_left=sla_view.time_left_text, age=sla_view.age_text,
+        report_group=sla_report_page.group_text,
         replyable=lambda address: deliverable(address or "") is not None,
     )
     env.globals["csrf_input"] = csrf_input

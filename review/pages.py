@@ -34,7 +34,9 @@ def queue_url(f: QueueFilter, page: int | None = None) -> str:
         params["review"] = 1
     if f.follow_up:
         params["follow_up"] = 1
-    if f.sort != "newest":
+    if f.mine is not None:
+        params["mine"] = 1
+    if f.sort != "due":
         params["sort"] = f.sort
     page = f.page if page is None else page
     if page != 1:
@@ -87,7 +89,7 @@ def routes(ctx: Context) -> list[Route]:
             "f": f, "page": page, "filtered": filtered, "categories": CATEGORIES, "statuses": ITEM_STATUSES,
             "organizations": organizations, "people": people, "sorts": SORTS, "sla_states": SLA_STATES,
             "queue_url": queue_url, "review_url": queue_url(replace(f, review_only=True, page=1)),
-            "flash": request.session.pop("flash", None),
+            "flash": request.session.pop("flash", None), "now": ctx.now(),
         })
 
     def item_page(request: Request) -> Response:

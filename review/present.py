@@ -325,6 +325,7 @@ def item_json(item: Item) -> dict[str, Any]:
         "first_response_at": iso_utc(item.first_response_at),
         "resolved_at": iso_utc(item.resolved_at),
         "sla_state": item.sla_state,
+        "sla_due_at": iso_utc(item.sla_due_at),
     }
 
 

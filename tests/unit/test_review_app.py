@@ -73,8 +73,8 @@ def test_queue_lists_items_newest_first_with_their_facts(client, three):
     html = r.text
     assert refs_in(html) == ["CI-000002", "CI-000003", "CI-000001"]
     assert '<a href="/items/CI-000002">CI-000002</a>' in html
-    assert "Received (UTC)" in html
-    assert '<time datetime="2026-11-02T14:00:00Z">2026-11-02 14:00</time>' in html
+    assert '<th scope="col">Age</th>' in html
+    assert '<time datetime="2026-11-02T14:00:00Z" title="Received (UTC): 2026-11-02 14:00">' in html
     assert "Bo Chen" in html and "bo<wbr>@globex.example" in html
     assert "如何重置密码？" in html and "李雷" in html and "li<wbr>@example.cn" in html
     assert "Change request" in html and "42%" in html and "91%" in html
@@ -346,7 +346,7 @@ def test_api_lists_items(client, three):
         "ref": "CI-000003", "url": "/items/CI-000003", "subject": "如何重置密码？", "category": "question",
         "confidence": 0.42, "needs_review": True, "status": "new", "lang": "en", "model_version": "spacy-1.0",
         "client": {"name": "李雷", "email": "li@example.cn"}, "received_at": "2026-11-02T11:00:00Z",
-        "acknowledged_at": None, "first_response_at": None, "resolved_at": None, "sla_state": "",
+        "acknowledged_at": None, "first_response_at": None, "resolved_at": None, "sla_state": "", "sla_due_at": None,
     }
 
 

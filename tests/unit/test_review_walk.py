@@ -75,7 +75,7 @@ class Reads:
 
 QUEUE = {"q": "login", "category": "issue", "status": "new", "sla": "on_track", "assignee": "me", "org": None,
          "since": "2026-01-01", "until": "2026-12-31", "review": "0", "follow_up": "0", "sort": "oldest",
-         "page": "1"}
+         "page": "1", "mine": "1"}
 REF = {"ref": "ref"}
 # Every route by name. A new route must be added here (the test fails until it is), with every parameter it reads.
 TABLE: dict[str, Reads] = {

@@ -1,0 +1,31 @@
+"""items.sla_due_at: when the first running SLA clock of an open item runs out, for the queue's "due soonest" sort
+
+Kept by the worker's SLA check beside sla_state (in the past for a breached clock; empty when no clock runs).
+
+Revision ID: i18_1
+Revises: 0010
+Create Date: 2026-12-06
+"""
+from __future__ import annotations
+
+from alembic import op
+import sqlalchemy as sa
+
+import db.types
+
+revision = 'i18_1'
+down_revision = '0010'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('items', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('sla_due_at', db.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.create_index('ix_items_sla_due_at', ['sla_due_at'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('items', schema=None) as batch_op:
+        batch_op.drop_index('ix_items_sla_due_at')
+        batch_op.drop_column('sla_due_at')
