@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from db.models import CATEGORIES, ITEM_STATUSES
-from db.workflow import next_statuses
+from db.workflow import forward_status, next_statuses
 from review.context import Context
 from review.guard import viewer
 from review.i18n import _, translated
@@ -110,6 +110,7 @@ def routes(ctx: Context) -> list[Route]:
             "item": item, "messages": thread(item.messages), "events": history(item.events),
             "scores": scores(latest_event(item.events, "classified")), "categories": CATEGORIES,
             "next_statuses": next_statuses(item.category, item.status), "assignees": assignees,
+            "forward": forward_status(item.category, item.status), "flash": request.session.pop("flash", None),
         })
 
     return [
