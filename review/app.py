@@ -121,7 +121,8 @@ def template_env() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(
-        utc=present.utc_text, iso=present.iso_utc, pct=present.percent, size=present.file_size,
+        utc=present.utc_text, iso=present.iso_utc, pct=present.percent, exact_pct=present.exact_percent,
+        band_text=present.band_text, size=present.file_size,
         label=present.label_text, event_label=present.event_label, actor=present.actor_text, code=present.code_text,
         contact=present.contact_text, sender=present.sender_text,
         item_url=present.item_url, email=present.breakable_email, summary=present.event_summary_text,
@@ -156,6 +157,8 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
                   read_attachment=read_attachment, sla=sla or sla_view.builtin_policies(), now=now or utcnow,
                   report_timezone=report_timezone)
 
+    # Confidence bands are cut at the review threshold the worker flags items with.
+    ctx.templates.env.filters["band"] = lambda value: present.confidence_band(value, settings.review_threshold)
     # The admin's top bar counts quarantined messages; templates ask only when an admin is signed in.
     ctx.templates.env.globals["quarantine_count"] = quarantine_page.counter(ctx)
 

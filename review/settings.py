@@ -17,3 +17,4 @@ class WebSettings:
     login_window: float = 900.0
     from_address: str = "Client Intake <intake@localhost>"   # replies and assessments are sent as this
     team: str = "the project team"
+    review_threshold: float = 0.8    # classifier.review_threshold: below it an item is flagged for review
