@@ -29,7 +29,7 @@ from intake.config import Config
 from intake.item_events import classified, flag_complaint
 from intake.parsed import Parsed, attachment_values, message_values, reason
 from intake.threads import format_reference, references_in_subject, thread_ids
-from responders.compose import AckRequest
+from responders.compose import AckRequest, reply_promise
 from responders.outbox import acks_sent_since, plan_ack, rate_window_start
 
 log = logging.getLogger("intake.batch_store")
@@ -246,7 +246,7 @@ def _acknowledge(cfg: Config, item: Item, email: object, now: datetime, recent: 
     req = AckRequest(ref=item.ref or "", category=item.category, lang=item.lang, to_address=to,
                      to_name=email.sender_name, subject=item.subject,  # type: ignore[attr-defined]
                      in_reply_to=email.message_id, references=email.references,  # type: ignore[attr-defined]
-                     neutral=item.needs_review)
+                     neutral=item.needs_review, reply_within=reply_promise(item.sla) if item.needs_review else None)
     try:
         plan = plan_ack(item.id, req, cfg.smtp.from_address, cfg.acknowledgment.team_name, now,
                         cfg.acknowledgment.max_per_sender_per_hour, recent.get(to, 0))

@@ -47,7 +47,7 @@ from intake.participants import Parties, first_joinable, speaks_for_client
 from intake.prepare import Prepared, prepare
 from intake.threads import format_reference, references_in_subject, thread_ids, without_references
 from intake.values import Email, RawMail
-from responders.compose import AckRequest
+from responders.compose import AckRequest, reply_promise
 from responders.outbox import enqueue_ack
 
 log = logging.getLogger("intake.pipeline")
@@ -212,7 +212,8 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
         req = AckRequest(ref=item.ref, category=item.category, lang=email.lang,
                          to_address=email.reply_to or email.sender, to_name=email.sender_name,
                          subject=subject, in_reply_to=email.message_id,
-                         references=email.references if claimed is None else (), neutral=item.needs_review)
+                         references=email.references if claimed is None else (), neutral=item.needs_review,
+                         reply_within=reply_promise(item.sla) if item.needs_review else None)
         session.flush()  # the item's own rows first: a failure there is the message's, not the acknowledgment's
         try:
             with session.begin_nested():
