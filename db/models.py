@@ -93,6 +93,8 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    # The IANA time zone the app shows times in for this person; "" for sla.report_timezone.
+    time_zone: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     organizations: Mapped[list[Organization]] = relationship(secondary="user_organizations",

@@ -41,6 +41,7 @@ from review import (
     sla_pages,
     sla_report_page,
     sla_view,
+    timezones,
 )
 from review.context import Context
 from review.guard import CSRF_FIELD, RequireViewer, csrf_token
@@ -121,7 +122,7 @@ def template_env() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(
-        utc=present.utc_text, iso=present.iso_utc, pct=present.percent, exact_pct=present.exact_percent,
+        utc=timezones.local_text, iso=present.iso_utc, pct=present.percent, exact_pct=present.exact_percent,
         band_text=present.band_text, size=present.file_size,
         label=present.label_text, event_label=present.event_label, actor=present.actor_text, code=present.code_text,
         contact=present.contact_text, sender=present.sender_text,
@@ -132,7 +133,7 @@ def template_env() -> Environment:
         report_group=sla_report_page.group_text,
         replyable=lambda address: deliverable(address or "") is not None,
     )
-    env.globals["csrf_input"] = csrf_input
+    env.globals.update(csrf_input=csrf_input, current_zone=timezones.current_zone)
     i18n.install(env)
     return env
 
@@ -189,6 +190,7 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
                        max_age=settings.session_seconds, same_site="lax", https_only=settings.https_only),
             Middleware(RequireViewer, read=ctx.read, write=ctx.write),
             Middleware(i18n.Language),
+            Middleware(timezones.TimeZone, default=report_timezone),
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         max_body_size=MAX_BODY_BYTES,

@@ -124,6 +124,7 @@ TABLE: dict[str, Reads] = {
     "account_password": Reads(form={"current": PASSWORD_WRONG, "new": "a new password 1", "again": "a new password 1"}),
     "account_end_others": Reads(),
     "account_end_session": Reads(path={"session_id": "missing"}),
+    "account_time_zone": Reads(form={"time_zone": "Asia/Shanghai"}),
     "account_new_token": Reads(form={"name": "walk", "expires_in": "30d"}),
     "account_revoke_token": Reads(path={"token_id": "missing"}),
     "person_end_sessions": Reads(path={"user_id": "other"}),

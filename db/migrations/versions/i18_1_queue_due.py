@@ -1,6 +1,8 @@
-"""items.sla_due_at: when the first running SLA clock of an open item runs out, for the queue's "due soonest" sort
+"""items.sla_due_at, for the queue's "due soonest" sort; users.time_zone, the zone a person's times are shown in
 
-Kept by the worker's SLA check beside sla_state (in the past for a breached clock; empty when no clock runs).
+sla_due_at: when the first running SLA clock of an open item runs out, kept by the worker's SLA check beside
+sla_state (in the past for a breached clock; empty when no clock runs). time_zone: an IANA name, "" for the
+configured sla.report_timezone.
 
 Revision ID: i18_1
 Revises: 0010
@@ -23,9 +25,13 @@ def upgrade() -> None:
     with op.batch_alter_table('items', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sla_due_at', db.types.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_items_sla_due_at', ['sla_due_at'], unique=False)
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('time_zone', sa.String(length=64), server_default='', nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('time_zone')
     with op.batch_alter_table('items', schema=None) as batch_op:
         batch_op.drop_index('ix_items_sla_due_at')
         batch_op.drop_column('sla_due_at')
