@@ -177,3 +177,22 @@ def test_a_bulk_change_of_six_items_asks_first(browser, base_url, lang, factory)
     expect(page.locator("#flash")).to_have_text(TEXT[lang]["changed"])
     assert {statuses(factory)[r] for r in questions} == {"answered"}
     page.context.close()
+
+
+def test_a_persons_time_zone_changes_the_times_shown(browser, base_url, lang):  # noqa: F811
+    page = open_page(browser, base_url, lang)
+    page.goto(f"{base_url}/items/CI-000001")  # received 30 h before 2026-11-04 12:00 UTC
+    expect(page.locator("#facts")).to_contain_text("2026-11-03 06:00 UTC")
+    page.locator("#who").click()
+    page.wait_for_url(f"{base_url}/account")
+    page.locator("#time-zone-choice").select_option("Asia/Shanghai")
+    page.locator("#time-zone-form button[type=submit]").click()
+    page.wait_for_url(f"{base_url}/account")
+    expect(page.locator("#flash")).to_contain_text("Asia/Shanghai")
+    page.goto(f"{base_url}/items/CI-000001")
+    expect(page.locator("#facts")).to_contain_text("2026-11-03 14:00 Asia/Shanghai")
+    expect(page.locator("#facts")).not_to_contain_text("UTC")
+    page.goto(base_url + "/")
+    expect(page.locator("tr[data-ref='CI-000002'] .due")).to_have_attribute(
+        "title", ("Due " if lang == "en" else "到期时间 ") + "2026-11-04 21:20 Asia/Shanghai")
+    page.context.close()
