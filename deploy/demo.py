@@ -40,6 +40,7 @@ from_address = "Demo Support <support@intake.localhost>"
 
 [acknowledgment]
 team_name = "The demo project team"
+team_names = {{ zh = "演示项目团队" }}
 
 [web]
 secret_key_file = "{workdir / 'web.key'}"

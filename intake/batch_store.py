@@ -248,7 +248,7 @@ def _acknowledge(cfg: Config, item: Item, email: object, now: datetime, recent: 
                      in_reply_to=email.message_id, references=email.references,  # type: ignore[attr-defined]
                      neutral=item.needs_review, reply_within=reply_promise(item.sla) if item.needs_review else None)
     try:
-        plan = plan_ack(item.id, req, cfg.smtp.from_address, cfg.acknowledgment.team_name, now,
+        plan = plan_ack(item.id, req, cfg.smtp.from_address, cfg.acknowledgment.team_for(req.lang), now,
                         cfg.acknowledgment.max_per_sender_per_hour, recent.get(to, 0))
     except Exception as exc:  # the client's request is kept; only the automatic answer is lost
         log.exception("event=ack_failed ref=%s", item.ref)

@@ -157,7 +157,7 @@ def web_settings(cfg: Config) -> Any:
     return replace(base, https_only=cfg.web.secure_cookies, session_seconds=int(cfg.web.session_hours * 3600),
                    login_failures=cfg.web.login_failures, login_window=cfg.web.login_window_minutes * 60,
                    from_address=cfg.smtp.from_address, team=cfg.acknowledgment.team_name,
-                   review_threshold=cfg.classifier.review_threshold)
+                   team_names=dict(cfg.acknowledgment.team_names), review_threshold=cfg.classifier.review_threshold)
 
 
 def proxy_options(cfg: Config) -> dict[str, Any]:

@@ -217,7 +217,8 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
         session.flush()  # the item's own rows first: a failure there is the message's, not the acknowledgment's
         try:
             with session.begin_nested():
-                queued = enqueue_ack(session, item, req, cfg.smtp.from_address, cfg.acknowledgment.team_name, now,
+                queued = enqueue_ack(session, item, req, cfg.smtp.from_address, cfg.acknowledgment.team_for(req.lang),
+                                     now,
                                      cfg.acknowledgment.max_per_sender_per_hour) is not None
         except DATABASE_DOWN:
             raise

@@ -76,7 +76,7 @@ def _apply_all(refs: list[str], apply: Callable[[str], object]) -> tuple[int, li
 
 def routes(ctx: Context) -> list[Route]:
     """POST routes under /items/{ref}/..., bound to CTX; each answers with a redirect to the item page."""
-    out = Outgoing(ctx.settings.from_address, ctx.settings.team)
+    out = Outgoing(ctx.settings.from_address, ctx.settings.team, ctx.settings.team_names)
 
     def action(handler: Handler, sends: bool = False,
                confirm: Callable[[Request, str, FormData], Awaitable[Response | None]] | None = None,

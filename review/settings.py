@@ -17,4 +17,5 @@ class WebSettings:
     login_window: float = 900.0
     from_address: str = "Client Intake <intake@localhost>"   # replies and assessments are sent as this
     team: str = "the project team"
+    team_names: dict[str, str] = field(default_factory=dict)  # the team's name per client language, if it differs
     review_threshold: float = 0.8    # classifier.review_threshold: below it an item is flagged for review
