@@ -196,6 +196,20 @@ class Item(Base):
     )
 
 
+class ReplyTemplate(Base):
+    """A canned reply admins keep per category and language; a PM inserts it in the reply form and edits it."""
+
+    __tablename__ = "reply_templates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str] = mapped_column(String(32), default="")  # "" for every category
+    lang: Mapped[str] = mapped_column(String(8), default="en")
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class ChangeAssessment(Base):
     """A change request's impact assessment, and the client's decision on it."""
 

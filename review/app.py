@@ -30,6 +30,7 @@ from review import (
     api,
     api_actions,
     archive,
+    canned,
     downloads,
     i18n,
     item_actions,
@@ -180,7 +181,7 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
 
     routes = [*login.routes(ctx), *pages.routes(ctx), *item_actions.routes(ctx), *archive.routes(ctx),
               *downloads.routes(ctx), *people.routes(ctx), *quarantine_page.routes(ctx), *sla_pages.routes(ctx),
-              *sla_report_page.routes(ctx), *api.routes(ctx), *api_actions.routes(ctx), *account.routes(ctx),
+              *sla_report_page.routes(ctx), *api.routes(ctx), *api_actions.routes(ctx), *account.routes(ctx), *canned.routes(ctx),
               Mount("/static/reports", StaticFiles(directory=str(REPORT_STATIC)), name="report_static"),
               Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
     return ReviewApp(

@@ -16,9 +16,10 @@ from db.workflow import forward_status, next_statuses
 from review.context import Context
 from review.guard import viewer
 from review.i18n import _, translated
-from review.params import InvalidInput, item_ref, parse_queue_filter, shown
+from review.params import InvalidInput, field_id, item_ref, parse_queue_filter, shown
 from review.participants import thread_people
 from review.present import history, latest_event, scores, thread
+from review.reply_templates import chosen_template, templates_for
 from review.queries import SLA_STATES, SORTS, QueueFilter, assignable_users, filter_choices, item_detail, queue_page
 from review.sla_view import item_sla
 
@@ -105,12 +106,15 @@ def routes(ctx: Context) -> list[Route]:
             sla = item_sla(item, ctx.sla, ctx.now())
             # The participants a reply may copy, offered unticked: a reply goes to the contact alone by default.
             copies = thread_people(session, item, own=[parseaddr(ctx.settings.from_address)[1]]).copies
+            canned = templates_for(session, item.category, item.lang)
+            reply_text = chosen_template(session, field_id(request.query_params.get("template", "")), item)
         return ctx.templates.TemplateResponse(request, "item.html", {
             "sla": sla, "copies": copies,
             "item": item, "messages": thread(item.messages), "events": history(item.events),
             "scores": scores(latest_event(item.events, "classified")), "categories": CATEGORIES,
             "next_statuses": next_statuses(item.category, item.status), "assignees": assignees,
             "forward": forward_status(item.category, item.status), "flash": request.session.pop("flash", None),
+            "canned": canned, "reply_text": reply_text,
         })
 
     return [
