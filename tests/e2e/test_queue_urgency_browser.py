@@ -1,15 +1,18 @@
 """The PM's morning in a real browser, in English and Chinese: most urgent first with time left and age,
-My queue, the forward step, confirmation pages before a reject and a large bulk change, and notices."""
+My queue, the forward step, confirmation pages before a reject and a large bulk change, notices, a person's
+time zone, and canned replies."""
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from email import message_from_bytes
+from email.policy import default
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from db.models import Contact, Item, Organization, User
+from db.models import Contact, Item, Organization, OutboxMail, ReplyTemplate, User
 from review.app import create_app
 from tests.e2e.test_review_browser import browser  # noqa: F401  (fixture)
 from tests.web import PASSWORD, add_user, serving
@@ -195,4 +198,27 @@ def test_a_persons_time_zone_changes_the_times_shown(browser, base_url, lang):  
     page.goto(base_url + "/")
     expect(page.locator("tr[data-ref='CI-000002'] .due")).to_have_attribute(
         "title", ("Due " if lang == "en" else "到期时间 ") + "2026-11-04 21:20 Asia/Shanghai")
+    page.context.close()
+
+
+def test_a_canned_reply_is_inserted_and_edited_before_sending(browser, base_url, lang, factory):  # noqa: F811
+    with factory.begin() as s:
+        s.add(ReplyTemplate(name="Looking into it" if lang == "en" else "正在处理", category="issue", lang=lang,
+                            body="Dear {name}, we are looking into {ref}." if lang == "en"
+                            else "{name}您好，我们正在处理 {ref}。"))
+        s.scalar(select(Item).where(Item.ref == "CI-000001")).lang = lang
+    page = open_page(browser, base_url, lang)
+    page.goto(f"{base_url}/items/CI-000001")
+    page.locator("#template-pick button[type=submit]").click()
+    page.wait_for_url(f"{base_url}/items/CI-000001?template=*")
+    expected = ("Dear Anna Lee, we are looking into CI-000001." if lang == "en"
+                else "Anna Lee您好，我们正在处理 CI-000001。")
+    expect(page.locator("#reply-text")).to_have_value(expected)
+    page.locator("#reply-text").fill(expected + " " + ("It is the export." if lang == "en" else "是导出的问题。"))
+    page.locator("#reply-form button[type=submit]").click()
+    page.wait_for_url(f"{base_url}/items/CI-000001")
+    expect(page.locator("#flash")).to_have_text("Reply sent to the client." if lang == "en" else "已向客户发送回复。")
+    with factory() as s:
+        sent = s.scalar(select(OutboxMail.raw).where(OutboxMail.kind == "reply"))
+    assert expected in message_from_bytes(sent, policy=default).get_body(("plain",)).get_content()
     page.context.close()
