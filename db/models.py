@@ -95,6 +95,8 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    # The IANA time zone the app shows times in for this person; "" for sla.report_timezone.
+    time_zone: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     organizations: Mapped[list[Organization]] = relationship(secondary="user_organizations",
@@ -175,6 +177,8 @@ class Item(Base):
     sla_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the latest at-risk warning
     # "" (not checked yet or nothing measured), on_track, at_risk, breached or met: see reports.clock.overall_state.
     sla_state: Mapped[str] = mapped_column(String(16), default="", server_default="", index=True)
+    # When the first running clock runs out (past for a breached one), None when none runs: reports.state.due_at.
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -192,6 +196,20 @@ class Item(Base):
         Index("ix_items_category_received", "category", "received_at"),
         Index("ix_items_status_received", "status", "received_at"),
     )
+
+
+class ReplyTemplate(Base):
+    """A canned reply admins keep per category and language; a PM inserts it in the reply form and edits it."""
+
+    __tablename__ = "reply_templates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str] = mapped_column(String(32), default="")  # "" for every category
+    lang: Mapped[str] = mapped_column(String(8), default="en")
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ChangeAssessment(Base):

@@ -22,6 +22,18 @@ TRANSITIONS: dict[str, dict[str, tuple[str, ...]]] = {
                        "implemented": ("closed",), "closed": ("new",)},
 }
 
+# The step that moves the work on from a status, offered as the page's main button. A change request that is
+# new or impact assessed moves on by its assessment (saved, then sent), one awaiting approval by the client's
+# answer: they have none here.
+FORWARD: dict[str, dict[str, str]] = {
+    "issue": {"new": "in_progress", "in_progress": "resolved", "resolved": "closed"},
+    "question": {"new": "answered", "answered": "closed"},
+    "feedback": {"new": "acknowledged", "acknowledged": "closed"},
+    "change_request": {"approved": "implemented", "implemented": "closed", "rejected": "closed"},
+}
+# Moves a person confirms on a second page before they are made: they end the work or turn the client down.
+CONFIRMED_MOVES = frozenset({"rejected", "closed"})
+
 # The clock of "time to resolution" stops on entering one of these.
 DONE = frozenset({"resolved", "answered", "closed", "implemented", "rejected"})
 ALL_STATUSES: tuple[str, ...] = tuple(dict.fromkeys(s for flow in WORKFLOWS.values() for s in flow))
@@ -39,6 +51,11 @@ def statuses(category: str) -> tuple[str, ...]:
 def next_statuses(category: str, status: str) -> tuple[str, ...]:
     """Where a PM may move an item of CATEGORY that is in STATUS."""
     return TRANSITIONS.get(category, {}).get(status, ())
+
+
+def forward_status(category: str, status: str) -> str:
+    """The status that moves an item of CATEGORY in STATUS on ("" when another step does), one of next_statuses."""
+    return FORWARD.get(category, {}).get(status, "")
 
 
 def check_move(category: str, status: str, to: str) -> None:

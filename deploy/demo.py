@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -40,6 +41,7 @@ from_address = "Demo Support <support@intake.localhost>"
 
 [acknowledgment]
 team_name = "The demo project team"
+team_names = {{ zh = "演示项目团队" }}
 
 [web]
 secret_key_file = "{workdir / 'web.key'}"
@@ -64,6 +66,32 @@ def _demo_user(cfg: Path) -> str:
     return password
 
 
+def _port_taken(port: int) -> bool:
+    """Whether something already listens on 127.0.0.1:PORT (the web app could not start there)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _stored_items(cfg: Path) -> int:
+    """How many items the demo's database holds (0 before the first run)."""
+    from sqlalchemy import func, select
+
+    from db.engine import make_engine
+    from db.models import Item
+    from intake.config import load_config
+
+    engine = make_engine(load_config(cfg).database.url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(Item)) or 0)
+    finally:
+        engine.dispose()
+
+
 def _intake(cfg: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "intake", "--config", str(cfg), *args]
 
@@ -74,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--web-port", type=int, default=8025)
     parser.add_argument("--no-web", action="store_true", help="process the samples and exit")
     args = parser.parse_args(argv)
+    if not args.no_web and _port_taken(args.web_port):
+        print(f"demo: port {args.web_port} on 127.0.0.1 is taken (another demo or program); choose another with "
+              f"--web-port, e.g. deploy/demo.sh --web-port {args.web_port + 1}", file=sys.stderr)
+        return 1
     # Ctrl-C and SIGTERM both end the demo, even when started from a shell that ignores SIGINT.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -91,18 +123,28 @@ def main(argv: list[str] | None = None) -> int:
         cfg = _config(workdir, dovecot.port, sink.port)
         subprocess.run(_intake(cfg, "db", "upgrade"), check=True, cwd=ROOT)
         samples = sorted(SAMPLES.glob("*.eml"))
-        for path in samples:
-            dovecot.deliver("support", path.read_bytes())
-        print(f"delivered {len(samples)} sample client emails to the demo mailbox (IMAP 127.0.0.1:{dovecot.port})")
+        found = _stored_items(cfg)
+        if found:
+            # The samples were taken in by an earlier run: delivering them again would only make copies the
+            # worker recognizes and skips, and there would be no acknowledgment to wait for.
+            print(f"reusing the demo state in {workdir}: {found} items from an earlier run "
+                  f"(delete {workdir} to start clean)")
+        else:
+            for path in samples:
+                dovecot.deliver("support", path.read_bytes())
+            print(f"delivered {len(samples)} sample client emails to the demo mailbox "
+                  f"(IMAP 127.0.0.1:{dovecot.port})")
         if args.no_web:
             subprocess.run(_intake(cfg, "run", "--once"), check=True, cwd=ROOT)
-            print(f"acknowledgments received by the demo SMTP server: {len(sink.messages)} (in {sink.spool})")
+            print(f"items: {_stored_items(cfg)}; acknowledgments received by the demo SMTP server this run: "
+                  f"{len(sink.messages)} (in {sink.spool})")
             return 0
         procs.append(subprocess.Popen(_intake(cfg, "run"), cwd=ROOT))
-        deadline = time.monotonic() + 60
-        while len(sink.messages) < len(samples) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        print(f"acknowledgments sent: {len(sink.messages)} (copies in {sink.spool})")
+        if not found:
+            deadline = time.monotonic() + 60
+            while len(sink.messages) < len(samples) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            print(f"acknowledgments sent: {len(sink.messages)} (copies in {sink.spool})")
         secret = workdir / "pm-password"
         secret.touch(mode=0o600)
         secret.write_text(_demo_user(cfg) + "\n", encoding="utf-8")
@@ -110,12 +152,16 @@ def main(argv: list[str] | None = None) -> int:
               f"  sign in:   {DEMO_USER}, password in {secret} (new every demo run)\n"
               f"  mailbox:   imap://support@127.0.0.1:{dovecot.port} (the worker is watching it with IDLE)\n"
               f"  config:    {cfg}\n"
+              f"  commands:  .venv/bin/intake --config {cfg} ... (e.g. export --format csv)\n"
               f"  SLA:       http://127.0.0.1:{args.web_port}/reports/sla, or .venv/bin/intake --config {cfg} "
               f"report sla --by organization --format html --out sla.html\n"
               f"  Stop with Ctrl-C.\n", flush=True)
         web = subprocess.Popen(_intake(cfg, "web", "--port", str(args.web_port)), cwd=ROOT)
         procs.append(web)
-        web.wait()
+        if web.wait() != 0:
+            print(f"demo: the web app stopped (exit code {web.returncode}); if the port was taken, choose another "
+                  f"with --web-port", file=sys.stderr)
+            return 1
     except KeyboardInterrupt:
         pass
     finally:

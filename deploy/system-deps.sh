@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages client-intake's demo, tests and benchmarks need: Dovecot (IMAP, LMTP) and, for
-# browser tests, Chromium.
+# browser tests, Chromium with a CJK font (without one, Chinese pages render as boxes).
 # Usage: deploy/system-deps.sh [--with-browser]
 set -euo pipefail
 
@@ -10,6 +10,7 @@ packages=()
 [ -x /usr/lib/dovecot/lmtp ] || packages+=(dovecot-lmtpd)
 if [ "${1:-}" = "--with-browser" ]; then
   command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+  dpkg-query -W -f '${Status}' fonts-noto-cjk 2>/dev/null | grep -q 'ok installed' || packages+=(fonts-noto-cjk)
 fi
 command -v openssl >/dev/null 2>&1 || packages+=(openssl)
 [ ${#packages[@]} -eq 0 ] && exit 0

@@ -33,7 +33,7 @@ from intake.item_events import classified, flag_complaint
 from intake.parsed import Parsed, attachment_values, message_values, reason
 from intake.threads import format_reference, references_in_subject, thread_ids
 from responders.alerts import alert_rows, new_item_events
-from responders.compose import AckRequest
+from responders.compose import AckRequest, reply_promise
 from responders.links import status_url
 from responders.outbox import acks_sent_since, plan_ack, rate_window_start
 
@@ -280,9 +280,10 @@ def _acknowledge(cfg: Config, item: Item, email: object, now: datetime, recent: 
     req = AckRequest(ref=item.ref or "", category=item.category, lang=item.lang, to_address=to,
                      to_name=email.sender_name, subject=item.subject,  # type: ignore[attr-defined]
                      in_reply_to=email.message_id, references=email.references,  # type: ignore[attr-defined]
-                     neutral=item.needs_review, status_url=status_url(cfg.web.base_url, token))
+                     neutral=item.needs_review, status_url=status_url(cfg.web.base_url, token),
+                     reply_within=reply_promise(item.sla) if item.needs_review else None)
     try:
-        plan = plan_ack(item.id, req, cfg.smtp.from_address, cfg.acknowledgment.team_name, now,
+        plan = plan_ack(item.id, req, cfg.smtp.from_address, cfg.acknowledgment.team_for(req.lang), now,
                         cfg.acknowledgment.max_per_sender_per_hour, recent.get(to, 0))
     except Exception as exc:  # the client's request is kept; only the automatic answer is lost
         log.exception("event=ack_failed ref=%s", item.ref)

@@ -79,7 +79,7 @@ def cmd_export(cfg: Config, args: argparse.Namespace) -> int:
     factory = open_factory(cfg, readonly=True)
     out = _out(args.out)
     with factory() as session:
-        n = write_export(session, args.format, out)
+        n = write_export(session, args.format, out, bom=args.format == "csv" and not args.no_bom)
     if out is not sys.stdout:
         out.close()
         print(f"{n} items written to {args.out}", file=sys.stderr)
@@ -166,7 +166,9 @@ def web_settings(cfg: Config) -> Any:
     return replace(base, https_only=cfg.web.secure_cookies, session_seconds=int(cfg.web.session_hours * 3600),
                    login_failures=cfg.web.login_failures, login_window=cfg.web.login_window_minutes * 60,
                    from_address=cfg.smtp.from_address, team=cfg.acknowledgment.team_name,
-                   client_requests_per_minute=cfg.client_view.requests_per_minute)
+                   client_requests_per_minute=cfg.client_view.requests_per_minute,
+
+                   team_names=dict(cfg.acknowledgment.team_names), review_threshold=cfg.classifier.review_threshold)
 
 
 def proxy_options(cfg: Config) -> dict[str, Any]:
@@ -226,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="export items")
     ex.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     ex.add_argument("--out", help="output file (default: stdout)")
+    ex.add_argument("--no-bom", action="store_true",
+                    help="CSV without the UTF-8 byte-order mark (which spreadsheet programs need to read Chinese)")
     ex.set_defaults(func=cmd_export)
 
     rp = sub.add_parser("report", help="reports").add_subparsers(dest="report", required=True)

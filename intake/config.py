@@ -158,6 +158,13 @@ class AcknowledgmentConfig:
     enabled: bool = True
     max_per_sender_per_hour: int = 5
     team_name: str = "the project team"
+    # The team's name in a client's language where it differs, e.g. { zh = "演示项目团队" }.
+    team_names: dict = field(default_factory=dict)
+
+    def team_for(self, lang: str) -> str:
+        """The team's name as a client writing in LANG reads it."""
+        # Mail to a client in another language is written in English (responders.compose.lang_of).
+        return str(self.team_names.get(lang if lang in ("en", "zh") else "en") or self.team_name)
 
 
 @dataclass(frozen=True)
@@ -431,6 +438,9 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("smtp.password_env: give password_env or password_file, not both")
     if not 0 <= cfg.classifier.processes <= 64:
         raise ConfigError("classifier.processes: must be between 0 and 64")
+    for lang, name in cfg.acknowledgment.team_names.items():
+        if lang not in ("en", "zh") or not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"acknowledgment.team_names.{lang}: give the team's name (text) for en or zh")
     if not 0.0 <= cfg.classifier.review_threshold <= 1.0:
         raise ConfigError("classifier.review_threshold: must be between 0 and 1")
     if "@" not in cfg.smtp.from_address:

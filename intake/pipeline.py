@@ -53,7 +53,7 @@ from intake.threads import format_reference, references_in_subject, thread_ids, 
 from intake.values import Email, RawMail
 from responders.alerts import enqueue_alert, new_item_events
 from responders.client_mail import item_moved
-from responders.compose import AckRequest
+from responders.compose import AckRequest, reply_promise
 from responders.links import status_url
 from responders.outbox import enqueue_ack
 
@@ -224,11 +224,13 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
                          to_address=email.reply_to or email.sender, to_name=email.sender_name,
                          subject=subject, in_reply_to=email.message_id,
                          references=email.references if claimed is None else (), neutral=item.needs_review,
-                         status_url=status_url(cfg.web.base_url, token))
+                         status_url=status_url(cfg.web.base_url, token),
+                         reply_within=reply_promise(item.sla) if item.needs_review else None)
         session.flush()  # the item's own rows first: a failure there is the message's, not the acknowledgment's
         try:
             with session.begin_nested():
-                queued = enqueue_ack(session, item, req, cfg.smtp.from_address, cfg.acknowledgment.team_name, now,
+                queued = enqueue_ack(session, item, req, cfg.smtp.from_address, cfg.acknowledgment.team_for(req.lang),
+                                     now,
                                      cfg.acknowledgment.max_per_sender_per_hour) is not None
                 if queued and link is not None:
                     session.add(StatusLink(**link))

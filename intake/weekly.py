@@ -63,7 +63,7 @@ def _already_sent(session: Session, message_id: str) -> bool:
 def _digest_mail(d: ClientDigest, week_start: date, cfg: Config, now: datetime) -> EmailMessage:
     lang = lang_of(d.lang)
     zone = ZoneInfo(cfg.sla.report_timezone)
-    team = cfg.acknowledgment.team_name
+    team = cfg.acknowledgment.team_for(lang)
     period = week_label(week_start, lang)
     text = render_notice("client_digest", lang, d=d, team=team, period=period,
                          day=lambda value: value.astimezone(zone).date().isoformat())

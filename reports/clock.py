@@ -95,17 +95,47 @@ def measure(name: str, clock: Clock, start: datetime, stopped_at: datetime | Non
     return Measure(name, target, elapsed, stopped_at, state)
 
 
+def paused_spans(item: Any, now: datetime, pause_statuses: Sequence[str], events: Iterable[Any]) -> list[Span]:
+    """The spans ITEM spent in PAUSE_STATUSES from its arrival to its resolution (or NOW), from its EVENTS."""
+    if not pause_statuses:
+        return []
+    end = item.resolved_at or now
+    return [(a, b) for status, a, b in status_spans(item.received_at, "new", status_changes(events), end)
+            if status in pause_statuses]
+
+
+def deadline(clock: Clock, start: datetime, target: float, pauses: Sequence[Span] = ()) -> datetime:
+    """The instant a clock started at START has counted TARGET seconds on CLOCK, leaving out the (past) PAUSES."""
+    remaining, cursor = target, start
+    for p_start, p_end in sorted(pauses):
+        if p_end <= cursor:
+            continue
+        before = clock.business_seconds(cursor, max(cursor, p_start))
+        if before >= remaining:
+            break
+        remaining -= before
+        cursor = p_end
+    return clock.add_business_seconds(cursor, remaining)
+
+
+def first_due(measures: Iterable[Measure], clock: Clock, start: datetime, now: datetime,
+              pauses: Sequence[Span] = ()) -> datetime | None:
+    """When the first of the running MEASURES (started at START) runs out: in the past for a breached one; None
+    when none runs. The resolution clock while paused now (a pause lasting until NOW) runs out at no known time."""
+    paused_now = any(end >= now for _start, end in pauses)
+    dues = [deadline(clock, start, m.target, pauses if m.name == "resolution" else ())
+            for m in measures
+            if m.stopped_at is None and m.target is not None and not (m.name == "resolution" and paused_now)]
+    return min(dues, default=None)
+
+
 def item_measures(item: Any, snapshot: dict[str, Any], clock: Clock, now: datetime, at_risk_share: float,
                   pause_statuses: Sequence[str], events: Iterable[Any] = ()) -> dict[str, Measure]:
     """The three clocks of ITEM (category, received_at, acknowledged_at, first_response_at, resolved_at) under
     the policy SNAPSHOT it recorded when it was created."""
     targets = snapshot.get("targets", {}).get(item.category, {})
     start = item.received_at
-    pauses: list[Span] = []
-    if pause_statuses:
-        end = item.resolved_at or now
-        pauses = [(a, b) for status, a, b in status_spans(start, "new", status_changes(events), end)
-                  if status in pause_statuses]
+    pauses = paused_spans(item, now, pause_statuses, events)
     return {
         "acknowledge": measure("acknowledge", clock, start, item.acknowledged_at, targets.get("acknowledge"),
                                now, at_risk_share),

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from db.models import Item
-from reports.clock import RUNNING_STATES, Measure, item_measures, overall_state
+from reports.clock import RUNNING_STATES, Measure, first_due, item_measures, overall_state, paused_spans
 from reports.policy import SlaPolicies
 
 WARNED_CLOCKS = ("first_response", "resolution")  # the clocks people can act on; acknowledging is the worker's
@@ -32,6 +32,15 @@ def item_clocks(item: Any, policies: SlaPolicies, now: datetime, events: Iterabl
     snapshot = snapshot_of(item, policies)
     return item_measures(item, snapshot, policies.clock(snapshot.get("calendar", "")), now,
                          policies.at_risk_share, policies.pause_statuses, events)
+
+
+def item_due(item: Any, policies: SlaPolicies, now: datetime, clocks: dict[str, Measure],
+             events: Iterable[Any] = ()) -> datetime | None:
+    """When the first of ITEM's running CLOCKS (item_clocks at NOW) runs out, in UTC; None when none runs."""
+    snapshot = snapshot_of(item, policies)
+    due = first_due(clocks.values(), policies.clock(snapshot.get("calendar", "")), item.received_at, now,
+                    paused_spans(item, now, policies.pause_statuses, events))
+    return due.astimezone(UTC) if due is not None else None
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,8 @@ def _batches(session: Session, lock: bool) -> Iterator[list[Item]]:
     # Open items, and closed ones whose final state is not recorded yet; finished items are left alone.
     last = 0
     while True:
-        query = (select(Item).where(Item.id > last, or_(Item.resolved_at.is_(None), Item.sla_state.not_in(_FINAL)))
+        query = (select(Item).where(Item.id > last, or_(Item.resolved_at.is_(None), Item.sla_state.not_in(_FINAL),
+                                                        Item.sla_due_at.is_not(None)))
                  .options(selectinload(Item.events)).order_by(Item.id).limit(_BATCH))
         if lock:  # several workers on PostgreSQL share the items instead of warning twice
             query = query.with_for_update(of=Item, skip_locked=True)
@@ -79,7 +89,7 @@ def _batches(session: Session, lock: bool) -> Iterator[list[Item]]:
 
 
 def refresh_states(session: Session, policies: SlaPolicies, now: datetime) -> tuple[int, list[Due]]:
-    """Stores every open item's SLA state at NOW; returns how many changed, and the warnings due.
+    """Stores every open item's SLA state and due time at NOW; returns how many changed, and the warnings due.
 
     A warning is due for each first-response or resolution clock that is at risk or breached while
     running, once per clock: the caller records the WARNING_EVENT in the same transaction. A clock warned
@@ -94,8 +104,9 @@ def refresh_states(session: Session, policies: SlaPolicies, now: datetime) -> tu
             if state == "none":
                 state = ""
             first_seen = item.sla_state == ""
-            if item.sla_state != state:
-                item.sla_state = state
+            due_at = item_due(item, policies, now, clocks, item.events)
+            if item.sla_state != state or item.sla_due_at != due_at:
+                item.sla_state, item.sla_due_at = state, due_at
                 changed += 1
             alarming = [m for name, m in clocks.items() if name in WARNED_CLOCKS and m.state in RUNNING_STATES[1:]]
             # Past warnings are looked up only for the few items with a clock at risk, not for every open item.

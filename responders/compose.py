@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
@@ -9,9 +10,11 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from reports.policy import WALL_CLOCK
 from responders.mime import Outgoing, address, write
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -58,6 +61,48 @@ class AckRequest:
     cc: tuple[str, ...] = ()
     # The client's view of the item ({web.public_url}/s/<token>); "" when the mail carries none.
     status_url: str = ""
+    # For a neutral acknowledgment: when the client will hear from us (reply_promise of the item's policy).
+    reply_within: ReplyPromise | None = None
+
+
+@dataclass(frozen=True)
+class ReplyPromise:
+    """How soon a person answers: SECONDS of counted time, on working hours (BUSINESS) or the wall clock."""
+
+    seconds: float
+    business: bool
+
+
+def reply_promise(snapshot: Mapping[str, Any] | None) -> ReplyPromise | None:
+    """The first-response time an item's policy SNAPSHOT keeps whatever the category turns out to be (the
+    longest of its categories' targets); None when it sets none."""
+    if not snapshot:
+        return None
+    targets = [t.get("first_response") for t in (snapshot.get("targets") or {}).values() if isinstance(t, Mapping)]
+    known = [float(t) for t in targets if isinstance(t, (int, float)) and t > 0]
+    if not known:
+        return None
+    return ReplyPromise(max(known), business=str(snapshot.get("calendar") or WALL_CLOCK) != WALL_CLOCK)
+
+
+def within_text(promise: ReplyPromise | None, lang: str) -> str:
+    """PROMISE for the client in LANG: "24 hours", "8 working hours", "2 days", "30 minutes"; "" for none."""
+    if promise is None:
+        return ""
+    minutes = max(1, round(promise.seconds / 60))
+    if lang == "zh":
+        if not promise.business and minutes % (24 * 60) == 0 and minutes >= 48 * 60:
+            return f"{minutes // (24 * 60)} 天"
+        if minutes % 60 == 0:
+            return f"{minutes // 60} {'个工作小时' if promise.business else '小时'}"
+        return f"{minutes} {'个工作分钟' if promise.business else '分钟'}"
+    working = "working " if promise.business else ""
+    if not promise.business and minutes % (24 * 60) == 0 and minutes >= 48 * 60:
+        return f"{minutes // (24 * 60)} days"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} {working}hour{'s' if hours != 1 else ''}"
+    return f"{minutes} {working}minute{'s' if minutes != 1 else ''}"
 
 
 def header_text(value: str) -> str:
@@ -79,7 +124,7 @@ def render_bodies(req: AckRequest, team: str) -> tuple[str, str]:
     """The text and HTML bodies in the client's language."""
     lang = lang_of(req.lang)
     ctx = {"ref": req.ref, "name": req.to_name, "team": team, "subject": req.subject or NO_SUBJECT[lang],
-           "category_name": CATEGORY_NAMES[lang][req.category],
+           "category_name": CATEGORY_NAMES[lang][req.category], "within": within_text(req.reply_within, lang),
            "status_url": req.status_url}
     template = "received" if req.neutral else req.category
     text = jinja_env.get_template(f"{lang}/{template}.txt.j2").render(ctx)

@@ -19,6 +19,7 @@ from review.context import Context
 from review.guard import checked_form, current_session, sign_out, viewer
 from review.i18n import N_, Explained, _, ngettext, translated
 from review.pages import error_page
+from review.timezones import valid_zone, zone_choices
 from review.params import has_control, path_id
 from review.user_sessions import end_session, end_sessions, sessions_of
 
@@ -94,6 +95,7 @@ def page(ctx: Context, request: Request, problem: str = "", new_token: str = "",
     response = ctx.templates.TemplateResponse(request, "account.html", {
         "me": me, "access": access, "current": opened.id if opened else None, "lifetimes": TOKEN_LIFETIMES,
         "flash": request.session.pop("flash", None), "problem": problem, "new_token": new_token,
+        "zones": zone_choices(), "default_zone": ctx.report_timezone,
     }, status_code=status)
     if new_token:
         response.headers["cache-control"] = "no-store"  # the token must not be kept by the browser's cache
@@ -151,8 +153,26 @@ def routes(ctx: Context) -> list[Route]:
         request.session["flash"] = _("API token %(number)s is revoked; it no longer works.", number=token_id)
         return RedirectResponse(ACCOUNT, status_code=303)
 
+    def save_zone(user_id: int, zone: str) -> None:
+        with ctx.write.begin() as session:
+            user = session.get(User, user_id)
+            if user is not None:
+                user.time_zone = zone
+
+    async def time_zone(request: Request) -> Response:
+        form = await checked_form(request)
+        zone = str(form.get("time_zone", "")).strip()
+        if zone and not valid_zone(zone):
+            return await run_in_threadpool(page, ctx, request, _("time zone: choose one from the list"), "", 400)
+        await run_in_threadpool(save_zone, viewer(request).id, zone)
+        request.session["flash"] = (_("Times are now shown in %(zone)s.", zone=zone) if zone else
+                                    _("Times are now shown in the team's time zone, %(zone)s.",
+                                      zone=ctx.report_timezone))
+        return RedirectResponse(ACCOUNT, status_code=303)
+
     return [
         Route(ACCOUNT, account, methods=["GET"], name="account"),
+        Route(ACCOUNT + "/time-zone", time_zone, methods=["POST"], name="account_time_zone"),
         Route(ACCOUNT + "/sessions/end-others", end_others, methods=["POST"], name="account_end_others"),
         Route(ACCOUNT + "/sessions/{session_id}/end", end_session_form, methods=["POST"], name="account_end_session"),
         Route(ACCOUNT + "/tokens", new_token, methods=["POST"], name="account_new_token"),

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 from typing import TypeVar
 
@@ -50,6 +50,12 @@ class Outgoing:
     team: str
     # Updates, surveys and status links for the client; None: none are sent.
     client: ClientMailSettings | None = None
+    team_names: Mapping[str, str] = field(default_factory=dict)
+
+    def team_for(self, lang: str) -> str:
+        """The team's name as a client writing in LANG reads it."""
+        # Mail to a client in another language is written in English (responders.compose.lang_of).
+        return self.team_names.get(lang if lang in ("en", "zh") else "en") or self.team
 
 
 def _act(factory: sessionmaker[Session], viewer: Viewer, ref: str, do: Callable[[Session, Item], T]) -> T:
@@ -208,7 +214,7 @@ def reply(factory: sessionmaker[Session], viewer: Viewer, ref: str, text: str, o
     def do(session: Session, item: Item) -> str:
         req = _with_link(session, item, _thread_request(session, item, out, cc), out, viewer)
         now = utcnow()
-        mail = enqueue(session, item, build_reply(req, text, out.from_address, out.team, now), "reply", req, now,
+        mail = enqueue(session, item, build_reply(req, text, out.from_address, out.team_for(req.lang), now), "reply", req, now,
                        sender_name=viewer.name)
         item.first_response_at = item.first_response_at or now
         _event(session, item, "replied", viewer, message_id=mail.message_id, to=req.to_address,
@@ -251,7 +257,8 @@ def send_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, ou
             raise ActionError(N_("assessment: assess the change request first"))
         req = _with_link(session, item, _thread_request(session, item, out, cc), out, viewer)
         now = utcnow()
-        msg = build_assessment(req, Assessment(a.scope, a.cost, a.schedule), out.from_address, out.team, now)
+        msg = build_assessment(req, Assessment(a.scope, a.cost, a.schedule), out.from_address, out.team_for(req.lang),
+                               now)
         mail = enqueue(session, item, msg, "assessment", req, now, sender_name=viewer.name)
         a.sent_at, a.sent_message_id = now, mail.message_id
         item.status = "awaiting_approval"

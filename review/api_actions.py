@@ -34,7 +34,8 @@ Change = Callable[[Viewer, str, dict], object]
 
 def routes(ctx: Context) -> list[Route]:
     """The API routes that change items, bound to CTX."""
-    out = Outgoing(ctx.settings.from_address, ctx.settings.team, ctx.client_mail)
+    out = Outgoing(ctx.settings.from_address, ctx.settings.team, client=ctx.client_mail,
+                   team_names=ctx.settings.team_names)
 
     def change(do: Change, example: str, sends: bool = False) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:

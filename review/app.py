@@ -32,6 +32,7 @@ from review import (
     api,
     api_actions,
     archive,
+    canned,
     client_api,
     client_pages,
     downloads,
@@ -47,6 +48,7 @@ from review import (
     sla_pages,
     sla_report_page,
     sla_view,
+    timezones,
     webhooks_page,
 )
 from review.context import Context
@@ -128,16 +130,18 @@ def template_env() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(
-        utc=present.utc_text, iso=present.iso_utc, pct=present.percent, size=present.file_size,
+        utc=timezones.local_text, iso=present.iso_utc, pct=present.percent, exact_pct=present.exact_percent,
+        band_text=present.band_text, size=present.file_size,
         label=present.label_text, event_label=present.event_label, actor=present.actor_text, code=present.code_text,
         contact=present.contact_text, sender=present.sender_text,
         item_url=present.item_url, email=present.breakable_email, summary=present.event_summary_text,
         body=present.body_text, safe_html=safe_html_markup,
         sla_state=sla_view.state_text, clock=sla_view.clock_text, calendar=sla_view.calendar_text,
-        duration=sla_view.duration_text, report_group=sla_report_page.group_text,
+        duration=sla_view.duration_text, time_left=sla_view.time_left_text, age=sla_view.age_text,
+        report_group=sla_report_page.group_text,
         replyable=lambda address: deliverable(address or "") is not None,
     )
-    env.globals["csrf_input"] = csrf_input
+    env.globals.update(csrf_input=csrf_input, current_zone=timezones.current_zone)
     i18n.install(env)
     return env
 
@@ -165,6 +169,8 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
                   read_attachment=read_attachment, sla=sla or sla_view.builtin_policies(), now=now or utcnow,
                   report_timezone=report_timezone, client_mail=client_mail, alerts=alerts or Alerts())
 
+    # Confidence bands are cut at the review threshold the worker flags items with.
+    ctx.templates.env.filters["band"] = lambda value: present.confidence_band(value, settings.review_threshold)
     # The admin's top bar counts quarantined messages; templates ask only when an admin is signed in.
     ctx.templates.env.globals["quarantine_count"] = quarantine_page.counter(ctx)
 
@@ -187,7 +193,7 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
               *downloads.routes(ctx), *people.routes(ctx), *quarantine_page.routes(ctx), *sla_pages.routes(ctx),
               *sla_report_page.routes(ctx), *webhooks_page.routes(ctx), *api.routes(ctx),
               *api_actions.routes(ctx), *client_api.routes(ctx), *client_pages.routes(ctx), *account.routes(ctx),
-              *health.routes(ctx), *privacy_page.routes(ctx),
+              *health.routes(ctx), *privacy_page.routes(ctx), *canned.routes(ctx),
               Mount("/static/reports", StaticFiles(directory=str(REPORT_STATIC)), name="report_static"),
               Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
     return ReviewApp(
@@ -197,6 +203,7 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
                        max_age=settings.session_seconds, same_site="lax", https_only=settings.https_only),
             Middleware(RequireViewer, read=ctx.read, write=ctx.write),
             Middleware(i18n.Language),
+            Middleware(timezones.TimeZone, default=report_timezone),
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         max_body_size=MAX_BODY_BYTES,

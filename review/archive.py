@@ -11,7 +11,7 @@ from review import archive_queries as q
 from review.context import Context
 from review.guard import checked_form, viewer
 from review.i18n import N_, _, translated
-from review.org_settings import SettingsError, change_settings, log_changes
+from review.org_settings import NAME_MAX, SettingsError, change_settings, log_changes
 from review.pages import error_page
 from review.params import InvalidInput, flag_param, page_param, path_id, shown, text_value
 from review.sla_view import client_service
@@ -106,6 +106,7 @@ def routes(ctx: Context) -> list[Route]:
             return error_page(ctx, request, 404, _(NOT_FOUND_ORG, number=shown(raw_id)), back=ORGANIZATIONS)
         try:
             tier, digest = text_value(form.get("tier"), "tier", MAX_TIER), flag_param(form, "client_digest")
+            display_name = text_value(form.get("name"), "name", NAME_MAX, label=N_("name"))
         except InvalidInput as exc:
             return organization_page(request, organization_id, translated(exc), status=400)
         try:
@@ -115,13 +116,14 @@ def routes(ctx: Context) -> list[Route]:
                 if org is None:
                     return error_page(ctx, request, 404, _(NOT_FOUND_ORG, number=organization_id),
                                       back=ORGANIZATIONS)
-                changes = change_settings(org, tier, digest, ctx.sla)
+                changes = change_settings(org, tier, digest, ctx.sla, display_name)
                 name, domain, policy = org.name or org.domain, org.domain, ctx.sla.for_tier(org.tier).name
         except SettingsError as exc:
             return organization_page(request, organization_id, translated(exc), status=400)
         log_changes(organization_id, domain, me.email, policy, changes)
-        request.session["flash"] = (_("Saved the service level of %(organization)s.", organization=name) if changes
-                                    else _("Nothing changed."))
+        request.session["flash"] = (_("Nothing changed.") if not changes else
+                                    _("Saved the settings of %(organization)s.", organization=name) if "name" in changes
+                                    else _("Saved the service level of %(organization)s.", organization=name))
         return RedirectResponse(organization_url(organization_id), status_code=303)
 
     def contact_page(request: Request) -> Response:

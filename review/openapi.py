@@ -35,7 +35,10 @@ _QUERY = [{"name": n, "in": "query", "required": False, "schema": s, "descriptio
     ("assignee", {"type": "string"}, "a user id, me or none"),
     ("since", {"type": "string", "format": "date"}, "received on or after (UTC)"),
     ("until", {"type": "string", "format": "date"}, "received on or before (UTC)"),
-    ("sort", {"type": "string", "enum": ["newest", "oldest", "confidence", "updated"]}, ""),
+    ("sort", {"type": "string", "enum": ["due", "newest", "oldest", "confidence", "updated"]},
+     "due (the default): open items with a broken SLA target first, then by sla_due_at, soonest first"),
+    ("mine", {"type": "integer", "enum": [0, 1]},
+     "1: the token owner's queue: items assigned to them and unassigned items of their organizations"),
     ("page", {"type": "integer", "minimum": 1}, "50 items per page"),
 )]
 
@@ -118,6 +121,9 @@ OPENAPI: dict[str, Any] = {
                 "status": {"type": "string"},
                 "sla_state": {"type": "string", "enum": ["", "on_track", "at_risk", "breached", "met"],
                               "description": "\"\": nothing measured, or not checked yet"},
+                "sla_due_at": {"type": ["string", "null"], "format": "date-time",
+                               "description": "when the first running SLA clock runs out (in the past when "
+                               "breached), as the worker's last SLA check stored it; null when none runs"},
                 "sla": {"type": "object", "description": "one item only: the policy, its calendar and the "
                         "acknowledge, first_response and resolution clocks (target and counted seconds, state)"},
                 "reply_copies": {"type": "array", "description": "one item only: the thread's participants a "

@@ -9,6 +9,7 @@ from review.i18n import N_, Explained
 from review.sla_view import tier_choices
 
 TIER_MAX = 40  # organizations.tier's length
+NAME_MAX = 300  # organizations.name's length
 log = logging.getLogger(__name__)
 
 
@@ -35,10 +36,14 @@ def check_tier(raw: str, current: str, policies: SlaPolicies) -> str:
 
 
 def change_settings(org: Organization, raw_tier: str, digest: bool,
-                    policies: SlaPolicies) -> dict[str, tuple[object, object]]:
-    """Sets ORG's tier (checked against POLICIES) and client digest; returns what changed, (old, new) by name."""
+                    policies: SlaPolicies, name: str = "") -> dict[str, tuple[object, object]]:
+    """Sets ORG's display NAME (unchanged when empty), tier (checked against POLICIES) and client digest;
+    returns what changed, (old, new) by name."""
     tier = check_tier(raw_tier, org.tier, policies)
     changes: dict[str, tuple[object, object]] = {}
+    if name and name != org.name:
+        changes["name"] = (org.name, name)
+        org.name = name
     if tier != org.tier:
         changes["tier"] = (org.tier, tier)
         org.tier = tier

@@ -14,13 +14,14 @@ from starlette.routing import Route
 from db.client_view import survey_of
 from db.models import CATEGORIES, ITEM_STATUSES
 from db.status_links import live_links
-from db.workflow import next_statuses
+from db.workflow import forward_status, next_statuses
 from review.context import Context
 from review.guard import viewer
 from review.i18n import _, translated
-from review.params import InvalidInput, item_ref, parse_queue_filter, shown
+from review.params import InvalidInput, field_id, item_ref, parse_queue_filter, shown
 from review.participants import thread_people
 from review.present import history, latest_event, scores, thread
+from review.reply_templates import chosen_template, templates_for
 from review.queries import SLA_STATES, SORTS, QueueFilter, assignable_users, filter_choices, item_detail, queue_page
 from review.sla_view import item_sla
 
@@ -36,7 +37,9 @@ def queue_url(f: QueueFilter, page: int | None = None) -> str:
         params["review"] = 1
     if f.follow_up:
         params["follow_up"] = 1
-    if f.sort != "newest":
+    if f.mine is not None:
+        params["mine"] = 1
+    if f.sort != "due":
         params["sort"] = f.sort
     page = f.page if page is None else page
     if page != 1:
@@ -89,7 +92,7 @@ def routes(ctx: Context) -> list[Route]:
             "f": f, "page": page, "filtered": filtered, "categories": CATEGORIES, "statuses": ITEM_STATUSES,
             "organizations": organizations, "people": people, "sorts": SORTS, "sla_states": SLA_STATES,
             "queue_url": queue_url, "review_url": queue_url(replace(f, review_only=True, page=1)),
-            "flash": request.session.pop("flash", None),
+            "flash": request.session.pop("flash", None), "now": ctx.now(),
         })
 
     def item_page(request: Request) -> Response:
@@ -106,12 +109,16 @@ def routes(ctx: Context) -> list[Route]:
             # The participants a reply may copy, offered unticked: a reply goes to the contact alone by default.
             copies = thread_people(session, item, own=[parseaddr(ctx.settings.from_address)[1]]).copies
             links, survey = live_links(session, item.id), survey_of(session, item.id)
+            canned = templates_for(session, item.category, item.lang)
+            reply_text = chosen_template(session, field_id(request.query_params.get("template", "")), item)
         return ctx.templates.TemplateResponse(request, "item.html", {
             "sla": sla, "copies": copies,
             "item": item, "messages": thread(item.messages), "events": history(item.events),
             "scores": scores(latest_event(item.events, "classified")), "categories": CATEGORIES,
             "next_statuses": next_statuses(item.category, item.status), "assignees": assignees,
-            "live_links": links, "survey": survey, "flash": request.session.pop("flash", None),
+            "live_links": links, "survey": survey,
+            "forward": forward_status(item.category, item.status), "flash": request.session.pop("flash", None),
+            "canned": canned, "reply_text": reply_text,
         })
 
     return [

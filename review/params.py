@@ -192,7 +192,8 @@ def parse_queue_filter(query: Mapping[str, object], me: int | None = None) -> Qu
                             N_("status: unknown status %(value)s; use one of %(choices)s")),
         review_only=flag_param(query, "review"), page=page_param(query), organization=org, assignee=assignee,
         since=since, until=until, q=q, follow_up=flag_param(query, "follow_up"),
-        sort=choice_param(query, "sort", SORTS, N_("sort: use one of %(choices)s, not %(value)s"), default="newest"),
+        sort=choice_param(query, "sort", SORTS, N_("sort: use one of %(choices)s, not %(value)s"), default="due"),
         sla=choice_param(query, "sla", SLA_STATES, N_("sla: unknown SLA state %(value)s; use one of %(choices)s")),
+        mine=me if flag_param(query, "mine") and me is not None else None,
     )
 

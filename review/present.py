@@ -59,6 +59,34 @@ def percent(value: float | None) -> str:
     return f"{value * 100:.0f}%"
 
 
+# Calibrated confidence from which an item's category is called "high"; from the review threshold up to it
+# "medium", below the threshold "low" (the item is flagged for review). A percentage alone read "100%" for
+# most items and told a PM nothing.
+HIGH_CONFIDENCE = 0.95
+BANDS = {"high": N_("High"), "medium": N_("Medium"), "low": N_("Low")}
+
+
+def confidence_band(value: float | None, threshold: float) -> str:
+    """A calibrated confidence as "high", "medium" or "low" (below THRESHOLD, the review threshold); "" for none."""
+    if value is None:
+        return ""
+    if value < threshold:
+        return "low"
+    return "high" if value >= max(HIGH_CONFIDENCE, threshold) else "medium"
+
+
+def band_text(band: str) -> str:
+    """A confidence band by name in the request's language."""
+    return gettext(BANDS[band]) if band in BANDS else ""
+
+
+def exact_percent(value: float | None) -> str:
+    """A ratio 0..1 as a percentage to a tenth, "98.5%": a rounded "100%" would claim certainty."""
+    if value is None:
+        return "\u2014"
+    return f"{min(value * 100, 99.9) if value < 1 else 100:.1f}%"
+
+
 def file_size(size: int | None) -> str:
     """A byte count for people: "512 B", "14.2 KB", "3.1 MB"."""
     if size is None:
@@ -327,6 +355,7 @@ def item_json(item: Item) -> dict[str, Any]:
         "first_response_at": iso_utc(item.first_response_at),
         "resolved_at": iso_utc(item.resolved_at),
         "sla_state": item.sla_state,
+        "sla_due_at": iso_utc(item.sla_due_at),
     }
 
 

@@ -5,18 +5,23 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
 from sqlalchemy.orm import Session, defer, joinedload, raiseload, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 
-from db.models import Contact, Item, Message, Organization, User
+from db.models import Contact, Item, Message, Organization, User, UserOrganization
 
 PER_PAGE = 50
 # The stored SLA states the queue shows and filters by; "" (nothing measured or not checked yet) shows nothing.
 SLA_STATES = ("on_track", "at_risk", "breached", "met")
 
 
+# Most urgent first: open items with a broken target on top (the longest overdue first), then by when the
+# first running clock runs out, then the items no clock runs for, newest first.
+_BREACHED_OPEN = case((and_(Item.sla_state == "breached", Item.resolved_at.is_(None)), 0), else_=1)
 SORTS = {
+    "due": (_BREACHED_OPEN, Item.sla_due_at.is_(None), Item.sla_due_at.asc(), Item.received_at.desc(),
+            Item.id.desc()),
     "newest": (Item.received_at.desc(), Item.id.desc()),
     "oldest": (Item.received_at.asc(), Item.id.asc()),
     "confidence": (Item.confidence.asc(), Item.id.desc()),
@@ -38,8 +43,9 @@ class QueueFilter:
     until: date | None = None    # received on or before this day (UTC)
     q: str = ""                  # words searched in the subject and the messages' text
     follow_up: bool = False
-    sort: str = "newest"
+    sort: str = "due"
     sla: str = ""                # one of SLA_STATES: the item's stored SLA state
+    mine: int | None = None      # a user's id: items assigned to them, and unassigned items of their organizations
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,11 @@ def _conditions(f: QueueFilter, skip: str = "") -> list[ColumnElement[bool]]:
         conds.append(Item.received_at < datetime.combine(f.until + timedelta(days=1), time.min, timezone.utc))
     if f.q.strip():
         conds.append(_search(f.q))
+    if f.mine is not None:
+        theirs = select(UserOrganization.organization_id).where(UserOrganization.user_id == f.mine)
+        conds.append(or_(Item.assignee_id == f.mine,
+                         and_(Item.assignee_id.is_(None),
+                              Item.contact_id.in_(select(Contact.id).where(Contact.organization_id.in_(theirs))))))
     return conds
 
 
@@ -130,7 +141,7 @@ def queue_page(session: Session, f: QueueFilter, per_page: int = PER_PAGE,
         select(Item)
         .where(*conds)
         .options(joinedload(Item.contact), joinedload(Item.assignee), raiseload("*"))
-        .order_by(*SORTS.get(f.sort, SORTS["newest"]))
+        .order_by(*SORTS.get(f.sort, SORTS["due"]))
         .limit(per_page)
         .offset((f.page - 1) * per_page)
     ).all()

@@ -58,6 +58,21 @@ def duration_text(seconds: float | None, days: bool = False) -> str:
     return " ".join([gettext(unit, num=n) for n, unit in parts if n][:2])
 
 
+def time_left_text(due: datetime | None, now: datetime) -> str:
+    """How long until DUE at NOW, "3 h 20 min left", or since, "overdue by 2 d 1 h"; "" for no due time."""
+    if due is None:
+        return ""
+    seconds = (due - now).total_seconds()
+    if seconds >= 0:
+        return gettext("%(time)s left", time=duration_text(seconds, days=True))
+    return gettext("overdue by %(time)s", time=duration_text(-seconds, days=True))
+
+
+def age_text(since: datetime, now: datetime) -> str:
+    """How long ago SINCE was at NOW, "2 d 5 h"."""
+    return duration_text((now - since).total_seconds(), days=True)
+
+
 @dataclass(frozen=True)
 class ItemSla:
     """An item's SLA on its page: the policy it recorded, its three clocks now, and the overall state."""

@@ -21,6 +21,7 @@ class Viewer:
     role: str
     org_ids: frozenset[int]
     language: str = ""
+    time_zone: str = ""          # "" for the configured default
 
     @property
     def is_admin(self) -> bool:
@@ -49,7 +50,8 @@ class Viewer:
 def viewer_of(user: User) -> Viewer:
     """The Viewer for USER, whose organizations must be loaded."""
     return Viewer(id=user.id, email=user.email, name=user.name, role=user.role,
-                  org_ids=frozenset(o.id for o in user.organizations), language=user.language)
+                  org_ids=frozenset(o.id for o in user.organizations), language=user.language,
+                  time_zone=user.time_zone)
 
 
 # last_used_at is kept to the minute: an API call then needs no write transaction (on SQLite a

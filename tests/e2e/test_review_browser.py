@@ -124,7 +124,8 @@ def test_queue_lists_items_newest_first_and_opens_an_item(page, base_url, seeded
     expect(page.locator("#counts")).to_contain_text("Showing 1–4 of 4 items")
     expect(page.locator('tr[data-ref="CI-000002"] td[data-label="Subject"]')).to_have_text("关于发票抬头的问题")
     expect(page.locator('tr[data-ref="CI-000002"]')).to_contain_text("Needs review")
-    expect(page.locator('tr[data-ref="CI-000002"] td[data-label="Confidence"]')).to_have_text("47%")
+    expect(page.locator('tr[data-ref="CI-000002"] td[data-label="Confidence"]')).to_have_text("Low")
+    expect(page.locator('tr[data-ref="CI-000002"] .band')).to_have_attribute("title", "47.0%")
     page.screenshot(path=str(tmp_path / "review-queue.png"), full_page=True)
 
     page.get_by_role("link", name=seeded["script"]).click()

@@ -10,7 +10,9 @@ import pytest
 
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
-from db.models import Contact, Message
+from sqlalchemy import select
+
+from db.models import Contact, Item, Message, Organization, User
 from reports.export import FIELDS, write_export
 from reports.render import spreadsheet_safe
 from reports.sla import compute_sla
@@ -69,6 +71,34 @@ def test_export_csv(factory):
     _check_records(rows)
     assert rows[0]["subject"] == "'=cmd|' /C calc'!A0"
     assert rows[0]["needs_review"] == "true" and rows[1]["needs_review"] == "false"
+
+
+def test_export_names_organization_assignee_and_sla_and_csv_starts_with_a_bom(factory):
+    with factory() as s:
+        _export_items(s)
+        acme = Organization(name="Acme Corporation", domain="acme.example")
+        pat = User(email="pat@team.example", name="Pat", role="pm", password_hash="x")
+        s.add_all([acme, pat])
+        s.flush()
+        first = s.scalar(select(Item).order_by(Item.received_at))
+        anna = Contact(email="anna@acme.example", name="Anna", organization_id=acme.id)
+        s.add(anna)
+        s.flush()
+        first.contact_id, first.assignee_id = anna.id, pat.id
+        first.sla_state, first.sla_due_at = "at_risk", T0 + timedelta(hours=4)
+        s.commit()
+        out = io.StringIO(newline="")
+        write_export(s, "csv", out, bom=True)
+    text = out.getvalue()
+    assert text.startswith("\ufeffref,") and text.encode("utf-8")[:3] == b"\xef\xbb\xbf"
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
+    assert (rows[0]["organization"], rows[0]["assignee"], rows[0]["sla_state"], rows[0]["sla_due_at"]) == (
+        "Acme Corporation", "pat@team.example", "at_risk", "2026-11-02T13:00:00Z")
+    assert (rows[1]["organization"], rows[1]["assignee"], rows[1]["sla_due_at"]) == ("", "", "")
+    with factory() as s:
+        plain = io.StringIO(newline="")
+        write_export(s, "csv", plain)
+    assert plain.getvalue().startswith("ref,")
 
 
 def test_export_empty_and_unknown_format(factory):

@@ -73,11 +73,13 @@ def test_queue_lists_items_newest_first_with_their_facts(client, three):
     html = r.text
     assert refs_in(html) == ["CI-000002", "CI-000003", "CI-000001"]
     assert '<a href="/items/CI-000002">CI-000002</a>' in html
-    assert "Received (UTC)" in html
-    assert '<time datetime="2026-11-02T14:00:00Z">2026-11-02 14:00</time>' in html
+    assert '<th scope="col">Age</th>' in html
+    assert '<time datetime="2026-11-02T14:00:00Z" title="Received (UTC): 2026-11-02 14:00">' in html
     assert "Bo Chen" in html and "bo<wbr>@globex.example" in html
     assert "如何重置密码？" in html and "李雷" in html and "li<wbr>@example.cn" in html
-    assert "Change request" in html and "42%" in html and "91%" in html
+    assert "Change request" in html
+    assert '<span class="band band-low" title="42.0%">Low</span>' in html
+    assert '<span class="band band-medium" title="91.0%">Medium</span>' in html
     assert "Acknowledged" in html
     assert html.count('class="badge review"') == 1
     row3 = re.search(r'<tr[^>]*data-ref="CI-000003".*?</tr>', html, re.S).group(0)
@@ -192,9 +194,10 @@ def test_item_page_shows_facts_thread_scores_and_history(client, full_item):
     html = r.text
     assert "<title>CI-000007 Export fails &lt;b&gt;sometimes&lt;/b&gt; · Client intake</title>" in html
     facts = html[html.index('id="facts"'):html.index("</dl>", html.index('id="facts"'))]
-    for text in ("CI-000007", "Anna Lee", "anna@acme.example", "Acme Corp", "Issue", "58%", "spacy-1.0",
+    for text in ("CI-000007", "Anna Lee", "anna@acme.example", "Acme Corp", "Issue", "Low", "58.0%",
                  "Acknowledged", "2026-11-02 09:00 UTC", "2026-11-02 09:03 UTC"):
         assert text in facts, text
+    assert "spacy-1.0" not in facts  # the model version is in the history
     assert 'id="needs-review"' in html
     # messages in arrival order, with direction, addresses, date, subject, body and attachments
     incoming, outgoing = html.index('id="message-1"'), html.index('id="message-2"')
@@ -346,7 +349,7 @@ def test_api_lists_items(client, three):
         "ref": "CI-000003", "url": "/items/CI-000003", "subject": "如何重置密码？", "category": "question",
         "confidence": 0.42, "needs_review": True, "status": "new", "lang": "en", "model_version": "spacy-1.0",
         "client": {"name": "李雷", "email": "li@example.cn"}, "received_at": "2026-11-02T11:00:00Z",
-        "acknowledged_at": None, "first_response_at": None, "resolved_at": None, "sla_state": "",
+        "acknowledged_at": None, "first_response_at": None, "resolved_at": None, "sla_state": "", "sla_due_at": None,
     }
 
 

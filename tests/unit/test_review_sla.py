@@ -77,7 +77,7 @@ def client(factory):
     ("sla=breached", ["CI-000006", "CI-000003"]),
     ("sla=met", ["CI-000005"]),
     ("sla=breached&category=question", ["CI-000006"]),
-    ("sla=", ["CI-000006", "CI-000005", "CI-000004", "CI-000003", "CI-000002", "CI-000001"]),
+    ("sla=&sort=newest", ["CI-000006", "CI-000005", "CI-000004", "CI-000003", "CI-000002", "CI-000001"]),
 ])
 def test_the_queue_filters_by_sla_state_in_pages_and_the_api(client, query, expected):
     r = client.get(f"/?{query}")

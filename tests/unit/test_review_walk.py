@@ -79,7 +79,7 @@ class Reads:
 
 QUEUE = {"q": "login", "category": "issue", "status": "new", "sla": "on_track", "assignee": "me", "org": None,
          "since": "2026-01-01", "until": "2026-12-31", "review": "0", "follow_up": "0", "sort": "oldest",
-         "page": "1"}
+         "page": "1", "mine": "1"}
 REF = {"ref": "ref"}
 # Every route by name. A new route must be added here (the test fails until it is), with every parameter it reads.
 TABLE: dict[str, Reads] = {
@@ -88,11 +88,14 @@ TABLE: dict[str, Reads] = {
     "logout": Reads(discover=False),
     "language": Reads(form={"language": "en"}),
     "queue": Reads(query=QUEUE),
-    "item": Reads(path=REF),
-    "bulk": Reads(form={"ref": "CI-000001", "action": "category:issue", "back": "/"}),
+    "item": Reads(path=REF, query={"template": None}),
+    "replies": Reads(),
+    "add_reply_template": Reads(form={"name": "walk", "category": "", "lang": "en", "body": "Hello {name}"}),
+    "delete_reply_template": Reads(path={"template_id": "missing"}),
+    "bulk": Reads(form={"ref": "CI-000001", "action": "category:issue", "back": "/", "confirm": None}),
     "change_category": Reads(path=REF, form={"category": "issue"}),
     "assign": Reads(path=REF, form={"assignee": ""}),
-    "change_status": Reads(path=REF, form={"status": "new"}),
+    "change_status": Reads(path=REF, form={"status": "new", "confirm": None}),
     "add_note": Reads(path=REF, form={"text": "A note."}),
     "follow_up": Reads(path=REF, form={"on": "0"}),
     "reply": Reads(path=REF, form={"text": "Thank you.", "cc": None}),
@@ -101,7 +104,8 @@ TABLE: dict[str, Reads] = {
     "organizations": Reads(),
     "unaffiliated": Reads(query={"page": "1"}),
     "organization": Reads(path={"id": "acme"}, query={"page": "1"}),
-    "organization_settings": Reads(path={"organization_id": "acme"}, form={"tier": "", "client_digest": "0"}),
+    "organization_settings": Reads(path={"organization_id": "acme"}, form={"tier": "", "client_digest": "0",
+                                                                                            "name": None}),
     "contact": Reads(path={"id": "anna"}, query={"page": "1", "items": "1"}),
     "attachment": Reads(path={"ref": "ref", "attachment_id": "attachment"}),
     "people": Reads(),
@@ -136,6 +140,7 @@ TABLE: dict[str, Reads] = {
     "account_password": Reads(form={"current": PASSWORD_WRONG, "new": "a new password 1", "again": "a new password 1"}),
     "account_end_others": Reads(),
     "account_end_session": Reads(path={"session_id": "missing"}),
+    "account_time_zone": Reads(form={"time_zone": "Asia/Shanghai"}),
     "account_new_token": Reads(form={"name": "walk", "expires_in": "30d"}),
     "account_revoke_token": Reads(path={"token_id": "missing"}),
     "person_end_sessions": Reads(path={"user_id": "other"}),
