@@ -1,6 +1,7 @@
 """Queries behind what clients see and answer: the messages of their view, surveys, suppressions, opt-outs."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -41,16 +42,30 @@ def survey_of(session: Session, item_id: int) -> Survey | None:
 
 def cancel_pending_survey(session: Session, item_id: int, now: datetime) -> bool:
     """Cancels ITEM_ID's survey when it is still waiting in the outbox (the client wrote again); whether it was."""
-    survey = survey_of(session, item_id)
-    if survey is None or survey.status != "scheduled" or survey.outbox_id is None:
-        return False
-    mail = session.get(OutboxMail, survey.outbox_id, with_for_update=True)
-    if mail is None or mail.status != "pending":
-        return False  # on its way or sent: too late to take back
-    mail.status, mail.last_error = "cancelled", "the client wrote again before the survey was due"
-    survey.status = "cancelled"
-    session.add(Event(item_id=item_id, kind="survey_cancelled", created_at=now, data={"reason": "client_wrote"}))
-    return True
+    return bool(cancel_pending_surveys(session, [item_id], now))
+
+
+def cancel_pending_surveys(session: Session, item_ids: Iterable[int], now: datetime) -> set[int]:
+    """cancel_pending_survey() for each of ITEM_IDS, with two queries whatever their number; the items whose
+    survey was cancelled."""
+    wanted = sorted(set(item_ids))
+    if not wanted:
+        return set()
+    surveys = {s.outbox_id: s for s in session.scalars(select(Survey).where(
+        Survey.item_id.in_(wanted), Survey.status == "scheduled", Survey.outbox_id.is_not(None)))}
+    if not surveys:
+        return set()
+    mails = session.scalars(select(OutboxMail).where(OutboxMail.id.in_(sorted(surveys)),
+                                                     OutboxMail.status == "pending").with_for_update())
+    done = set()
+    for mail in mails:  # a survey on its way or sent is too late to take back
+        survey = surveys[mail.id]
+        mail.status, mail.last_error = "cancelled", "the client wrote again before the survey was due"
+        survey.status = "cancelled"
+        session.add(Event(item_id=survey.item_id, kind="survey_cancelled", created_at=now,
+                          data={"reason": "client_wrote"}))
+        done.add(survey.item_id)
+    return done
 
 
 def opt_out(session: Session, contact_id: int, now: datetime) -> None:

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from db.client_view import cancel_pending_surveys
 from db.models import Item
 from db.queries import active_user_addresses, item_ids_by_message_id, organizations_of, written_to_many
 from intake.batch_store import Rows, event_values
@@ -69,6 +70,8 @@ def store_follow_ups(session: Session, cfg: Config, mailbox_id: int, batch: Sequ
         stored.append((i, item.ref or ""))
     if stored:
         rows.write(session)
+        # The clients wrote again: a survey still waiting would ask about work they are still talking about.
+        cancel_pending_surveys(session, [claims[i] for i, _ref in stored], now)
     return stored, sorted(left)
 
 

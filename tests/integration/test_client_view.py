@@ -260,7 +260,7 @@ def test_a_survey_waits_and_is_cancelled_when_the_client_writes_again(sqlite_url
     with factory() as s:
         token = settings.survey_links.token(survey.id, survey.item_id)
     assert visitor.post(f"/r/{token}/unsubscribe").status_code == 200
-    assert post_form(pm, f"/items/{ref}/status", status="closed").status_code == 303
+    assert post_form(pm, f"/items/{ref}/status", status="closed", confirm="1").status_code == 303
     assert post_form(pm, f"/items/{ref}/status", status="new").status_code == 303
     before = len(smtp_sink.messages)
     assert post_form(pm, f"/items/{ref}/status", status="answered").status_code == 303
