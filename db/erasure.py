@@ -14,7 +14,7 @@ from sqlalchemy import Text, cast, delete, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from db.audit import record
-from db.models import Attachment, ChangeAssessment, Contact, Event, Item, Message, OutboxMail
+from db.models import Attachment, ChangeAssessment, Contact, Event, Item, Message, OutboxMail, Survey, WebhookDelivery
 
 ERASED = "[erased]"
 ERASED_ADDRESS = "erased@erased.invalid"
@@ -81,6 +81,14 @@ def erase_contact(session: Session, email: str, actor: str, now: datetime) -> Er
     for a in session.scalars(select(ChangeAssessment).where(ChangeAssessment.item_id.in_(item_ids))):
         a.scope = a.cost = a.schedule = ""
         a.decided_by = "" if a.decided_by.lower() == address else a.decided_by
+    for survey in session.scalars(select(Survey).where(Survey.item_id.in_(item_ids))):
+        survey.comment, survey.to_address = "", ERASED_ADDRESS
+    # The chat and webhook messages about their items quote their subject, name and address: kept as a record
+    # that one was sent, without what it said; one not yet delivered is not sent any more.
+    for delivery in session.scalars(select(WebhookDelivery).where(WebhookDelivery.item_id.in_(item_ids))):
+        delivery.body, delivery.last_error = json.dumps({"erased": True}), ""
+        if delivery.status == "pending":
+            delivery.status, delivery.last_error = "failed", "the client's data was erased before delivery"
     events = 0
     for e in session.scalars(select(Event).where(or_(Event.item_id.in_(item_ids), func.lower(Event.actor) == address))):
         e.data = _scrubbed(e.data, needles)
@@ -187,6 +195,11 @@ def _sweep(session: Session, needles: list[str], done: set[int]) -> int:
         subject = sub(item.subject)
         changed += subject != item.subject
         item.subject = subject
+    for delivery in session.scalars(select(WebhookDelivery).where(
+            or_(*[WebhookDelivery.body.ilike(_like(s), escape="!") for s in spelled]))):
+        body = json.dumps(_replaced(json.loads(delivery.body), sub))
+        changed += body != delivery.body
+        delivery.body = body
     for row in session.scalars(select(OutboxMail).where(or_(*[_bytes_like(OutboxMail.raw, n) for n in needles]))):
         raw = sub_raw(bytes(row.raw))
         changed += raw != bytes(row.raw)

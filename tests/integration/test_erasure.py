@@ -16,10 +16,11 @@ import pytest
 from sqlalchemy import func, select
 
 from db.engine import make_engine, make_sessionmaker
-from db.models import AuditEntry, Contact, Item, Message, User
+from db.models import AuditEntry, Contact, Item, Message, Survey, User, WebhookDelivery
 from reports.policy import parse_policies
 from reports.render import sla_to_dict
 from reports.sla import compute_sla
+from responders.alerts import AlertRoute, Alerts, enqueue_alert
 from review.actions import Outgoing, add_note, change_status, reply
 from review.viewer import Viewer
 from tests.conftest import PG_ADMIN_URL
@@ -109,6 +110,14 @@ def test_erase_leaves_no_trace_and_the_sla_figures(any_db_url, dovecot, smtp_sin
     add_note(factory, me, bo_ref, f"{LATIN_NAME} ({ADDRESS}) is in copy, she may call.")
     change_status(factory, me, anna_refs[0], "closed")
     run_intake(cfg, "run", "--once")  # sends the reply
+    with factory.begin() as session:  # her survey comment, and chat alerts about her item (one still pending)
+        item = session.scalar(select(Item).where(Item.ref == anna_refs[0]))
+        session.add(Survey(item=item, status="sent", to_address=ADDRESS, rating=2, comment=f"Still: {TEXTS[1]}"))
+        alerts = Alerts((AlertRoute("ops", "webhook"), AlertRoute("team", "slack")), "http://127.0.0.1")
+        assert enqueue_alert(session, alerts, ("negative_csat",), item, datetime.now(timezone.utc),
+                             rating=2, comment=TEXTS[1]) == 2
+        session.flush()
+        session.scalars(select(WebhookDelivery)).first().status = "sent"
     today = datetime.now(timezone.utc).date()
     before = _sla(factory, today - timedelta(days=1), today + timedelta(days=1))
     dump = _dump(any_db_url)
@@ -153,4 +162,6 @@ def test_erase_leaves_no_trace_and_the_sla_figures(any_db_url, dovecot, smtp_sin
         assert session.scalars(select(AuditEntry).where(AuditEntry.action == "export")).one()
     again = run_intake(cfg, "client", "erase", ADDRESS, "--yes")
     assert again.returncode == 1 and "no contact" in again.stderr
+    with factory() as session:  # the alert not yet sent goes nowhere now
+        assert sorted(session.scalars(select(WebhookDelivery.status))) == ["failed", "sent"]
     engine.dispose()
