@@ -92,7 +92,7 @@ def assign(factory: sessionmaker[Session], viewer: Viewer, ref: str, assignee_id
 
 
 def change_status(factory: sessionmaker[Session], viewer: Viewer, ref: str, to: str,
-                  client: ClientMailSettings | None = None, alerts: Alerts = Alerts()) -> str:
+                  *, client: ClientMailSettings | None = None, alerts: Alerts = Alerts()) -> str:
     """Moves the item to TO if its workflow allows; returns the old status. With CLIENT, the client gets the
     update and survey this status calls for; a change request's decision is announced to the ALERTS targets
     that want it."""
@@ -214,8 +214,8 @@ def reply(factory: sessionmaker[Session], viewer: Viewer, ref: str, text: str, o
     def do(session: Session, item: Item) -> str:
         req = _with_link(session, item, _thread_request(session, item, out, cc), out, viewer)
         now = utcnow()
-        mail = enqueue(session, item, build_reply(req, text, out.from_address, out.team_for(req.lang), now), "reply", req, now,
-                       sender_name=viewer.name)
+        built = build_reply(req, text, out.from_address, out.team_for(req.lang), now)
+        mail = enqueue(session, item, built, "reply", req, now, sender_name=viewer.name)
         item.first_response_at = item.first_response_at or now
         _event(session, item, "replied", viewer, message_id=mail.message_id, to=req.to_address,
                **({"cc": list(req.cc)} if req.cc else {}))

@@ -59,7 +59,8 @@ def routes(ctx: Context) -> list[Route]:
         to = body.get("status")
         if not isinstance(to, str):
             raise ActionError('status: send {"status": "in_progress"}')
-        return {"from": actions.change_status(ctx.write, me, ref, to, ctx.client_mail, ctx.alerts), "to": to}
+        old = actions.change_status(ctx.write, me, ref, to, client=ctx.client_mail, alerts=ctx.alerts)
+        return {"from": old, "to": to}
 
     def assignee(me: Viewer, ref: str, body: dict) -> object:
         value = body.get("assignee", "missing")

@@ -14,8 +14,8 @@ from starlette.routing import Route
 from db.workflow import CONFIRMED_MOVES, next_statuses
 from review import actions
 from review.actions import ActionError, NotFound, Outgoing
-from review.context import Context
 from review.confirm import bulk_action_text, confirm_page, visible_item
+from review.context import Context
 from review.corrections import Correction, correct_category
 from review.guard import checked_form, safe_next, viewer
 from review.i18n import N_, _, ngettext, translated
@@ -149,7 +149,7 @@ def routes(ctx: Context) -> list[Route]:
         to = str(form.get("status", "")).strip()
         if not to:  # the list's neutral first choice
             raise ActionError(N_("status: choose where to move the item first"))
-        old = actions.change_status(ctx.write, me, ref, to, ctx.client_mail, ctx.alerts)
+        old = actions.change_status(ctx.write, me, ref, to, client=ctx.client_mail, alerts=ctx.alerts)
         return _("Moved from %(old)s to %(new)s.", old=label_text(old), new=label_text(to))
 
     def note(me: Viewer, ref: str, form: FormData) -> str:
@@ -204,7 +204,8 @@ def routes(ctx: Context) -> list[Route]:
         handlers: dict[str, Callable[[str], object]] = {
             "category": lambda ref: _correct(ctx, me, ref, value),
             "assign": lambda ref: assign(me, ref, FormData({"assignee": value})),
-            "status": lambda ref: actions.change_status(ctx.write, me, ref, value, ctx.client_mail, ctx.alerts),
+            "status": lambda ref: actions.change_status(ctx.write, me, ref, value, client=ctx.client_mail,
+                                                        alerts=ctx.alerts),
         }
         if not kind and refs:  # the list's neutral first choice
             request.session["flash"] = _("Choose what to do with the selected items first.")

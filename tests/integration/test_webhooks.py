@@ -184,7 +184,7 @@ def test_sla_and_decision_events_follow_the_filters(db, receiver):
     check_sla(db, cfg, T0 + timedelta(minutes=50))  # 50 of 60 minutes: at risk
     check_sla(db, cfg, T0 + timedelta(minutes=70))  # breached
     lead = Viewer(id=1, email="lead@team.example", name="Lead", role="admin", org_ids=frozenset())
-    change_status(db, lead, "CI-000002", "approved", cfg.alerts)
+    change_status(db, lead, "CI-000002", "approved", alerts=cfg.alerts)
     sender = WebhookSender(db, webhook_targets(cfg), "tests:1:x")
     try:
         result = sender.deliver()
