@@ -374,7 +374,7 @@ def _advance(box: Mailbox, raws: Sequence[RawMail], now: datetime) -> None:
     box.last_sync_at = now
 
 
-def _model(classifier: Classifier | Callable[[], Classifier]) -> Classifier:
+def model_of(classifier: Classifier | Callable[[], Classifier]) -> Classifier:
     """The model itself, from a function giving it when the caller loads it only on demand."""
     return classifier if isinstance(classifier, Classifier) else classifier()
 
@@ -383,7 +383,7 @@ def _together(factory: sessionmaker[Session], cfg: Config, mailbox: str, raws: S
               classifier: Classifier | Callable[[], Classifier], prepared: Prepared | None) -> BatchResult:
     """The batch in one pass: parsed, classified together, stored in one transaction (plain new mail in bulk)."""
     result = BatchResult()
-    prepared = prepared or prepare(raws, cfg, _model(classifier))
+    prepared = prepared or prepare(raws, cfg, model_of(classifier))
     parsed, preds = prepared.parsed, prepared.preds
     now = utcnow()
     with factory.begin() as session:
@@ -407,8 +407,7 @@ def _together(factory: sessionmaker[Session], cfg: Config, mailbox: str, raws: S
     return result
 
 
-def _alone(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw: RawMail,
-           classifier: Classifier | Callable[[], Classifier],
+def _alone(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw: RawMail, classifier: Classifier,
            worker: str, result: BatchResult) -> None:
     """RAW on its own, in its own transactions; whatever fails quarantines it and moves the mailbox past it."""
     now = utcnow()
@@ -421,7 +420,7 @@ def _alone(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw: RawMa
             raise RuntimeError(f"the worker stopped {starts - 1} times while processing this message; it is "
                                "quarantined so that the mail after it is not held up")
         p = parse_one(raw, cfg, cfg.own_addresses())
-        pred = classify_one(p, _model(classifier))
+        pred = classify_one(p, classifier)
         with factory.begin() as session:
             box = lock_mailbox(session, mailbox)
             outcome, p = _store_with_retry(session, cfg, box.id, p, pred, now)
@@ -468,7 +467,7 @@ def process_batch(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw
         return BatchResult()
     if prepared is None:
         # Loaded before the batch is claimed: a worker stopped while its model loads has not crashed on it.
-        classifier = _model(classifier)
+        classifier = model_of(classifier)
     worker = worker or _WORKER
     uidvalidity = raws[0].uidvalidity
     with factory.begin() as session:
@@ -487,7 +486,7 @@ def process_batch(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw
                           "one message at a time\"", mailbox, raws[0].uid, len(raws))
     result = BatchResult(one_by_one=True)
     # Loaded before any message is started on its own: a stop while it loads must not count as that message's.
-    classifier = _model(classifier)
+    classifier = model_of(classifier)
     for raw in raws:
         _alone(factory, cfg, mailbox, raw, classifier, worker, result)
     return result

@@ -18,7 +18,7 @@ from db.quarantine import QUARANTINED, quarantined_ids, quarantined_message
 from db.types import utcnow
 from intake.config import Config
 from intake.parsed import parse_one
-from intake.pipeline import DATABASE_DOWN, classify_one, store_one
+from intake.pipeline import DATABASE_DOWN, classify_one, model_of, store_one
 from intake.values import RawMail
 
 log = logging.getLogger("intake.quarantine")
@@ -87,4 +87,4 @@ def retry_requested(factory: sessionmaker[Session], cfg: Config,
         ids = quarantined_ids(session, retry_requested_only=True)
     if not ids:
         return []
-    return retry(factory, cfg, ids, classifier if isinstance(classifier, Classifier) else classifier())
+    return retry(factory, cfg, ids, model_of(classifier))
