@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, column, inspect, select, table
 
 # The newest migration in db/migrations/versions; tests/unit/test_startup_imports.py checks it against Alembic's.
-HEAD_REVISION = "0014"
+HEAD_REVISION = "0015"
 
 
 def stored_revision(engine: Engine) -> str | None:

@@ -129,6 +129,13 @@ class PreparePool:
 
     def close(self) -> None:
         """Stops the processes (batches still being read are dropped; the worker reads them again)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        if self._pool is None:
+            return
+        starting = not self.ready
+        pool, self._pool = self._pool, None
+        pool.shutdown(wait=False, cancel_futures=True)
+        if starting:
+            # Still loading the model (a drain that found no mail): the exit would wait for that load to finish.
+            # The executor keeps its processes in a private dict; without it they are left to end on their own.
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()

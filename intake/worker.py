@@ -344,6 +344,11 @@ class Worker:
     # -- modes ---------------------------------------------------------------------------------
     def run_once(self) -> RunStats:
         """Processes everything pending in every mailbox not served by a running worker, sends the outbox."""
+        if self.read_in_pool and self.pool is None and self.cfg.classifier.processes > 0:
+            from intake.prepare import PreparePool
+
+            # Started first, so the reading processes load the model while this one connects and looks for mail.
+            self.pool = PreparePool(self.cfg, self.cfg.classifier.processes)
         self.sender = SendLoop(self.drain_outbox).start()
         try:
             self._sync_all_once()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.claims import claimant_gone
 from db.models import Event, Item, OutboxMail
 from db.types import utcnow
+from responders.sent_journal import SentJournal, journal_for
 
 log = logging.getLogger("responders.sender")
 
@@ -88,6 +89,7 @@ class Claimed(NamedTuple):
     """A claimed outbox row, as the drain sends it (REF: its item's reference, or None)."""
 
     id: int
+    message_id: str
     from_address: str
     to_address: str
     raw: bytes
@@ -114,7 +116,8 @@ def claim(session: Session, worker: str, now: datetime, limit: int = BATCH) -> l
     )
     # Only what sending needs, as plain rows: loading the rows and their items as objects cost more than the send.
     return [Claimed(*row) for row in session.execute(
-        select(OutboxMail.id, OutboxMail.from_address, OutboxMail.to_address, OutboxMail.raw, Item.ref)
+        select(OutboxMail.id, OutboxMail.message_id, OutboxMail.from_address, OutboxMail.to_address, OutboxMail.raw,
+               Item.ref)
         .outerjoin(Item, OutboxMail.item_id == Item.id).where(OutboxMail.id.in_(ids)).order_by(OutboxMail.id))]
 
 
@@ -122,6 +125,9 @@ def claim(session: Session, worker: str, now: datetime, limit: int = BATCH) -> l
 # Built once: building and cache-keying a statement cost more than running it, and these run per message sent.
 _HANDED = (update(OutboxMail).where(OutboxMail.id == bindparam("row_id"))
            .values(status=HANDED, sent_at=bindparam("now")))
+_JOURNALED = (update(OutboxMail).where(OutboxMail.id == bindparam("row_id"),
+                                      OutboxMail.message_id == bindparam("mid"), OutboxMail.status == "pending")
+              .values(status=HANDED, sent_at=bindparam("now")))
 _ACKNOWLEDGED = (update(Item).where(Item.id == bindparam("item_id"), Item.acknowledged_at.is_(None))
                  .values(acknowledged_at=bindparam("now")))
 _ACK_EVENT = insert(Event).values(item_id=bindparam("item_id"), kind="acknowledged", created_at=bindparam("now"),
@@ -145,28 +151,50 @@ def book_handed(engine: Engine, ids: list[int]) -> int:
     if not ids:
         return 0
     with engine.begin() as conn:
-        done = conn.execute(
-            update(OutboxMail).where(OutboxMail.id.in_(ids), OutboxMail.status == HANDED)
-            .values(status="sent", claimed_until=None, attempts=OutboxMail.attempts + 1)
-            .returning(OutboxMail.item_id, OutboxMail.kind, OutboxMail.message_id, OutboxMail.to_address,
-                       OutboxMail.sent_at)).all()
-        acks = [{"item_id": r.item_id, "now": r.sent_at, "data": {"message_id": r.message_id, "to": r.to_address}}
-                for r in done if r.item_id is not None and r.kind == "acknowledgment"]
-        if acks:
-            conn.execute(_ACKNOWLEDGED, [{"item_id": a["item_id"], "now": a["now"]} for a in acks])
-            conn.execute(_ACK_EVENT, acks)
+        return _book(conn, ids)
+
+
+def book_journal(engine: Engine, journal: SentJournal, ids: list[int] | None = None) -> int:
+    """Books the rows the SMTP server took according to JOURNAL (those among IDS, or all), then forgets them.
+
+    A record counts only for the row it was made for (same id, same Message-ID, still pending): one left from
+    before a restore of an older database does nothing.
+    """
+    entries = journal.entries(ids)
+    if not entries:
+        return 0
+    with engine.begin() as conn:
+        conn.execute(_JOURNALED, [{"row_id": i, "mid": m, "now": at} for i, m, at in entries])
+        booked = _book(conn, [e[0] for e in entries])
+    journal.forget([e[0] for e in entries])
+    return booked
+
+
+def _book(conn: Connection, ids: list[int]) -> int:
+    done = conn.execute(
+        update(OutboxMail).where(OutboxMail.id.in_(ids), OutboxMail.status == HANDED)
+        .values(status="sent", claimed_until=None, attempts=OutboxMail.attempts + 1)
+        .returning(OutboxMail.item_id, OutboxMail.kind, OutboxMail.message_id, OutboxMail.to_address,
+                   OutboxMail.sent_at)).all()
+    acks = [{"item_id": r.item_id, "now": r.sent_at, "data": {"message_id": r.message_id, "to": r.to_address}}
+            for r in done if r.item_id is not None and r.kind == "acknowledgment"]
+    if acks:
+        conn.execute(_ACKNOWLEDGED, [{"item_id": a["item_id"], "now": a["now"]} for a in acks])
+        conn.execute(_ACK_EVENT, acks)
     return len(done)
 
 
 def book_left_over(engine: Engine, worker: str, now: datetime) -> int:
     """Books rows handed to the SMTP server by a drain that stopped before booking them (a crash): this worker's,
-    those of dead processes on this host, and those whose claim ran out."""
+    those of dead processes on this host, and those whose claim ran out; on SQLite, whatever the journal holds."""
+    journal = journal_for(engine)
+    booked = book_journal(engine, journal) if journal is not None else 0
     with engine.connect() as conn:
         rows = conn.execute(select(OutboxMail.id, OutboxMail.claimed_by, OutboxMail.claimed_until)
                             .where(OutboxMail.status == HANDED)).all()
     ids = [r.id for r in rows if r.claimed_by == worker or claimant_gone(r.claimed_by, worker)
            or r.claimed_until is None or r.claimed_until < now]
-    booked = book_handed(engine, ids)
+    booked += book_handed(engine, ids)
     if booked:
         log.warning("event=sent_mail_booked count=%d detail=\"handed to SMTP before a stop, booked now\"", booked)
     return booked
@@ -249,13 +277,15 @@ def drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str,
 def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str, link: SmtpLink) -> DrainResult:
     result = DrainResult()
     engine = factory.kw["bind"]
+    journal = journal_for(engine)
+    # Booked first: a row a stopped drain handed over must not be claimed and sent again.
+    book_left_over(engine, worker, utcnow())
     with factory.begin() as session:
         release_dead_claims(session, worker, utcnow())
-    book_left_over(engine, worker, utcnow())
     while True:
         with factory.begin() as session:
             rows = claim(session, worker, utcnow())
-            batch = [(r.id, r.from_address, r.to_address, r.raw, r.ref or "") for r in rows]
+            batch = [(r.id, r.message_id, r.from_address, r.to_address, r.raw, r.ref or "") for r in rows]
         if not batch:
             return result
         try:
@@ -266,7 +296,7 @@ def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str, 
             return result
         handed: list[int] = []
         try:
-            for row_id, sender, to, raw, ref in batch:
+            for row_id, message_id, sender, to, raw, ref in batch:
                 try:
                     conn.sendmail(sender, [to], raw)
                 except smtplib.SMTPRecipientsRefused as exc:
@@ -283,8 +313,11 @@ def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str, 
                     continue
                 # Recorded at once, each in its own short transaction, so that after a crash at most the message
                 # in flight is sent again; the rest of the booking is done once for the batch.
-                with engine.begin() as db:
-                    _mark_handed(db, row_id, utcnow())
+                if journal is not None:
+                    journal.record(row_id, message_id, utcnow())
+                else:
+                    with engine.begin() as db:
+                        _mark_handed(db, row_id, utcnow())
                 handed.append(row_id)
                 result.sent += 1
                 log.info("event=ack_sent ref=%s to=%s", ref, to)
@@ -295,10 +328,15 @@ def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str, 
                 pending = list(session.scalars(select(OutboxMail.id).where(
                     OutboxMail.id.in_([b[0] for b in batch]), OutboxMail.status == "pending",
                     OutboxMail.claimed_by == worker, OutboxMail.claimed_until.is_not(None))))
+            # What the server took is booked below, not retried (the journal's rows are still pending here).
+            pending = [row_id for row_id in pending if row_id not in handed]
             result.retried += _release(factory, pending, result.error, settings)
             return result
         finally:
-            book_handed(engine, handed)
+            if journal is not None:
+                book_journal(engine, journal, handed)
+            else:
+                book_handed(engine, handed)
 
 
 def _record_failure(factory: sessionmaker[Session], row_id: int, error: str, settings: SmtpSettings,

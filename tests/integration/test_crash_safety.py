@@ -12,6 +12,7 @@ from db.claims import worker_name
 from db.models import Event, Item, OutboxMail
 from db.types import utcnow
 from responders.sender import HANDED, SmtpSettings, book_handed, drain, release_dead_claims
+from responders.sent_journal import journal_for
 from tests.crashkill import CrashReport, crash_drain
 
 pytestmark = pytest.mark.integration
@@ -114,3 +115,49 @@ def test_mail_handed_to_smtp_before_a_crash_is_booked_once_and_not_sent_again(db
         events = s.scalars(select(Event).where(Event.kind == "acknowledged").order_by(Event.item_id))
         assert [(e.item_id, e.data["to"]) for e in events] == [(item_ids[0], "client0@client.example"),
                                                                (item_ids[1], "client1@client.example")]
+
+
+def test_mail_journaled_before_a_crash_on_sqlite_is_booked_once_and_not_sent_again(factory, smtp_sink):
+    """On SQLite the server's OK is kept in the journal beside the database: a drain killed before booking it
+    leaves a record there; the next drain books it (sent, acknowledged, one event) and sends only the rest.
+    A record that does not match its row's Message-ID (a restored older database) books nothing."""
+    engine = factory.kw["bind"]
+    journal = journal_for(engine)
+    assert journal is not None and journal.path.name.endswith("-sent")
+    dead_name = _dead_worker_name()
+    now = utcnow()
+    with factory.begin() as s:
+        for n in range(3):
+            item = Item(ref=f"CI-{n + 1:06d}", category="question", subject=f"s{n}")
+            s.add(item)
+            s.flush()
+            s.add(OutboxMail(item_id=item.id, message_id=f"<ack{n}@team.example>", from_address="support@team.example",
+                             to_address=f"client{n}@client.example", raw=b"Subject: ack\r\n\r\nhi\r\n",
+                             claimed_by=dead_name, claimed_until=now + timedelta(seconds=300)))
+    with factory() as s:
+        ids = list(s.scalars(select(OutboxMail.id).order_by(OutboxMail.id)))
+    journal.record(ids[0], "<ack0@team.example>", now)           # taken by the server, then the crash
+    journal.record(ids[1], "<another@team.example>", now)        # a stale record for what is now another row
+    result = drain(factory, SmtpSettings(host=smtp_sink.host, port=smtp_sink.port), worker_name())
+    assert result.sent == 2
+    assert sorted(m.rcpt_tos[0] for m in smtp_sink.messages) == ["client1@client.example", "client2@client.example"]
+    assert journal.entries() == []
+    with factory() as s:
+        assert [o.status for o in s.scalars(select(OutboxMail).order_by(OutboxMail.id))] == ["sent"] * 3
+        assert s.scalars(select(Item).where(Item.ref == "CI-000001")).one().acknowledged_at == now
+        events = list(s.scalars(select(Event).where(Event.kind == "acknowledged")))
+        assert sorted(e.data["to"] for e in events) == [f"client{n}@client.example" for n in range(3)]
+
+
+def test_sending_on_sqlite_leaves_the_journal_empty_and_books_each_row_once(factory, smtp_sink):
+    with factory.begin() as s:
+        for n in range(5):
+            s.add(OutboxMail(message_id=f"<ack{n}@team.example>", from_address="support@team.example",
+                             to_address=f"client{n}@client.example", raw=b"Subject: ack\r\n\r\nhi\r\n"))
+    journal = journal_for(factory.kw["bind"])
+    assert journal is not None
+    result = drain(factory, SmtpSettings(host=smtp_sink.host, port=smtp_sink.port), worker_name())
+    assert result.sent == 5 and len(smtp_sink.messages) == 5
+    assert journal.entries() == []
+    with factory() as s:
+        assert [(o.status, o.attempts) for o in s.scalars(select(OutboxMail))] == [("sent", 1)] * 5

@@ -28,3 +28,23 @@ def test_migrations_match_models_and_downgrade(any_db_url):
     upgrade(engine)  # and back up again
     assert current_revision(engine) == head_revision()
     engine.dispose()
+
+
+def test_stored_mail_is_compressed_with_lz4_on_postgresql(pg_url):
+    """pglz spent most of PostgreSQL's time in a drain on mail it could not shrink; lz4 (or none) is stored."""
+    from sqlalchemy import text
+
+    engine = make_engine(pg_url)
+    try:
+        upgrade(engine)
+        with engine.connect() as conn:
+            lz4 = "lz4" in (conn.scalar(text(
+                "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")) or [])
+            found = conn.execute(text(
+                "SELECT attrelid::regclass::text, attcompression, attstorage FROM pg_attribute "
+                "WHERE attname = 'raw' AND attrelid IN ('messages'::regclass, 'outbox'::regclass) "
+                "ORDER BY 1")).all()
+    finally:
+        engine.dispose()
+    expected = ("l", "x") if lz4 else ("", "e")
+    assert [(r[0], r[1], r[2]) for r in found] == [("messages", *expected), ("outbox", *expected)]
