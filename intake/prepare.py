@@ -131,11 +131,11 @@ class PreparePool:
         """Stops the processes (batches still being read are dropped; the worker reads them again)."""
         if self._pool is None:
             return
-        starting = not self.ready
         pool, self._pool = self._pool, None
+        # Still loading the model (a drain that found no mail): the exit would wait for that load to finish, so
+        # they are ended. The executor keeps its processes in a private dict (emptied by shutdown); without it
+        # they are left to end on their own.
+        starting = [] if self.ready else list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
-        if starting:
-            # Still loading the model (a drain that found no mail): the exit would wait for that load to finish.
-            # The executor keeps its processes in a private dict; without it they are left to end on their own.
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.terminate()
+        for process in starting:
+            process.terminate()

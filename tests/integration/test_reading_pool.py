@@ -82,3 +82,19 @@ def test_when_the_reading_process_dies_the_worker_reads_the_rest_itself_and_stor
     assert counts(factory) == (COUNT, COUNT, COUNT)
     assert len(smtp_sink.wait_for(COUNT, timeout=60)) == COUNT
     assert worker.model_wanted.is_set() and loading.done() and loading.exception() is None
+
+
+def test_a_drain_that_finds_no_mail_stops_its_reading_processes_without_waiting_for_the_model(sqlite_url,
+                                                                                              config_for):
+    """A drain starts its reading processes first; when it ends before they have loaded the model (an empty
+    mailbox), it ends them instead of waiting for the load at exit."""
+    from intake.prepare import PreparePool
+
+    cfg = load_config(config_for(sqlite_url))
+    pool = PreparePool(cfg, 1)
+    processes = list(pool._pool._processes.values())  # type: ignore[union-attr]
+    assert processes and not pool.ready
+    pool.close()
+    for process in processes:
+        process.join(30)
+        assert process.exitcode == -signal.SIGTERM
