@@ -4,13 +4,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from db.models import Attachment, Message
 from intake.config import Config
 from intake.identity import content_digest, synthetic_message_id
 from intake.parse import ParseError, parse_email
 from intake.screen import screen
 from intake.values import Email, RawMail
+
+if TYPE_CHECKING:
+    from db.models import Message
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ def attachment_values(p: Parsed) -> list[dict[str, object]]:
 
 def message_row(p: Parsed, mailbox_id: int, now: datetime, minimal: bool = False) -> Message:
     """P's message row as an object of the session (message_values(), with its attachments)."""
+    from db.models import Attachment, Message  # here, not above: the reading processes load no ORM
+
     row = Message(**message_values(p, mailbox_id, now, minimal))
     attachments = attachment_values(p)
     if attachments:  # assigning even an empty list costs the ORM's collection bookkeeping

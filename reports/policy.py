@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from db.models import CATEGORIES
+from db.categories import CATEGORIES  # not db.models: the reading processes load no ORM
 from reports.calendar import BusinessCalendar, Clock, WallClock
 from reports.calendar_config import build_calendar
 
