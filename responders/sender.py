@@ -6,7 +6,7 @@ import smtplib
 import socket
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -47,6 +47,8 @@ class DrainResult:
     retried: int = 0
     failed: int = 0
     error: str = ""
+    # For each acknowledgment sent: seconds from its message's arrival in the mailbox to the SMTP server taking it.
+    ack_seconds: list[float] = field(default_factory=list)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -139,9 +141,10 @@ def _mark_handed(conn: Connection, row_id: int, now: datetime) -> None:
     conn.execute(_HANDED, {"row_id": row_id, "now": now})
 
 
-def book_handed(engine: Engine, ids: list[int]) -> int:
+def book_handed(engine: Engine, ids: list[int], ack_seconds: list[float] | None = None) -> int:
     """Books the rows among IDS that were handed to the SMTP server: sent, and for an acknowledgment its item's
-    acknowledgment time and event; in one transaction. A row is booked once, whoever books it."""
+    acknowledgment time and event; in one transaction. A row is booked once, whoever books it. ACK_SECONDS gets
+    each booked acknowledgment's time from its item's arrival to its sending."""
     if not ids:
         return 0
     with engine.begin() as conn:
@@ -155,6 +158,10 @@ def book_handed(engine: Engine, ids: list[int]) -> int:
         if acks:
             conn.execute(_ACKNOWLEDGED, [{"item_id": a["item_id"], "now": a["now"]} for a in acks])
             conn.execute(_ACK_EVENT, acks)
+            if ack_seconds is not None:
+                sent = {a["item_id"]: a["now"] for a in acks}
+                arrived = conn.execute(select(Item.id, Item.received_at).where(Item.id.in_(sorted(sent))))
+                ack_seconds.extend((sent[item_id] - received).total_seconds() for item_id, received in arrived)
     return len(done)
 
 
@@ -298,7 +305,7 @@ def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str, 
             result.retried += _release(factory, pending, result.error, settings)
             return result
         finally:
-            book_handed(engine, handed)
+            book_handed(engine, handed, result.ack_seconds)
 
 
 def _record_failure(factory: sessionmaker[Session], row_id: int, error: str, settings: SmtpSettings,
