@@ -236,8 +236,8 @@ def item_ids_by_message_id(session: Session, message_ids: Iterable[str]) -> dict
 
 
 def outbox_figures(session: Session) -> tuple[dict[str, int], datetime | None]:
-    """Outgoing mail counted by status (a row handed to the SMTP server but not booked yet counts as sent), and
-    when the oldest pending one was queued (None: none pending)."""
+    """Outgoing mail counted by status (a row handed to the SMTP server but not booked yet counts as sent),
+    and when the oldest pending one was queued (None: none pending)."""
     counts: dict[str, int] = {}
     for status, count in session.execute(select(OutboxMail.status, func.count()).group_by(OutboxMail.status)):
         key = "sent" if status == "handed" else status

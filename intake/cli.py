@@ -71,8 +71,9 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
 
         def health(dead):  # type: ignore[no-untyped-def]
             # The processes are started by now, writing their metrics where intake.metrics told them.
-            return start_health_server(cfg.worker.health_address, supervisor_readiness(factory.kw["bind"], dead),
-                                       metrics_exposition(cfg, factory.kw["bind"]))
+            engine = factory.kw["bind"]
+            return start_health_server(cfg.worker.health_address, supervisor_readiness(engine, dead),
+                                       metrics_exposition(cfg, engine))
     if not cfg.worker.metrics:
         return supervise(args.processes, args.config, args.log_level, args.log_format, health)
     from intake.metrics import end_multiprocess, start_multiprocess
@@ -179,8 +180,9 @@ def web_settings(cfg: Config) -> Any:
                    from_address=cfg.smtp.from_address, team=cfg.acknowledgment.team_name,
                    client_requests_per_minute=cfg.client_view.requests_per_minute,
 
-                   team_names=dict(cfg.acknowledgment.team_names), review_threshold=cfg.classifier.review_threshold,
-                   metrics=cfg.web.metrics, metrics_token=_metrics_token(cfg))
+                   team_names=dict(cfg.acknowledgment.team_names),
+                   review_threshold=cfg.classifier.review_threshold, metrics=cfg.web.metrics,
+                   metrics_token=_metrics_token(cfg))
 
 
 def _metrics_token(cfg: Config) -> str | None:

@@ -259,7 +259,7 @@ class WebConfig:
     login_window_minutes: float = 15.0
     public_url: str = ""             # how people reach the app, for links in mail and reports; default http://host:port
     metrics: bool = False            # answer /metrics (Prometheus) without a sign-in...
-    metrics_token_env: str = ""      # ...to requests bearing this token (Authorization: Bearer), when one is set
+    metrics_token_env: str = ""      # ...to requests with this token (Authorization: Bearer), if one is set
     metrics_token_file: str = ""
 
     @property
@@ -478,7 +478,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("worker.resync_seconds: must be at least 1")
     _validate_address("worker.health_address", cfg.worker.health_address)
     if cfg.worker.metrics and not cfg.worker.health_address:
-        raise ConfigError("worker.metrics: served on worker.health_address; set it too, e.g. \"127.0.0.1:9101\"")
+        raise ConfigError("worker.metrics: served on worker.health_address; set it too, e.g. "
+                          "\"127.0.0.1:9101\"")
     if cfg.web.metrics_token_env and cfg.web.metrics_token_file:
         raise ConfigError("web.metrics_token_env: give metrics_token_env or metrics_token_file, not both")
     if cfg.retention.raw_days < 0:

@@ -1,6 +1,6 @@
 """The worker's health endpoints on worker.health_address: /healthz (the process answers) and /readyz (database
-reachable and migrated, model loaded), and /metrics with worker.metrics on, served by the standard library in a
-thread of their own."""
+reachable and migrated, model loaded), and /metrics with worker.metrics on, served by the standard library in
+a thread of their own."""
 from __future__ import annotations
 
 import json
@@ -58,8 +58,8 @@ def supervisor_readiness(engine: Engine, dead: Callable[[], list[int]]) -> Readi
 
 
 def start_health_server(address: str, ready: Readiness, metrics: Exposition | None = None) -> HealthServer:
-    """A started HealthServer on ADDRESS ("HOST:PORT"), answering /metrics too with METRICS; a port that cannot
-    be had is a ConfigError."""
+    """A started HealthServer on ADDRESS ("HOST:PORT"), answering /metrics too with METRICS; a port that
+    cannot be had is a ConfigError."""
     from intake.config import ConfigError
 
     host, _, port = address.rpartition(":")
@@ -109,8 +109,13 @@ def _handler(ready: Readiness, metrics: Exposition | None) -> type[BaseHTTPReque
                     log.warning("event=not_ready %s", " ".join(f"{k}={v!r}" for k, v in problems.items()))
                 self._answer(503 if problems else 200, {"ok": not problems, **problems})
             elif path == "/metrics" and metrics is not None:
-                data, content_type = metrics()
-                self._send(200, data, content_type)
+                try:
+                    data, content_type = metrics()
+                except Exception:  # a broken collector answers 500 and is logged; the health checks go on
+                    log.exception("event=metrics_failed")
+                    self._answer(500, {"error": "metrics failed; see the log"})
+                else:
+                    self._send(200, data, content_type)
             else:
                 self._answer(404, {"error": "not found; try /healthz or /readyz"})
 

@@ -1,4 +1,4 @@
-"""The worker's Prometheus metrics: what the pipeline counts, and the outbox and SLA figures read at scrape time.
+"""The worker's Prometheus metrics: what the pipeline counts; the outbox and SLA figures read at each scrape.
 
 Where the counting happens, and why one registry is enough: a worker process fetches, stores and sends in its
 own threads; its reading processes (classifier.processes) only parse and classify and hand their results back,
@@ -19,7 +19,14 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
@@ -36,22 +43,25 @@ if TYPE_CHECKING:
 log = logging.getLogger("intake.metrics")
 disable_created_metrics()  # no `_created` series beside every counter: Prometheus notices restarts by itself
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-# Seconds from a message's arrival in the mailbox (its IMAP internal date) to its acknowledgment handed to SMTP.
+# Seconds from a message's arrival in the mailbox (its IMAP internal date) to its acknowledgment sent.
 ACK_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
 
 FETCHED = Counter("intake_messages_fetched", "Messages fetched from the mailbox", ["mailbox"])
 STORED = Counter("intake_messages_stored", "Messages stored, by what they became (new_item, follow_up or "
                  "recorded: kept without an item)", ["mailbox", "outcome"])
-QUARANTINED = Counter("intake_messages_quarantined", "Messages quarantined (kept with the reason, not processed)",
-                      ["mailbox"])
-DUPLICATES = Counter("intake_messages_duplicate", "Messages fetched again that were stored already", ["mailbox"])
-SCREENED = Counter("intake_messages_screened", "Messages screened out of automatic replies, by the first reason "
-                   "(bounce, auto_submitted, list_mail, from_us, no_reply_sender)", ["mailbox", "reason"])
+QUARANTINED = Counter("intake_messages_quarantined", "Messages quarantined (kept with the reason, not "
+                      "processed)", ["mailbox"])
+DUPLICATES = Counter("intake_messages_duplicate", "Messages fetched again that were stored already",
+                     ["mailbox"])
+SCREENED = Counter("intake_messages_screened", "Messages screened out of automatic replies, by the first "
+                   "reason (bounce, auto_submitted, list_mail, from_us, no_reply_sender)",
+                   ["mailbox", "reason"])
 CLASSIFIED = Counter("intake_classifications", "New items classified, by category", ["label"])
-FLAGGED = Counter("intake_classifications_flagged", "New items flagged for a PM's review, by category", ["label"])
-ACK_LATENCY = Histogram("intake_ack_latency_seconds", "Seconds from a message's arrival in the mailbox to its "
-                        "acknowledgment handed to the SMTP server", buckets=ACK_BUCKETS)
-# One worker at a time holds a mailbox (leases): across processes the highest value of a live one is the state.
+FLAGGED = Counter("intake_classifications_flagged", "New items flagged for a PM's review, by category",
+                  ["label"])
+ACK_LATENCY = Histogram("intake_ack_latency_seconds", "Seconds from a message's arrival in the mailbox to "
+                        "its acknowledgment handed to the SMTP server", buckets=ACK_BUCKETS)
+# One worker at a time holds a mailbox (leases): across processes, the highest of the live ones is the state.
 CONNECTED = Gauge("intake_imap_connected", "1 while the worker holds a connection to the mailbox, else 0",
                   ["mailbox"], multiprocess_mode="livemax")
 LAST_SYNC_NAME = "intake_mailbox_last_sync_timestamp_seconds"
@@ -112,8 +122,8 @@ class SyncAge(Collector):
         return []
 
     def collect(self) -> Iterable[Metric]:
-        age = GaugeMetricFamily("intake_mailbox_seconds_since_sync", "Seconds since the mailbox was last synced "
-                                "in full", labels=["mailbox"])
+        age = GaugeMetricFamily("intake_mailbox_seconds_since_sync", "Seconds since the mailbox was last "
+                                "synced in full", labels=["mailbox"])
         now = time.time()
         for family in self.source.collect():
             for sample in family.samples:
@@ -142,15 +152,15 @@ class DatabaseFigures(Collector):
         except Exception as exc:  # a scrape must answer even while the database is down
             log.debug("event=metrics_database_unreadable error=%r", str(exc))
             return []
-        outbox = GaugeMetricFamily("intake_outbox_messages", "Outgoing mail by status (pending: waiting to be "
-                                   "sent or retried)", labels=["status"])
+        outbox = GaugeMetricFamily("intake_outbox_messages", "Outgoing mail by status (pending: waiting to "
+                                   "be sent or retried)", labels=["status"])
         for status in ("pending", "sent", "failed"):
             outbox.add_metric([status], counts.get(status, 0))
-        age = GaugeMetricFamily("intake_outbox_oldest_pending_age_seconds", "Age of the oldest pending outgoing "
-                                "mail (0: none pending)")
+        age = GaugeMetricFamily("intake_outbox_oldest_pending_age_seconds", "Age of the oldest pending "
+                                "outgoing mail (0: none pending)")
         age.add_metric([], max((utcnow() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0)
-        sla = GaugeMetricFamily("intake_sla_items", "Open items by SLA state, as of the worker's last SLA check",
-                                labels=["state"])
+        sla = GaugeMetricFamily("intake_sla_items", "Open items by SLA state, as of the worker's last SLA "
+                                "check", labels=["state"])
         for state in ("at_risk", "breached"):
             sla.add_metric([state], states.get(state, 0))
         return [outbox, age, sla]

@@ -78,7 +78,7 @@ class BatchResult:
     duplicates: int = 0
     acks_queued: int = 0
     processed_uids: list[int] = field(default_factory=list)
-    classified: list[tuple[str, bool]] = field(default_factory=list)  # each new item's category, flagged or not
+    classified: list[tuple[str, bool]] = field(default_factory=list)  # new items' categories, flagged or not
     screened: list[str] = field(default_factory=list)  # the screening reason of each message that had one
     one_by_one: bool = False  # the batch failed as a whole, or its worker died: processed message by message
 
@@ -399,8 +399,8 @@ def _together(factory: sessionmaker[Session], cfg: Config, mailbox: str, raws: S
         outcomes: dict[int, tuple[Outcome, Parsed]] = {i: (Outcome("duplicate"), parsed[i]) for i in split.known}
         for stored in store_bulk(session, cfg, box.id, parsed, split.bulk, preds, now):
             kind = "new" if stored.ref else "recorded"
-            outcomes[stored.index] = (Outcome(kind, stored.ref, stored.ack_queued, stored.label, stored.flagged),
-                                      parsed[stored.index])
+            outcome = Outcome(kind, stored.ref, stored.ack_queued, stored.label, stored.flagged)
+            outcomes[stored.index] = (outcome, parsed[stored.index])
         joined, left = store_follow_ups(session, cfg, box.id, parsed, split.threaded, now)
         for i, ref in joined:
             outcomes[i] = (Outcome("follow_up", ref), parsed[i])

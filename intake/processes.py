@@ -37,7 +37,7 @@ def _child(config_path: str | None, log_level: str, log_format: str) -> None:
 
 
 def _metrics_gone(pid: int | None) -> None:
-    """A dead process's live gauges (its mailboxes' connection state) leave the metrics; only with metrics on."""
+    """A dead process's live gauges (its mailboxes' connection state) leave the metrics (when they are on)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from intake.metrics import process_gone
 

@@ -120,7 +120,7 @@ def run_worker(cfg: Config, config_path: str | None, once: bool = False, health:
 
 
 def _start_health(cfg: Config, factory: Any, loading: Future) -> Any:
-    """The health endpoints on worker.health_address, when configured, with /metrics when worker.metrics is on."""
+    """The health endpoints on worker.health_address, when configured (/metrics too with worker.metrics)."""
     if cfg.worker.health_endpoint is None:
         return None
     from intake.health_server import start_health_server, worker_readiness

@@ -47,7 +47,8 @@ class DrainResult:
     retried: int = 0
     failed: int = 0
     error: str = ""
-    # For each acknowledgment sent: seconds from its message's arrival in the mailbox to the SMTP server taking it.
+    # For each acknowledgment sent: seconds from its message's arrival in the mailbox to the SMTP server taking
+    # it (booked in this drain; one booked after a crash is not timed).
     ack_seconds: list[float] = field(default_factory=list)
 
 
@@ -143,8 +144,8 @@ def _mark_handed(conn: Connection, row_id: int, now: datetime) -> None:
 
 def book_handed(engine: Engine, ids: list[int], ack_seconds: list[float] | None = None) -> int:
     """Books the rows among IDS that were handed to the SMTP server: sent, and for an acknowledgment its item's
-    acknowledgment time and event; in one transaction. A row is booked once, whoever books it. ACK_SECONDS gets
-    each booked acknowledgment's time from its item's arrival to its sending."""
+    acknowledgment time and event; in one transaction. A row is booked once, whoever books it. ACK_SECONDS
+    gets each booked acknowledgment's time from its item's arrival to its sending."""
     if not ids:
         return 0
     with engine.begin() as conn:
@@ -161,7 +162,8 @@ def book_handed(engine: Engine, ids: list[int], ack_seconds: list[float] | None 
             if ack_seconds is not None:
                 sent = {a["item_id"]: a["now"] for a in acks}
                 arrived = conn.execute(select(Item.id, Item.received_at).where(Item.id.in_(sorted(sent))))
-                ack_seconds.extend((sent[item_id] - received).total_seconds() for item_id, received in arrived)
+                ack_seconds.extend((sent[item_id] - received).total_seconds() for item_id, received in arrived
+                                   if sent[item_id] is not None)
     return len(done)
 
 

@@ -1,4 +1,4 @@
-"""The web app's Prometheus metrics: requests counted by route and status, answered on /metrics when enabled."""
+"""The web app's Prometheus metrics: requests by route and status, answered on /metrics when enabled."""
 from __future__ import annotations
 
 import hmac
@@ -20,8 +20,9 @@ class HttpMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.requests = Counter("intake_http_requests", "HTTP requests answered, by route (the route's template, "
-                                "such as /items/{ref}) and status", ["route", "status"], registry=self.registry)
+        self.requests = Counter("intake_http_requests", "HTTP requests answered, by route (the route's "
+                                "template, such as /items/{ref}) and status", ["route", "status"],
+                                registry=self.registry)
 
     def middleware(self, app: ASGIApp, routes: list[BaseRoute]) -> ASGIApp:
         """APP with every answer counted, redirects to the sign-in and errors included."""
@@ -34,8 +35,8 @@ class HttpMetrics:
         async def metrics(request: Request) -> Response:
             given = request.headers.get("authorization", "").encode()
             if expected is not None and not hmac.compare_digest(given, expected):
-                return JSONResponse({"error": "send Authorization: Bearer <the metrics token>"}, status_code=401,
-                                    headers={"www-authenticate": 'Bearer realm="metrics"'})
+                return JSONResponse({"error": "send Authorization: Bearer <the metrics token>"},
+                                    status_code=401, headers={"www-authenticate": 'Bearer realm="metrics"'})
             body = await run_in_threadpool(generate_latest, self.registry)
             return Response(body, media_type=CONTENT_TYPE_LATEST)
 

@@ -1,5 +1,5 @@
-"""Prometheus metrics: a running worker counts what it fetched, stored, classified and acknowledged, scraped over
-HTTP from its health address; the web app counts its requests by route template and status."""
+"""Prometheus metrics: a running worker counts what it fetched, stored, classified and acknowledged, scraped
+over HTTP from its health address; the web app counts its requests by route template and status."""
 from __future__ import annotations
 
 import re
@@ -52,7 +52,7 @@ def by_label(samples: Samples, name: str, label: str) -> dict[str, float]:
 
 
 def scrape_until(url: str, done, timeout: float = 120) -> Samples:  # type: ignore[no-untyped-def]
-    """The first scrape of URL for which DONE(samples) holds; fails with the last one if none does in TIMEOUT."""
+    """The first scrape of URL for which DONE(samples) holds; fails with the last if none does in TIMEOUT."""
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
@@ -85,10 +85,9 @@ def _check_twenty(samples: Samples, db_url: str, acks: int) -> None:
     flagged = by_label(samples, "intake_classifications_flagged_total", "label")
     engine = make_engine(db_url)
     with make_sessionmaker(engine)() as s:
-        assert labels == {c: float(n) for c, n in s.execute(select(Item.category, func.count())
-                                                             .group_by(Item.category))}
-        assert flagged == {c: float(n) for c, n in s.execute(select(Item.category, func.count())
-                                                              .where(Item.needs_review).group_by(Item.category))}
+        per_category = select(Item.category, func.count()).group_by(Item.category)
+        assert labels == {c: float(n) for c, n in s.execute(per_category)}
+        assert flagged == {c: float(n) for c, n in s.execute(per_category.where(Item.needs_review))}
         sent = s.scalar(select(func.count()).where(OutboxMail.status == "sent"))
     engine.dispose()
     assert total(samples, "intake_outbox_messages", status="sent") == sent == acks
