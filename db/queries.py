@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from email.utils import getaddresses
 from datetime import datetime
+from email.utils import getaddresses
 from typing import Any
 
 from sqlalchemy import delete, func, select, update

@@ -79,7 +79,8 @@ def _check_twenty(samples: Samples, db_url: str, acks: int) -> None:
     # Every acknowledgment falls in the histogram's last bucket; the buckets only grow.
     buckets = sorted((float(dict(ls)["le"]), v) for (n, ls), v in samples.items()
                      if n == "intake_ack_latency_seconds_bucket")
-    assert buckets[-1] == (float("inf"), acks) and all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:]))
+    assert buckets[-1] == (float("inf"), acks)
+    assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:], strict=False))
     labels = by_label(samples, "intake_classifications_total", "label")
     assert set(labels) <= set(LABELS) and sum(labels.values()) == 20
     flagged = by_label(samples, "intake_classifications_flagged_total", "label")

@@ -28,7 +28,7 @@ def test_a_batch_is_counted_by_outcome_screening_and_category():
                          duplicates=4, classified=[("issue", False), ("issue", True), ("question", False)],
                          screened=["bounce", "bounce"])
     metrics.batch_done("unit", result)
-    added = [_value(n, **ls) - b for (n, ls), b in zip(names, before)]
+    added = [_value(n, **ls) - b for (n, ls), b in zip(names, before, strict=True)]
     assert added == [3, 1, 2, 1, 4, 2, 2, 1, 1, 0]
 
 
