@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from email.utils import getaddresses
 from typing import Any
 
@@ -11,7 +12,18 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from db.free_mail import is_free_mail
-from db.models import Base, Contact, Event, Item, Mailbox, Message, Organization, User, UserOrganization
+from db.models import (
+    Base,
+    Contact,
+    Event,
+    Item,
+    Mailbox,
+    Message,
+    Organization,
+    OutboxMail,
+    User,
+    UserOrganization,
+)
 
 
 def lock_mailbox(session: Session, name: str) -> Mailbox:
@@ -221,3 +233,21 @@ def item_ids_by_message_id(session: Session, message_ids: Iterable[str]) -> dict
     rows = session.execute(select(Message.message_id, Message.item_id).where(
         Message.message_id.in_(wanted), Message.item_id.is_not(None)).order_by(Message.id.desc()))
     return {mid: item_id for mid, item_id in rows}
+
+
+def outbox_figures(session: Session) -> tuple[dict[str, int], datetime | None]:
+    """Outgoing mail counted by status (a row handed to the SMTP server but not booked yet counts as sent),
+    and when the oldest pending one was queued (None: none pending)."""
+    counts: dict[str, int] = {}
+    for status, count in session.execute(select(OutboxMail.status, func.count()).group_by(OutboxMail.status)):
+        key = "sent" if status == "handed" else status
+        counts[key] = counts.get(key, 0) + count
+    oldest = session.scalar(select(func.min(OutboxMail.created_at)).where(OutboxMail.status == "pending"))
+    return counts, oldest
+
+
+def open_sla_states(session: Session) -> dict[str, int]:
+    """Open (unresolved) items counted by their stored SLA state."""
+    rows = session.execute(select(Item.sla_state, func.count()).where(Item.resolved_at.is_(None))
+                           .group_by(Item.sla_state))
+    return {state: count for state, count in rows}

@@ -148,6 +148,8 @@ class Stored:
     index: int
     ref: str = ""
     ack_queued: bool = False
+    label: str = ""  # a new item's category, and whether it is flagged for review
+    flagged: bool = False
 
 
 def store_bulk(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[Parsed],
@@ -181,7 +183,7 @@ def store_bulk(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[P
                                       contact=contacts[i]))
     for i in fresh:
         queued = cfg.acknowledgment.enabled and _acknowledge(cfg, items[i], batch[i].email, now, recent, rows)
-        out.append(Stored(i, items[i].ref or "", queued))
+        out.append(Stored(i, items[i].ref or "", queued, items[i].category, items[i].needs_review))
     session.flush()  # the contacts' names
     if items:
         session.connection().execute(insert(Item.__table__), [_item_values(item) for item in items.values()])

@@ -67,10 +67,22 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     health = None
     if cfg.worker.health_endpoint is not None:
         from intake.health_server import start_health_server, supervisor_readiness
+        from intake.serve import metrics_exposition
 
         def health(dead):  # type: ignore[no-untyped-def]
-            return start_health_server(cfg.worker.health_address, supervisor_readiness(factory.kw["bind"], dead))
-    return supervise(args.processes, args.config, args.log_level, args.log_format, health)
+            # The processes are started by now, writing their metrics where intake.metrics told them.
+            engine = factory.kw["bind"]
+            return start_health_server(cfg.worker.health_address, supervisor_readiness(engine, dead),
+                                       metrics_exposition(cfg, engine))
+    if not cfg.worker.metrics:
+        return supervise(args.processes, args.config, args.log_level, args.log_format, health)
+    from intake.metrics import end_multiprocess, start_multiprocess
+
+    values = start_multiprocess()  # before the processes start: they inherit it
+    try:
+        return supervise(args.processes, args.config, args.log_level, args.log_format, health)
+    finally:
+        end_multiprocess(values)
 
 
 def cmd_export(cfg: Config, args: argparse.Namespace) -> int:
@@ -168,7 +180,21 @@ def web_settings(cfg: Config) -> Any:
                    from_address=cfg.smtp.from_address, team=cfg.acknowledgment.team_name,
                    client_requests_per_minute=cfg.client_view.requests_per_minute,
 
-                   team_names=dict(cfg.acknowledgment.team_names), review_threshold=cfg.classifier.review_threshold)
+                   team_names=dict(cfg.acknowledgment.team_names),
+                   review_threshold=cfg.classifier.review_threshold, metrics=cfg.web.metrics,
+                   metrics_token=_metrics_token(cfg))
+
+
+def _metrics_token(cfg: Config) -> str | None:
+    """The token /metrics asks for; with metrics on and none set, /metrics is open (a warning says so)."""
+    import logging
+
+    token = cfg.web.metrics_token.read("web.metrics_token") if cfg.web.metrics else None
+    if cfg.web.metrics and not token:
+        logging.getLogger("intake.web").warning(
+            "event=web_metrics_open detail=\"web.metrics without web.metrics_token_env or _file: anyone who "
+            "reaches the app can read /metrics\"")
+    return token or None
 
 
 def proxy_options(cfg: Config) -> dict[str, Any]:

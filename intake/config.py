@@ -191,6 +191,7 @@ class WorkerConfig:
     heartbeat_seconds: float = 5.0   # how often leases are renewed and idle workers look for free mailboxes
     resync_seconds: float = 300.0    # on IDLE, a full re-sync this often anyway (new mail is checked before IDLE)
     health_address: str = ""         # "HOST:PORT" where the worker answers /healthz and /readyz; "": off
+    metrics: bool = False            # answer /metrics (Prometheus) on health_address too
 
     @property
     def health_endpoint(self) -> tuple[str, int] | None:
@@ -257,6 +258,9 @@ class WebConfig:
     login_failures: int = 5          # failed sign-ins per account before a pause
     login_window_minutes: float = 15.0
     public_url: str = ""             # how people reach the app, for links in mail and reports; default http://host:port
+    metrics: bool = False            # answer /metrics (Prometheus) without a sign-in...
+    metrics_token_env: str = ""      # ...to requests with this token (Authorization: Bearer), if one is set
+    metrics_token_file: str = ""
 
     @property
     def base_url(self) -> str:
@@ -266,6 +270,10 @@ class WebConfig:
     @property
     def secret_key(self) -> Secret:
         return Secret(self.secret_key_env, self.secret_key_file)
+
+    @property
+    def metrics_token(self) -> Secret:
+        return Secret(self.metrics_token_env, self.metrics_token_file)
 
     @property
     def forwarded_allow_ips(self) -> str | None:
@@ -469,6 +477,11 @@ def _validate(cfg: Config) -> None:
     if cfg.worker.resync_seconds < 1:
         raise ConfigError("worker.resync_seconds: must be at least 1")
     _validate_address("worker.health_address", cfg.worker.health_address)
+    if cfg.worker.metrics and not cfg.worker.health_address:
+        raise ConfigError("worker.metrics: served on worker.health_address; set it too, e.g. "
+                          "\"127.0.0.1:9101\"")
+    if cfg.web.metrics_token_env and cfg.web.metrics_token_file:
+        raise ConfigError("web.metrics_token_env: give metrics_token_env or metrics_token_file, not both")
     if cfg.retention.raw_days < 0:
         raise ConfigError("retention.raw_days: must be 0 (keep forever) or a number of days")
     if cfg.sla.check_seconds < 5:

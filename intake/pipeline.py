@@ -78,6 +78,8 @@ class BatchResult:
     duplicates: int = 0
     acks_queued: int = 0
     processed_uids: list[int] = field(default_factory=list)
+    classified: list[tuple[str, bool]] = field(default_factory=list)  # new items' categories, flagged or not
+    screened: list[str] = field(default_factory=list)  # the screening reason of each message that had one
     one_by_one: bool = False  # the batch failed as a whole, or its worker died: processed message by message
 
     @property
@@ -91,6 +93,8 @@ class Outcome(NamedTuple):
     kind: Literal["new", "follow_up", "recorded", "quarantined", "duplicate"]
     ref: str = ""
     ack_queued: bool = False
+    label: str = ""  # a new item's category, and whether it is flagged for review
+    flagged: bool = False
 
 
 def classify_one(p: Parsed, classifier: Classifier) -> Prediction | None:
@@ -240,7 +244,7 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
             log.exception("event=ack_failed ref=%s", item.ref)
             session.add(Event(item_id=item.id, kind="ack_suppressed", created_at=now,
                               data={"reason": "build_failed", "error": reason(exc)[:500]}))
-    return Outcome("new", item.ref, queued)
+    return Outcome("new", item.ref, queued, item.category, item.needs_review)
 
 
 def _refuse_claim(session: Session, item: Item, claimed: Item, email: Email, now: datetime) -> None:
@@ -328,8 +332,11 @@ def _quarantine(session: Session, mailbox_id: int, p: Parsed, now: datetime, min
 
 def _record(result: BatchResult, outcome: Outcome, p: Parsed) -> None:
     email = p.email
+    if email is not None and email.screening.reason and outcome.kind not in ("quarantined", "duplicate"):
+        result.screened.append(email.screening.reason)
     if outcome.kind == "new":
         result.new_items.append(outcome.ref)
+        result.classified.append((outcome.label, outcome.flagged))
         log.info("event=item_created ref=%s from=%s uid=%s", outcome.ref, email.sender if email else "", p.raw.uid)
     elif outcome.kind == "follow_up":
         result.follow_ups.append(outcome.ref)
@@ -392,7 +399,8 @@ def _together(factory: sessionmaker[Session], cfg: Config, mailbox: str, raws: S
         outcomes: dict[int, tuple[Outcome, Parsed]] = {i: (Outcome("duplicate"), parsed[i]) for i in split.known}
         for stored in store_bulk(session, cfg, box.id, parsed, split.bulk, preds, now):
             kind = "new" if stored.ref else "recorded"
-            outcomes[stored.index] = (Outcome(kind, stored.ref, stored.ack_queued), parsed[stored.index])
+            outcome = Outcome(kind, stored.ref, stored.ack_queued, stored.label, stored.flagged)
+            outcomes[stored.index] = (outcome, parsed[stored.index])
         joined, left = store_follow_ups(session, cfg, box.id, parsed, split.threaded, now)
         for i, ref in joined:
             outcomes[i] = (Outcome("follow_up", ref), parsed[i])

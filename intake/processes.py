@@ -36,6 +36,14 @@ def _child(config_path: str | None, log_level: str, log_format: str) -> None:
         sys.exit(1)
 
 
+def _metrics_gone(pid: int | None) -> None:
+    """A dead process's live gauges (its mailboxes' connection state) leave the metrics (when they are on)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from intake.metrics import process_gone
+
+        process_gone(pid)
+
+
 def supervise(count: int, config_path: str | None, log_level: str, log_format: str,
               health: Callable[[Callable[[], list[int]]], Any] | None = None) -> int:
     """Runs COUNT worker processes until SIGINT/SIGTERM (passed on to them); restarts one that dies, with backoff.
@@ -81,6 +89,7 @@ def supervise(count: int, config_path: str | None, log_level: str, log_format: s
                 restart_at[i] = time.monotonic() + backoff[i]
                 log.error("event=worker_process_exited index=%d pid=%s code=%s restart_in=%.0fs", i, p.pid,
                           p.exitcode, backoff[i])
+                _metrics_gone(p.pid)
             elif time.monotonic() >= restart_at[i]:
                 del restart_at[i]
                 start(i)

@@ -120,9 +120,20 @@ def run_worker(cfg: Config, config_path: str | None, once: bool = False, health:
 
 
 def _start_health(cfg: Config, factory: Any, loading: Future) -> Any:
-    """The health endpoints on worker.health_address, when configured."""
+    """The health endpoints on worker.health_address, when configured (/metrics too with worker.metrics)."""
     if cfg.worker.health_endpoint is None:
         return None
     from intake.health_server import start_health_server, worker_readiness
 
-    return start_health_server(cfg.worker.health_address, worker_readiness(factory.kw["bind"], loading))
+    engine = factory.kw["bind"]
+    return start_health_server(cfg.worker.health_address, worker_readiness(engine, loading),
+                               metrics_exposition(cfg, engine))
+
+
+def metrics_exposition(cfg: Config, engine: Any) -> Any:
+    """What /metrics answers, or None with worker.metrics off."""
+    if not cfg.worker.metrics:
+        return None
+    from intake.metrics import exposition
+
+    return exposition(engine)

@@ -19,6 +19,7 @@ from db.engine import make_engine, make_sessionmaker
 from db.leases import acquire, release, renew
 from db.queries import lock_mailbox
 from db.types import utcnow
+from intake import metrics
 from intake.cluster import LeaseLost, MailboxLeases
 from intake.config import Config, ConfigError, MailboxConfig
 from intake.health import OutageLog
@@ -169,6 +170,7 @@ class Worker:
         for batch in client.batches(last_uid, self.cfg.tracker.max_message_bytes):
             if not batch:
                 continue
+            metrics.fetched(name, len(batch))
             if (ahead or self.read_in_pool) and self.pool is None and self.cfg.classifier.processes > 0:
                 from intake.prepare import PreparePool  # imported when a backlog first shows
 
@@ -181,6 +183,7 @@ class Worker:
         while ahead:
             if not self._store(client, *ahead.popleft()):
                 return
+        metrics.synced(name)
 
     def _store(self, client: MailboxClient, batch: list[RawMail], reading: Future[Prepared] | None) -> bool:
         """Stores BATCH (read in the pool when READING is given); False when the worker is stopping."""
@@ -191,6 +194,7 @@ class Worker:
                                prepared=prepared)
         with self._lock:
             self.stats.add(result)
+        metrics.batch_done(client.cfg.name, result)
         client.after_commit(result.processed_uids)
         if result.acks_queued:
             self.outbox_due()
@@ -238,6 +242,7 @@ class Worker:
             self.outages.ok("smtp")
         with self._lock:
             self.stats.acks_sent += result.sent
+        metrics.acks_sent(result.ack_seconds)
         return result
 
     def deliver_webhooks(self) -> DeliveryResult:
@@ -425,6 +430,7 @@ class Worker:
                     return  # stopped while waiting to reconnect
                 self.outages.ok(f"imap:{box.name}")
                 log.info("event=connected mailbox=%s idle=%s", box.name, client.has_idle)
+                metrics.connected(box.name, True)
                 self.connected.set()
                 first = True
                 while not stop.is_set() and not self.stop.is_set():
@@ -453,6 +459,7 @@ class Worker:
                 stop.wait(10)
             finally:
                 BATCH_SLOTS.give_back()  # the batch never reached processing (an error between check and start)
+                metrics.connected(box.name, False)
                 client.close()
 
     def _own_pool(self) -> sessionmaker[Session]:
@@ -469,6 +476,7 @@ class Worker:
             self.webhook_loop = SendLoop(self.deliver_webhooks, WEBHOOK_POLL_SECONDS, name="webhooks").start()
         self.leases = MailboxLeases(self._own_pool(), self.name, self.cfg.worker, self.mailboxes, self._serve,
                                     self.stop, self.outages)
+        metrics.known_mailboxes([box.name for box in self.cfg.mailboxes])
         keeper = threading.Thread(target=self.leases.run, name="leases", daemon=True)
         keeper.start()
         log.info("event=worker_started worker=%s mailboxes=%d", self.name, len(self.cfg.mailboxes))

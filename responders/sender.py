@@ -6,7 +6,7 @@ import smtplib
 import socket
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -48,6 +48,9 @@ class DrainResult:
     retried: int = 0
     failed: int = 0
     error: str = ""
+    # For each acknowledgment sent: seconds from its message's arrival in the mailbox to the SMTP server taking
+    # it (booked in this drain; one booked after a crash is not timed).
+    ack_seconds: list[float] = field(default_factory=list)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -152,17 +155,20 @@ def _mark_handed(engine: Engine, marks: Connection | None, row_id: int, now: dat
         conn.execute(_HANDED, {"row_id": row_id, "now": now})
 
 
-def book_handed(engine: Engine, ids: list[int]) -> int:
+def book_handed(engine: Engine, ids: list[int], ack_seconds: list[float] | None = None) -> int:
     """Books the rows among IDS that were handed to the SMTP server: sent, and for an acknowledgment its item's
-    acknowledgment time and event; in one transaction. A row is booked once, whoever books it."""
+    acknowledgment time and event; in one transaction. A row is booked once, whoever books it. ACK_SECONDS
+    gets each booked acknowledgment's time from its item's arrival to its sending."""
     if not ids:
         return 0
     with engine.begin() as conn:
-        return _book(conn, ids)
+        return _book(conn, ids, ack_seconds)
 
 
-def book_journal(engine: Engine, journal: SentJournal, ids: list[int] | None = None) -> int:
-    """Books the rows the SMTP server took according to JOURNAL (those among IDS, or all), then forgets them.
+def book_journal(engine: Engine, journal: SentJournal, ids: list[int] | None = None,
+                 ack_seconds: list[float] | None = None) -> int:
+    """Books the rows the SMTP server took according to JOURNAL (those among IDS, or all), then forgets them
+    (ACK_SECONDS: as for book_handed).
 
     A record counts only for the row it was made for (same id, same Message-ID, still pending): one left from
     before a restore of an older database does nothing.
@@ -172,12 +178,12 @@ def book_journal(engine: Engine, journal: SentJournal, ids: list[int] | None = N
         return 0
     with engine.begin() as conn:
         conn.execute(_JOURNALED, [{"row_id": i, "mid": m, "now": at} for i, m, at in entries])
-        booked = _book(conn, [e[0] for e in entries])
+        booked = _book(conn, [e[0] for e in entries], ack_seconds)
     journal.forget([e[0] for e in entries])
     return booked
 
 
-def _book(conn: Connection, ids: list[int]) -> int:
+def _book(conn: Connection, ids: list[int], ack_seconds: list[float] | None) -> int:
     done = conn.execute(
         update(OutboxMail).where(OutboxMail.id.in_(ids), OutboxMail.status == HANDED)
         .values(status="sent", claimed_until=None, attempts=OutboxMail.attempts + 1)
@@ -188,6 +194,11 @@ def _book(conn: Connection, ids: list[int]) -> int:
     if acks:
         conn.execute(_ACKNOWLEDGED, [{"item_id": a["item_id"], "now": a["now"]} for a in acks])
         conn.execute(_ACK_EVENT, acks)
+        if ack_seconds is not None:
+            sent = {a["item_id"]: a["now"] for a in acks}
+            arrived = conn.execute(select(Item.id, Item.received_at).where(Item.id.in_(sorted(sent))))
+            ack_seconds.extend((sent[item_id] - received).total_seconds() for item_id, received in arrived
+                               if sent[item_id] is not None)
     return len(done)
 
 
@@ -346,9 +357,9 @@ def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str, 
                 marks.close()
                 marks = None
             if journal is not None:
-                book_journal(engine, journal, handed)
+                book_journal(engine, journal, handed, result.ack_seconds)
             else:
-                book_handed(engine, handed)
+                book_handed(engine, handed, result.ack_seconds)
 
 
 def _record_failure(factory: sessionmaker[Session], row_id: int, error: str, settings: SmtpSettings,

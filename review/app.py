@@ -54,6 +54,7 @@ from review import (
 from review.context import Context
 from review.guard import CSRF_FIELD, RequireViewer, csrf_token
 from review.html import safe_html_markup
+from review.metrics import HttpMetrics
 from review.settings import WebSettings
 
 HERE = Path(__file__).parent
@@ -114,10 +115,16 @@ class SecurityHeaders:
 
 class ReviewApp(Starlette):
     """Starlette with the security headers outside everything, its own error handling included: Starlette puts
-    that handling (the 500 answer) outside any middleware given to it, so a 500 would go out without them."""
+    that handling (the 500 answer) outside any middleware given to it, so a 500 would go out without them. The
+    request counter (HTTP_METRICS, when set) sits there too, to count those 500s and the sign-in redirects."""
+
+    http_metrics: HttpMetrics | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack())
+        app = super().build_middleware_stack()
+        if self.http_metrics is not None:
+            app = self.http_metrics.middleware(app, self.routes)
+        return SecurityHeaders(app)
 
 
 def csrf_input(request: Request) -> Markup:
@@ -196,7 +203,10 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
               *health.routes(ctx), *privacy_page.routes(ctx), *canned.routes(ctx),
               Mount("/static/reports", StaticFiles(directory=str(REPORT_STATIC)), name="report_static"),
               Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
-    return ReviewApp(
+    http_metrics = HttpMetrics() if settings.metrics else None
+    if http_metrics is not None:
+        routes.insert(0, http_metrics.route(settings.metrics_token))
+    app = ReviewApp(
         routes=routes,
         middleware=[
             Middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="intake_session",
@@ -208,3 +218,5 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
         exception_handlers={HTTPException: http_error, Exception: server_error},
         max_body_size=MAX_BODY_BYTES,
     )
+    app.http_metrics = http_metrics
+    return app

@@ -19,11 +19,12 @@ from review.user_sessions import SEEN_RESOLUTION, OpenSession, find_session, not
 from review.viewer import TOKEN_USE_RESOLUTION, Viewer, note_token_use, token_owner
 
 # Reachable without signing in; everything else needs a session (pages) or a token (API).
-PUBLIC_PATHS = ("/login", "/healthz", "/readyz")
+PUBLIC_PATHS = ("/login", "/healthz", "/readyz", "/metrics")
 # The clients' status and survey pages: their token in the address is the only key (review.client_pages).
 PUBLIC_PREFIXES = ("/static/", "/s/", "/r/")
-# Never read a session (health checks and stylesheets need no database round trip).
-SESSIONLESS_PATHS = ("/healthz", "/readyz")
+# Never read a session (health checks, metrics and stylesheets need no database round trip); /metrics exists
+# only when enabled, and asks for its own token when one is set (review.metrics).
+SESSIONLESS_PATHS = ("/healthz", "/readyz", "/metrics")
 CSRF_FIELD = "csrf_token"
 # The one thing the signed cookie holds for a signed-in browser: the session's random key.
 SESSION_KEY = "sid"

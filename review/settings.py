@@ -20,3 +20,5 @@ class WebSettings:
     team: str = "the project team"
     team_names: dict[str, str] = field(default_factory=dict)  # the team's name per client language, if it differs
     review_threshold: float = 0.8    # classifier.review_threshold: below it an item is flagged for review
+    metrics: bool = False            # answer GET /metrics (Prometheus) without a sign-in...
+    metrics_token: str | None = field(default=None, repr=False)  # ...to requests bearing this token, if set
