@@ -63,8 +63,8 @@ def test_running_the_demo_twice_reuses_the_first_runs_items(tmp_path):
     assert report.returncode == 0, report.stderr
     sla = json.loads(report.stdout)
     clocks = sla["all"]["clocks"]
-    assert clocks["first_response"]["met"] > 0 and clocks["first_response"]["missed"] > 0
-    assert clocks["resolution"]["met"] > 0
+    assert clocks["first_response"]["met"] > 0 and clocks["first_response"]["breached_open"] > 0
+    assert clocks["resolution"]["met"] > 0 and clocks["acknowledge"]["measured"] > 14
     assert sum(sum(c) for c in sla["charts"]["response_times"]["counts"].values()) > 0
     assert sum(w["first_response"]["measured"] for w in sla["charts"]["weekly_compliance"]) > 0
     assert any(o["breached_items"] for o in sla["charts"]["breached_by_organization"])
