@@ -197,8 +197,8 @@ def plans(now: datetime, rng: random.Random) -> list[Plan]:
         answered = age > 2 * 24 or rng.random() < 0.6
         resolve = rng.lognormvariate(2.8, 0.9) * H  # a median of 16 hours after the answer
         # Done at least three hours ago: the survey an hour later has gone out too.
-        # The last five days' items are still being worked on: their clocks run (on track, at risk or breached);
-        # the change requests of the last ten await the client's decision.
+        # The last five days' items are still worked on: their clocks run (on track, at risk or breached); the
+        # change requests of the last ten await the client's decision.
         resolved = (answered and age > 5 * 24 and answer + resolve < (age - 3) * H
                     and not (recent and category == "change_request"))
         out.append(Plan(

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.e2e
 NOW = datetime(2026, 11, 4, 12, 0, tzinfo=timezone.utc)
 LEAD, PAT = "lead@example.com", "pat@example.com"
 TEXT = {
-    "en": {"due": "Due soonest", "left": "1 h 20 min left", "long_overdue": "overdue by 8 d 6 h", "age": "2 d 2 h",
+    "en": {"due": "Due soonest", "left": "1 h 20 min left", "long_overdue": "overdue by 8 d 6 h",
+           "age": "2 d 2 h",
            "mine": "My queue", "reject": "Reject CI-000002?", "yes_reject": "Yes, reject",
            "rejected": "Moved from New to Rejected.", "bulk": "Change 6 items?", "changed": "6 of 6 items changed.",
            "forward": "Move to In progress", "moved": "Moved from New to In progress.", "cancel": "Cancel"},

@@ -28,7 +28,8 @@ def test_running_the_demo_twice_reuses_the_first_runs_items(tmp_path):
     assert first.returncode == 0, first.stderr
     assert f"seeded {HISTORY} items of demo history over the past six weeks" in first.stdout
     assert "delivered 14 sample client emails" in first.stdout
-    assert f"items: {HISTORY + 14}; acknowledgments received by the demo SMTP server this run: 14" in first.stdout
+    assert (f"items: {HISTORY + 14}; acknowledgments received by the demo SMTP server this run: 14"
+            in first.stdout)
     listed = subprocess.run(intake_command(workdir / "intake.toml", "export", "--format", "jsonl"),
                             capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0, listed.stderr

@@ -347,7 +347,8 @@ def test_api_lists_items(client, three):
     third = body["items"][1]
     assert third == {
         "ref": "CI-000003", "url": "/items/CI-000003", "subject": "如何重置密码？", "category": "question",
-        "confidence": 0.42, "confidence_band": "low", "needs_review": True, "status": "new", "lang": "en", "model_version": "spacy-1.0",
+        "confidence": 0.42, "confidence_band": "low", "needs_review": True, "status": "new", "lang": "en",
+        "model_version": "spacy-1.0",
         "client": {"name": "李雷", "email": "li@example.cn"}, "received_at": "2026-11-02T11:00:00Z",
         "acknowledged_at": None, "first_response_at": None, "resolved_at": None, "sla_state": "", "sla_due_at": None,
     }
