@@ -92,6 +92,26 @@ def _stored_items(cfg: Path) -> int:
         engine.dispose()
 
 
+def _history(cfg: Path) -> str:
+    """Seeds the demo's six weeks of history unless an earlier run did; says which."""
+    from db.engine import make_engine, make_sessionmaker
+    from deploy.demo_history import seed, seeded
+    from intake.config import load_config
+
+    config = load_config(cfg)
+    engine = make_engine(config.database.url)
+    try:
+        factory = make_sessionmaker(engine)
+        held = seeded(factory)
+        if held:
+            return f"demo history: {held} items from an earlier run, kept"
+        made = seed(factory, config)
+        return (f"seeded {made} items of demo history over the past six weeks (made-up clients marked "
+                f"(demo) or (演示), each item with a note saying it is demo data)")
+    finally:
+        engine.dispose()
+
+
 def _intake(cfg: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "intake", "--config", str(cfg), *args]
 
@@ -124,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(_intake(cfg, "db", "upgrade"), check=True, cwd=ROOT)
         samples = sorted(SAMPLES.glob("*.eml"))
         found = _stored_items(cfg)
+        print(_history(cfg), flush=True)
         if found:
             # The samples were taken in by an earlier run: delivering them again would only make copies the
             # worker recognizes and skips, and there would be no acknowledgment to wait for.

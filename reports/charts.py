@@ -8,6 +8,7 @@ Bars are ``<rect class="bar ...">``; counts and shares are those of the report (
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
@@ -19,6 +20,11 @@ FONT = "system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"
 INK, MUTED, GRID = "#1f2328", "#59636e", "#d1d9e0"
 COLOURS = {"first_response": "#1f6feb", "resolution": "#8250df", "breached": "#cf222e"}
 _TEXT_W = 6.6  # average width of a 12 px character, to keep labels from overlapping
+
+
+def _text_width(text: str) -> float:
+    """About how wide TEXT is at 12 px: a Chinese (wide) character takes about two Latin ones' room."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text) * _TEXT_W
 
 
 def nice_ticks(top: float, intervals: int = 5) -> list[float]:
@@ -137,7 +143,7 @@ def weekly_compliance_chart(report: SlaReport, _: Gettext, base_url: str = "") -
     for clock, name in series:  # legend, above the plot
         body.append(f"<rect {_attrs(x=float(lx), y=10.0, width=12.0, height=12.0, fill=COLOURS[clock], class_='legend')}/>")
         body.append(_text(lx + 17, 20, name, anchor="start"))
-        lx += 17 + len(name) * _TEXT_W + 24
+        lx += 17 + _text_width(name) + 24
     body.append(_text(left + band * len(weeks) / 2, height - 6, _("ISO week items were received in"), fill=MUTED,
                       cls="axis-title"))
     return _svg(width, height, _("Compliance per week: first response and resolution"), body,

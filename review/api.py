@@ -27,6 +27,7 @@ from review.sla_view import clocks_json, item_sla
 
 def routes(ctx: Context) -> list[Route]:
     """The API routes, bound to CTX."""
+    threshold = ctx.settings.review_threshold  # where the confidence bands are cut
 
     def list_items(request: Request) -> Response:
         try:
@@ -35,7 +36,7 @@ def routes(ctx: Context) -> list[Route]:
             return json_error(400, str(exc))
         with ctx.read() as session:
             page = queue_page(session, f, scope=viewer(request).item_filter())
-            items = [item_json(i) for i in page.items]
+            items = [item_json(i, threshold) for i in page.items]
         return JSONResponse({"items": items, "total": page.total, "page": page.page, "per_page": page.per_page})
 
     def one_item(request: Request, render: Callable[[Item], dict[str, Any]]) -> Response:
@@ -53,7 +54,8 @@ def routes(ctx: Context) -> list[Route]:
             session = object_session(item)
             assert session is not None
             people = thread_people(session, item, own=[parseaddr(ctx.settings.from_address)[1]])
-            return {**item_detail_json(item), "sla": clocks_json(item_sla(item, ctx.sla, ctx.now())),
+            return {**item_detail_json(item, threshold),
+                    "sla": clocks_json(item_sla(item, ctx.sla, ctx.now())),
                     "reply_copies": [{"address": c.address, "name": c.name} for c in people.copies]}
         return one_item(request, render)
 
@@ -80,7 +82,7 @@ def routes(ctx: Context) -> list[Route]:
                 item = item_detail(session, ref)
                 assert item is not None
                 return JSONResponse({"changed": result.changed, "from": result.old, "to": result.new,
-                                     "item": item_json(item)})
+                                     "item": item_json(item, threshold)})
 
         return await run_in_threadpool(read)
 

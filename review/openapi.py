@@ -117,7 +117,11 @@ OPENAPI: dict[str, Any] = {
             "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
             "Item": {"type": "object", "properties": {
                 "ref": {"type": "string"}, "subject": {"type": "string"}, "category": {"type": "string"},
-                "confidence": {"type": "number"}, "needs_review": {"type": "boolean"},
+                "confidence": {"type": "number"},
+                "confidence_band": {"type": "string", "enum": ["high", "medium", "low"],
+                                    "description": "low: below classifier.review_threshold (flagged for "
+                                    "review); medium: up to 95%; high: from 95%"},
+                "needs_review": {"type": "boolean"},
                 "status": {"type": "string"},
                 "sla_state": {"type": "string", "enum": ["", "on_track", "at_risk", "breached", "met"],
                               "description": "\"\": nothing measured, or not checked yet"},

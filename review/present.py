@@ -336,8 +336,9 @@ def _sla_warning(d: dict[str, Any], _: Callable[..., str]) -> str:
     return _("SLA warning: %(clock)s %(state)s; nobody to email", **values)
 
 
-def item_json(item: Item) -> dict[str, Any]:
-    """The queue's view of an item (its contact must be loaded)."""
+def item_json(item: Item, threshold: float) -> dict[str, Any]:
+    """The queue's view of an item (its contact must be loaded); THRESHOLD: the review threshold, where the
+    confidence bands are cut."""
     contact = item.contact
     return {
         "ref": item.ref,
@@ -345,6 +346,7 @@ def item_json(item: Item) -> dict[str, Any]:
         "subject": item.subject,
         "category": item.category,
         "confidence": item.confidence,
+        "confidence_band": confidence_band(item.confidence, threshold),
         "needs_review": item.needs_review,
         "status": item.status,
         "lang": item.lang,
@@ -393,9 +395,9 @@ def event_json(e: Event) -> dict[str, Any]:
             "summary": event_summary(e.kind, e.data)}
 
 
-def item_detail_json(item: Item) -> dict[str, Any]:
+def item_detail_json(item: Item, threshold: float) -> dict[str, Any]:
     """An item with its client's organization, thread and history (all must be loaded)."""
-    out = item_json(item)
+    out = item_json(item, threshold)
     contact = item.contact
     if out["client"] is not None and contact is not None:
         out["client"]["organization"] = contact.organization.name if contact.organization else None

@@ -22,11 +22,12 @@ pytestmark = pytest.mark.e2e
 NOW = datetime(2026, 11, 4, 12, 0, tzinfo=timezone.utc)
 LEAD, PAT = "lead@example.com", "pat@example.com"
 TEXT = {
-    "en": {"due": "Due soonest", "left": "1 h 20 min left", "overdue": "overdue by 3 h 30 min", "age": "2 d 2 h",
+    "en": {"due": "Due soonest", "left": "1 h 20 min left", "long_overdue": "overdue by 8 d 6 h",
+           "age": "2 d 2 h",
            "mine": "My queue", "reject": "Reject CI-000002?", "yes_reject": "Yes, reject",
            "rejected": "Moved from New to Rejected.", "bulk": "Change 6 items?", "changed": "6 of 6 items changed.",
            "forward": "Move to In progress", "moved": "Moved from New to In progress.", "cancel": "Cancel"},
-    "zh": {"due": "最先到期", "left": "剩余 1 小时 20 分钟", "overdue": "已超时 3 小时 30 分钟", "age": "2 天 2 小时",
+    "zh": {"due": "最先到期", "left": "剩余 1 小时 20 分钟", "long_overdue": "已超时 8 天 6 小时", "age": "2 天 2 小时",
            "mine": "我的队列", "reject": "拒绝 CI-000002？", "yes_reject": "是的，拒绝",
            "rejected": "状态已从“新建”改为“已拒绝”。", "bulk": "更改 6 个工单？", "changed": "已更改 6 个工单（共 6 个）。",
            "forward": "移至“处理中”", "moved": "状态已从“新建”改为“处理中”。", "cancel": "取消"},
@@ -96,17 +97,24 @@ def statuses(factory) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 def test_the_queue_puts_breached_first_then_due_soonest_with_time_left_and_age(browser, base_url, lang,  # noqa: F811
-                                                                                 tmp_path):
+                                                                                 tmp_path, factory):
     t = TEXT[lang]
+    with factory.begin() as s:  # the widest labels a row has: flagged, awaiting approval, a long overdue time
+        item = s.scalar(select(Item).where(Item.ref == "CI-000002"))
+        item.needs_review, item.status, item.confidence = True, "awaiting_approval", 0.5
+        s.scalar(select(Item).where(Item.ref == "CI-000003")).sla_due_at = NOW - timedelta(days=8, hours=6)
     page = open_page(browser, base_url, lang)
     assert refs(page)[:3] == ["CI-000003", "CI-000002", "CI-000001"]
     expect(page.locator("select[name=sort] option:checked")).to_have_text(t["due"])
-    expect(page.locator("tr[data-ref='CI-000003'] .due.overdue")).to_have_text(t["overdue"])
+    expect(page.locator("tr[data-ref='CI-000003'] .due.overdue")).to_have_text(t["long_overdue"])
     expect(page.locator("tr[data-ref='CI-000002'] .due")).to_have_text(t["left"])
     expect(page.locator("tr[data-ref='CI-000002'] .due")).to_have_attribute("title", "Due 2026-11-04 13:20 UTC"
                                                                              if lang == "en" else
                                                                              "到期时间 2026-11-04 13:20 UTC")
     expect(page.locator("tr[data-ref='CI-000003'] .age")).to_have_text(t["age"])
+    # At desktop width every column, the assignee's last, is in view without scrolling sideways.
+    assert page.evaluate("() => { const t = document.querySelector('.table-wrap'); "
+                         "return t.scrollWidth <= t.clientWidth; }")
     page.screenshot(path=str(tmp_path / f"queue-{lang}.png"), full_page=True)
     page.locator("select[name=sort]").select_option("newest")
     page.locator("form.filters button[type=submit]").click()

@@ -347,10 +347,24 @@ def test_api_lists_items(client, three):
     third = body["items"][1]
     assert third == {
         "ref": "CI-000003", "url": "/items/CI-000003", "subject": "如何重置密码？", "category": "question",
-        "confidence": 0.42, "needs_review": True, "status": "new", "lang": "en", "model_version": "spacy-1.0",
+        "confidence": 0.42, "confidence_band": "low", "needs_review": True, "status": "new", "lang": "en",
+        "model_version": "spacy-1.0",
         "client": {"name": "李雷", "email": "li@example.cn"}, "received_at": "2026-11-02T11:00:00Z",
         "acknowledged_at": None, "first_response_at": None, "resolved_at": None, "sla_state": "", "sla_due_at": None,
     }
+
+
+def test_api_gives_each_item_the_confidence_band_the_queue_shows(client, factory):
+    with factory.begin() as s:
+        for n, confidence in ((1, 0.42), (2, 0.91), (3, 0.97)):
+            add_item(s, n, subject=f"Item {n}", confidence=confidence, needs_review=confidence < 0.8,
+                     received=T0 + timedelta(hours=n))
+    bands = {i["ref"]: i["confidence_band"] for i in client.get("/api/items").json()["items"]}
+    assert bands == {"CI-000001": "low", "CI-000002": "medium", "CI-000003": "high"}
+    html = client.get("/").text
+    for ref, band in bands.items():
+        assert f'class="band band-{band}"' in html.split(f'data-ref="{ref}"')[1].split("</tr>")[0]
+    assert client.get("/api/items/CI-000003").json()["confidence_band"] == "high"
 
 
 def test_api_item_has_messages_events_and_scores(client, full_item):

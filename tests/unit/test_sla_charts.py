@@ -71,3 +71,15 @@ def test_labels_are_escaped_translated_and_linked(factory):
     assert "T:First response" in {t.text for t in ET.fromstring(charts["weekly"]).iter(f"{SVG}text")}
     for svg in charts.values():
         assert "style=" not in svg
+
+
+def test_the_weekly_legend_leaves_room_for_chinese_names(factory):
+    with factory() as s:
+        report = compute_sla(s, POLICIES, date(2026, 11, 16), date(2026, 11, 22), now=NOW)
+    names = {"First response": "首次回复", "Resolution": "解决"}
+    weekly = ET.fromstring(weekly_compliance_chart(report, lambda m, **v: names.get(m, identity(m, **v))))
+    first, second = (float(r.get("x")) for r in weekly.iter(f"{SVG}rect") if r.get("class") == "legend")
+    label = next(t for t in weekly.iter(f"{SVG}text") if t.text == "首次回复")
+    # Four wide characters at 12 px take about 48 px; the next entry starts a gap after them, as in English.
+    assert second - float(label.get("x")) >= 4 * 12 + 16
+    assert float(label.get("x")) > first
