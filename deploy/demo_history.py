@@ -22,7 +22,7 @@ from intake.pipeline import store_one
 from intake.sla_check import check_sla
 from intake.values import RawMail
 from responders.client_mail import rate
-from responders.sender import _mark_handed, book_handed
+from responders.sender import book_handed, mark_handed
 from review.actions import Outgoing, assign, change_status, reply, save_assessment, send_assessment
 from review.corrections import correct_category
 from review.viewer import Viewer, viewer_of
@@ -296,8 +296,7 @@ def _handed(factory: sessionmaker[Session], ref: str, until: datetime, delay: fl
                                      OutboxMail.next_attempt_at <= until)).all()
     engine = factory.kw["bind"]
     for row_id, at in due:
-        with engine.begin() as conn:
-            _mark_handed(conn, row_id, at + timedelta(seconds=delay))
+        mark_handed(engine, row_id, at + timedelta(seconds=delay))
     book_handed(engine, [r[0] for r in due])
 
 

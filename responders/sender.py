@@ -155,6 +155,11 @@ def _mark_handed(engine: Engine, marks: Connection | None, row_id: int, now: dat
         conn.execute(_HANDED, {"row_id": row_id, "now": now})
 
 
+def mark_handed(engine: Engine, row_id: int, at: datetime) -> None:
+    """Records that the SMTP server took row ROW_ID at AT (to be booked by book_handed), in the database."""
+    _mark_handed(engine, None, row_id, at)
+
+
 def book_handed(engine: Engine, ids: list[int], ack_seconds: list[float] | None = None) -> int:
     """Books the rows among IDS that were handed to the SMTP server: sent, and for an acknowledgment its item's
     acknowledgment time and event; in one transaction. A row is booked once, whoever books it. ACK_SECONDS
