@@ -68,6 +68,7 @@ VARIANTS: dict[str, Variant] = {
     "x0.5, English words only": Variant(real=True, normalized=True,
                                         spec=replace(BASE, real_weight=0.5, ngram_en=1)),
     "x0.5, 20 epochs": Variant(real=True, normalized=True, spec=replace(BASE, real_weight=0.5, epochs=20)),
+    "x0.25, 20 epochs": Variant(real=True, normalized=True, spec=replace(BASE, real_weight=0.25, epochs=20)),
     "x0.5, presence": Variant(real=True, normalized=True, spec=replace(BASE, real_weight=0.5, counts="binary")),
     "x0.5, Chinese characters 1-3": Variant(real=True, normalized=True,
                                             spec=replace(BASE, real_weight=0.5, ngram_zh=3)),
