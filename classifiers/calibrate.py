@@ -46,3 +46,24 @@ def expected_calibration_error(confidences: Sequence[float], correct: Sequence[b
         if inside.any():
             total += inside.sum() / len(conf) * abs(conf[inside].mean() - hit[inside].mean())
     return float(total)
+
+
+# Candidate per-language review thresholds, from the configured default up: a model only ever flags more.
+THRESHOLD_GRID = tuple(round(0.80 + 0.01 * i, 2) for i in range(20))
+TARGET_RIGHT = 0.95  # share of unflagged guesses that should be right (issue 16)
+
+
+def choose_threshold(confidences: Sequence[float], correct: Sequence[bool], target: float = TARGET_RIGHT,
+                     grid: Sequence[float] = THRESHOLD_GRID, min_unflagged: float = 0.2) -> float | None:
+    """The lowest threshold of GRID under which the guesses left unflagged are at least TARGET right on held-out
+    data (CONFIDENCES calibrated, CORRECT whether each guess was right) while at least MIN_UNFLAGGED of them
+    stay unflagged; None when no threshold does (a model that flags nearly everything helps nobody)."""
+    conf = np.asarray(confidences, dtype=np.float64)
+    hit = np.asarray(correct, dtype=bool)
+    for t in grid:
+        rest = conf >= t
+        if rest.mean() < min_unflagged:
+            break
+        if hit[rest].mean() >= target:
+            return float(t)
+    return None

@@ -141,7 +141,8 @@ def format_report(ev: Evaluation) -> str:
         for g in LABELS:
             out.append(f"{g:16}" + "".join(f"{s.confusion[g][p]:>16}" for p in LABELS))
         if ev.threshold > 0:
-            out.append(f"flagged for review (below {ev.threshold:.2f}, or unusual text): {s.flagged} "
+            out.append(f"flagged for review (below {ev.threshold:.2f} or the model's threshold for the language, "
+                       f"or unusual text): {s.flagged} "
                        f"({s.flagged_share:.1%}); "
                        f"accuracy of the rest {s.unflagged_accuracy:.3f}")
         out.append(f"calibration error (ECE) {s.ece:.3f}")
@@ -160,7 +161,7 @@ def format_report(ev: Evaluation) -> str:
             rows.append((f"{len(small)} sources under {MIN_SOURCE_LINE} texts each", ev.part(keep)))
         width = max(len(name) for name, _ in rows)
         out.append(f"== per source (macro-F1 over the labels a source holds; flagged: below {ev.threshold:.2f} "
-                   "or unusual text)")
+                   "or the model's threshold for the language, or unusual text)")
         out.append(f"{'source':{width}}{'texts':>7}{'macro-F1':>10}{'accuracy':>10}{'flagged':>9}{'rest right':>12}")
         for name, s in rows:
             out.append(f"{name:{width}}{s.total:>7}{s.present_macro_f1:>10.3f}{s.accuracy:>10.3f}"

@@ -28,11 +28,13 @@ class Classifier:
     """One spaCy text classifier per language; mixed text is read by both, their probabilities averaged."""
 
     def __init__(self, pipelines: dict[str, Language], version: str,
-                 temperatures: dict[str, float] | None = None, normalized: bool = False) -> None:
+                 temperatures: dict[str, float] | None = None, normalized: bool = False,
+                 thresholds: dict[str, float] | None = None) -> None:
         self.pipelines = pipelines
         self.version = version
         self.temperatures = temperatures or {}
         self.normalized = normalized  # the models learned from normalized text (ModelSpec.normalize)
+        self.thresholds = thresholds or {}  # per language: the version's own review threshold, if it chose one
 
     def predict(self, subject: str, body: str = "") -> Prediction:
         """Classifies one email."""
@@ -66,8 +68,10 @@ class Classifier:
     def _to_prediction(self, row: np.ndarray, lang: str, odd: str = "") -> Prediction:
         scores = {label: float(p) for label, p in zip(LABELS, row)}
         label = LABELS[int(np.argmax(row))]
+        # Mixed text is read by both models, so it is held to the stricter of their thresholds.
+        floor = max(self.thresholds.get(m, 0.0) for m in readers(lang))
         return Prediction(label=label, confidence=scores[label], lang=lang, model_version=self.version,
-                          scores=scores, unusual=odd)
+                          scores=scores, unusual=odd, review_floor=floor)
 
 
 _cache: dict[Path, Classifier] = {}
@@ -99,6 +103,8 @@ def load_classifier(model_dir: str | Path | None = None) -> Classifier:
             pipelines = {lang: spacy.load(version_dir / lang) for lang in LANGS}
             temps = {k: float(v) for k, v in dict(meta.get("temperature") or {}).items()}  # type: ignore[call-overload]
             spec = dict(meta.get("spec") or {})  # type: ignore[call-overload]
+            floors = {k: float(v)
+                      for k, v in dict(meta.get("review_threshold") or {}).items()}  # type: ignore[call-overload]
             _cache[version_dir] = Classifier(pipelines, str(meta.get("version", version_dir.name)), temps,
-                                             bool(spec.get("normalize", False)))
+                                             bool(spec.get("normalize", False)), floors)
         return _cache[version_dir]

@@ -18,11 +18,12 @@ class Prediction:
     model_version: str
     scores: dict[str, float] = field(default_factory=dict)
     unusual: str = ""
+    review_floor: float = 0.0  # the reading model's own review threshold (chosen on held-out real text)
 
     def needs_review(self, threshold: float) -> bool:
-        """Whether a PM should check this: confidence under THRESHOLD, a language no model knows, no text,
-        or text unlike what the models learned from."""
-        return self.confidence < threshold or self.lang in ("other", NO_TEXT) or bool(self.unusual)
+        """Whether a PM should check this: confidence under THRESHOLD or the model's own review threshold,
+        a language no model knows, no text, or text unlike what the models learned from."""
+        return self.confidence < max(threshold, self.review_floor) or self.lang in ("other", NO_TEXT) or bool(self.unusual)
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import spacy
 from spacy.language import Language
 from spacy.training import Example as SpacyExample
@@ -16,7 +17,7 @@ from spacy.util import fix_random_seed, minibatch
 from thinc.api import set_dropout_rate
 
 from classifiers import architectures, tokenize
-from classifiers.calibrate import fit_temperature
+from classifiers.calibrate import apply_temperature, choose_threshold, fit_temperature
 from classifiers.corpus import Example
 from classifiers.evaluate import score
 from classifiers.lang import readers
@@ -227,6 +228,8 @@ def train_version(examples: Sequence[Example], dev: Sequence[Example], out_dir: 
     """
     counts: dict[str, dict[str, int]] = {}
     temperatures: dict[str, float] = {}
+    thresholds: dict[str, float] = {}
+    review_check: dict[str, dict[str, object]] = {}
     real_dev: dict[str, dict[str, object]] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
     for lang in LANGS:
@@ -244,6 +247,20 @@ def train_version(examples: Sequence[Example], dev: Sequence[Example], out_dir: 
         oof, oof_gold = _out_of_fold(lang, subset, spec)
         gold = [LABELS.index(e.label) for e in held_out] + oof_gold
         temperatures[lang] = fit_temperature(probs + oof, gold) if gold else 1.0
+        # The review threshold is chosen where it matters, on real texts read out of fold (else the dev split):
+        # the lowest under which 95% of what is left unflagged is right.
+        check_probs, check_gold = (oof, oof_gold) if oof else (probs, gold)
+        if check_gold:
+            cal = apply_temperature(np.asarray(check_probs, dtype=np.float64), temperatures[lang])
+            conf, right = cal.max(axis=1), cal.argmax(axis=1) == np.asarray(check_gold)
+            chosen = choose_threshold(conf, right)
+            if chosen is not None:
+                thresholds[lang] = chosen
+            # When no threshold reaches the target, the configured one applies; what it gives is recorded.
+            rest = conf >= (chosen if chosen is not None else 0.8)
+            review_check[lang] = {"on": "real texts out of fold" if oof else "dev split", "texts": len(check_gold),
+                                  "threshold": chosen, "flagged": round(float(1 - rest.mean()), 4),
+                                  "right_unflagged": round(float(right[rest].mean()) if rest.any() else 0.0, 4)}
         if oof:
             # What `intake train`'s guard compares: macro-F1 on real texts from sources the model did not learn.
             real = [e for e in subset if e.group]
@@ -256,6 +273,7 @@ def train_version(examples: Sequence[Example], dev: Sequence[Example], out_dir: 
     meta: dict[str, object] = {
         "version": version, "trained_at": now.isoformat(timespec="seconds"), "examples": counts,
         "spec": asdict(spec), "temperature": temperatures, "seed": SEED,
+        "review_threshold": thresholds, "review_check": review_check,
         "real_examples": sum(bool(e.group) for e in examples), "real_dev": real_dev,
     }
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

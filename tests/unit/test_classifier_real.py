@@ -135,6 +135,11 @@ def test_normalized_model_with_real_texts_trains_calibrates_and_reads_normalized
         assert record["texts"] == 8 and 0.0 <= record["macro_f1"] <= 1.0
         assert record["digest"] == real_digest([e for e in _corpus() if e.group and e.lang == lang])
     assert real_digest([e for e in _corpus() if e.group][::-1]) == real_digest([e for e in _corpus() if e.group])
+    # The per-language review threshold is chosen on the real texts read out of fold, and applied when loaded.
+    for lang, check in meta["review_check"].items():  # type: ignore[union-attr]
+        assert check["on"] == "real texts out of fold" and check["texts"] == 8
+        assert (check["threshold"] is None) == (lang not in meta["review_threshold"])  # type: ignore[operator]
+    assert clf.thresholds == meta["review_threshold"]
 
 
 def test_real_weight_changes_what_is_learned_from_real_texts_only():

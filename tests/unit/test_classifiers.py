@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from classifiers import LABELS, load_classifier
-from classifiers.calibrate import apply_temperature, expected_calibration_error, fit_temperature
+from classifiers.calibrate import apply_temperature, choose_threshold, expected_calibration_error, fit_temperature
 from classifiers.corpus import CorpusError, Example, read_examples, read_split
 from classifiers.evaluate import evaluate, format_report, score
 from classifiers.lang import detect_language, route
 from classifiers.model import ModelMissingError
+from classifiers.prediction import Prediction
 from classifiers.retrain import train_new_version
 from classifiers.store import ModelStore
 from classifiers.train import ModelSpec, train_version
@@ -203,6 +204,25 @@ def test_temperature_scaling_fits_overconfident_scores():
     assert after < before / 3
     assert np.allclose(scaled.sum(axis=1), 1.0)
     assert fit_temperature([], []) == 1.0
+
+
+def test_review_threshold_is_the_lowest_leaving_the_target_share_right():
+    # Ten guesses at 0.85 (six right), ten at 0.92 (all right): 0.80-0.85 leave 16 of 20 right (80%),
+    # 0.86 leaves the ten sure ones, all right.
+    conf = [0.85] * 10 + [0.92] * 10
+    right = [True] * 6 + [False] * 4 + [True] * 10
+    assert choose_threshold(conf, right, target=0.95) == 0.86
+    assert choose_threshold(conf, right, target=0.8) == 0.8
+    # When reaching the target would leave under a fifth unflagged, there is no threshold to choose.
+    assert choose_threshold(conf, [False] * 20, target=0.95) is None
+    assert choose_threshold([0.99] + [0.5] * 9, [True] * 10, target=0.95) is None
+
+
+def test_a_models_own_review_threshold_raises_the_configured_one_only():
+    pred = Prediction("issue", 0.9, "zh", "v", review_floor=0.94)
+    assert pred.needs_review(0.8) and not Prediction("issue", 0.9, "zh", "v").needs_review(0.8)
+    assert Prediction("issue", 0.9, "en", "v", review_floor=0.5).needs_review(0.95)
+    assert not Prediction("issue", 0.96, "zh", "v", review_floor=0.94).needs_review(0.8)
 
 
 def test_scores_hand_computed():
