@@ -152,7 +152,7 @@ TABLE: dict[str, Reads] = {
     "api_item_survey": Reads(path=REF),
     "api_surveys": Reads(query={"rated": "1"}),
     "client_status": Reads(path={"token": "status_token"}),
-    "client_survey": Reads(path={"token": "survey_token", "action": "rating"}, query={"saved": None},
+    "client_survey": Reads(path={"token": "survey_token", "action": "rating"}, query={"saved": None, "rated": None},
                            form={"comment": None}),
     "client_unsubscribe": Reads(path={"token": "survey_token"}),
     "static": Reads(path={"path": "style"}),
