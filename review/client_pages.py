@@ -26,7 +26,7 @@ from review.auth import LoginLimiter
 from review.context import Context
 from review.i18n import N_, gettext, scope_language, speaking
 from review.item_actions import send_outbox_quietly
-from review.params import InvalidInput, text_value
+from review.params import InvalidInput, choice_param, text_value
 
 log = logging.getLogger(__name__)
 MAX_COMMENT = 5000
@@ -215,19 +215,25 @@ def routes(ctx: Context) -> list[Route]:
                 response.background = BackgroundTask(send_outbox_quietly, ctx)
             return response
         comment = None
+        chosen = None  # the rating the page asked to confirm, sent along with the comment
         error = ""
         if request.method == "POST":
             form = await request.form()
             try:
                 comment = text_value(form.get("comment"), "comment", MAX_COMMENT, lines=True,
                                      label=N_("comment"))
+                given = choice_param(form, "rating", [str(n) for n in RATINGS], N_("rating: must be 1 to 5"))
+                chosen = int(given) if given else None
             except InvalidInput as exc:
                 error = str(exc)
-        view = await run_in_threadpool(_rate, *named, None, None if error else comment)
+        view = await run_in_threadpool(_rate, *named, None if error else chosen, None if error else comment)
         if view is None:
             return not_found(request)
         if request.method == "POST" and not error:
-            return RedirectResponse(f"{SURVEY_PATH}{token}/comment?saved=1", status_code=303)
+            response = RedirectResponse(f"{SURVEY_PATH}{token}/comment?saved=1", status_code=303)
+            if view["alerted"]:
+                response.background = BackgroundTask(send_outbox_quietly, ctx)
+            return response
         lang = view["lang"]
         if error:
             with speaking(lang):

@@ -117,6 +117,20 @@ def test_opening_a_rating_link_records_nothing_until_the_page_is_confirmed(facto
         assert s.scalar(select(Survey.rating)) == 2
 
 
+def test_a_comment_sent_from_the_asking_page_brings_its_rating(factory, item_link):
+    token, _ = _survey(factory)
+    with TestClient(app_for(factory)) as c:
+        assert '<input type="hidden" name="rating" value="3">' in c.get(f"/r/{token}/3").text
+        assert c.post(f"/r/{token}/comment", data={"comment": "ok", "rating": "9"}).status_code == 400
+        with factory() as s:
+            assert s.scalar(select(Survey.rating)) is None and s.scalar(select(Survey.comment)) == ""
+        sent = c.post(f"/r/{token}/comment", data={"comment": "Fine, but slow.", "rating": "3"},
+                      follow_redirects=False)
+        assert sent.status_code == 303 and sent.headers["location"].endswith("/comment?saved=1")
+    with factory() as s:
+        assert (s.scalar(select(Survey.rating)), s.scalar(select(Survey.comment))) == (3, "Fine, but slow.")
+
+
 def test_a_rating_is_recorded_by_a_post_and_a_second_one_changes_it(factory, item_link):
     token, _ = _survey(factory)
     with TestClient(app_for(factory)) as c:

@@ -153,7 +153,7 @@ TABLE: dict[str, Reads] = {
     "api_surveys": Reads(query={"rated": "1"}),
     "client_status": Reads(path={"token": "status_token"}),
     "client_survey": Reads(path={"token": "survey_token", "action": "rating"}, query={"saved": None, "rated": None},
-                           form={"comment": None}),
+                           form={"comment": None, "rating": None}),
     "client_unsubscribe": Reads(path={"token": "survey_token"}),
     "static": Reads(path={"path": "style"}),
     "report_static": Reads(path={"path": "report_style"}),
