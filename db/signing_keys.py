@@ -29,8 +29,8 @@ def stored_key(factory: sessionmaker[Session], name: str) -> str:
 
 
 def stored_key_in(session: Session, name: str) -> str:
-    """stored_key() inside SESSION's transaction (the worker's batch): made in a savepoint if missing, so a key
-    another process made at the same moment wins without rolling the caller's work back."""
+    """stored_key() inside SESSION's transaction (the worker's batch): made in a savepoint if missing, so
+    a key another process made at the same moment wins without rolling the caller's work back."""
     found = session.scalar(select(SigningKey.key).where(SigningKey.name == name))
     if found:
         return found

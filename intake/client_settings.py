@@ -13,9 +13,9 @@ from responders.links import SurveyLinks
 
 def client_mail_settings(cfg: Config, factory: sessionmaker[Session] | None = None,
                          session: Session | None = None) -> ClientMailSettings:
-    """CFG's client-mail settings. With FACTORY (or SESSION, inside a caller's transaction) the survey links can be
-    signed: with surveys.secret_key_*, else with a key made once and kept in the database (so links outlive
-    restarts and work on every host)."""
+    """CFG's client-mail settings. With FACTORY (or SESSION, inside a caller's transaction) the survey links
+    can be signed: with surveys.secret_key_*, else with a key made once and kept in the database (so links
+    outlive restarts and work on every host)."""
     links = None
     if cfg.surveys.enabled and (factory is not None or session is not None):
         key = configured_survey_key(cfg)
@@ -32,7 +32,8 @@ def client_mail_settings(cfg: Config, factory: sessionmaker[Session] | None = No
     updates = {**DEFAULT_UPDATES, **{c: tuple(s) for c, s in cfg.updates.statuses.items()}} \
         if cfg.updates.enabled else {}
     return ClientMailSettings(base_url=cfg.web.base_url, from_address=cfg.smtp.from_address,
-                              team=cfg.acknowledgment.team_name, team_names=dict(cfg.acknowledgment.team_names),
+                              team=cfg.acknowledgment.team_name,
+                              team_names=dict(cfg.acknowledgment.team_names),
                               status_links=cfg.client_view.status_links,
                               update_statuses=updates, surveys=cfg.surveys.enabled,
                               survey_statuses=cfg.surveys.statuses,
@@ -45,5 +46,6 @@ def configured_survey_key(cfg: Config) -> str | None:
     too short, or ConfigError when it cannot be read)."""
     key = cfg.surveys.secret_key.read("surveys.secret_key")
     if key is not None and len(key) < 32:
-        raise UserError("surveys.secret_key: the key must be at least 32 characters (try `openssl rand -hex 32`)")
+        raise UserError("surveys.secret_key: the key must be at least 32 characters "
+                        "(try `openssl rand -hex 32`)")
     return key

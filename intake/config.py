@@ -229,7 +229,7 @@ class UpdatesConfig:
 @dataclass(frozen=True)
 class SurveysConfig:
     enabled: bool = True
-    # Reaching one of these schedules the survey: each category's resolution (a change request's is implemented).
+    # Reaching one schedules the survey: each category's resolution (a change request's is implemented).
     statuses: tuple[str, ...] = ("resolved", "answered", "implemented")
     delay_minutes: float = 60.0      # after the status is reached; cancelled if the client writes meanwhile
     valid_days: float = 30.0         # how long the survey's links work

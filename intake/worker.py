@@ -269,12 +269,13 @@ class Worker:
         return result
 
     def _take_new_targets(self) -> None:
-        """Swaps in the targets a reload read, between two delivery passes (the old sender's threads are idle)."""
+        """Swaps in the targets a reload read, between two delivery passes (the old sender is idle then)."""
         with self._lock:
             targets, self._new_targets = self._new_targets, None
         if targets is None:
             return
-        old, self.webhooks = self.webhooks, WebhookSender(self.factory, targets, self.name) if targets else None
+        old = self.webhooks
+        self.webhooks = WebhookSender(self.factory, targets, self.name) if targets else None
         if old is not None:
             old.close()
         log.info("event=notify_reloaded targets=%s", ",".join(sorted(targets)))
@@ -341,15 +342,15 @@ class Worker:
             raise
 
     def request_reload(self) -> None:
-        """Asks for the config file's mailboxes and [[notify]] targets to be read again (from a signal handler:
-        only sets flags)."""
+        """Asks for the config file's mailboxes and [[notify]] targets to be read again (from a signal
+        handler: only sets flags)."""
         self._reload_requested.set()
         if self.leases is not None:
             self.leases.wake.set()
 
     def mailboxes(self) -> tuple[MailboxConfig, ...]:
-        """The configured mailboxes, after applying a requested reload (the [[notify]] targets with them); a broken
-        new config keeps the old one."""
+        """The configured mailboxes, after applying a requested reload (the [[notify]] targets with them); a
+        broken new config keeps the old one."""
         if self._reload_requested.is_set() and self.reload_config is not None:
             self._reload_requested.clear()
             try:
@@ -367,8 +368,8 @@ class Worker:
                     self._new_targets = targets
                 if self.webhook_loop is not None:
                     self.webhook_loop.wake()
-                log.info("event=config_reloaded mailboxes=%s notify=%s", ",".join(b.name for b in fresh.mailboxes),
-                         ",".join(n.name for n in fresh.notify))
+                log.info("event=config_reloaded mailboxes=%s notify=%s",
+                         ",".join(b.name for b in fresh.mailboxes), ",".join(n.name for n in fresh.notify))
         return self.cfg.mailboxes
 
     # -- modes ---------------------------------------------------------------------------------

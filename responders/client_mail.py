@@ -50,7 +50,7 @@ class ClientMailSettings:
     survey_delay: timedelta = timedelta(hours=1)
     survey_links: SurveyLinks | None = None  # None: no survey can be signed, so none is sent
     category_updates: bool = True  # tell the client when a PM changes the category their acknowledgment named
-    team_names: Mapping[str, str] = field(default_factory=dict)  # the team's name per client language, if other
+    team_names: Mapping[str, str] = field(default_factory=dict)  # the team's name per client language
 
     def team_for(self, lang: str) -> str:
         """The team's name as a client writing in LANG reads it (acknowledgment.team_names)."""

@@ -204,8 +204,8 @@ def routes(ctx: Context) -> list[Route]:
         if named is None or (rating is None and action != "comment"):
             return not_found(request)
         if request.method == "POST" and rating is not None:
-            # Only a POST from the page records a rating: mail scanners (Safe Links and the like) open every link
-            # of a mail with GET, and must not answer the survey for the client.
+            # Only a POST from the page records a rating: mail scanners (Safe Links and the like) open every
+            # link of a mail with GET, and must not answer the survey for the client.
             view = await run_in_threadpool(_rate, *named, rating, None)
             if view is None:
                 return not_found(request)
