@@ -19,7 +19,7 @@ PASSWORD_ENV = "INTAKE_DEMO_IMAP_PASSWORD"
 DEMO_USER = "pm@intake.localhost"
 
 
-def _config(workdir: Path, imap_port: int, smtp_port: int) -> Path:
+def _config(workdir: Path, imap_port: int, smtp_port: int, web_port: int = 8025) -> Path:
     path = workdir / "intake.toml"
     path.write_text(f'''# Written by the demo; see deploy/intake.example.toml for every key.
 [database]
@@ -43,7 +43,11 @@ from_address = "Demo Support <support@intake.localhost>"
 team_name = "The demo project team"
 team_names = {{ zh = "演示项目团队" }}
 
+[surveys]
+delay_minutes = 1   # the survey follows a minute after an item is resolved (60 by default)
+
 [web]
+port = {web_port}   # the status links in the demo's mail point here
 secret_key_file = "{workdir / 'web.key'}"
 ''', encoding="utf-8")
     key = workdir / "web.key"
@@ -140,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     sink.start()
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        cfg = _config(workdir, dovecot.port, sink.port)
+        cfg = _config(workdir, dovecot.port, sink.port, args.web_port)
         subprocess.run(_intake(cfg, "db", "upgrade"), check=True, cwd=ROOT)
         samples = sorted(SAMPLES.glob("*.eml"))
         found = _stored_items(cfg)

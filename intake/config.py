@@ -230,7 +230,8 @@ class UpdatesConfig:
 @dataclass(frozen=True)
 class SurveysConfig:
     enabled: bool = True
-    statuses: tuple[str, ...] = ("resolved", "answered")  # reaching one of these schedules the survey
+    # Reaching one schedules the survey: each category's resolution (a change request's is implemented).
+    statuses: tuple[str, ...] = ("resolved", "answered", "implemented")
     delay_minutes: float = 60.0      # after the status is reached; cancelled if the client writes meanwhile
     valid_days: float = 30.0         # how long the survey's links work
     secret_key_env: str = ""         # signs the survey links; without one a random key is kept in the database

@@ -285,7 +285,8 @@ def _client_decision(session: Session, cfg: Config, item: Item, row: Message, em
     if found:
         session.flush()  # the message's id is the evidence
         record_decision(session, item, found, email.sender, now, evidence=row)
-        item_moved(session, item, client_mail_settings(cfg), now)
+        # The same update and survey as when a PM records the decision: the survey links are signed here too.
+        item_moved(session, item, client_mail_settings(cfg, session=session), now)
         enqueue_alert(session, cfg.alerts, (f"change_{found}",), item, now, decided_by=email.sender)
         log.info("event=client_decision ref=%s decision=%s message_id=%s", item.ref, found, email.message_id)
 

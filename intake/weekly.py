@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -16,14 +16,16 @@ from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Item, OutboxMail, User
+from db.status_links import new_link
 from db.types import utcnow
 from intake.config import Config
-from reports.digest import ClientDigest, client_digests, week_bounds
+from reports.digest import ClientDigest, DigestItem, client_digests, week_bounds
 from reports.policy import MEASURES
 from reports.render import human_duration, percent, render_sla
 from reports.sla import compute_sla
 from reports.sla_groups import SlaReport
 from responders.compose import lang_of
+from responders.links import status_url
 from responders.notices import build_notice, render_notice
 from responders.outbox import enqueue_notice
 from responders.recipients import deliverable
@@ -71,6 +73,15 @@ def _digest_mail(d: ClientDigest, week_start: date, cfg: Config, now: datetime) 
                         cfg.smtp.from_address, now, lang, message_id=_message_id("digest", week_start, d.email, cfg))
 
 
+def _with_status_links(session: Session, d: ClientDigest, base_url: str, now: datetime) -> ClientDigest:
+    """D with a status link of its own for each item it lists: a digest is about several items, and each link
+    shows one."""
+    def linked(i: DigestItem) -> DigestItem:
+        return replace(i, status_url=status_url(base_url, new_link(session, i.item_id, now)))
+
+    return replace(d, open=tuple(map(linked, d.open)), resolved=tuple(map(linked, d.resolved)))
+
+
 def queue_client_digests(session: Session, cfg: Config, week_start: date, now: datetime,
                          result: WeeklyResult | None = None) -> WeeklyResult:
     """Puts each contact's digest for the week of WEEK_START in the outbox, unless it is there already."""
@@ -80,11 +91,12 @@ def queue_client_digests(session: Session, cfg: Config, week_start: date, now: d
         if deliverable(d.email) is None:
             log.warning("event=digest_skipped to=%s reason=address", d.email)
             continue
-        msg = _digest_mail(d, week_start, cfg, now)
-        if _already_sent(session, msg["Message-ID"]):
+        if _already_sent(session, _message_id("digest", week_start, d.email, cfg)):
             result.skipped.append(d.email)
             continue
-        enqueue_notice(session, msg, "client_digest", now)
+        if cfg.client_view.status_links:
+            d = _with_status_links(session, d, cfg.web.base_url, now)
+        enqueue_notice(session, _digest_mail(d, week_start, cfg, now), "client_digest", now)
         result.digests.append(d.email)
         log.info("event=digest_queued to=%s open=%d resolved=%d", d.email, len(d.open), len(d.resolved))
     return result

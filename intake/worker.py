@@ -110,7 +110,8 @@ class Worker:
     """Runs intake for the configured mailboxes whose leases it holds (all of them when it runs alone).
 
     CLASSIFIER may be a Future still loading: the mailboxes connect meanwhile and the first batch waits for it.
-    RELOAD_CONFIG re-reads the config file when asked (SIGHUP); only its mailboxes are taken over.
+    RELOAD_CONFIG re-reads the config file when asked (SIGHUP); its mailboxes and chat and webhook targets
+    ([[notify]]) are taken over, the rest needs a restart.
     """
 
     def __init__(self, cfg: Config, factory: sessionmaker[Session], classifier: Classifier | Future[Classifier],
@@ -131,9 +132,15 @@ class Worker:
         self.smtp_link = SmtpLink(self.smtp)  # one connection for every drain of this worker
         self.sender: SendLoop | None = None
         targets = webhook_targets(cfg)
+        if cfg.surveys.enabled and (cfg.surveys.secret_key_env or cfg.surveys.secret_key_file):
+            from intake.client_settings import configured_survey_key
+
+            configured_survey_key(cfg)  # a wrong key stops the start, not a client's decision by email later
         # Chat alerts and webhooks go out from a loop of their own: a slow or dead target never holds up mail.
         self.webhooks = WebhookSender(factory, targets, self.name) if targets else None
         self.webhook_loop: SendLoop | None = None
+        # Targets read again on SIGHUP, taken over by the webhook loop between two passes.
+        self._new_targets: dict[str, WebhookTarget] | None = None
         # Processes that read and classify the next batch while this one is stored; started when a backlog
         # first shows (a second batch waiting), so a worker that keeps up never pays for them.
         self.pool: PreparePool | None = None
@@ -247,10 +254,12 @@ class Worker:
 
     def deliver_webhooks(self) -> DeliveryResult:
         """Delivers the due chat alerts and webhook calls; a target's outage is logged once, and retried later."""
-        if self.webhooks is None:
+        self._take_new_targets()
+        sender = self.webhooks
+        if sender is None:
             return DeliveryResult()
         try:
-            result = self.webhooks.deliver()
+            result = sender.deliver()
         except SQLAlchemyError as exc:
             self.outages.failed("database", exc)
             return DeliveryResult()
@@ -263,6 +272,18 @@ class Worker:
         for name in result.ok:
             self.outages.ok(f"webhook:{name}")
         return result
+
+    def _take_new_targets(self) -> None:
+        """Swaps in the targets a reload read, between two delivery passes (the old sender is idle then)."""
+        with self._lock:
+            targets, self._new_targets = self._new_targets, None
+        if targets is None:
+            return
+        old = self.webhooks
+        self.webhooks = WebhookSender(self.factory, targets, self.name) if targets else None
+        if old is not None:
+            old.close()
+        log.info("event=notify_reloaded targets=%s", ",".join(sorted(targets)))
 
     def retry_quarantined(self) -> None:
         """Runs the quarantined messages an admin asked to retry; a failure is logged, never fatal."""
@@ -326,24 +347,34 @@ class Worker:
             raise
 
     def request_reload(self) -> None:
-        """Asks for the config file's mailboxes to be read again (from a signal handler: only sets flags)."""
+        """Asks for the config file's mailboxes and [[notify]] targets to be read again (from a signal
+        handler: only sets flags)."""
         self._reload_requested.set()
         if self.leases is not None:
             self.leases.wake.set()
 
     def mailboxes(self) -> tuple[MailboxConfig, ...]:
-        """The configured mailboxes, after applying a requested reload; a broken new config keeps the old one."""
+        """The configured mailboxes, after applying a requested reload (the [[notify]] targets with them); a
+        broken new config keeps the old one."""
         if self._reload_requested.is_set() and self.reload_config is not None:
             self._reload_requested.clear()
             try:
                 fresh = self.reload_config()
                 passwords = mailbox_passwords(fresh.mailboxes)
+                targets = webhook_targets(fresh)
             except ConfigError as exc:
                 log.error("event=config_reload_failed error=%r", str(exc))
             else:
                 self.passwords = {**self.passwords, **passwords}
-                self.cfg = replace(self.cfg, mailboxes=fresh.mailboxes)
-                log.info("event=config_reloaded mailboxes=%s", ",".join(b.name for b in fresh.mailboxes))
+                # The routes (which events and clients each target wants) come with the config; alerts already
+                # queued keep their target's name and go out to the target of that name, if any.
+                self.cfg = replace(self.cfg, mailboxes=fresh.mailboxes, notify=fresh.notify)
+                with self._lock:
+                    self._new_targets = targets
+                if self.webhook_loop is not None:
+                    self.webhook_loop.wake()
+                log.info("event=config_reloaded mailboxes=%s notify=%s",
+                         ",".join(b.name for b in fresh.mailboxes), ",".join(n.name for n in fresh.notify))
         return self.cfg.mailboxes
 
     # -- modes ---------------------------------------------------------------------------------
@@ -472,8 +503,8 @@ class Worker:
         """Serves the mailboxes it holds leases on, each in its own thread, until stop is set; sends the outbox
         from a thread of its own and retries it meanwhile."""
         self.sender = SendLoop(self.drain_outbox, idle_seconds=OUTBOX_RETRY_SECONDS).start()
-        if self.webhooks is not None:
-            self.webhook_loop = SendLoop(self.deliver_webhooks, WEBHOOK_POLL_SECONDS, name="webhooks").start()
+        # Started without targets too: a reload (SIGHUP) may bring some.
+        self.webhook_loop = SendLoop(self.deliver_webhooks, WEBHOOK_POLL_SECONDS, name="webhooks").start()
         self.leases = MailboxLeases(self._own_pool(), self.name, self.cfg.worker, self.mailboxes, self._serve,
                                     self.stop, self.outages)
         metrics.known_mailboxes([box.name for box in self.cfg.mailboxes])

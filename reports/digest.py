@@ -22,6 +22,8 @@ class DigestItem:
     received_at: datetime
     resolved_at: datetime | None
     survey_open: bool = False      # its satisfaction survey reached the client and is not answered yet
+    item_id: int = 0
+    status_url: str = ""           # the item's own status link in this digest (set by the one who sends it)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def last_full_week(today: date) -> date:
 
 def _line(item: Item, open_surveys: frozenset[int] = frozenset()) -> DigestItem:
     return DigestItem(item.ref or "", item.subject, item.category, item.status, item.received_at, item.resolved_at,
-                      item.id in open_surveys)
+                      item.id in open_surveys, item.id)
 
 
 def _open_surveys(session: Session, item_ids: list[int]) -> frozenset[int]:

@@ -46,10 +46,15 @@ class ClientMailSettings:
     status_links: bool = True
     update_statuses: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_UPDATES))
     surveys: bool = True
-    survey_statuses: tuple[str, ...] = ("resolved", "answered")
+    survey_statuses: tuple[str, ...] = ("resolved", "answered", "implemented")
     survey_delay: timedelta = timedelta(hours=1)
     survey_links: SurveyLinks | None = None  # None: no survey can be signed, so none is sent
     category_updates: bool = True  # tell the client when a PM changes the category their acknowledgment named
+    team_names: Mapping[str, str] = field(default_factory=dict)  # the team's name per client language
+
+    def team_for(self, lang: str) -> str:
+        """The team's name as a client writing in LANG reads it (acknowledgment.team_names)."""
+        return self.team_names.get(lang_of(lang)) or self.team
 
 
 def withheld(session: Session, item: Item) -> str:
@@ -113,7 +118,7 @@ def send_update(session: Session, item: Item, status: str, settings: ClientMailS
     req = _request(session, item, settings, now, actor)
     lang = lang_of(item.lang)
     body = jinja_env.get_template(f"{lang}/update.txt.j2").render(
-        name=req.to_name, ref=req.ref, subject=item.subject, status=status, team=settings.team,
+        name=req.to_name, ref=req.ref, subject=item.subject, status=status, team=settings.team_for(lang),
         status_name=STATUS_NAMES[lang].get(item.status, item.status), status_url=req.status_url,
         category_name=CATEGORY_NAMES[lang].get(item.category, item.category), next_steps=_next_steps(item, lang))
     msg = _threaded(req, settings.from_address, now)
@@ -156,7 +161,7 @@ def schedule_survey(session: Session, item: Item, settings: ClientMailSettings, 
     lang = lang_of(item.lang)
     links = settings.survey_links.urls(settings.base_url, settings.survey_links.token(survey.id, item.id))
     context = dict(name=contact.name, ref=item.ref, subject=" ".join((item.subject or "").split())[:200],
-                   links=links, team=settings.team)
+                   links=links, team=settings.team_for(lang))
     text = jinja_env.get_template(f"{lang}/survey.txt.j2").render(context)
     html = jinja_env.get_template(f"{lang}/survey.html.j2").render(context)
     name, sender = parseaddr(settings.from_address)

@@ -26,7 +26,7 @@ from review.auth import LoginLimiter
 from review.context import Context
 from review.i18n import N_, gettext, scope_language, speaking
 from review.item_actions import send_outbox_quietly
-from review.params import InvalidInput, text_value
+from review.params import InvalidInput, choice_param, text_value
 
 log = logging.getLogger(__name__)
 MAX_COMMENT = 5000
@@ -132,7 +132,8 @@ def status_context(session: Any, item: Item, ctx: Context, now: datetime) -> dic
 
 
 def routes(ctx: Context) -> list[Route]:
-    """GET /s/{token}; GET /r/{token}/{1-5}, /r/{token}/comment (GET, POST), /r/{token}/unsubscribe (GET, POST)."""
+    """GET /s/{token}; /r/{token}/{1-5} (GET asks to confirm, POST records), /r/{token}/comment (GET, POST),
+    /r/{token}/unsubscribe (GET asks, POST does)."""
     limiter = LoginLimiter(ctx.settings.client_requests_per_minute, 60.0)  # counts every request, not failures
     mail: ClientMailSettings | None = ctx.client_mail
 
@@ -202,34 +203,47 @@ def routes(ctx: Context) -> list[Route]:
         rating = int(action) if action in {str(n) for n in RATINGS} else None
         if named is None or (rating is None and action != "comment"):
             return not_found(request)
+        if request.method == "POST" and rating is not None:
+            # Only a POST from the page records a rating: mail scanners (Safe Links and the like) open every
+            # link of a mail with GET, and must not answer the survey for the client.
+            view = await run_in_threadpool(_rate, *named, rating, None)
+            if view is None:
+                return not_found(request)
+            response: Response = RedirectResponse(f"{SURVEY_PATH}{token}/comment?rated=1", status_code=303)
+            response.headers.update(NOINDEX)
+            if view["alerted"]:  # a poor rating: its assignee's email goes now, not at the worker's drain
+                response.background = BackgroundTask(send_outbox_quietly, ctx)
+            return response
         comment = None
+        chosen = None  # the rating the page asked to confirm, sent along with the comment
         error = ""
         if request.method == "POST":
-            if action != "comment":
-                return not_found(request)
             form = await request.form()
             try:
                 comment = text_value(form.get("comment"), "comment", MAX_COMMENT, lines=True,
                                      label=N_("comment"))
+                given = choice_param(form, "rating", [str(n) for n in RATINGS], N_("rating: must be 1 to 5"))
+                chosen = int(given) if given else None
             except InvalidInput as exc:
                 error = str(exc)
-        view = await run_in_threadpool(_rate, *named, rating, None if error else comment)
+        view = await run_in_threadpool(_rate, *named, None if error else chosen, None if error else comment)
         if view is None:
             return not_found(request)
         if request.method == "POST" and not error:
-            return RedirectResponse(f"{SURVEY_PATH}{token}/comment?saved=1", status_code=303)
+            response = RedirectResponse(f"{SURVEY_PATH}{token}/comment?saved=1", status_code=303)
+            if view["alerted"]:
+                response.background = BackgroundTask(send_outbox_quietly, ctx)
+            return response
         lang = view["lang"]
         if error:
             with speaking(lang):
                 error = gettext("Your comment could not be saved: at most %(max)s characters, no control "
                                 "characters.", max=MAX_COMMENT)
-        response = page(request, "client_survey.html", lang, {
-            **view, "token": token, "just_rated": rating is not None, "error": error,
+        return page(request, "client_survey.html", lang, {
+            **view, "token": token, "asked": rating, "error": error,
+            "just_rated": request.query_params.get("rated") == "1",
             "saved": request.query_params.get("saved") == "1", "survey_path": SURVEY_PATH, "ratings": RATINGS,
         }, 400 if error else 200)
-        if view.pop("alerted", False):  # a poor rating: its assignee's email goes now, not at the worker's drain
-            response.background = BackgroundTask(send_outbox_quietly, ctx)
-        return response
 
     async def unsubscribe(request: Request) -> Response:
         refused = limited(request)

@@ -130,14 +130,22 @@ def test_a_wrong_link_is_a_plain_not_found_page(phone, base_url, links):
     fits(phone)
 
 
-@pytest.mark.parametrize("lang, thanks, saved", [
-    ("zh", "谢谢！您的评分：2 分（满分 5 分）。", "谢谢：您的意见已保存。"),
-    ("en", "Thank you! Your rating: 2 of 5.", "Thank you: your comment is saved."),
+@pytest.mark.parametrize("lang, chosen, thanks, saved", [
+    ("zh", "您选择了 2 分（满分 5 分）。", "谢谢！您的评分：2 分（满分 5 分）。", "谢谢：您的意见已保存。"),
+    ("en", "You chose 2 of 5.", "Thank you! Your rating: 2 of 5.", "Thank you: your comment is saved."),
 ])
-def test_rating_and_commenting_on_a_phone(phone, base_url, links, factory, tmp_path, lang, thanks, saved):
+def test_rating_and_commenting_on_a_phone(phone, base_url, links, factory, tmp_path, lang, chosen, thanks, saved):
     token = links[f"survey-{lang}"]
-    phone.goto(f"{base_url}/r/{token}/2")  # the "2" link of the survey email
+    phone.goto(f"{base_url}/r/{token}/2")  # the survey email's "2" link: it asks; a scanner's visit records nothing
+    expect(phone.locator("#confirm")).to_contain_text(chosen)
+    expect(phone.locator("#rate-2")).to_have_class(re.compile(r"\basked\b"))
+    fits(phone)
+    shot(phone, tmp_path, f"asked-{lang}")
+    with factory() as s:
+        assert s.scalar(select(Survey.rating).join(Item, Item.id == Survey.item_id).where(Item.lang == lang)) is None
+    phone.locator("#send-rating").click()
     expect(phone.locator("#thanks")).to_have_text(thanks)
+    expect(phone.locator("#confirm")).to_have_count(0)
     expect(phone.locator("#rate-2")).to_have_attribute("aria-current", "true")
     fits(phone)
     shot(phone, tmp_path, f"rated-{lang}")

@@ -390,7 +390,7 @@ def test_the_clients_status_and_survey_pages_are_inert(watched, seeded, factory)
     with serving(create_app(factory, settings, client_mail=CLIENT_MAIL)) as url:
         for ref, (status_token, survey_token, subject) in links.items():
             for path in (f"/s/{status_token}", f"/r/{survey_token}/comment", f"/r/{survey_token}/3",
-                         f"/r/{survey_token}/unsubscribe"):
+                         f"/r/{survey_token}/comment?rated=1", f"/r/{survey_token}/unsubscribe"):
                 found = visit(page, seen, url + path, None)
                 if page.locator("h1").count() != 1:
                     found.append("not the page asked for")

@@ -2,6 +2,8 @@
 the item, the update and the delayed survey over the SMTP sink, one-click ratings, and the CSAT figures."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import time
@@ -14,7 +16,7 @@ from starlette.testclient import TestClient
 
 from db.claims import worker_name
 from db.engine import make_engine, make_sessionmaker
-from db.models import Event, Item, OutboxMail, StatusLink, Survey, User
+from db.models import ChangeAssessment, Event, Item, OutboxMail, StatusLink, Survey, User
 from db.types import utcnow
 from intake.client_settings import client_mail_settings
 from intake.config import load_config
@@ -174,9 +176,14 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
     links = dict(re.findall(r"^\s+(\d)\S*\s+" + re.escape(PUBLIC) + r"(/r/\S+)$", text_of(survey_mail.raw), re.M))
     assert sorted(links) == ["1", "2", "3", "4", "5"]
 
-    # A click on "2" records the rating, flags the item and tells its assignee.
-    rated = visitor.get(links["2"])
-    assert rated.status_code == 200 and "2" in rated.text and rated.headers["x-robots-tag"].startswith("noindex")
+    # Opening the "2" link (as a mail scanner does too) only asks; the page's button records the rating, flags
+    # the item and tells its assignee.
+    asked = visitor.get(links["2"])
+    assert asked.status_code == 200 and asked.headers["x-robots-tag"].startswith("noindex")
+    with factory() as s:
+        assert s.scalar(select(Survey.rating)) is None
+    rated = visitor.post(links["2"])
+    assert rated.status_code == 200 and "您的评分：2 分" in rated.text
     with factory() as s:
         item = s.scalar(select(Item).where(Item.ref == zh_ref))
         assert s.scalar(select(Survey.rating)) == 2 and item.follow_up
@@ -188,7 +195,7 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
     assert alert.rcpt_tos == ["mei@team.example"] and zh_ref in parse(alert.raw)["Subject"]
 
     # A second click changes the rating; it does not add one.
-    assert visitor.get(links["4"]).status_code == 200
+    assert visitor.post(links["4"]).status_code == 200
     with factory() as s:
         assert [(r.rating) for r in s.scalars(select(Survey))] == [4]
         assert len(s.scalars(select(Event).where(Event.kind == "csat_rated")).all()) == 2
@@ -205,7 +212,7 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
         survey_id = s.scalar(select(Survey.id))
     other = settings.survey_links.token(survey_id, en_item.id)
     for bad in (token[:-2] + "xx", other):
-        assert visitor.get(f"/r/{bad}/5").status_code == 404
+        assert visitor.post(f"/r/{bad}/5").status_code == 404
     with factory() as s:
         assert s.scalar(select(Survey.rating)) == 4
 
@@ -215,6 +222,16 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
     csat = report["csat"]["total"]
     assert csat["surveys_sent"] == 1 and csat["responses"] == 1
     assert csat["response_rate"] == 1.0 and csat["average"] == 4.0 and csat["satisfied_share"] == 1.0
+    # Per client, in CSV and HTML alike, and on the app's report page (Mei's client).
+    by_org = intake(cfg, "report", "sla", "--format", "csv", "--by", "organization")
+    org_rows = {(r["group_by"], r["group"]): r for r in csv.DictReader(io.StringIO(by_org))}
+    assert {k: org_rows[("organization", "client.example")][k] for k in ("csat_sent", "csat_responses",
+                                                                           "csat_average")} == \
+        {"csat_sent": "1", "csat_responses": "1", "csat_average": "4.0000"}
+    html = intake(cfg, "report", "sla", "--format", "html")
+    assert 'data-figure="csat_average" data-value="4.0000">4.00</td>' in html
+    on_page = pm.get("/reports/sla")
+    assert on_page.status_code == 200 and 'data-figure="csat_responses" data-value="1">1</td>' in on_page.text
     engine.dispose()
 
 
@@ -269,4 +286,49 @@ def test_a_survey_waits_and_is_cancelled_when_the_client_writes_again(sqlite_url
             {"status": "answered", "reason": "opted_out"}
         assert s.scalar(select(Survey.status)) == "suppressed"
     assert len(smtp_sink.messages) == before
+    engine.dispose()
+
+
+def test_a_clients_decision_by_email_schedules_the_survey_as_a_pms_would(any_db_url, dovecot, smtp_sink,
+                                                                         config_for):
+    """The survey follows the status whoever moves the item: here the client's "reject" by email, read by the
+    worker (which signs the survey's links with the same key as the web app)."""
+    cfg = config_for(any_db_url, f'''
+[web]
+public_url = "{PUBLIC}"
+
+[surveys]
+delay_minutes = 0
+statuses = ["resolved", "answered", "implemented", "rejected"]
+''')
+    dovecot.deliver("support", bytes(client_email(
+        5, "Change request: single sign-on", "Please add single sign-on with Azure AD to the portal. This is a new "
+        "requirement beyond the agreed scope.", "en", msgid="<cr-5@client.example>")))
+    intake(cfg, "db", "upgrade")
+    intake(cfg, "run", "--once")
+    ack = parse(smtp_sink.wait_for(1)[0].raw)
+    engine = make_engine(load_config(cfg).database.url)
+    factory = make_sessionmaker(engine)
+    with factory.begin() as s:  # the PM's part, as the app records it: assessed, sent for approval
+        item = s.scalar(select(Item))
+        item.category, item.status, ref = "change_request", "awaiting_approval", item.ref
+        s.add(ChangeAssessment(item_id=item.id, scope="SAML sign-in", cost="6 person-days", schedule="+2 weeks",
+                               assessed_by="mei@team.example", sent_at=utcnow()))
+    dovecot.deliver("support", bytes(client_email(
+        5, str(ack["Subject"]), "We reject this, the cost is too high for us this year.", "en",
+        msgid="<cr-6@client.example>", In_Reply_To=str(ack["Message-ID"]))))
+    intake(cfg, "run", "--once")
+    with factory() as s:
+        assert s.scalar(select(Item.status)) == "rejected"
+        survey = s.scalar(select(Survey))
+        assert survey is not None and survey.status in ("scheduled", "sent")
+    survey_mail = next(m for m in smtp_sink.wait_for(3) if "How did we do" in str(parse(m.raw)["Subject"]))
+    assert ref in parse(survey_mail.raw)["Subject"]
+    links = dict(re.findall(r"^\s+(\d)\b.*?" + re.escape(PUBLIC) + r"(/r/\S+)$", text_of(survey_mail.raw), re.M))
+    assert sorted(links) == ["1", "2", "3", "4", "5"]
+    app, web_factory, web_engine = web_app(cfg)
+    assert TestClient(app).post(links["5"]).status_code == 200  # the web app reads the worker's signature
+    with factory() as s:
+        assert s.scalar(select(Survey.rating)) == 5
+    web_engine.dispose()
     engine.dispose()

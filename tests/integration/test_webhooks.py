@@ -243,3 +243,34 @@ def test_two_workers_delivering_at_once_send_each_alert_once(db, receiver):
     calls = receiver.wait_for(120)
     assert sum(r.sent for r in results) == 120 and all(c.valid for c in calls)
     assert len({c.delivery for c in calls}) == len(calls) == 120
+
+
+def test_sighup_brings_new_targets_to_a_running_worker(sqlite_url, dovecot, smtp_sink, config_for, receiver):
+    """[[notify]] is read again on SIGHUP, as the mailboxes are: no restart to add a chat target."""
+    import threading
+
+    with_targets = _extra(receiver)  # puts the targets' URLs and secrets in the environment the worker inherits
+    cfg = config_for(sqlite_url, extra=f'[web]\npublic_url = "{PUBLIC}"\n')
+    worker = start_worker(cfg)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(worker.stderr), daemon=True)
+    reader.start()
+    try:
+        dovecot.deliver("support", bytes(client_email(1, "Before the reload", "Is the API down?", "en")))
+        smtp_sink.wait_for(1, timeout=60)
+        config_for(sqlite_url, extra=with_targets)  # the same file, now with a target of each kind
+        worker.send_signal(signal.SIGHUP)
+        _wait_until(lambda: any("event=config_reloaded" in line for line in list(lines)), 60, "the reload")
+        dovecot.deliver("support", bytes(client_email(2, "After the reload", "The export fails with 500.", "en")))
+        calls = receiver.wait_for(len(KINDS), timeout=60)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
+        reader.join(timeout=10)
+    log = "".join(lines)
+    assert "Traceback" not in log and "event=notify_reloaded" in log
+    assert all(c.valid for c in calls) and Counter(c.kind for c in calls) == {k: 1 for k in KINDS}
+    rows = _deliveries(sqlite_url)
+    assert len(rows) == len(KINDS) and {r.item.subject for r in rows} == {"After the reload"}
+    for call in calls:
+        _check_shape(call, rows[0].item.ref)

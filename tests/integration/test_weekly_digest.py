@@ -55,7 +55,8 @@ def _refs(text: str) -> set[str]:
 
 def test_digest_reaches_only_that_clients_contacts_with_only_their_items(db, smtp_sink):
     cfg = parse_config({"smtp": {"from_address": "Acme Team <team@team.example>"},
-                        "acknowledgment": {"team_name": "Acme project team"}})
+                        "acknowledgment": {"team_name": "Acme project team"},
+                        "web": {"public_url": "https://intake.example.com"}})
     _seed(db)
     result = send_weekly(db, cfg, WEEK, leads=False, now=_at(23, 7))
     assert sorted(result.digests) == ["carl@acme.example", "wang@acme.example"]
@@ -76,6 +77,16 @@ def test_digest_reaches_only_that_clients_contacts_with_only_their_items(db, smt
     assert _refs(wang.get_content()) == {"CI-000005", "CI-000006"}
     assert wang["Content-Language"] == "zh-CN" and "处理中（1 项）" in wang.get_content()
     assert "本周已解决（1 项）" in wang.get_content()
+
+    # A digest is about several items: each carries a status link of its own, which shows that item.
+    from db.status_links import item_for_token  # noqa: PLC0415
+
+    for mail in (carl, wang):
+        listed = re.findall(r"- (CI-\d{6}) .*?(?:Where it stands: |处理进度：)https://intake\.example\.com/s/(\S+)",
+                            mail.get_content(), re.S)
+        assert len(listed) == 2 and len({token for _, token in listed}) == 2
+        with db() as s:
+            assert all(item_for_token(s, token).ref == ref for ref, token in listed)
 
     # Run again for the same week: nothing is queued twice.
     again = send_weekly(db, cfg, WEEK, leads=False, now=_at(23, 8))

@@ -87,3 +87,16 @@ def test_the_client_digest_mentions_an_open_survey(lang, line):
     d = ClientDigest(1, "anna@acme.example", "Anna", "Acme", lang, (), (done, answered))
     text = render_notice("client_digest", lang, d=d, team="T", period="W", day=lambda v: v.date().isoformat())
     assert text.count(line) == 1
+
+
+@pytest.mark.parametrize("lang, told", [("en", "Send my rating"), ("zh", "提交评分")])
+def test_the_survey_mail_says_a_rating_is_sent_from_the_page(lang, told):
+    """A rating link only opens the page (mail scanners open links too): both parts of the mail say so."""
+    from responders.compose import jinja_env
+
+    links = SurveyLinks("a" * 48).urls("https://intake.example.com", "t0k")
+    context = dict(name="Ann", ref="CI-000001", subject="Export", links=links, team="T")
+    for part in ("txt", "html"):
+        text = jinja_env.get_template(f"{lang}/survey.{part}.j2").render(context)
+        assert told in text and "One click" not in text and "点击一次" not in text
+        assert all(f"https://intake.example.com/r/t0k/{n}" in text for n in range(1, 6))

@@ -97,13 +97,48 @@ def _survey(factory, ref: str = "CI-000001") -> tuple[str, int]:
         return MAIL.survey_links.token(survey.id, item.id), survey.id
 
 
-def test_a_rating_link_records_and_changes_one_rating(factory, item_link):
+def test_opening_a_rating_link_records_nothing_until_the_page_is_confirmed(factory, item_link):
+    """Mail scanners (Safe Links and the like) open every link of a mail: a GET only asks, a POST records."""
     token, _ = _survey(factory)
     with TestClient(app_for(factory)) as c:
-        assert c.get(f"/r/{token}/5").status_code == 200
-        assert c.get(f"/r/{token}/1").status_code == 200
+        asked = c.get(f"/r/{token}/2")
+        assert asked.status_code == 200 and asked.headers["x-robots-tag"] == "noindex, nofollow"
+        assert f'<form method="post" action="/r/{token}/2" id="confirm"' in asked.text
+        assert c.head(f"/r/{token}/2").status_code == 200
+        with factory() as s:
+            assert s.scalar(select(Survey.rating)) is None
+            assert s.scalar(select(Event.id).where(Event.kind.in_(("csat_rated", "csat_negative")))) is None
+        sent = c.post(f"/r/{token}/2", follow_redirects=False)
+        assert sent.status_code == 303 and sent.headers["location"] == f"/r/{token}/comment?rated=1"
+        thanks = c.get(sent.headers["location"]).text
+        assert 'id="thanks"' in thanks and "Thank you! Your rating: 2 of 5." in thanks
+        assert 'id="confirm"' not in c.get(f"/r/{token}/2").text  # the rating it already has: nothing to confirm
+    with factory() as s:
+        assert s.scalar(select(Survey.rating)) == 2
+
+
+def test_a_comment_sent_from_the_asking_page_brings_its_rating(factory, item_link):
+    token, _ = _survey(factory)
+    with TestClient(app_for(factory)) as c:
+        assert '<input type="hidden" name="rating" value="3">' in c.get(f"/r/{token}/3").text
+        assert c.post(f"/r/{token}/comment", data={"comment": "ok", "rating": "9"}).status_code == 400
+        with factory() as s:
+            assert s.scalar(select(Survey.rating)) is None and s.scalar(select(Survey.comment)) == ""
+        sent = c.post(f"/r/{token}/comment", data={"comment": "Fine, but slow.", "rating": "3"},
+                      follow_redirects=False)
+        assert sent.status_code == 303 and sent.headers["location"].endswith("/comment?saved=1")
+    with factory() as s:
+        assert (s.scalar(select(Survey.rating)), s.scalar(select(Survey.comment))) == (3, "Fine, but slow.")
+
+
+def test_a_rating_is_recorded_by_a_post_and_a_second_one_changes_it(factory, item_link):
+    token, _ = _survey(factory)
+    with TestClient(app_for(factory)) as c:
+        assert c.post(f"/r/{token}/5", follow_redirects=False).status_code == 303
+        assert c.post(f"/r/{token}/1", follow_redirects=False).status_code == 303
+        assert c.post(f"/r/{token}/6").status_code == 404
+        assert c.post(f"/r/{token}/0").status_code == 404
         assert c.get(f"/r/{token}/6").status_code == 404
-        assert c.get(f"/r/{token}/0").status_code == 404
     with factory() as s:
         assert [sv.rating for sv in s.scalars(select(Survey))] == [1]
         item = s.scalar(select(Item).where(Item.ref == "CI-000001"))
@@ -117,8 +152,11 @@ def test_an_expired_or_foreign_survey_link_is_a_404(factory, item_link):
     expired = SurveyLinks(KEY, max_age=-1)
     with TestClient(app_for(factory)) as c:
         assert c.get(f"/r/{token}/comment").status_code == 200
-        assert c.get(f"/r/{SurveyLinks('x' * 48).token(survey_id, 1)}/5").status_code == 404  # another key
-        assert c.get(f"/r/{MAIL.survey_links.token(survey_id, 2)}/5").status_code == 404  # another item
+        for method in (c.get, c.post):
+            assert method(f"/r/{SurveyLinks('x' * 48).token(survey_id, 1)}/5").status_code == 404  # another key
+            assert method(f"/r/{MAIL.survey_links.token(survey_id, 2)}/5").status_code == 404  # another item
+    with factory() as s:
+        assert s.scalar(select(Survey.rating)) is None
     assert expired.read(token) is None
 
 

@@ -55,3 +55,22 @@ def test_a_reply_from_the_app_is_signed_in_the_clients_language(factory):
         raw = s.scalar(select(OutboxMail.raw))
     body = message_from_bytes(raw, policy=default).get_body(("plain",)).get_content()
     assert "演示项目团队" in body and "The demo project team" not in body
+
+
+def test_updates_and_surveys_to_a_chinese_client_are_signed_with_the_chinese_name(factory):
+    from db.models import Item
+    from intake.client_settings import client_mail_settings
+    from responders.client_mail import item_moved
+
+    cfg = parse_config({"acknowledgment": {"team_name": "The demo project team", "team_names": {"zh": "演示项目团队"}}})
+    settings = client_mail_settings(cfg, factory)
+    with factory.begin() as s:
+        item = add_item(s, 1, subject="发票抬头", received=T0, email="li@example.cn", name="李雷")
+        item.lang, item.status = "zh", "resolved"
+        item_moved(s, s.get(Item, item.id), settings, NOW)
+    with factory() as s:
+        mails = {m.kind: m.raw for m in s.scalars(select(OutboxMail))}
+    assert sorted(mails) == ["survey", "update"]
+    for raw in mails.values():
+        body = message_from_bytes(raw, policy=default).get_body(("plain",)).get_content()
+        assert "演示项目团队" in body and "The demo project team" not in body
