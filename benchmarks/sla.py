@@ -21,7 +21,7 @@ from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
 from db.models import CATEGORIES, Contact, Event, Item, Organization
 from intake.config import parse_config
-from intake.sla_check import check_sla
+from responders.sla_warnings import check_sla
 from reports.render import render_sla
 from reports.sla import compute_sla
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.config import Config
-from intake.shell import UserError
+from cli.shell import UserError
 from responders.client_mail import DEFAULT_UPDATES, ClientMailSettings
 from responders.links import SurveyLinks
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from classifiers import Classifier
     from intake.pipeline import BatchResult
     from intake.prepare import Prepared, PreparePool
-    from intake.sla_check import SlaCheck
+    from responders.sla_warnings import SlaCheck
 
 log = logging.getLogger("intake.worker")
 TRANSIENT = (*IMAP_ERRORS, SQLAlchemyError)
@@ -41,8 +41,8 @@ OUTBOX_RETRY_SECONDS = 5.0
 WEBHOOK_POLL_SECONDS = 2.0  # how often the webhook loop looks for due deliveries when nothing woke it
 
 # The pipeline (mail parsing, templates), quarantine retries and SLA checks (reports) are imported on first use:
-# the mailboxes connect without waiting for them; the model-loading thread imports them meanwhile (intake.serve).
-PROCESSING_MODULES = ("intake.pipeline", "intake.quarantine", "intake.sla_check")
+# the mailboxes connect without waiting for them; the model-loading thread imports them meanwhile (cli.serve).
+PROCESSING_MODULES = ("intake.pipeline", "intake.quarantine", "responders.sla_warnings")
 BATCH_SLOTS = BatchSlots()  # taken by the lease check right before a batch, given back once it is processed
 
 
@@ -141,7 +141,7 @@ class Worker:
         self._reload_requested = threading.Event()
         self.leases: MailboxLeases | None = None
         self.connected = threading.Event()  # set at the first mailbox connection (the model loads after it)
-        self.model_wanted = threading.Event()  # set when this process needs its own model (see intake.serve)
+        self.model_wanted = threading.Event()  # set when this process needs its own model (see cli.serve)
         # Every batch read in the pool from the first (a drain); otherwise the pool starts when a backlog shows.
         self.read_in_pool = False
         self.stats = RunStats()
@@ -276,7 +276,7 @@ class Worker:
 
     def check_sla(self) -> SlaCheck:
         """Refreshes the items' SLA states and queues the warnings due; a failure is logged, never fatal."""
-        from intake.sla_check import SlaCheck, check_sla
+        from responders.sla_warnings import SlaCheck, check_sla
 
         try:
             result = check_sla(self.factory, self.cfg)

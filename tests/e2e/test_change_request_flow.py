@@ -18,7 +18,7 @@ from sqlalchemy import select
 from db.claims import worker_name
 from db.engine import make_engine, make_sessionmaker
 from db.models import ChangeAssessment, Message, Organization
-from intake.cli import web_settings
+from cli.main import web_settings
 from intake.config import load_config
 from intake.worker import smtp_settings
 from responders.sender import drain

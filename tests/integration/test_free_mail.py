@@ -11,7 +11,7 @@ from db.engine import make_engine, make_sessionmaker
 from db.free_mail import is_free_mail
 from db.migrate import upgrade
 from db.models import Contact, Item, Organization, User, UserOrganization
-from intake.cli import main
+from cli.main import main
 from intake.config import parse_config
 from intake.pipeline import process_batch
 from intake.values import RawMail

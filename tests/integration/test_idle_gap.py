@@ -8,8 +8,8 @@ import pytest
 from intake import imap
 from intake.config import MailboxConfig, load_config
 from intake.imap import MailboxClient
-from intake.serve import load_in_background
-from intake.shell import open_factory
+from cli.serve import load_in_background
+from cli.shell import open_factory
 from intake.worker import Worker
 from tests.integration.conftest import MAILBOX_PASSWORD, MAILBOX_USER, run_intake
 from tests.mailgen import client_email

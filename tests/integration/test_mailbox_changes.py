@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from db.engine import make_engine, make_sessionmaker
 from db.models import Event, Item, Mailbox, Message
-from intake.cli import main
+from cli.main import main
 from tests.mailgen import client_email
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from db.engine import make_engine, make_sessionmaker
 from db.models import Item, Message, OutboxMail
 from db.quarantine import QUARANTINED
 from intake import parsed, pipeline
-from intake.cli import main
+from cli.main import main
 from intake.config import load_config
 from intake.parse import ParseError
 from intake.pipeline import process_batch

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from db.models import Item, Message
 from intake.config import load_config
-from intake.serve import build_worker
-from intake.shell import open_factory
+from cli.serve import build_worker
+from cli.shell import open_factory
 from intake.worker import Worker
 from tests.integration.conftest import MAILBOX_USER, run_intake
 from tests.mailgen import client_email

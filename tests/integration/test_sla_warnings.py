@@ -12,7 +12,7 @@ from sqlalchemy import select
 from db.engine import make_engine, make_sessionmaker
 from db.models import Contact, Event, Item, Organization, OutboxMail, User
 from intake.config import parse_config
-from intake.sla_check import check_sla
+from responders.sla_warnings import check_sla
 from reports.state import WARNING_EVENT
 from responders.sender import SmtpSettings, drain
 from tests.integration.conftest import start_worker

@@ -10,7 +10,7 @@ import pytest
 
 from db.models import Contact, Item, Organization, User
 from intake.config import parse_config
-from intake.weekly import send_weekly
+from responders.weekly_digest import send_weekly
 from reports.digest import last_full_week, week_bounds
 from responders.sender import SmtpSettings, drain
 
@@ -121,7 +121,7 @@ def _summary_seed(factory, cfg) -> None:
 
 
 def test_team_summary_goes_to_the_leads_with_hand_checked_figures(db, smtp_sink):
-    from intake.sla_check import check_sla  # noqa: PLC0415
+    from responders.sla_warnings import check_sla  # noqa: PLC0415
 
     cfg = parse_config({"sla": SUMMARY_POLICY, "web": {"public_url": "https://intake.team.example"},
                         "acknowledgment": {"team_name": "Acme project team"}})

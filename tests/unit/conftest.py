@@ -7,7 +7,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from db.engine import make_engine, make_sessionmaker
-from intake.cli import main
+from cli.main import main
 from review.app import create_app
 from tests.web import signed_in
 

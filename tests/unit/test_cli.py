@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from intake.cli import main
+from cli.main import main
 
 
 def test_classify_text(capsys):

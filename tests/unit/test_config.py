@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from intake.cli import main
+from cli.main import main
 from intake.config import ConfigError, load_config, parse_config
 
 BOX = {"name": "support", "host": "imap.example.com", "username": "support@example.com",
@@ -108,8 +108,8 @@ def test_token_source_reads_fresh_and_reports_failures(tmp_path):
 
 
 def test_web_secret_key_comes_from_a_file_or_the_environment(tmp_path, monkeypatch):
-    from intake.cli import web_settings
-    from intake.shell import UserError
+    from cli.main import web_settings
+    from cli.shell import UserError
 
     key = tmp_path / "web.key"
     key.write_text("k" * 40 + "\n")

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 import pytest
 
 from db.models import Mailbox, Message
-from intake.cli import build_parser, main
-from intake.quarantine_commands import _cut, _printable, _width
+from cli.main import build_parser, main
+from cli.quarantine_commands import _cut, _printable, _width
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 HOSTILE = "报表导出错误 \x1b[2J\x1b]0;owned\x07 \u202eevil\tTab"
@@ -94,7 +94,7 @@ def test_every_subcommand_explains_itself(capsys):
 
 
 def test_list_show_and_delete_do_not_load_spacy():
-    code = ("import sys, intake.cli, intake.quarantine_commands; "
+    code = ("import sys, cli.main, cli.quarantine_commands; "
             "sys.exit('spacy' in sys.modules or 'classifiers' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 

@@ -14,7 +14,7 @@ from markupsafe import Markup
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
 from db.models import Contact, Event, Item, Message, Organization, User
-from intake.cli import main
+from cli.main import main
 from reports.policy import parse_policies
 from reports.render import (
     CSV_COLUMNS,

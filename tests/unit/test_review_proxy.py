@@ -7,7 +7,7 @@ import logging
 import httpx
 import pytest
 
-from intake.cli import proxy_options
+from cli.main import proxy_options
 from intake.config import ConfigError, parse_config
 from review.app import create_app
 from review.settings import WebSettings

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from db.models import ApiToken, User, UserSession
 from db.types import utcnow
-from intake.cli import main
+from cli.main import main
 from review.auth import token_hash
 from tests.web import PASSWORD, add_user, csrf_from, sign_in, signed_in
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from db.models import ApiToken, Organization, User, UserSession
 from db.types import utcnow
-from intake.cli import main
+from cli.main import main
 from review.accounts import find_user
 from review.auth import token_hash, verify_password
 from review.user_sessions import start_session

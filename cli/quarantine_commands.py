@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from intake.config import Config
-from intake.shell import UserError, open_factory
+from cli.shell import UserError, open_factory
 
 log = logging.getLogger("intake.quarantine")
 MAX_ID = 2**31 - 1  # message ids are 32-bit integers

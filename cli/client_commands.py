@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from intake.config import Config
-from intake.shell import UserError, open_factory
+from cli.shell import UserError, open_factory
 
 
 def _actor() -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from intake.config import Config, ConfigError, load_config
-from intake.shell import open_factory
+from cli.shell import open_factory
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -123,6 +123,6 @@ def _start_health(cfg: Config, factory: Any, loading: Future) -> Any:
     """The health endpoints on worker.health_address, when configured."""
     if cfg.worker.health_endpoint is None:
         return None
-    from intake.health_server import start_health_server, worker_readiness
+    from cli.health_server import start_health_server, worker_readiness
 
     return start_health_server(cfg.worker.health_address, worker_readiness(factory.kw["bind"], loading))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from intake.config import Config
-from intake.shell import UserError
+from cli.shell import UserError
 
 
 def cmd_db_backup(cfg: Config, args: argparse.Namespace) -> int:

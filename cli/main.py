@@ -10,15 +10,15 @@ from datetime import date, timedelta
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from intake.backup_commands import add_backup_commands
-from intake.client_commands import add_client_commands
+from cli.backup_commands import add_backup_commands
+from cli.client_commands import add_client_commands
 from intake.config import Config, ConfigError, load_config
-from intake.doctor import add_doctor_command
-from intake.logs import setup_logging
-from intake.model_commands import add_model_commands
-from intake.quarantine_commands import add_quarantine_commands
-from intake.shell import UserError, open_factory
-from intake.user_commands import add_user_commands
+from cli.doctor import add_doctor_command
+from cli.logs import setup_logging
+from cli.model_commands import add_model_commands
+from cli.quarantine_commands import add_quarantine_commands
+from cli.shell import UserError, open_factory
+from cli.user_commands import add_user_commands
 
 EXIT_USAGE = 2
 
@@ -51,7 +51,7 @@ def cmd_db_upgrade(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
-    from intake.serve import run_worker
+    from cli.serve import run_worker
 
     if args.processes < 1:
         raise UserError("--processes: must be at least 1")
@@ -62,11 +62,11 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     if not cfg.mailboxes:
         raise ConfigError("mailboxes: no mailbox configured; add a [[mailboxes]] table")
     factory = open_factory(cfg)  # a database problem is one line here, not one per process
-    from intake.processes import supervise
+    from cli.processes import supervise
 
     health = None
     if cfg.worker.health_endpoint is not None:
-        from intake.health_server import start_health_server, supervisor_readiness
+        from cli.health_server import start_health_server, supervisor_readiness
 
         def health(dead):  # type: ignore[no-untyped-def]
             return start_health_server(cfg.worker.health_address, supervisor_readiness(factory.kw["bind"], dead))
@@ -123,7 +123,7 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
 def cmd_report_weekly(cfg: Config, args: argparse.Namespace) -> int:
     from db.claims import worker_name
     from db.types import utcnow
-    from intake.weekly import send_weekly
+    from responders.weekly_digest import send_weekly
     from intake.worker import smtp_settings
     from reports.digest import last_full_week
     from responders.sender import drain

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from intake.config import Config
-from intake.shell import UserError, open_factory
+from cli.shell import UserError, open_factory
 
 
 def _read_password(args: argparse.Namespace, prompt: str = "Password") -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from intake.config import Config
-from intake.shell import UserError, open_factory
+from cli.shell import UserError, open_factory
 
 # A PM's correction is a real client email labeled by someone who knows the project; it counts
 # for more than one synthetic corpus example.

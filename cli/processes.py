@@ -20,9 +20,9 @@ MAX_BACKOFF = 60.0
 def _child(config_path: str | None, log_level: str, log_format: str) -> None:
     """One worker process (started with spawn: a fresh interpreter, its own name on claims and leases)."""
     from intake.config import ConfigError, load_config
-    from intake.logs import setup_logging
-    from intake.serve import run_worker
-    from intake.shell import UserError
+    from cli.logs import setup_logging
+    from cli.serve import run_worker
+    from cli.shell import UserError
 
     setup_logging(log_level, log_format)
     try:
