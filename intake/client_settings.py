@@ -5,8 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake.config import Config
-from cli.shell import UserError
+from intake.config import Config, ConfigError
 from responders.client_mail import DEFAULT_UPDATES, ClientMailSettings
 from responders.links import SurveyLinks
 
@@ -18,7 +17,7 @@ def client_mail_settings(cfg: Config, factory: sessionmaker[Session] | None = No
     if cfg.surveys.enabled and factory is not None:
         key = cfg.surveys.secret_key.read("surveys.secret_key")
         if key is not None and len(key) < 32:
-            raise UserError("surveys.secret_key: the key must be at least 32 characters (try `openssl rand -hex 32`)")
+            raise ConfigError("surveys.secret_key: the key must be at least 32 characters (try `openssl rand -hex 32`)")
         if key is None:
             from db.signing_keys import stored_key
 
