@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Contact, Event, Item, Message, OutboxMail, Survey
+from db.events import ACK_SUPPRESSED, SURVEY_CANCELLED, add_event
 
 # Mail sent to the client that their view shows; notices to the team and internal mail never are.
 CLIENT_KINDS = ("acknowledgment", "reply", "assessment", "update")
@@ -30,7 +31,7 @@ def latest_incoming(session: Session, item_id: int) -> Message | None:
 
 def suppressed_reason(session: Session, item_id: int) -> str:
     """Why ITEM_ID's acknowledgment was not sent (rate limit, no address we may write to), else ""."""
-    data = session.scalar(select(Event.data).where(Event.item_id == item_id, Event.kind == "ack_suppressed")
+    data = session.scalar(select(Event.data).where(Event.item_id == item_id, Event.kind == ACK_SUPPRESSED)
                           .order_by(Event.id.desc()).limit(1))
     return str((data or {}).get("reason", "suppressed")) if data is not None else ""
 
@@ -62,8 +63,7 @@ def cancel_pending_surveys(session: Session, item_ids: Iterable[int], now: datet
         survey = surveys[mail.id]
         mail.status, mail.last_error = "cancelled", "the client wrote again before the survey was due"
         survey.status = "cancelled"
-        session.add(Event(item_id=survey.item_id, kind="survey_cancelled", created_at=now,
-                          data={"reason": "client_wrote"}))
+        add_event(session, survey.item_id, SURVEY_CANCELLED, now, {"reason": "client_wrote"})
         done.add(survey.item_id)
     return done
 

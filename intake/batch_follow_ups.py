@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from db.client_view import cancel_pending_surveys
+from db.events import FOLLOW_UP, MESSAGE_RECEIVED, event_row
 from db.models import Item
 from db.queries import active_user_addresses, item_ids_by_message_id, organizations_of, written_to_many
-from intake.batch_store import Rows, event_values
+from intake.batch_store import Rows
 from intake.config import Config
 from intake.item_events import flag_complaint
 from intake.parsed import Parsed
@@ -62,11 +63,11 @@ def store_follow_ups(session: Session, cfg: Config, mailbox_id: int, batch: Sequ
             left.append(i)  # a stranger naming the thread: a new item of its own, made one by one
             continue
         rows.message(batch[i], mailbox_id, now, item_id=item.id)
-        rows.events.append(event_values(item.id, "message_received", now, {
+        rows.events.append(event_row(item.id, MESSAGE_RECEIVED, now, {
             "message_id": email.message_id, "from": sender, "screening": rows.messages[-1]["screening"]}))
         complaint = flag_complaint(item, email)
         if complaint is not None:
-            rows.events.append(event_values(item.id, "follow_up", now, complaint))
+            rows.events.append(event_row(item.id, FOLLOW_UP, now, complaint))
         stored.append((i, item.ref or ""))
     if stored:
         rows.write(session)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from classifiers import Prediction
 from db import ids
+from db.events import ACK_SUPPRESSED, CLASSIFIED, FOLLOW_UP, event_row
 from db.free_mail import is_free_mail
 from db.models import (Attachment, Contact, Event, Item, Message, Organization, OutboxMail, StatusLink,
                        WebhookDelivery)
@@ -173,10 +174,10 @@ def store_bulk(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[P
     for i in fresh:
         email, pred, item = batch[i].email, preds[batch[i].raw.uid], items[i]
         rows.message(batch[i], mailbox_id, now, item_id=item.id)
-        rows.events.append(event_values(item.id, "classified", now, classified(pred, item.needs_review)))
+        rows.events.append(event_row(item.id, CLASSIFIED, now, classified(pred, item.needs_review)))
         complaint = flag_complaint(item, email)  # type: ignore[arg-type]
         if complaint is not None:
-            rows.events.append(event_values(item.id, "follow_up", now, complaint))
+            rows.events.append(event_row(item.id, FOLLOW_UP, now, complaint))
         rows.alerts.extend(alert_rows(cfg.alerts, new_item_events(item.needs_review), item, now,
                                       contact=contacts[i]))
     for i in fresh:
@@ -264,11 +265,6 @@ def _items(session: Session, cfg: Config, batch: Sequence[Parsed], fresh: Sequen
     return items, item_contacts
 
 
-def event_values(item_id: int, kind: str, now: datetime, data: dict[str, Any]) -> dict[str, Any]:
-    """An event row, as a plain row of a bulk insert."""
-    return dict(item_id=item_id, kind=kind, actor="system", created_at=now, data=data)
-
-
 def _ack_address(email: object) -> str:
     return email.reply_to or email.sender  # type: ignore[attr-defined]
 
@@ -287,8 +283,8 @@ def _acknowledge(cfg: Config, item: Item, email: object, now: datetime, recent: 
                         cfg.acknowledgment.max_per_sender_per_hour, recent.get(to, 0))
     except Exception as exc:  # the client's request is kept; only the automatic answer is lost
         log.exception("event=ack_failed ref=%s", item.ref)
-        rows.events.append(event_values(item.id, "ack_suppressed", now, {"reason": "build_failed",
-                                                                    "error": reason(exc)[:500]}))
+        rows.events.append(event_row(item.id, ACK_SUPPRESSED, now, {"reason": "build_failed",
+                                                                  "error": reason(exc)[:500]}))
         return False
     if plan.event is not None:
         rows.events.append(plan.event)

@@ -24,7 +24,9 @@ from classifiers.prediction import NO_TEXT
 from db.changes import record_decision
 from db.claims import claim_batch, release, start_alone, worker_name
 from db.client_view import cancel_pending_survey
-from db.models import Event, Item, Mailbox, Message, StatusLink, User
+from db.events import (ACK_SUPPRESSED, AUTO_REPLY_RECEIVED, CLASSIFIED, DELIVERY_FAILED, FOLLOW_UP, MESSAGE_ID_COLLISION,
+                       MESSAGE_RECEIVED, NOTE, REPLIED, THREAD_CLAIM, THREAD_CLAIM_REFUSED, add_event)
+from db.models import Item, Mailbox, Message, StatusLink, User
 from db.queries import (
     item_by_message_ids,
     item_by_ref,
@@ -143,9 +145,9 @@ def _file(session: Session, cfg: Config, row: Message, p: Parsed, pred: Predicti
         if returned is not None:
             row.item = returned
             session.add(row)
-            session.add(Event(item_id=returned.id, kind="delivery_failed", created_at=now,
-                              data={"to": ", ".join(bounce.recipients), "message_id": email.message_id,
-                                    "error": f"bounced ({bounce.status or 'no status'})"}))
+            add_event(session, returned.id, DELIVERY_FAILED, now,
+                      {"to": ", ".join(bounce.recipients), "message_id": email.message_id,
+                       "error": f"bounced ({bounce.status or 'no status'})"})
             return Outcome("follow_up", returned.ref or "")
     if claimed and _is_staff(session, cfg, email.sender):
         return _staff_reply(session, claimed[0], row, email, now)
@@ -153,9 +155,9 @@ def _file(session: Session, cfg: Config, row: Message, p: Parsed, pred: Predicti
     if item is not None:
         row.item = item
         session.add(row)
-        kind = "auto_reply_received" if email.screening.reason else "message_received"
-        session.add(Event(item_id=item.id, kind=kind, created_at=now,
-                          data={"message_id": email.message_id, "from": email.sender, "screening": row.screening}))
+        kind = AUTO_REPLY_RECEIVED if email.screening.reason else MESSAGE_RECEIVED
+        add_event(session, item.id, kind, now,
+                  {"message_id": email.message_id, "from": email.sender, "screening": row.screening})
         if not email.screening.reason:
             # The client wrote again: a survey still waiting would ask about work they are still talking about.
             cancel_pending_survey(session, item.id, now)
@@ -210,9 +212,9 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
     item.ref = format_reference(prefix, item.id)
     row.item = item
     session.add(row)
-    session.add(Event(item_id=item.id, kind="classified", created_at=now, data=classified(pred, item.needs_review)))
+    add_event(session, item.id, CLASSIFIED, now, classified(pred, item.needs_review))
     if row.error:
-        session.add(Event(item_id=item.id, kind="note", created_at=now, data={"text": row.error}))
+        add_event(session, item.id, NOTE, now, {"text": row.error})
     if claimed is not None:
         _refuse_claim(session, item, claimed, email, now)
     _flag_complaint(session, item, email, now)
@@ -238,17 +240,15 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
             raise
         except Exception as exc:  # the client's request is kept; only the automatic answer is lost
             log.exception("event=ack_failed ref=%s", item.ref)
-            session.add(Event(item_id=item.id, kind="ack_suppressed", created_at=now,
-                              data={"reason": "build_failed", "error": reason(exc)[:500]}))
+            add_event(session, item.id, ACK_SUPPRESSED, now, {"reason": "build_failed", "error": reason(exc)[:500]})
     return Outcome("new", item.ref, queued)
 
 
 def _refuse_claim(session: Session, item: Item, claimed: Item, email: Email, now: datetime) -> None:
     """Links ITEM, new, to CLAIMED, the item whose thread its message named without its sender belonging there."""
-    session.add(Event(item_id=item.id, kind="thread_claim", created_at=now,
-                      data={"ref": claimed.ref, "message_id": email.message_id}))
-    session.add(Event(item_id=claimed.id, kind="thread_claim_refused", created_at=now,
-                      data={"ref": item.ref, "from": email.sender, "message_id": email.message_id}))
+    add_event(session, item.id, THREAD_CLAIM, now, {"ref": claimed.ref, "message_id": email.message_id})
+    add_event(session, claimed.id, THREAD_CLAIM_REFUSED, now,
+              {"ref": item.ref, "from": email.sender, "message_id": email.message_id})
     log.warning("event=thread_claim_refused ref=%s claimed=%s from=%s message_id=%s", item.ref, claimed.ref,
                 email.sender, email.message_id)
 
@@ -264,8 +264,8 @@ def _note_collision(session: Session, row: Message, others: list[int], now: date
     log.warning("event=message_id_collision message_id=%s message=%s others=%s", row.message_id, row.id,
                 ",".join(map(str, others)))
     if row.item_id is not None:
-        session.add(Event(item_id=row.item_id, kind="message_id_collision", created_at=now,
-                          data={"message_id": row.message_id, "message": row.id, "others": others}))
+        add_event(session, row.item_id, MESSAGE_ID_COLLISION, now,
+                  {"message_id": row.message_id, "message": row.id, "others": others})
 
 
 def _client_decision(session: Session, cfg: Config, item: Item, row: Message, email: Email, now: datetime) -> None:
@@ -305,8 +305,8 @@ def _staff_reply(session: Session, item: Item, row: Message, email: Email, now: 
     first = item.first_response_at is None or answered < item.first_response_at
     if first:
         item.first_response_at = answered
-    session.add(Event(item_id=item.id, kind="replied", actor=email.sender, created_at=now,
-                      data={"message_id": email.message_id, "via": "mail", "first_response": first}))
+    add_event(session, item.id, REPLIED, now, {"message_id": email.message_id, "via": "mail", "first_response": first},
+              actor=email.sender)
     log.info("event=staff_reply ref=%s from=%s", item.ref, email.sender)
     return Outcome("follow_up", item.ref or "")
 
@@ -315,7 +315,7 @@ def _flag_complaint(session: Session, item: Item, email: Email, now: datetime) -
     """Flags ITEM for a PM's follow-up when EMAIL is unhappy feedback (intake.item_events)."""
     data = flag_complaint(item, email)
     if data is not None:
-        session.add(Event(item_id=item.id, kind="follow_up", created_at=now, data=data))
+        add_event(session, item.id, FOLLOW_UP, now, data)
 
 
 def _quarantine(session: Session, mailbox_id: int, p: Parsed, now: datetime, minimal: bool = False) -> Outcome:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from db.events import APPROVED, REJECTED, STATUS_CHANGED
 from reports.calendar import Clock
 
 RUNNING_STATES = ("on_track", "at_risk", "breached")
@@ -62,7 +63,7 @@ def status_changes(events: Iterable[Any]) -> list[tuple[datetime, str]]:
     found = []
     for e in events:
         data = e.data or {}
-        if e.kind in ("status_changed", "approved", "rejected") and isinstance(data.get("to"), str):
+        if e.kind in (STATUS_CHANGED, APPROVED, REJECTED) and isinstance(data.get("to"), str):
             found.append((e.created_at, data["to"]))
         elif isinstance(data.get("status"), str):
             found.append((e.created_at, data["status"]))

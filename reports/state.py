@@ -10,11 +10,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from db.models import Item
+from db.events import SLA_WARNING
 from reports.clock import RUNNING_STATES, Measure, first_due, item_measures, overall_state, paused_spans
 from reports.policy import SlaPolicies
 
 WARNED_CLOCKS = ("first_response", "resolution")  # the clocks people can act on; acknowledging is the worker's
-WARNING_EVENT = "sla_warning"
+WARNING_EVENT = SLA_WARNING
 # An item seen for the first time (stored state "") that is older than this gets no warning emails: after an
 # upgrade or a long outage, old items would otherwise flood the team; the queue shows their state.
 STALE_AFTER = timedelta(days=1)

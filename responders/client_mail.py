@@ -15,6 +15,8 @@ from db.client_view import latest_incoming, suppressed_reason, survey_of
 from db.models import Event, Item, OutboxMail, Survey, User
 from db.people import responsible_people
 from db.status_links import new_link
+from db.events import (CLASSIFIED, CSAT_NEGATIVE, CSAT_RATED, FOLLOW_UP, SURVEY_SCHEDULED, SURVEY_WITHHELD, UPDATE_SENT,
+                       UPDATE_WITHHELD, add_event)
 from responders.alerts import Alerts, enqueue_alert
 from responders.compose import CATEGORY_NAMES, AckRequest, _threaded, jinja_env, lang_of
 from responders.links import SurveyLinks, status_url
@@ -33,7 +35,7 @@ DEFAULT_UPDATES: Mapping[str, tuple[str, ...]] = {
 SURVEY_SUBJECTS = {"en": "How did we do on {ref}?", "zh": "您对 {ref} 的处理满意吗？"}
 ALERT_SUBJECTS = {"en": "[{ref}] The client rated us {rating} of 5", "zh": "[{ref}] 客户评分 {rating} 分（满分 5 分）"}
 NEGATIVE = (1, 2)  # ratings that flag the item and alert its assignee
-NEGATIVE_EVENT = "csat_negative"  # what a chat or webhook announcement of a poor rating listens for
+NEGATIVE_EVENT = CSAT_NEGATIVE  # what a chat or webhook announcement of a poor rating listens for
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def told_category(session: Session, item: Item) -> bool:
     """Whether ITEM's acknowledgment named its category (it was sent, and not the neutral one)."""
     from sqlalchemy import select
 
-    classified = session.scalar(select(Event.data).where(Event.item_id == item.id, Event.kind == "classified")
+    classified = session.scalar(select(Event.data).where(Event.item_id == item.id, Event.kind == CLASSIFIED)
                                 .order_by(Event.id).limit(1))
     acked = session.scalar(select(OutboxMail.id).where(OutboxMail.item_id == item.id,
                                                        OutboxMail.kind == "acknowledgment").limit(1))
@@ -107,8 +109,7 @@ def send_update(session: Session, item: Item, status: str, settings: ClientMailS
         return None
     reason = withheld(session, item)
     if reason:
-        session.add(Event(item_id=item.id, kind="update_withheld", created_at=now,
-                          data={"status": status, "reason": reason}))
+        add_event(session, item.id, UPDATE_WITHHELD, now, {"status": status, "reason": reason})
         return None
     req = _request(session, item, settings, now, actor)
     lang = lang_of(item.lang)
@@ -121,8 +122,8 @@ def send_update(session: Session, item: Item, status: str, settings: ClientMailS
     msg["Auto-Submitted"] = "auto-generated"
     msg["Content-Language"] = "zh-CN" if lang == "zh" else "en"
     mail = enqueue(session, item, msg, "update", req, now)
-    session.add(Event(item_id=item.id, kind="update_sent", actor=actor, created_at=now,
-                      data={"status": status, "to": req.to_address, "message_id": mail.message_id}))
+    add_event(session, item.id, UPDATE_SENT, now,
+              {"status": status, "to": req.to_address, "message_id": mail.message_id}, actor=actor)
     log.info("event=update_queued ref=%s status=%s", item.ref, status)
     return mail
 
@@ -148,7 +149,7 @@ def schedule_survey(session: Session, item: Item, settings: ClientMailSettings, 
         session.flush()  # its id goes into the signed links
     if reason:
         survey.status = "suppressed"
-        session.add(Event(item_id=item.id, kind="survey_withheld", created_at=now, data={"reason": reason}))
+        add_event(session, item.id, SURVEY_WITHHELD, now, {"reason": reason})
         return survey
     contact = item.contact
     assert contact is not None
@@ -171,7 +172,7 @@ def schedule_survey(session: Session, item: Item, settings: ClientMailSettings, 
     session.add(mail)
     session.flush()
     survey.status, survey.outbox_id, survey.to_address, survey.scheduled_for = "scheduled", mail.id, contact.email, due
-    session.add(Event(item_id=item.id, kind="survey_scheduled", created_at=now, data={"due": due.isoformat()}))
+    add_event(session, item.id, SURVEY_SCHEDULED, now, {"due": due.isoformat()})
     return survey
 
 
@@ -185,8 +186,7 @@ def rate(session: Session, survey: Survey, item: Item, rating: int, settings: Cl
     if previous == rating:
         return False
     survey.rating, survey.rated_at = rating, now
-    session.add(Event(item_id=item.id, kind="csat_rated", actor="client", created_at=now,
-                      data={"rating": rating, "previous": previous}))
+    add_event(session, item.id, CSAT_RATED, now, {"rating": rating, "previous": previous}, actor="client")
     if rating in NEGATIVE and previous not in NEGATIVE:
         announce_negative(session, item, survey, settings, now, alerts)
     return True
@@ -199,8 +199,7 @@ def announce_negative(session: Session, item: Item, survey: Survey, settings: Cl
     records it."""
     if not item.follow_up:
         item.follow_up = True
-        session.add(Event(item_id=item.id, kind="follow_up", created_at=now,
-                          data={"reason": "csat", "rating": survey.rating}))
+        add_event(session, item.id, FOLLOW_UP, now, {"reason": "csat", "rating": survey.rating})
     people = _alerted(session, item)
     client = (item.contact.name or item.contact.email) if item.contact is not None else ""
     for person in people:
@@ -213,8 +212,7 @@ def announce_negative(session: Session, item: Item, survey: Survey, settings: Cl
         enqueue_notice(session, msg, "csat_alert", now, item.id)
     if alerts is not None:
         enqueue_alert(session, alerts, ("negative_csat",), item, now, rating=survey.rating, comment=survey.comment)
-    session.add(Event(item_id=item.id, kind=NEGATIVE_EVENT, created_at=now,
-                      data={"rating": survey.rating, "to": [p.email for p in people]}))
+    add_event(session, item.id, NEGATIVE_EVENT, now, {"rating": survey.rating, "to": [p.email for p in people]})
     log.info("event=csat_negative ref=%s rating=%s alerted=%d", item.ref, survey.rating, len(people))
 
 

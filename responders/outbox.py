@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import Event, Item, Message, OutboxMail
+from db.models import Item, Message, OutboxMail
+from db.events import ACK_SUPPRESSED, add_event, event_row
 from responders.compose import AckRequest, ack_mail
 from responders.mime import Outgoing
 from responders.recipients import deliverable
@@ -63,16 +64,12 @@ def plan_ack(item_id: int, req: AckRequest, from_address: str, team: str, now: d
         # needed end to end): a PM answers these by hand.
         reason = "no_reply_address" if not req.to_address else (
             "non_ascii_address" if not req.to_address.isascii() else "invalid_address")
-        return AckPlan(event=_event(item_id, "ack_suppressed", now, {"reason": reason, "to": req.to_address}))
+        return AckPlan(event=event_row(item_id, ACK_SUPPRESSED, now, {"reason": reason, "to": req.to_address}))
     if max_per_hour and recent >= max_per_hour:
-        return AckPlan(event=_event(item_id, "ack_suppressed", now, {
+        return AckPlan(event=event_row(item_id, ACK_SUPPRESSED, now, {
             "reason": "rate_limit", "to": req.to_address, "limit_per_hour": max_per_hour}))
     outbox, message = mail_rows(item_id, ack_mail(req, from_address, team, now), "acknowledgment", req, now)
     return AckPlan(outbox, message)
-
-
-def _event(item_id: int, kind: str, now: datetime, data: dict[str, Any]) -> dict[str, Any]:
-    return dict(item_id=item_id, kind=kind, actor="system", created_at=now, data=data)
 
 
 def mail_rows(item_id: int, out: Outgoing, kind: str, req: AckRequest, now: datetime,
@@ -99,7 +96,8 @@ def enqueue_ack(session: Session, item: Item, req: AckRequest, from_address: str
         if max_per_hour else 0
     plan = plan_ack(item.id, req, from_address, team, now, max_per_hour, recent)
     if plan.event is not None:
-        session.add(Event(**plan.event))
+        e = plan.event
+        add_event(session, e["item_id"], e["kind"], e["created_at"], e["data"], e["actor"])
         return None
     rows = [OutboxMail(**row) for row in plan.outbox]
     session.add_all(rows)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.claims import claimant_gone
 from db.models import Event, Item, OutboxMail
 from db.types import utcnow
+from db.events import ACKNOWLEDGED, DELIVERY_FAILED, SYSTEM, add_event
 
 log = logging.getLogger("responders.sender")
 
@@ -124,8 +125,8 @@ _HANDED = (update(OutboxMail).where(OutboxMail.id == bindparam("row_id"))
            .values(status=HANDED, sent_at=bindparam("now")))
 _ACKNOWLEDGED = (update(Item).where(Item.id == bindparam("item_id"), Item.acknowledged_at.is_(None))
                  .values(acknowledged_at=bindparam("now")))
-_ACK_EVENT = insert(Event).values(item_id=bindparam("item_id"), kind="acknowledged", created_at=bindparam("now"),
-                                  actor="system", data=bindparam("data"))
+_ACK_EVENT = insert(Event).values(item_id=bindparam("item_id"), kind=ACKNOWLEDGED, created_at=bindparam("now"),
+                                  actor=SYSTEM, data=bindparam("data"))
 
 
 def _mark_handed(conn: Connection, row_id: int, now: datetime) -> None:
@@ -182,8 +183,7 @@ def _mark_failed(session: Session, row_id: int, error: str, now: datetime, max_a
     if permanent or row.attempts >= max_attempts:
         row.status = "failed"
         if row.item_id is not None:
-            session.add(Event(item_id=row.item_id, kind="delivery_failed", created_at=now,
-                              data={"to": row.to_address, "error": row.last_error}))
+            add_event(session, row.item_id, DELIVERY_FAILED, now, {"to": row.to_address, "error": row.last_error})
         return "failed"
     row.next_attempt_at = now + backoff(row.attempts)
     return "retry"

@@ -9,9 +9,10 @@ from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import Event, User
+from db.models import User
 from db.people import responsible_people
 from db.types import utcnow
+from db.events import add_event
 from intake.config import Config
 from reports.policy import WALL_CLOCK
 from reports.render import human_duration
@@ -72,7 +73,7 @@ def _warn(session: Session, due: Due, cfg: Config, now: datetime, cache: dict[in
             data["suppressed"] = "stale"
         if due.breach:
             data["suppressed"] = "warned_at_risk"
-        session.add(Event(item_id=item.id, kind=WARNING_EVENT, created_at=now, data=data))
+        add_event(session, item.id, WARNING_EVENT, now, data)
         log.info("event=sla_warning ref=%s clock=%s state=%s recipients=%d%s", item.ref, m.name, m.state,
                  len(people), " suppressed=stale" if due.stale else " breach=after_warning" if due.breach else "")
     item.sla_warned_at = now

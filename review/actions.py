@@ -11,10 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from db.changes import record_decision
-from db.models import ChangeAssessment, Contact, Event, Item, User
+from db.models import ChangeAssessment, Contact, Item, User
 from db.status_links import new_link, revoke_links
 from db.types import utcnow
 from db.workflow import ALL_STATUSES, DONE, WorkflowError, check_move, next_statuses
+from db.events import (ASSESSED, ASSESSMENT_SENT, ASSIGNED, FOLLOW_UP, NOTE, REPLIED, STATUS_CHANGED, STATUS_LINK_CREATED,
+                       STATUS_LINK_REVOKED, add_event)
 from responders.alerts import Alerts, enqueue_alert
 from responders.client_mail import ClientMailSettings, item_moved, link_for
 from responders.compose import AckRequest, Assessment, build_assessment, build_reply
@@ -68,7 +70,7 @@ def _act(factory: sessionmaker[Session], viewer: Viewer, ref: str, do: Callable[
 
 
 def _event(session: Session, item: Item, kind: str, viewer: Viewer, **data: object) -> None:
-    session.add(Event(item_id=item.id, kind=kind, actor=viewer.email, created_at=utcnow(), data=data))
+    add_event(session, item.id, kind, utcnow(), data, actor=viewer.email)
 
 
 def assign(factory: sessionmaker[Session], viewer: Viewer, ref: str, assignee_id: int | None) -> str:
@@ -86,7 +88,7 @@ def assign(factory: sessionmaker[Session], viewer: Viewer, ref: str, assignee_id
                                   email=user.email)
         if item.assignee_id != assignee_id:
             item.assignee_id = assignee_id
-            _event(session, item, "assigned", viewer, to=user.email if user else "")
+            _event(session, item, ASSIGNED, viewer, to=user.email if user else "")
         return user.email if user else ""
     return _act(factory, viewer, ref, do)
 
@@ -113,7 +115,7 @@ def change_status(factory: sessionmaker[Session], viewer: Viewer, ref: str, to: 
             item.resolved_at = item.resolved_at or now
         else:
             item.resolved_at = None
-        _event(session, item, "status_changed", viewer, **{"from": old, "to": to})
+        _event(session, item, STATUS_CHANGED, viewer, **{"from": old, "to": to})
         item_moved(session, item, client, now, viewer.email)
         return old
     return _act(factory, viewer, ref, do)
@@ -122,7 +124,7 @@ def change_status(factory: sessionmaker[Session], viewer: Viewer, ref: str, to: 
 def add_note(factory: sessionmaker[Session], viewer: Viewer, ref: str, text: str) -> None:
     """Adds an internal note (never sent to the client)."""
     text = _text(text, "note")
-    _act(factory, viewer, ref, lambda session, item: _event(session, item, "note", viewer, text=text))
+    _act(factory, viewer, ref, lambda session, item: _event(session, item, NOTE, viewer, text=text))
 
 
 def set_follow_up(factory: sessionmaker[Session], viewer: Viewer, ref: str, on: bool) -> None:
@@ -130,7 +132,7 @@ def set_follow_up(factory: sessionmaker[Session], viewer: Viewer, ref: str, on: 
     def do(session: Session, item: Item) -> None:
         if item.follow_up != on:
             item.follow_up = on
-            _event(session, item, "follow_up", viewer, on=on)
+            _event(session, item, FOLLOW_UP, viewer, on=on)
     _act(factory, viewer, ref, do)
 
 
@@ -217,7 +219,7 @@ def reply(factory: sessionmaker[Session], viewer: Viewer, ref: str, text: str, o
         built = build_reply(req, text, out.from_address, out.team_for(req.lang), now)
         mail = enqueue(session, item, built, "reply", req, now, sender_name=viewer.name)
         item.first_response_at = item.first_response_at or now
-        _event(session, item, "replied", viewer, message_id=mail.message_id, to=req.to_address,
+        _event(session, item, REPLIED, viewer, message_id=mail.message_id, to=req.to_address,
                **({"cc": list(req.cc)} if req.cc else {}))
         return mail.message_id
     return _act(factory, viewer, ref, do)
@@ -242,7 +244,7 @@ def save_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, sc
         a.sent_at, a.sent_message_id, a.decision, a.decided_at = None, "", "", None
         session.add(a)
         old, item.status = item.status, "impact_assessed"
-        _event(session, item, "assessed", viewer, scope=scope[:500], cost=cost, schedule=schedule,
+        _event(session, item, ASSESSED, viewer, scope=scope[:500], cost=cost, schedule=schedule,
                **{"from": old, "to": "impact_assessed"})
     _act(factory, viewer, ref, do)
 
@@ -263,7 +265,7 @@ def send_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, ou
         a.sent_at, a.sent_message_id = now, mail.message_id
         item.status = "awaiting_approval"
         item.first_response_at = item.first_response_at or now
-        _event(session, item, "assessment_sent", viewer, message_id=mail.message_id, to=req.to_address,
+        _event(session, item, ASSESSMENT_SENT, viewer, message_id=mail.message_id, to=req.to_address,
                status="awaiting_approval", **({"cc": list(req.cc)} if req.cc else {}))
         return mail.message_id
     return _act(factory, viewer, ref, do)
@@ -276,7 +278,7 @@ def new_status_link(factory: sessionmaker[Session], viewer: Viewer, ref: str, ba
         now = utcnow()
         revoked = revoke_links(session, item.id, now)
         token = new_link(session, item.id, now, viewer.email)
-        _event(session, item, "status_link_created", viewer, revoked=revoked)
+        _event(session, item, STATUS_LINK_CREATED, viewer, revoked=revoked)
         return status_url(base_url, token), revoked
     return _act(factory, viewer, ref, do)
 
@@ -285,6 +287,6 @@ def revoke_status_links(factory: sessionmaker[Session], viewer: Viewer, ref: str
     """Revokes every status link of the item (they answer 404 at once); how many there were."""
     def do(session: Session, item: Item) -> int:
         revoked = revoke_links(session, item.id, utcnow())
-        _event(session, item, "status_link_revoked", viewer, revoked=revoked)
+        _event(session, item, STATUS_LINK_REVOKED, viewer, revoked=revoked)
         return revoked
     return _act(factory, viewer, ref, do)

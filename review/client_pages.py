@@ -16,8 +16,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from db.client_view import exchanged_messages, item_of_survey, opt_out
-from db.models import Event, Item, Message, Survey
+from db.models import Item, Message, Survey
 from db.status_links import item_for_token
+from db.events import CSAT_COMMENT, add_event
 from reports.policy import WALL_CLOCK
 from reports.state import item_clocks, snapshot_of
 from responders.client_mail import NEGATIVE, ClientMailSettings, rate
@@ -273,5 +274,5 @@ def _survey_view(survey: Survey, item: Item) -> dict[str, Any]:
 
 
 def _note_comment(session: Any, survey: Survey, item: Item, now: datetime) -> None:
-    session.add(Event(item_id=item.id, kind="csat_comment", actor="client", created_at=now,
-                      data={"rating": survey.rating, "text": survey.comment[:500]}))
+    add_event(session, item.id, CSAT_COMMENT, now, {"rating": survey.rating, "text": survey.comment[:500]},
+              actor="client")

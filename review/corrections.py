@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import Event
 from db.types import utcnow
 from db.workflow import status_for_category
+from db.events import CONFIRMED, CORRECTED, add_event
 from responders.client_mail import ClientMailSettings, send_update, told_category
 from review.queries import lock_item
 
@@ -44,15 +44,15 @@ def correct_category(factory: sessionmaker[Session], ref: str, category: str, ac
             if item.needs_review:
                 # Keeping the predicted category is a review too: the item leaves the review queue.
                 item.needs_review = False
-                session.add(Event(item_id=item.id, kind="confirmed", actor=actor, created_at=utcnow(),
-                                  data={"category": category, "model_version": item.model_version}))
+                add_event(session, item.id, CONFIRMED, utcnow(),
+                          {"category": category, "model_version": item.model_version}, actor=actor)
             return Correction(ref, old, category, changed=False)
         told = client is not None and client.category_updates and told_category(session, item)
         item.category = category
         item.status = status_for_category(category, item.status)
         item.needs_review = False
-        session.add(Event(item_id=item.id, kind="corrected", actor=actor, created_at=utcnow(),
-                          data={"from": old, "to": category, "model_version": item.model_version}))
+        add_event(session, item.id, CORRECTED, utcnow(),
+                  {"from": old, "to": category, "model_version": item.model_version}, actor=actor)
         if told and client is not None:
             send_update(session, item, "category", client, utcnow(), actor)
     log.info("event=category_corrected ref=%s from=%s to=%s actor=%s", ref, old, category, actor)
