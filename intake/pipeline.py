@@ -43,7 +43,7 @@ from db.status_links import new_link_row
 from db.types import utcnow
 from intake.batch_follow_ups import store_follow_ups
 from intake.batch_store import split_batch, store_bulk
-from intake.bounces import read_bounce
+from intake.bounces import Bounce, read_bounce
 from intake.client_settings import client_mail_settings
 from intake.config import Config
 from intake.identity import content_digest
@@ -131,7 +131,7 @@ def store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: P
 
 def _file(session: Session, cfg: Config, row: Message, p: Parsed, pred: Prediction | None,
           now: datetime) -> Outcome:
-    """Decides where the message ROW belongs and stores it there."""
+    """Decides where the message ROW belongs and stores it there, with one function per outcome."""
     email = p.email
     assert email is not None
     prefix = cfg.tracker.reference_prefix
@@ -143,36 +143,52 @@ def _file(session: Session, cfg: Config, row: Message, p: Parsed, pred: Predicti
         returned = item_by_message_ids(session, list(bounce.message_ids)) or item_by_ref(
             session, [r for s in bounce.subjects for r in references_in_subject(s, prefix)])
         if returned is not None:
-            row.item = returned
-            session.add(row)
-            add_event(session, returned.id, DELIVERY_FAILED, now,
-                      {"to": ", ".join(bounce.recipients), "message_id": email.message_id,
-                       "error": f"bounced ({bounce.status or 'no status'})"})
-            return Outcome("follow_up", returned.ref or "")
+            return _bounce(session, returned, row, email, bounce, now)
     if claimed and _is_staff(session, cfg, email.sender):
         return _staff_reply(session, claimed[0], row, email, now)
     item = _joined(session, cfg, claimed, email.sender)
     if item is not None:
-        row.item = item
-        session.add(row)
-        kind = AUTO_REPLY_RECEIVED if email.screening.reason else MESSAGE_RECEIVED
-        add_event(session, item.id, kind, now,
-                  {"message_id": email.message_id, "from": email.sender, "screening": row.screening})
-        if not email.screening.reason:
-            # The client wrote again: a survey still waiting would ask about work they are still talking about.
-            cancel_pending_survey(session, item.id, now)
-            _client_decision(session, cfg, item, row, email, now)
-            _flag_complaint(session, item, email, now)
-        return Outcome("follow_up", item.ref or "")
+        return _follow_up(session, cfg, item, row, email, now)
     if email.screening.reason:
-        row.status = "ignored"
-        session.add(row)
-        if claimed:  # automatic mail from outside the thread: kept, never put on the item it names
-            log.warning("event=thread_claim_refused claimed=%s from=%s message_id=%s screening=%s",
-                        claimed[0].ref, email.sender, email.message_id, row.screening)
-        return Outcome("recorded")
+        return _screened(session, row, email, claimed)
     assert pred is not None
     return _new_item(session, cfg, row, email, pred, now, claimed[0] if claimed else None)
+
+
+def _bounce(session: Session, returned: Item, row: Message, email: Email, bounce: Bounce,
+            now: datetime) -> Outcome:
+    """A bounce of our mail about RETURNED: kept on that item, with the failed delivery in its history."""
+    row.item = returned
+    session.add(row)
+    add_event(session, returned.id, DELIVERY_FAILED, now,
+              {"to": ", ".join(bounce.recipients), "message_id": email.message_id,
+               "error": f"bounced ({bounce.status or 'no status'})"})
+    return Outcome("follow_up", returned.ref or "")
+
+
+def _follow_up(session: Session, cfg: Config, item: Item, row: Message, email: Email, now: datetime) -> Outcome:
+    """A message on ITEM's thread from someone who may join it: the client writing again, or an automatic reply."""
+    row.item = item
+    session.add(row)
+    kind = AUTO_REPLY_RECEIVED if email.screening.reason else MESSAGE_RECEIVED
+    add_event(session, item.id, kind, now,
+              {"message_id": email.message_id, "from": email.sender, "screening": row.screening})
+    if not email.screening.reason:
+        # The client wrote again: a survey still waiting would ask about work they are still talking about.
+        cancel_pending_survey(session, item.id, now)
+        _client_decision(session, cfg, item, row, email, now)
+        _flag_complaint(session, item, email, now)
+    return Outcome("follow_up", item.ref or "")
+
+
+def _screened(session: Session, row: Message, email: Email, claimed: list[Item]) -> Outcome:
+    """Automatic mail (an auto-reply, a bounce, list mail, our own) on no thread it may join: kept, no item."""
+    row.status = "ignored"
+    session.add(row)
+    if claimed:  # automatic mail from outside the thread: kept, never put on the item it names
+        log.warning("event=thread_claim_refused claimed=%s from=%s message_id=%s screening=%s",
+                    claimed[0].ref, email.sender, email.message_id, row.screening)
+    return Outcome("recorded")
 
 
 def _parties(session: Session, item: Item, with_written_to: bool = True) -> Parties:
