@@ -33,7 +33,8 @@ def fit_temperature(probs: Sequence[Sequence[float]], gold: Sequence[int]) -> fl
     return round(float(_GRID[int(np.argmin(losses))]), 4)
 
 
-def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool],
+                               bins: int = 10) -> float:
     """How far confidence is from accuracy, averaged over equal-width confidence bins (weighted by size)."""
     conf = np.asarray(confidences, dtype=np.float64)
     hit = np.asarray(correct, dtype=np.float64)
@@ -41,7 +42,7 @@ def expected_calibration_error(confidences: Sequence[float], correct: Sequence[b
         return 0.0
     edges = np.linspace(0.0, 1.0, bins + 1)
     total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         inside = (conf > lo) & (conf <= hi) if lo > 0 else (conf >= lo) & (conf <= hi)
         if inside.any():
             total += inside.sum() / len(conf) * abs(conf[inside].mean() - hit[inside].mean())

@@ -60,11 +60,12 @@ class Classifier:
         probs[read] /= reading[read, None]
         probs[~read] = 1.0 / len(LABELS)
         # Text unlike any the models learned from keeps its guess but goes to a PM (and gets a neutral reply).
-        odd = [unusual(t, r, self.normalized) if r != NO_TEXT else "" for t, r in zip(texts, routes)]
-        return [self._to_prediction(row, r, u) for row, r, u in zip(probs, routes, odd)]
+        odd = [unusual(t, r, self.normalized) if r != NO_TEXT else "" for t,
+               r in zip(texts, routes, strict=True)]
+        return [self._to_prediction(row, r, u) for row, r, u in zip(probs, routes, odd, strict=True)]
 
     def _to_prediction(self, row: np.ndarray, lang: str, odd: str = "") -> Prediction:
-        scores = {label: float(p) for label, p in zip(LABELS, row)}
+        scores = {label: float(p) for label, p in zip(LABELS, row, strict=True)}
         label = LABELS[int(np.argmax(row))]
         return Prediction(label=label, confidence=scores[label], lang=lang, model_version=self.version,
                           scores=scores, unusual=odd)
@@ -97,7 +98,8 @@ def load_classifier(model_dir: str | Path | None = None) -> Classifier:
             from classifiers import architectures, tokenize  # noqa: F401
             meta = read_meta(version_dir)
             pipelines = {lang: spacy.load(version_dir / lang) for lang in LANGS}
-            temps = {k: float(v) for k, v in dict(meta.get("temperature") or {}).items()}  # type: ignore[call-overload]
+            temps = {k: float(v) for k, v in dict(meta.get("temperature")
+                                                  or {}).items()}  # type: ignore[call-overload]
             spec = dict(meta.get("spec") or {})  # type: ignore[call-overload]
             _cache[version_dir] = Classifier(pipelines, str(meta.get("version", version_dir.name)), temps,
                                              bool(spec.get("normalize", False)))

@@ -9,8 +9,9 @@ NO_TEXT = "none"  # the route of a text with nothing to read: no letter or digit
 
 @dataclass(frozen=True)
 class Prediction:
-    """A label, its calibrated confidence, every label's score, the route (en, zh, mixed, other, none), the model;
-    UNUSUAL says why the text is unlike what the models learned from ("short", "code", "language"), if it is."""
+    """A label, its calibrated confidence, every label's score, the route (en, zh, mixed, other, none), the
+    model; UNUSUAL says why the text is unlike what the models learned from ("short", "code", "language"), if
+    it is."""
 
     label: str
     confidence: float

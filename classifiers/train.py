@@ -1,4 +1,5 @@
-"""Trains the per-language spaCy text classifiers, calibrates them on the dev split, and saves a model version."""
+"""Trains the per-language spaCy text classifiers, calibrates them on the dev split, and saves a model
+version."""
 from __future__ import annotations
 
 import hashlib
@@ -35,7 +36,8 @@ class ModelSpec:
     ngram_en: int = 2
     ngram_zh: int = 2
     ngram_min_zh: int = 1        # normbow only: the shortest Chinese n-gram (2 reads pairs and longer)
-    zh_segmenter: str = "char"   # "char", "charword" (Han characters, Latin words) or "jieba" (words; needs jieba)
+    # "char", "charword" (Han characters, Latin words) or "jieba" (words; needs jieba)
+    zh_segmenter: str = "char"
     en_tokenizer: str = "words"  # "words" (lowercase word tokenizer) or "spacy" (spaCy's English rules)
     epochs: int = 20
     dropout: float = 0.2
@@ -73,7 +75,8 @@ def _ensemble(ngram: int, length: int) -> dict[str, object]:
             "@architectures": "spacy.Tok2Vec.v2",
             "embed": {"@architectures": "spacy.MultiHashEmbed.v2", "width": width,
                       "rows": [2000, 2000, 500, 1000, 500],
-                      "attrs": ["NORM", "LOWER", "PREFIX", "SUFFIX", "SHAPE"], "include_static_vectors": False},
+                      "attrs": ["NORM", "LOWER", "PREFIX", "SUFFIX", "SHAPE"],
+                      "include_static_vectors": False},
             "encode": {"@architectures": "spacy.MaxoutWindowEncoder.v2", "width": width, "window_size": 1,
                        "maxout_pieces": 3, "depth": 2},
         },
@@ -108,7 +111,8 @@ def build_pipeline(lang: str, spec: ModelSpec) -> Language:
         nlp = spacy.blank(lang, config={"nlp": {"tokenizer": {"@tokenizers": tokenize.NAME}}})
     else:
         nlp = spacy.blank(lang)
-    extra: dict[str, object] = {"ngram_min": spec.ngram_min_zh} if lang == "zh" and spec.ngram_min_zh != 1 else {}
+    extra: dict[str,
+                object] = {"ngram_min": spec.ngram_min_zh} if lang == "zh" and spec.ngram_min_zh != 1 else {}
     if spec.counts != "log":
         extra["counts"] = spec.counts
     model = ARCHITECTURES[spec.arch](spec.ngram(lang), spec.length, **extra)
@@ -133,7 +137,7 @@ def train_language(lang: str, examples: Sequence[Example], spec: ModelSpec = DEF
     data = [(nlp.make_doc(model_text(e.subject, e.body, spec.normalize)),
              [float(label == e.label) for label in LABELS], spec.real_weight if e.group else 1.0)
             for e in examples for _ in range(spec.boundary_copies if e.boundary else 1)]
-    optimizer = nlp.initialize(lambda: [SpacyExample.from_dict(d, {"cats": dict(zip(LABELS, t))})
+    optimizer = nlp.initialize(lambda: [SpacyExample.from_dict(d, {"cats": dict(zip(LABELS, t, strict=True))})
                                         for d, t, _ in data])
     optimizer.learn_rate = spec.learn_rate
     optimizer.L2 = spec.l2
@@ -168,7 +172,8 @@ def corpus_digest(examples: Sequence[Example], spec: ModelSpec) -> str:
 
 def real_digest(examples: Sequence[Example]) -> str:
     """A short digest of the real texts (those with a source group) among EXAMPLES, in a fixed order."""
-    rows = sorted(json.dumps([e.group, e.subject, e.body, e.label], ensure_ascii=False) for e in examples if e.group)
+    rows = sorted(json.dumps([e.group, e.subject, e.body, e.label],
+                             ensure_ascii=False) for e in examples if e.group)
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:10]
 
 
@@ -189,7 +194,8 @@ def _probs(nlp: Language, examples: Sequence[Example], spec: ModelSpec) -> list[
 
 
 def calibration_folds(examples: Sequence[Example], max_folds: int = MAX_CALIBRATION_FOLDS) -> list[list[str]]:
-    """The source groups of EXAMPLES' real texts as folds: one each, the two smallest merged until MAX_FOLDS remain."""
+    """The source groups of EXAMPLES' real texts as folds: one each, the two smallest merged until MAX_FOLDS
+    remain."""
     sizes: dict[str, int] = {}
     for e in examples:
         if e.group:
@@ -202,8 +208,10 @@ def calibration_folds(examples: Sequence[Example], max_folds: int = MAX_CALIBRAT
     return [groups for groups, _ in sorted(folds)]
 
 
-def _out_of_fold(lang: str, examples: Sequence[Example], spec: ModelSpec) -> tuple[list[list[float]], list[int]]:
-    """Probabilities for every real text of EXAMPLES from a model trained without its fold, and their gold labels."""
+def _out_of_fold(lang: str, examples: Sequence[Example], spec: ModelSpec) -> tuple[list[list[float]],
+                                                                                   list[int]]:
+    """Probabilities for every real text of EXAMPLES from a model trained without its fold, and their gold
+    labels."""
     folds = calibration_folds(examples)
     if len(folds) < 2:
         return [], []
@@ -245,7 +253,8 @@ def train_version(examples: Sequence[Example], dev: Sequence[Example], out_dir: 
         gold = [LABELS.index(e.label) for e in held_out] + oof_gold
         temperatures[lang] = fit_temperature(probs + oof, gold) if gold else 1.0
         if oof:
-            # What `intake train`'s guard compares: macro-F1 on real texts from sources the model did not learn.
+            # What `intake train`'s guard compares: macro-F1 on real texts from sources the model did not
+            # learn.
             real = [e for e in subset if e.group]
             guesses = [LABELS[max(range(len(LABELS)), key=row.__getitem__)] for row in oof]
             real_dev[lang] = {"macro_f1": round(score([LABELS[g] for g in oof_gold], guesses).macro_f1, 4),

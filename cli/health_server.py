@@ -1,5 +1,5 @@
-"""The worker's health endpoints on worker.health_address: /healthz (the process answers) and /readyz (database
-reachable and migrated, model loaded), served by the standard library in a thread of their own."""
+"""The worker's health endpoints on worker.health_address: /healthz (the process answers) and /readyz
+(database reachable and migrated, model loaded), served by the standard library in a thread of their own."""
 from __future__ import annotations
 
 import json
@@ -62,7 +62,8 @@ def start_health_server(address: str, ready: Readiness) -> HealthServer:
     try:
         server = HealthServer(host.strip("[]"), int(port), ready)
     except OSError as exc:
-        raise ConfigError(f"worker.health_address: cannot listen on {address}: {exc.strerror or exc}") from None
+        raise ConfigError(f"worker.health_address: cannot listen on {address}: "
+                          f"{exc.strerror or exc}") from None
     return server.start()
 
 

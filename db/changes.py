@@ -5,8 +5,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from db.models import Item, Message
 from db.events import APPROVED, REJECTED, add_event
+from db.models import Item, Message
 
 
 def record_decision(session: Session, item: Item, decision: str, actor: str, now: datetime,

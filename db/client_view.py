@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Contact, Event, Item, Message, OutboxMail, Survey
 from db.events import ACK_SUPPRESSED, SURVEY_CANCELLED, add_event
+from db.models import Contact, Event, Item, Message, OutboxMail, Survey
 
 # Mail sent to the client that their view shows; notices to the team and internal mail never are.
 CLIENT_KINDS = ("acknowledgment", "reply", "assessment", "update")
@@ -42,7 +42,8 @@ def survey_of(session: Session, item_id: int) -> Survey | None:
 
 
 def cancel_pending_survey(session: Session, item_id: int, now: datetime) -> bool:
-    """Cancels ITEM_ID's survey when it is still waiting in the outbox (the client wrote again); whether it was."""
+    """Cancels ITEM_ID's survey when it is still waiting in the outbox (the client wrote again); whether it
+    was."""
     return bool(cancel_pending_surveys(session, [item_id], now))
 
 

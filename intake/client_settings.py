@@ -11,13 +11,14 @@ from responders.links import SurveyLinks
 
 
 def client_mail_settings(cfg: Config, factory: sessionmaker[Session] | None = None) -> ClientMailSettings:
-    """CFG's client-mail settings. With FACTORY the survey links can be signed: with surveys.secret_key_*, else
-    with a key made once and kept in the database (so links outlive restarts and work on every host)."""
+    """CFG's client-mail settings. With FACTORY the survey links can be signed: with surveys.secret_key_*,
+    else with a key made once and kept in the database (so links outlive restarts and work on every host)."""
     links = None
     if cfg.surveys.enabled and factory is not None:
         key = cfg.surveys.secret_key.read("surveys.secret_key")
         if key is not None and len(key) < 32:
-            raise ConfigError("surveys.secret_key: the key must be at least 32 characters (try `openssl rand -hex 32`)")
+            raise ConfigError("surveys.secret_key: the key must be at least 32 characters (try `openssl rand "
+                              "-hex 32`)")
         if key is None:
             from db.signing_keys import stored_key
 

@@ -14,9 +14,9 @@ from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, updat
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.claims import claimant_gone
+from db.events import ACKNOWLEDGED, DELIVERY_FAILED, SYSTEM, add_event
 from db.models import Event, Item, OutboxMail
 from db.types import utcnow
-from db.events import ACKNOWLEDGED, DELIVERY_FAILED, SYSTEM, add_event
 
 log = logging.getLogger("responders.sender")
 
@@ -74,12 +74,14 @@ def connect(settings: SmtpSettings) -> smtplib.SMTP:
 
 
 def release_dead_claims(session: Session, worker: str, now: datetime) -> list[str]:
-    """Frees the claims of crashed workers on this host, so their mail goes out now, not when the claims run out."""
+    """Frees the claims of crashed workers on this host, so their mail goes out now, not when the claims run
+    out."""
     owners = session.scalars(select(OutboxMail.claimed_by).distinct().where(
         OutboxMail.status == "pending", OutboxMail.claimed_until >= now))
     dead = [o for o in owners if claimant_gone(o, worker)]
     if dead:
-        session.execute(update(OutboxMail).where(OutboxMail.status == "pending", OutboxMail.claimed_by.in_(dead))
+        session.execute(update(OutboxMail).where(OutboxMail.status == "pending",
+                                                 OutboxMail.claimed_by.in_(dead))
                         .values(claimed_until=None))
         log.warning("event=claims_released workers=%s", ",".join(dead))
     return dead
@@ -113,10 +115,12 @@ def claim(session: Session, worker: str, now: datetime, limit: int = BATCH) -> l
         update(OutboxMail).where(OutboxMail.id.in_(ids))
         .values(claimed_by=worker, claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
     )
-    # Only what sending needs, as plain rows: loading the rows and their items as objects cost more than the send.
+    # Only what sending needs, as plain rows: loading the rows and their items as objects cost more than the
+    # send.
     return [Claimed(*row) for row in session.execute(
         select(OutboxMail.id, OutboxMail.from_address, OutboxMail.to_address, OutboxMail.raw, Item.ref)
-        .outerjoin(Item, OutboxMail.item_id == Item.id).where(OutboxMail.id.in_(ids)).order_by(OutboxMail.id))]
+        .outerjoin(Item,
+                   OutboxMail.item_id == Item.id).where(OutboxMail.id.in_(ids)).order_by(OutboxMail.id))]
 
 
 
@@ -125,7 +129,8 @@ _HANDED = (update(OutboxMail).where(OutboxMail.id == bindparam("row_id"))
            .values(status=HANDED, sent_at=bindparam("now")))
 _ACKNOWLEDGED = (update(Item).where(Item.id == bindparam("item_id"), Item.acknowledged_at.is_(None))
                  .values(acknowledged_at=bindparam("now")))
-_ACK_EVENT = insert(Event).values(item_id=bindparam("item_id"), kind=ACKNOWLEDGED, created_at=bindparam("now"),
+_ACK_EVENT = insert(Event).values(item_id=bindparam("item_id"), kind=ACKNOWLEDGED,
+                                  created_at=bindparam("now"),
                                   actor=SYSTEM, data=bindparam("data"))
 
 
@@ -141,8 +146,8 @@ def _mark_handed(conn: Connection, row_id: int, now: datetime) -> None:
 
 
 def book_handed(engine: Engine, ids: list[int]) -> int:
-    """Books the rows among IDS that were handed to the SMTP server: sent, and for an acknowledgment its item's
-    acknowledgment time and event; in one transaction. A row is booked once, whoever books it."""
+    """Books the rows among IDS that were handed to the SMTP server: sent, and for an acknowledgment its
+    item's acknowledgment time and event; in one transaction. A row is booked once, whoever books it."""
     if not ids:
         return 0
     with engine.begin() as conn:
@@ -151,7 +156,8 @@ def book_handed(engine: Engine, ids: list[int]) -> int:
             .values(status="sent", claimed_until=None, attempts=OutboxMail.attempts + 1)
             .returning(OutboxMail.item_id, OutboxMail.kind, OutboxMail.message_id, OutboxMail.to_address,
                        OutboxMail.sent_at)).all()
-        acks = [{"item_id": r.item_id, "now": r.sent_at, "data": {"message_id": r.message_id, "to": r.to_address}}
+        acks = [{"item_id": r.item_id, "now": r.sent_at, "data": {"message_id": r.message_id,
+                                                                  "to": r.to_address}}
                 for r in done if r.item_id is not None and r.kind == "acknowledgment"]
         if acks:
             conn.execute(_ACKNOWLEDGED, [{"item_id": a["item_id"], "now": a["now"]} for a in acks])
@@ -160,8 +166,8 @@ def book_handed(engine: Engine, ids: list[int]) -> int:
 
 
 def book_left_over(engine: Engine, worker: str, now: datetime) -> int:
-    """Books rows handed to the SMTP server by a drain that stopped before booking them (a crash): this worker's,
-    those of dead processes on this host, and those whose claim ran out."""
+    """Books rows handed to the SMTP server by a drain that stopped before booking them (a crash): this
+    worker's, those of dead processes on this host, and those whose claim ran out."""
     with engine.connect() as conn:
         rows = conn.execute(select(OutboxMail.id, OutboxMail.claimed_by, OutboxMail.claimed_until)
                             .where(OutboxMail.status == HANDED)).all()
@@ -169,7 +175,8 @@ def book_left_over(engine: Engine, worker: str, now: datetime) -> int:
            or r.claimed_until is None or r.claimed_until < now]
     booked = book_handed(engine, ids)
     if booked:
-        log.warning("event=sent_mail_booked count=%d detail=\"handed to SMTP before a stop, booked now\"", booked)
+        log.warning("event=sent_mail_booked count=%d detail=\"handed to SMTP before a stop, booked now\"",
+                    booked)
     return booked
 
 
@@ -183,7 +190,8 @@ def _mark_failed(session: Session, row_id: int, error: str, now: datetime, max_a
     if permanent or row.attempts >= max_attempts:
         row.status = "failed"
         if row.item_id is not None:
-            add_event(session, row.item_id, DELIVERY_FAILED, now, {"to": row.to_address, "error": row.last_error})
+            add_event(session, row.item_id, DELIVERY_FAILED, now,
+                      {"to": row.to_address, "error": row.last_error})
         return "failed"
     row.next_attempt_at = now + backoff(row.attempts)
     return "retry"
@@ -246,7 +254,8 @@ def drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str,
             link.close()
 
 
-def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str, link: SmtpLink) -> DrainResult:
+def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str,
+           link: SmtpLink) -> DrainResult:
     result = DrainResult()
     engine = factory.kw["bind"]
     with factory.begin() as session:
@@ -271,18 +280,20 @@ def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str, 
                     conn.sendmail(sender, [to], raw)
                 except smtplib.SMTPRecipientsRefused as exc:
                     code = next(iter(exc.recipients.values()))[0]
-                    outcome = _record_failure(factory, row_id, str(exc), settings, permanent=500 <= code < 600)
+                    outcome = _record_failure(factory, row_id, str(exc), settings,
+                                              permanent=500 <= code < 600)
                     result.failed += outcome == "failed"
                     result.retried += outcome == "retry"
                     continue
                 except smtplib.SMTPResponseException as exc:
-                    outcome = _record_failure(factory, row_id, f"{exc.smtp_code} {exc.smtp_error!r}", settings,
+                    outcome = _record_failure(factory, row_id, f"{exc.smtp_code} {exc.smtp_error!r}",
+                                              settings,
                                               permanent=500 <= exc.smtp_code < 600)
                     result.failed += outcome == "failed"
                     result.retried += outcome == "retry"
                     continue
-                # Recorded at once, each in its own short transaction, so that after a crash at most the message
-                # in flight is sent again; the rest of the booking is done once for the batch.
+                # Recorded at once, each in its own short transaction, so that after a crash at most the
+                # message in flight is sent again; the rest of the booking is done once for the batch.
                 with engine.begin() as db:
                     _mark_handed(db, row_id, utcnow())
                 handed.append(row_id)

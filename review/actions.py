@@ -1,4 +1,5 @@
-"""What a PM does to an item: assign, move through the workflow, note, reply, assess and send a change request."""
+"""What a PM does to an item: assign, move through the workflow, note, reply, assess and send a change
+request."""
 from __future__ import annotations
 
 import logging
@@ -11,12 +12,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from db.changes import record_decision
+from db.events import (
+    ASSESSED,
+    ASSESSMENT_SENT,
+    ASSIGNED,
+    FOLLOW_UP,
+    NOTE,
+    REPLIED,
+    STATUS_CHANGED,
+    STATUS_LINK_CREATED,
+    STATUS_LINK_REVOKED,
+    add_event,
+)
 from db.models import ChangeAssessment, Contact, Item, User
 from db.status_links import new_link, revoke_links
 from db.types import utcnow
 from db.workflow import ALL_STATUSES, DONE, WorkflowError, check_move, next_statuses
-from db.events import (ASSESSED, ASSESSMENT_SENT, ASSIGNED, FOLLOW_UP, NOTE, REPLIED, STATUS_CHANGED, STATUS_LINK_CREATED,
-                       STATUS_LINK_REVOKED, add_event)
 from responders.alerts import Alerts, enqueue_alert
 from responders.client_mail import ClientMailSettings, item_moved, link_for
 from responders.compose import AckRequest, Assessment, build_assessment, build_reply
@@ -63,7 +74,8 @@ class Outgoing:
 def _act(factory: sessionmaker[Session], viewer: Viewer, ref: str, do: Callable[[Session, Item], T]) -> T:
     with factory.begin() as session:
         item = lock_item(session, ref, viewer.item_filter(),
-                         selectinload(Item.contact).selectinload(Contact.organization), selectinload(Item.assessment))
+                         selectinload(Item.contact).selectinload(Contact.organization),
+                         selectinload(Item.assessment))
         if item is None:
             raise NotFound(ref)
         return do(session, item)
@@ -179,14 +191,16 @@ def _copies(people: ThreadPeople, asked: Sequence[str]) -> tuple[str, ...]:
         if not address:
             continue
         if address.lower() not in offered:
-            raise ActionError(N_("copy: %(address)s is not a participant of this thread"), address=shown(address))
+            raise ActionError(N_("copy: %(address)s is not a participant of this thread"),
+                              address=shown(address))
         chosen.setdefault(address.lower(), offered[address.lower()])
     return tuple(chosen.values())
 
 
 def _thread_request(session: Session, item: Item, out: Outgoing, cc: Sequence[str] = ()) -> AckRequest:
     """Where a message in ITEM's thread goes: to the item's contact, copied to the participants in CC; it
-    answers the latest message from a participant. Never to whoever wrote last: anyone can write into a thread."""
+    answers the latest message from a participant. Never to whoever wrote last: anyone can write into a
+    thread."""
     to_address = item.contact.email if item.contact else ""
     if deliverable(to_address) is None:
         raise ActionError(N_("reply: the client has no address we can send to (missing, invalid or not plain "
@@ -209,8 +223,8 @@ def _with_link(session: Session, item: Item, req: AckRequest, out: Outgoing, vie
 
 def reply(factory: sessionmaker[Session], viewer: Viewer, ref: str, text: str, out: Outgoing,
           cc: Sequence[str] = ()) -> str:
-    """Puts the PM's reply to the client in the outbox, threaded, copied to the participants in CC (each must be
-    one of the thread's, see review.participants); returns its Message-ID."""
+    """Puts the PM's reply to the client in the outbox, threaded, copied to the participants in CC (each must
+    be one of the thread's, see review.participants); returns its Message-ID."""
     text = _text(text, "reply")
 
     def do(session: Session, item: Item) -> str:
@@ -251,15 +265,16 @@ def save_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, sc
 
 def send_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, out: Outgoing,
                     cc: Sequence[str] = ()) -> str:
-    """Emails the assessment to the client for approval, copied to the participants in CC; the item then awaits
-    the client's answer."""
+    """Emails the assessment to the client for approval, copied to the participants in CC; the item then
+    awaits the client's answer."""
     def do(session: Session, item: Item) -> str:
         a = item.assessment
         if item.status != "impact_assessed" or a is None:
             raise ActionError(N_("assessment: assess the change request first"))
         req = _with_link(session, item, _thread_request(session, item, out, cc), out, viewer)
         now = utcnow()
-        msg = build_assessment(req, Assessment(a.scope, a.cost, a.schedule), out.from_address, out.team_for(req.lang),
+        msg = build_assessment(req, Assessment(a.scope, a.cost, a.schedule), out.from_address,
+                               out.team_for(req.lang),
                                now)
         mail = enqueue(session, item, msg, "assessment", req, now, sender_name=viewer.name)
         a.sent_at, a.sent_message_id = now, mail.message_id
@@ -271,9 +286,10 @@ def send_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, ou
     return _act(factory, viewer, ref, do)
 
 
-def new_status_link(factory: sessionmaker[Session], viewer: Viewer, ref: str, base_url: str) -> tuple[str, int]:
-    """Revokes every status link of the item and makes a new one; returns its address (shown once: only its hash
-    is kept) and how many links were revoked."""
+def new_status_link(factory: sessionmaker[Session], viewer: Viewer, ref: str,
+                    base_url: str) -> tuple[str, int]:
+    """Revokes every status link of the item and makes a new one; returns its address (shown once: only its
+    hash is kept) and how many links were revoked."""
     def do(session: Session, item: Item) -> tuple[str, int]:
         now = utcnow()
         revoked = revoke_links(session, item.id, now)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.events import CONFIRMED, CORRECTED, add_event
 from db.types import utcnow
 from db.workflow import status_for_category
-from db.events import CONFIRMED, CORRECTED, add_event
 from responders.client_mail import ClientMailSettings, send_update, told_category
 from review.queries import lock_item
 
@@ -29,8 +29,8 @@ class Correction:
 def correct_category(factory: sessionmaker[Session], ref: str, category: str, actor: str,
                      scope: ColumnElement[bool] | None = None,
                      client: ClientMailSettings | None = None) -> Correction | None:
-    """Sets the category of the item REF (already validated) in one transaction, as ACTOR; with CLIENT, a client
-    whose acknowledgment named the old category is told the new one.
+    """Sets the category of the item REF (already validated) in one transaction, as ACTOR; with CLIENT, a
+    client whose acknowledgment named the old category is told the new one.
 
     None when there is no such item within SCOPE (the viewer's limit).
     """

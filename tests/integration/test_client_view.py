@@ -1,5 +1,6 @@
-"""The client's side, end to end: mail in over real Dovecot, the acknowledgment's status link, the PM resolving
-the item, the update and the delayed survey over the SMTP sink, one-click ratings, and the CSAT figures."""
+"""The client's side, end to end: mail in over real Dovecot, the acknowledgment's status link, the PM
+resolving the item, the update and the delayed survey over the SMTP sink, one-click ratings, and the CSAT
+figures."""
 from __future__ import annotations
 
 import json
@@ -95,7 +96,8 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
     zh_token = STATUS_LINK.search(text_of(acks["<zh-1@client.example>"].raw)).group(1)
     en_token = STATUS_LINK.search(text_of(acks["<en-2@client.example>"].raw)).group(1)
     assert len(zh_token) >= 40 and zh_token != en_token
-    assert f"{PUBLIC}/s/{zh_token}" in parse(acks["<zh-1@client.example>"].raw).get_body(("html",)).get_content()
+    assert (f"{PUBLIC}/s/{zh_token}" in parse(acks["<zh-1@client.example>"].raw).get_body(("html",))
+            .get_content())
 
     app, factory, engine = web_app(cfg)
     with factory() as s:
@@ -108,7 +110,8 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
     pm = pm_client(app, factory)
     assert post_form(pm, f"/items/{zh_ref}/note", text=NOTE).status_code == 303
     with factory.begin() as s:  # the item is Mei's
-        s.get(Item, zh_item.id).assignee_id = s.scalar(select(User.id).where(User.email == "mei@team.example"))
+        s.get(Item,
+              zh_item.id).assignee_id = s.scalar(select(User.id).where(User.email == "mei@team.example"))
 
     # The link shows the item without signing in, in the client's language, without internal notes.
     visitor = TestClient(app)
@@ -135,7 +138,8 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
         assert answer.status_code == 404 and zh_ref not in answer.text
 
     # A PM's "new link" revokes the old one: it answers 404 at once; the new one works.
-    api = TestClient(app, headers={"authorization": "Bearer " + add_user(factory, "lead@team.example", "admin")})
+    api = TestClient(app, headers={"authorization": "Bearer " + add_user(factory, "lead@team.example",
+                                                                         "admin")})
     made = api.post(f"/api/items/{en_ref}/status-link")
     assert made.status_code == 201 and made.json()["revoked"] == 1
     assert visitor.get(f"/s/{en_token}").status_code == 404
@@ -171,18 +175,21 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
     survey_msg = parse(survey_mail.raw)
     assert zh_ref in survey_msg["Subject"] and survey_msg["Auto-Submitted"] == "auto-generated"
     assert str(survey_msg["List-Unsubscribe"]).strip().startswith(f"<{PUBLIC}/r/")
-    links = dict(re.findall(r"^\s+(\d)\S*\s+" + re.escape(PUBLIC) + r"(/r/\S+)$", text_of(survey_mail.raw), re.M))
+    links = dict(re.findall(r"^\s+(\d)\S*\s+" + re.escape(PUBLIC) + r"(/r/\S+)$", text_of(survey_mail.raw),
+                            re.M))
     assert sorted(links) == ["1", "2", "3", "4", "5"]
 
     # A click on "2" records the rating, flags the item and tells its assignee.
     rated = visitor.get(links["2"])
-    assert rated.status_code == 200 and "2" in rated.text and rated.headers["x-robots-tag"].startswith("noindex")
+    assert (rated.status_code == 200 and "2" in rated.text
+            and rated.headers["x-robots-tag"].startswith("noindex"))
     with factory() as s:
         item = s.scalar(select(Item).where(Item.ref == zh_ref))
         assert s.scalar(select(Survey.rating)) == 2 and item.follow_up
         negative = s.scalar(select(Event).where(Event.kind == "csat_negative"))
         assert negative is not None and negative.data["to"] == ["mei@team.example"]
-        assert s.scalar(select(OutboxMail.to_address).where(OutboxMail.kind == "csat_alert")) == "mei@team.example"
+        assert s.scalar(select(OutboxMail.to_address)
+                        .where(OutboxMail.kind == "csat_alert")) == "mei@team.example"
     intake(cfg, "run", "--once")
     alert = smtp_sink.wait_for(before + 3)[-1]
     assert alert.rcpt_tos == ["mei@team.example"] and zh_ref in parse(alert.raw)["Subject"]
@@ -195,7 +202,8 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
 
     # A comment is kept with the rating.
     token = links["4"].split("/")[2]
-    saved = visitor.post(f"/r/{token}/comment", data={"comment": "修复得很快，谢谢！"}, follow_redirects=False)
+    saved = visitor.post(f"/r/{token}/comment", data={"comment": "修复得很快，谢谢！"},
+                         follow_redirects=False)
     assert saved.status_code == 303
     assert "修复得很快" in visitor.get(saved.headers["location"]).text
 
@@ -218,7 +226,8 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
     engine.dispose()
 
 
-def test_a_survey_waits_and_is_cancelled_when_the_client_writes_again(sqlite_url, dovecot, smtp_sink, config_for):
+def test_a_survey_waits_and_is_cancelled_when_the_client_writes_again(sqlite_url, dovecot, smtp_sink,
+                                                                      config_for):
     cfg = config(config_for, sqlite_url, delay=60)
     dovecot.deliver("support", bytes(client_email(
         3, "How do I export invoices?", "Where can I export all invoices of last year as CSV?", "en",
@@ -251,8 +260,10 @@ def test_a_survey_waits_and_is_cancelled_when_the_client_writes_again(sqlite_url
         survey = s.scalar(select(Survey))
         assert survey.status == "cancelled"
         assert s.get(OutboxMail, survey.outbox_id).status == "cancelled"
-        assert s.scalar(select(Event.data).where(Event.kind == "survey_cancelled")) == {"reason": "client_wrote"}
-    assert not [m for m in smtp_sink.messages[sent_before:] if "How did we do" in str(parse(m.raw)["Subject"])]
+        assert s.scalar(select(Event.data)
+                        .where(Event.kind == "survey_cancelled")) == {"reason": "client_wrote"}
+    assert not [m for m in smtp_sink.messages[sent_before:]
+                if "How did we do" in str(parse(m.raw)["Subject"])]
 
     # The client unsubscribes from an earlier survey link: the next update is withheld, and said so.
     settings = client_mail_settings(load_config(cfg), factory)
@@ -265,7 +276,8 @@ def test_a_survey_waits_and_is_cancelled_when_the_client_writes_again(sqlite_url
     before = len(smtp_sink.messages)
     assert post_form(pm, f"/items/{ref}/status", status="answered").status_code == 303
     with factory() as s:
-        assert s.scalar(select(Event.data).where(Event.kind == "update_withheld").order_by(Event.id.desc())) == \
+        assert s.scalar(select(Event.data).where(Event.kind == "update_withheld")
+                        .order_by(Event.id.desc())) == \
             {"status": "answered", "reason": "opted_out"}
         assert s.scalar(select(Survey.status)) == "suppressed"
     assert len(smtp_sink.messages) == before

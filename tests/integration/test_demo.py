@@ -1,4 +1,5 @@
-"""The demo: a second run reuses what the first took in and says so; a taken web port is an error with a hint."""
+"""The demo: a second run reuses what the first took in and says so; a taken web port is an error with a
+hint."""
 from __future__ import annotations
 
 import json

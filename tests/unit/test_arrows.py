@@ -31,7 +31,8 @@ def arrow_table() -> dict[str, set[str] | None]:
         m = re.fullmatch(r"\| `(\w+)/` \| (.+) \|", line.strip())
         if m:
             allowed = m.group(2)
-            table[m.group(1)] = None if allowed.startswith("everything") else set(re.findall(r"`(\w+)`", allowed))
+            table[m.group(1)] = (None if allowed.startswith("everything")
+                                 else set(re.findall(r"`(\w+)`", allowed)))
     return table
 
 

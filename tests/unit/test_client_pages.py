@@ -1,4 +1,5 @@
-"""The clients' status and survey pages over HTTP: what they show and hide, 404s, the rate limit, opting out."""
+"""The clients' status and survey pages over HTTP: what they show and hide, 404s, the rate limit, opting
+out."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -28,7 +29,8 @@ def item_link(factory):
     with factory.begin() as s:
         acme, globex = two_clients(s)
         one = add_item(s, 1, subject="Export <b>fails</b>", body="Exporting 2,000 rows gives error 500.")
-        two = add_item(s, 2, email="bo@globex.example", subject="Globex invoice question", category="question")
+        two = add_item(s, 2, email="bo@globex.example", subject="Globex invoice question",
+                       category="question")
         s.add(Event(item_id=one.id, kind="note", actor="mei@team.example", data={"text": "SECRET NOTE"}))
         return new_link(s, one.id, utcnow()), new_link(s, two.id, utcnow())
 
@@ -45,7 +47,8 @@ def test_the_status_page_shows_the_item_and_nothing_internal(factory, item_link)
         assert "CI-000001" in page.text and "Export &lt;b&gt;fails&lt;/b&gt;" in page.text
         assert "Exporting 2,000 rows" in page.text
         assert "SECRET NOTE" not in page.text and "CI-000002" not in page.text and "spacy" not in page.text
-        assert page.headers["x-robots-tag"] == "noindex, nofollow" and page.headers["cache-control"] == "no-store"
+        assert (page.headers["x-robots-tag"] == "noindex, nofollow"
+                and page.headers["cache-control"] == "no-store")
         assert "<script" not in page.text
         second = c.get(f"/s/{other}")
         assert "CI-000002" in second.text and "CI-000001" not in second.text

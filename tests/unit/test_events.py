@@ -24,7 +24,8 @@ def test_every_named_kind_is_known_and_distinct():
 
 def test_a_row_and_an_event_carry_the_same_values():
     row = events.event_row(7, events.NOTE, NOW, {"text": "hello"})
-    assert row == {"item_id": 7, "kind": "note", "actor": "system", "created_at": NOW, "data": {"text": "hello"}}
+    assert row == {"item_id": 7, "kind": "note", "actor": "system", "created_at": NOW,
+                   "data": {"text": "hello"}}
     assert events.event_row(7, events.CSAT_RATED, NOW, actor="client")["data"] == {}
 
     class Recorder:

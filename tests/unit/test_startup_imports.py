@@ -1,4 +1,5 @@
-"""Commands that do not classify start without spaCy; the worker imports it only in its model-loading thread."""
+"""Commands that do not classify start without spaCy; the worker imports it only in its model-loading
+thread."""
 from __future__ import annotations
 
 import os
