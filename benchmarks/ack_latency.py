@@ -1,6 +1,7 @@
 """Measures delivery into the mailbox -> acknowledgment arriving at the SMTP server, `intake run` on IDLE.
 
-Two modes: one email at a time (default), or a steady load (`--rate 50 --seconds 60`) delivered over Dovecot's LMTP.
+Two modes: one email at a time (default), or a steady load (`--rate 50 --seconds 60`) delivered over Dovecot's
+LMTP.
 """
 from __future__ import annotations
 
@@ -55,19 +56,22 @@ def steady(r: Rig, rate: float, seconds: float, seed: int, settle: float) -> str
         lines.append(f"p50 in the first tenth of the run {percentile(by_order[:tenth], 0.5):.2f}s, "
                      f"in the last tenth {percentile(by_order[-tenth:], 0.5):.2f}s")
         span = max(acks.values()) - min(delivered.values())
-        lines.append(f"worker throughput: {len(acks) / span:.1f} emails/s from the first delivery to the last "
-                     f"acknowledgment ({span:.1f}s)")
+        lines.append(f"worker throughput: {len(acks) / span:.1f} emails/s from the first delivery to the "
+                     f"last acknowledgment ({span:.1f}s)")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=20, help="emails delivered one at a time")
-    parser.add_argument("--rate", type=float, help="steady load: emails per second over LMTP (instead of one by one)")
+    parser.add_argument("--rate", type=float,
+                        help="steady load: emails per second over LMTP (instead of one by one)")
     parser.add_argument("--seconds", type=float, default=60, help="steady load: how long to deliver")
-    parser.add_argument("--settle", type=float, default=600, help="steady load: longest wait for the last acks")
+    parser.add_argument("--settle", type=float, default=600,
+                        help="steady load: longest wait for the last acks")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--db", help="database URL (default: SQLite in a temp dir); PostgreSQL gets a scratch schema")
+    parser.add_argument("--db",
+                        help="database URL (default: SQLite in a temp dir); PostgreSQL gets a scratch schema")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, rig(Path(tmp), args.db, lmtp=args.rate is not None) as r:
         subprocess.run(r.intake("db", "upgrade"), check=True, capture_output=True)

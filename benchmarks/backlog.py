@@ -1,4 +1,5 @@
-"""Drains a large varied backlog with one `intake run --once`: emails/s until every acknowledgment arrived, peak RSS."""
+"""Drains a large varied backlog with one `intake run --once`: emails/s until every acknowledgment arrived,
+peak RSS."""
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,8 @@ from tests.integration.conftest import MAILBOX_USER
 
 @dataclass
 class Drain:
-    """One timed drain: seconds from process start to the last acknowledgment and to the exit, and what arrived."""
+    """One timed drain: seconds from process start to the last acknowledgment and to the exit, and what
+    arrived."""
 
     count: int
     expected: int
@@ -44,33 +46,39 @@ class Drain:
             lines.append(f"only {self.acks} of {self.expected} acknowledgments arrived")
         lines.append(f"{who}: {self.count} emails, last acknowledgment {self.done:.1f}s after process start "
                      f"(process start and model load included): {self.rate:.1f} emails/s; {self.acks} "
-                     f"acknowledgments ({self.at_sink} messages at the sink); process exited after {self.exited:.1f}s")
-        lines.append(f"{who}: peak RSS {' + '.join(f'{p:.0f}' for p in self.peaks_mib)} MiB (the worker, then the "
-                     f"processes it started); CPU {self.cpu_seconds:.1f}s "
+                     f"acknowledgments ({self.at_sink} messages at the sink); process exited after "
+                     f"{self.exited:.1f}s")
+        lines.append(f"{who}: peak RSS {' + '.join(f'{p:.0f}' for p in self.peaks_mib)} MiB (the worker, "
+                     f"then the processes it started); CPU {self.cpu_seconds:.1f}s "
                      f"({self.count / self.cpu_seconds:.1f} emails per CPU-second of that process)")
         return "\n".join(lines)
 
 
 def timed_drain(cmd: Sequence[str], sink: TimedSink, backlog: Backlog, timeout: float,
                 env: dict[str, str] | None = None) -> Drain:
-    """Runs CMD over BACKLOG (already in its mailbox), timed from process start until each new request's ack arrived."""
+    """Runs CMD over BACKLOG (already in its mailbox), timed from process start until each new request's ack
+    arrived."""
     expected = backlog.acknowledged_ids
     sink.clear()
     run = run_measured(cmd, timeout=timeout, env=env)
     # Both programs send before they exit; the wait only covers a sink still reading the last ones.
     acks = await_replies(sink, expected, timeout=10)
     done = max(acks.values(), default=run.exited) - run.started
-    return Drain(len(backlog.raws), len(expected), len(acks), len(sink.messages), done, run.exited - run.started,
+    return Drain(len(backlog.raws), len(expected), len(acks), len(sink.messages), done,
+                 run.exited - run.started,
                  run.peaks_mib, run.cpu_seconds, run.returncode, run.stderr)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=10000)
-    parser.add_argument("--db", help="database URL (default: SQLite in a temp dir); PostgreSQL gets a scratch schema")
+    parser.add_argument("--db",
+                        help="database URL (default: SQLite in a temp dir); PostgreSQL gets a scratch schema")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--attachments", type=float, default=0.10, help="share of emails with binary attachments")
-    parser.add_argument("--follow-ups", type=float, default=0.10, help="share of emails answering an earlier one")
+    parser.add_argument("--attachments", type=float, default=0.10,
+                        help="share of emails with binary attachments")
+    parser.add_argument("--follow-ups", type=float, default=0.10,
+                        help="share of emails answering an earlier one")
     parser.add_argument("--timeout", type=float, default=3600, help="longest the drain may take, in seconds")
     args = parser.parse_args(argv)
     t0 = time.monotonic()

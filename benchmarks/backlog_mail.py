@@ -1,4 +1,5 @@
-"""Builds a varied backlog: short notes to long quoted threads, binary attachments, English and Chinese, follow-ups."""
+"""Builds a varied backlog: short notes to long quoted threads, binary attachments, English and Chinese,
+follow-ups."""
 from __future__ import annotations
 
 import random
@@ -8,7 +9,8 @@ from email.message import EmailMessage
 
 from tests.mailgen import client_email, corpus_texts
 
-# Share of each size class: (name, weight); "thread" and "long" carry earlier messages quoted below the new text.
+# Share of each size class: (name, weight); "thread" and "long" carry earlier messages quoted below the new
+# text.
 SIZES = (("note", 25), ("normal", 45), ("thread", 20), ("long", 10))
 STYLES = (("plain", 60), ("html", 30), ("html-only", 10))
 ATTACHMENT_KINDS = (
@@ -33,7 +35,8 @@ FOLLOW_UP_LINES = {
 
 @dataclass
 class Backlog:
-    """The raw messages in delivery order, their Message-IDs, and which of them are new requests (acknowledged)."""
+    """The raw messages in delivery order, their Message-IDs, and which of them are new requests
+    (acknowledged)."""
 
     raws: list[bytes] = field(default_factory=list)
     message_ids: list[str] = field(default_factory=list)
@@ -45,7 +48,7 @@ class Backlog:
     @property
     def acknowledged_ids(self) -> set[str]:
         """Message-IDs that should each get one acknowledgment."""
-        return {m for m, new in zip(self.message_ids, self.new_request) if new}
+        return {m for m, new in zip(self.message_ids, self.new_request, strict=False) if new}
 
     def describe(self) -> str:
         """One line: how many, languages, attachments, follow-ups, sizes."""
@@ -54,7 +57,8 @@ class Backlog:
         return (f"{len(self.raws)} emails ({len(self.raws) - zh} en, {zh} zh), "
                 f"{self.with_attachments} with attachments, "
                 f"{self.new_request.count(False)} follow-ups; {_size(sum(sizes))} in all, size p50 "
-                f"{statistics.median(sizes) / 1024:.1f} KiB, p90 {sizes[int(0.9 * (len(sizes) - 1))] / 1024:.1f} KiB, "
+                f"{statistics.median(sizes) / 1024:.1f} KiB, p90 "
+                f"{sizes[int(0.9 * (len(sizes) - 1))] / 1024:.1f} KiB, "
                 f"max {_size(sizes[-1])}")
 
 
@@ -67,7 +71,8 @@ def _pick(rng: random.Random, weighted: tuple[tuple[str, int], ...]) -> str:
 
 
 def _quoted(rng: random.Random, texts: list[dict[str, str]], lang: str, depth: int, author: int) -> str:
-    """DEPTH earlier messages of a thread, each quoted one level deeper under a reply header; AUTHOR wrote the first."""
+    """DEPTH earlier messages of a thread, each quoted one level deeper under a reply header; AUTHOR wrote the
+    first."""
     parts = []
     for level in range(1, depth + 1):
         t = rng.choice(texts)
@@ -91,12 +96,14 @@ def _attach(rng: random.Random, m: EmailMessage, n: int, lang: str) -> None:
 
 
 def build_backlog(count: int, seed: int = 1, attachments: float = 0.10, follow_ups: float = 0.10) -> Backlog:
-    """COUNT client emails; an ATTACHMENTS share carries binary files, a FOLLOW_UPS share answers earlier ones."""
+    """COUNT client emails; an ATTACHMENTS share carries binary files, a FOLLOW_UPS share answers earlier
+    ones."""
     rng = random.Random(seed)
     texts = corpus_texts("train")
     by_lang = {lang: [t for t in texts if t["lang"] == lang] for lang in ("en", "zh")}
     out = Backlog(chunk=max(50, min(500, count // 10)))
-    # Follow-ups need an original at least one chunk earlier; the share is taken over the messages that can have one.
+    # Follow-ups need an original at least one chunk earlier; the share is taken over the messages that can
+    # have one.
     eligible = max(1, count - out.chunk)
     p_follow = min(1.0, follow_ups * count / eligible)
     originals: list[int] = []
@@ -112,7 +119,8 @@ def build_backlog(count: int, seed: int = 1, attachments: float = 0.10, follow_u
                     + _quoted(rng, [{"subject": subject, "body": body0}], lang, 1, follow_target))
             first_id = out.message_ids[follow_target]
             m = client_email(follow_target, "Re: " + subject, body, lang, _pick(rng, STYLES), domain=domain,
-                             msgid=f"<f{i}.{seed}.{follow_target}@{domain}>", In_Reply_To=first_id, References=first_id)
+                             msgid=f"<f{i}.{seed}.{follow_target}@{domain}>", In_Reply_To=first_id,
+                             References=first_id)
         else:
             t = texts[rng.randrange(len(texts))]
             lang, subject, body = t["lang"], t["subject"], t["body"]
@@ -125,7 +133,8 @@ def build_backlog(count: int, seed: int = 1, attachments: float = 0.10, follow_u
                 depth = rng.randint(2, 6) if size == "thread" else rng.randint(10, 25)
                 body = body + "\n\n" + _quoted(rng, by_lang[lang], lang, depth, i + 1)
             domain = f"c{i % 37}.example"
-            m = client_email(i, subject, body, lang, _pick(rng, STYLES), domain=domain, msgid=f"<m{i}.{seed}@{domain}>")
+            m = client_email(i, subject, body, lang, _pick(rng, STYLES), domain=domain,
+                             msgid=f"<m{i}.{seed}@{domain}>")
             subjects[i] = (subject, body.split("\n\n")[0], lang, domain)
             originals.append(i)
         if rng.random() < attachments:

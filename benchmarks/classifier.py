@@ -70,7 +70,8 @@ def main() -> None:
           f"{_speed(clf.predict_many, batch):6.0f} emails/s  size {size:.1f} MB  "
           f"load {float(load[1]):.2f}s (+ import spaCy {float(load[0]):.2f}s)")
     print(f"  threshold {args.threshold}: {ev.overall.flagged_share:.1%} flagged for review, "
-          f"accuracy of the rest {ev.overall.unflagged_accuracy:.3f}; accuracy overall {ev.overall.accuracy:.3f}; "
+          f"accuracy of the rest {ev.overall.unflagged_accuracy:.3f}; accuracy overall "
+          f"{ev.overall.accuracy:.3f}; "
           f"calibration error {ev.overall.ece:.3f}")
 
     start = time.perf_counter()
@@ -88,7 +89,8 @@ def main() -> None:
 
 
 def real_test(clf: Classifier, threshold: float) -> None:
-    """The model on the real texts' test split: per language, then per source (issue trackers by hash group)."""
+    """The model on the real texts' test split: per language, then per source (issue trackers by hash
+    group)."""
     real = read_real("test")
     preds = clf.predict_many([(e.subject, e.body) for e in real])
     print(f"real-text test split: {len(real)} texts")
@@ -108,8 +110,10 @@ def real_test(clf: Classifier, threshold: float) -> None:
                   f"threshold {threshold}: {s.flagged_share:5.1%} flagged, accuracy of the rest "
                   f"{s.unflagged_accuracy:.3f}")
         odd = [preds[i].unusual for i in idx if preds[i].unusual]
-        print(f"  {lang} unusual text: {len(odd)} ({', '.join(f'{odd.count(w)} {w}' for w in sorted(set(odd)))}), "
-              f"{sum(real[i].label == preds[i].label for i in idx if preds[i].unusual)} of them classified right")
+        print(f"  {lang} unusual text: {len(odd)} "
+              f"({', '.join(f'{odd.count(w)} {w}' for w in sorted(set(odd)))}), "
+              f"{sum(real[i].label == preds[i].label for i in idx if preds[i].unusual)} of them classified "
+              "right")
 
 
 def _reported_as(e: Example) -> str:

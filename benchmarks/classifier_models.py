@@ -110,7 +110,8 @@ def _fold_pairs(k: int, repeats: int) -> list[tuple[list[Example], list[Example]
     out = []
     for r in range(repeats):
         parts = folds(corpus, k, seed=_FOLD_SEED + 10 * r)
-        out += [(held, [e for j, part in enumerate(parts) if j != i for e in part]) for i, held in enumerate(parts)]
+        out += [(held, [e for j, part in enumerate(parts) if j != i for e in part]) for i,
+                held in enumerate(parts)]
     return out
 
 
@@ -129,15 +130,19 @@ def cross_validate(name: str, spec: ModelSpec | tuple[ModelSpec, ...] | None, k:
                 probs = [[0.0] * len(LABELS) for _ in test]
                 for one in specs:
                     nlp = train_language(lang, for_language(rest, lang), one)
-                    for row, doc in zip(probs, nlp.pipe(model_text(e.subject, e.body) for e in test)):
+                    for row, doc in zip(probs, nlp.pipe(model_text(e.subject, e.body) for e in test),
+                                        strict=True):
                         for j, label in enumerate(LABELS):
                             row[j] += doc.cats[label]
                 guesses = [LABELS[max(range(len(LABELS)), key=row.__getitem__)] for row in probs]
             results[lang].append(score([e.label for e in test], guesses).macro_f1)
-    line = "  ".join(f"{lang} {statistics.mean(v):.3f} ± {statistics.stdev(v):.3f}" for lang, v in results.items())
-    line += "; per fold " + "  ".join(f"{lang} " + " ".join(f"{x:.3f}" for x in v) for lang, v in results.items())
+    line = "  ".join(f"{lang} {statistics.mean(v):.3f} ± {statistics.stdev(v):.3f}" for lang,
+                     v in results.items())
+    line += "; per fold " + "  ".join(f"{lang} " + " ".join(f"{x:.3f}" for x in v) for lang,
+                                      v in results.items())
     both = statistics.mean(v for vals in results.values() for v in vals)
-    print(f"{name:18} {k}-fold{f' x{repeats}' if repeats > 1 else ''} macro-F1 {both:.3f}  ({line})", flush=True)
+    print(f"{name:18} {k}-fold{f' x{repeats}' if repeats > 1 else ''} macro-F1 {both:.3f}  ({line})",
+          flush=True)
 
 
 def run(name: str, spec: ModelSpec, workdir: Path) -> None:
@@ -159,7 +164,8 @@ def run(name: str, spec: ModelSpec, workdir: Path) -> None:
     ev = evaluate_predictions(dev, preds)
     langs = "  ".join(f"{lang} {s.macro_f1:.3f}" for lang, s in sorted(ev.by_lang.items()))
     print(f"{name:15} dev macro-F1 {ev.overall.macro_f1:.3f}  ({langs})  {speed:6.0f} emails/s  "
-          f"load {loaded:4.2f}s  size {dir_size(out) / 2**20:5.1f} MB  trained in {trained:5.0f}s", flush=True)
+          f"load {loaded:4.2f}s  size {dir_size(out) / 2**20:5.1f} MB  trained in {trained:5.0f}s",
+          flush=True)
     mixed = [i for i, e in enumerate(dev) if e.lang == "mixed"]
     if mixed:
         sub = [dev[i] for i in mixed]

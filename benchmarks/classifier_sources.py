@@ -1,4 +1,5 @@
-"""Compares classifier variants on real texts from sources they never learned from (cross-validation by source).
+"""Compares classifier variants on real texts from sources they never learned from (cross-validation by
+source).
 
 The real texts' train split (classifiers/data/real, split "train") is cut into folds by source group
 (a data set, or a hash group of issue trackers; at most five folds per language, the smallest groups
@@ -11,8 +12,8 @@ on the held-out real texts (close to what `intake train` fits on the dev split p
 out of fold).
 With --written-cv it instead scores each variant by 5-fold cross-validation on the written corpus
 (train and dev; real texts only added to the training folds), the cost of real text on written mail.
-Usage: python -m benchmarks.classifier_sources [--only NAME ...] [--langs en zh] [--threshold 0.8] [--written-cv]
-(the TF-IDF rows need scikit-learn: pip install -e '.[bench]').
+Usage: python -m benchmarks.classifier_sources [--only NAME ...] [--langs en zh] [--threshold 0.8]
+[--written-cv] (the TF-IDF rows need scikit-learn: pip install -e '.[bench]').
 """
 from __future__ import annotations
 
@@ -69,13 +70,16 @@ VARIANTS: dict[str, Variant] = {
                                         spec=replace(BASE, real_weight=0.5, ngram_en=1)),
     "x0.5, 20 epochs": Variant(real=True, normalized=True, spec=replace(BASE, real_weight=0.5, epochs=20)),
     "x0.25, 20 epochs": Variant(real=True, normalized=True, spec=replace(BASE, real_weight=0.25, epochs=20)),
-    "x0.5, English words 1-3": Variant(real=True, normalized=True, spec=replace(BASE, real_weight=0.5, ngram_en=3)),
-    "x0.5, dropout 0.4": Variant(real=True, normalized=True, spec=replace(BASE, real_weight=0.5, dropout=0.4)),
+    "x0.5, English words 1-3": Variant(real=True, normalized=True,
+                                       spec=replace(BASE, real_weight=0.5, ngram_en=3)),
+    "x0.5, dropout 0.4": Variant(real=True, normalized=True,
+                                 spec=replace(BASE, real_weight=0.5, dropout=0.4)),
     "x0.5, learn rate 0.005": Variant(real=True, normalized=True,
                                       spec=replace(BASE, real_weight=0.5, learn_rate=0.005)),
     "x0.5, dropout 0": Variant(real=True, normalized=True, spec=replace(BASE, real_weight=0.5, dropout=0.0)),
     "x0.75": Variant(real=True, normalized=True, spec=replace(BASE, real_weight=0.75)),
-    "x0.5, presence": Variant(real=True, normalized=True, spec=replace(BASE, real_weight=0.5, counts="binary")),
+    "x0.5, presence": Variant(real=True, normalized=True, spec=replace(BASE, real_weight=0.5,
+                                                                       counts="binary")),
     "x0.5, Chinese characters 1-3": Variant(real=True, normalized=True,
                                             spec=replace(BASE, real_weight=0.5, ngram_zh=3)),
     "TF-IDF written only": Variant(real=False, tfidf=True),
@@ -98,11 +102,13 @@ def _probs(lang: str, variant: Variant, train: list[Example], dev: list[Example]
 
     if variant.tfidf:
         rows = [replace(e, subject="", body=read(e.subject, e.body)) for e in train]
-        c, _ = TfidfBaseline.tuned(lang, rows, [replace(e, subject="", body=read(e.subject, e.body)) for e in dev])
+        c, _ = TfidfBaseline.tuned(lang, rows, [replace(e, subject="",
+                                                        body=read(e.subject, e.body)) for e in dev])
         model = TfidfBaseline._pipeline(lang, c)
         model.fit([model_text(e.subject, e.body) for e in rows], [e.label for e in rows])
         order = [list(model.classes_).index(label) for label in LABELS]
-        return tuple(model.predict_proba([read(e.subject, e.body) for e in part])[:, order]  # type: ignore[return-value]
+        return tuple(model.predict_proba([read(e.subject, e.body) for e in part])[:,
+                                                                                  order]  # type: ignore[return-value]
                      for part in (dev, test))
     nlp = train_language(lang, train, spec)
     out = []
@@ -113,7 +119,8 @@ def _probs(lang: str, variant: Variant, train: list[Example], dev: list[Example]
 
 
 def _present_f1(s: Scores) -> float:
-    """Macro-F1 over the labels the fold holds (a review-site fold has no feedback, a review fold no questions)."""
+    """Macro-F1 over the labels the fold holds (a review-site fold has no feedback, a review fold no
+    questions)."""
     present = [v["f1"] for v in s.per_label.values() if v["support"]]
     return sum(present) / len(present) if present else 0.0
 
@@ -156,7 +163,8 @@ def cross_validate(name: str, variant: Variant, lang: str, threshold: float) -> 
     print(f"{lang}  {name:32} macro-F1 {s.macro_f1:.3f}  accuracy {s.accuracy:.3f}  "
           f"(mean over folds {statistics.mean(float(p.rsplit(' ', 1)[1]) for p in per_fold):.3f}); "
           + ("" if variant.tfidf else f"threshold {threshold}: T dev {_flagging(all_cal, gold, threshold)}; ")
-          + f"T real {t_real:.2f} {_flagging(apply_temperature(all_raw, t_real), gold, threshold)}", flush=True)
+          + f"T real {t_real:.2f} {_flagging(apply_temperature(all_raw, t_real), gold, threshold)}",
+          flush=True)
     print(f"{'':4}{'':32} per fold: " + "  ".join(per_fold), flush=True)
 
 
@@ -187,7 +195,8 @@ def main() -> None:
     parser.add_argument("--langs", nargs="*", choices=("en", "zh"), default=["en", "zh"])
     parser.add_argument("--threshold", type=float, default=0.8, help="review threshold (default 0.8)")
     parser.add_argument("--written-cv", action="store_true",
-                        help="instead: 5-fold cross-validation on the written corpus (what real text costs there)")
+                        help="instead: 5-fold cross-validation on the written corpus (what real text costs "
+                             "there)")
     args = parser.parse_args()
     one_core()
     print(f"machine: {machine()} (pinned to one core)")

@@ -47,7 +47,7 @@ class TimedSink(SmtpSink):
     def replies(self) -> dict[str, float]:
         """For each In-Reply-To seen, when the first message answering it arrived."""
         with self._arrived:
-            timed = list(zip(self.arrivals[self._parsed:], self._messages[self._parsed:]))
+            timed = list(zip(self.arrivals[self._parsed:], self._messages[self._parsed:], strict=False))
             self._parsed += len(timed)
         # Parsed once each, outside the lock: the benchmarks ask while the server is still receiving.
         parser = BytesHeaderParser(policy=default_policy)
@@ -90,9 +90,11 @@ def scratch_schema(url: str) -> Iterator[str]:
 
 @contextmanager
 def rig(workdir: Path, db_url: str | None = None, lmtp: bool = False) -> Iterator[Rig]:
-    """Starts Dovecot (with LMTP if asked) and the sink in WORKDIR, writes a config for DB_URL (default SQLite)."""
+    """Starts Dovecot (with LMTP if asked) and the sink in WORKDIR, writes a config for DB_URL (default
+    SQLite)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    with scratch_schema(db_url or f"sqlite:///{workdir / 'intake.db'}") as url, _servers(workdir, url, lmtp) as r:
+    with scratch_schema(db_url
+                        or f"sqlite:///{workdir / 'intake.db'}") as url, _servers(workdir, url, lmtp) as r:
         yield r
 
 
@@ -111,7 +113,8 @@ def _servers(workdir: Path, url: str, lmtp: bool) -> Iterator[Rig]:
 
 @dataclass
 class Measured:
-    """One timed process: when it started and exited (time.monotonic()), its exit code, CPU and memory peaks."""
+    """One timed process: when it started and exited (time.monotonic()), its exit code, CPU and memory
+    peaks."""
 
     started: float
     exited: float
@@ -164,7 +167,8 @@ def run_measured(cmd: Sequence[str], timeout: float, env: dict[str, str] | None 
         proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=cwd)
         polls = 0
         while True:
-            if polls % 5 == 0:  # every 0.1 s: the peak is a high-water mark, so only the last moments can be missed
+            # every 0.1 s: the peak is a high-water mark, so only the last moments can be missed
+            if polls % 5 == 0:
                 for p in _tree(proc.pid):
                     peaks[p] = max(peaks.get(p, 0.0), _hwm_mib(p))
             polls += 1
@@ -186,7 +190,8 @@ def run_measured(cmd: Sequence[str], timeout: float, env: dict[str, str] | None 
 
 
 def await_replies(sink: TimedSink, ids: set[str], timeout: float) -> dict[str, float]:
-    """Waits until the sink holds an answer to each of IDS (or TIMEOUT passes); their arrival times by Message-ID."""
+    """Waits until the sink holds an answer to each of IDS (or TIMEOUT passes); their arrival times by
+    Message-ID."""
     deadline = time.monotonic() + timeout
     while True:
         got = {k: v for k, v in sink.replies().items() if k in ids}

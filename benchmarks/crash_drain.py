@@ -1,4 +1,5 @@
-"""Drains a backlog while SIGKILLing the worker at random moments; prints what was lost, doubled and how fast."""
+"""Drains a backlog while SIGKILLing the worker at random moments; prints what was lost, doubled and how
+fast."""
 from __future__ import annotations
 
 import argparse
@@ -15,15 +16,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--min-delay", type=float, default=0.3, help="shortest time before a kill, in seconds")
+    parser.add_argument("--min-delay", type=float, default=0.3,
+                        help="shortest time before a kill, in seconds")
     parser.add_argument("--max-delay", type=float, default=3.0, help="longest time before a kill, in seconds")
-    parser.add_argument("--workers", type=int, default=1, help="workers running side by side (one is killed each time)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="workers running side by side (one is killed each time)")
     parser.add_argument("--trickle", type=float, default=0.1,
                         help="fraction of the mail delivered while the kills go on (the rest before)")
     parser.add_argument("--settle-timeout", type=float, default=600.0,
                         help="how long the last worker may take to finish the backlog")
-    parser.add_argument("--db", help="database URL (default: SQLite in a temp dir); PostgreSQL gets a scratch schema")
-    parser.add_argument("--keep", type=Path, help="work directory to keep (logs, database) instead of a temp dir")
+    parser.add_argument("--db",
+                        help="database URL (default: SQLite in a temp dir); PostgreSQL gets a scratch schema")
+    parser.add_argument("--keep", type=Path,
+                        help="work directory to keep (logs, database) instead of a temp dir")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.keep or Path(tmp)

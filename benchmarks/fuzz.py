@@ -1,5 +1,7 @@
-"""Feeds seeded mutations of the odd-mail corpus through process_batch: messages/s, outcomes, quarantine reasons,
-peak memory, and every exception that escaped a batch with the case to replay (python -m tests.mutations FILE SEED)."""
+"""Feeds seeded mutations of the odd-mail corpus through process_batch: messages/s, outcomes, quarantine
+reasons, peak memory, and every exception that escaped a batch with the case to replay (python -m
+tests.mutations FILE
+SEED)."""
 from __future__ import annotations
 
 import argparse
@@ -49,11 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--pg-url", default=PG_URL, help="PostgreSQL to use (a scratch schema is made and dropped)")
+    parser.add_argument("--pg-url", default=PG_URL,
+                        help="PostgreSQL to use (a scratch schema is made and dropped)")
     parser.add_argument("--batch-size", type=int, default=BATCH)
     parser.add_argument("--check", action="store_true",
-                        help="afterwards, check every UID was stored once with its raw bytes (reads them all back)")
-    parser.add_argument("--log", action="store_true", help="show the pipeline's warnings (quarantines) on stderr")
+                        help="afterwards, check every UID was stored once with its raw bytes (reads them all "
+                             "back)")
+    parser.add_argument("--log", action="store_true",
+                        help="show the pipeline's warnings (quarantines) on stderr")
     args = parser.parse_args(argv)
     if not args.log:
         logging.disable(logging.ERROR)  # thousands of quarantine warnings; the counts below say it all
@@ -86,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
           f"inside process_batch")
     print(f"batch time: {summary(run.batch_seconds)}")
     print(f"outcomes: new items {outcomes['new']}, follow-ups {outcomes['follow_up']}, recorded "
-          f"{outcomes['recorded']}, quarantined {outcomes['quarantined']}, duplicates {outcomes['duplicate']} "
+          f"{outcomes['recorded']}, quarantined {outcomes['quarantined']}, duplicates "
+          f"{outcomes['duplicate']} "
           f"(acknowledgments queued {outcomes['acks']}); batches that raised {len(run.escapes)} "
           f"({sum(len(e.cases) for e in run.escapes)} messages)")
     print("quarantine reasons:" + ("" if reasons else " none"))

@@ -1,4 +1,5 @@
-"""Dovecot with an LMTP listener (the way an MTA hands it mail) and a client that delivers at a steady rate."""
+"""Dovecot with an LMTP listener (the way an MTA hands it mail) and a client that delivers at a steady
+rate."""
 from __future__ import annotations
 
 import os
@@ -10,7 +11,8 @@ from pathlib import Path
 
 from deploy.mailserver import Dovecot, free_port
 
-LMTP_SERVER = Path("/usr/lib/dovecot/lmtp")  # Debian's dovecot-lmtpd; deploy/system-deps.sh installs IMAP only
+# Debian's dovecot-lmtpd; deploy/system-deps.sh installs IMAP only
+LMTP_SERVER = Path("/usr/lib/dovecot/lmtp")
 
 
 class LmtpDovecot(Dovecot):
@@ -21,7 +23,8 @@ class LmtpDovecot(Dovecot):
         self.lmtp_port = free_port(self.host)
 
     def start(self) -> None:
-        """Starts Dovecot, after checking its LMTP server is installed (Dovecot's own error names no package)."""
+        """Starts Dovecot, after checking its LMTP server is installed (Dovecot's own error names no
+        package)."""
         if not LMTP_SERVER.exists():
             raise RuntimeError(f"{LMTP_SERVER} is missing: install Dovecot's LMTP server "
                                "(apt-get install dovecot-lmtpd)")

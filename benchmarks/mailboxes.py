@@ -1,4 +1,5 @@
-"""Many mailboxes: the same backlog drained by 1 and by 2 workers on PostgreSQL, and the takeover after SIGKILL."""
+"""Many mailboxes: the same backlog drained by 1 and by 2 workers on PostgreSQL, and the takeover after
+SIGKILL."""
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,8 @@ def owners(url: str) -> dict[str, str]:
     try:
         with make_sessionmaker(engine, readonly=True)() as s:
             now = utcnow()
-            return {n: x.owner for n, x in all_leases(s).items() if x.owner and x.expires_at and x.expires_at > now}
+            return {n: x.owner for n, x in all_leases(s).items() if x.owner and x.expires_at
+                    and x.expires_at > now}
     finally:
         engine.dispose()
 
@@ -69,14 +71,16 @@ def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
 
 def serving(log: Path) -> set[str]:
     now: set[str] = set()
-    for event, box in re.findall(r"event=(serving|stopped_serving) mailbox=(\S+)", log.read_text(errors="replace")):
+    for event, box in re.findall(r"event=(serving|stopped_serving) mailbox=(\S+)",
+                                 log.read_text(errors="replace")):
         (now.add if event == "serving" else now.discard)(box)
     return now
 
 
 def run_round(workdir: Path, dovecot: Dovecot, sink: SmtpSink, names: list[str], total: int, workers: int,
               db: str, timeout: float) -> None:
-    """Drains the backlog with WORKERS processes on a fresh schema; with two, kills one and times the takeover."""
+    """Drains the backlog with WORKERS processes on a fresh schema; with two, kills one and times the
+    takeover."""
     with scratch_schema(db) as url:
         config = write_mailboxes_config(workdir / f"intake-{workers}.toml", url, dovecot, sink, names)
         subprocess.run([sys.executable, "-m", "intake", "--config", str(config), "db", "upgrade"], check=True,
@@ -108,12 +112,14 @@ def run_round(workdir: Path, dovecot: Dovecot, sink: SmtpSink, names: list[str],
                     break
                 time.sleep(0.1)
             took = time.monotonic() - killed
-            dovecot.deliver(names[0], bytes(client_email(total, "After the takeover", "Is the export fixed?", "en",
+            dovecot.deliver(names[0], bytes(client_email(total, "After the takeover", "Is the export fixed?",
+                                                         "en",
                                                          msgid="<bench-after-kill@client.example>")))
             sink.wait_for(total + 1, timeout=60)
             answered = time.monotonic() - killed
             print(f"  SIGKILL of one worker: the other serves all {len(names)} mailboxes after {took:.1f}s; "
-                  f"an email delivered then to a taken-over mailbox was acknowledged {answered - took:.1f}s later",
+                  f"an email delivered then to a taken-over mailbox was acknowledged {answered - took:.1f}s "
+                  "later",
                   flush=True)
         finally:
             for p in procs:
@@ -142,7 +148,8 @@ def main() -> None:
             print(f"machine: {machine()}", flush=True)
             filled = time.monotonic()
             fill(dovecot, names, args.emails)
-            print(f"{total} emails appended to {args.mailboxes} mailboxes in {time.monotonic() - filled:.1f}s",
+            print(f"{total} emails appended to {args.mailboxes} mailboxes in "
+                  f"{time.monotonic() - filled:.1f}s",
                   flush=True)
             for workers in (1, 2):
                 run_round(workdir, dovecot, sink, names, total, workers, args.db, args.timeout)

@@ -1,6 +1,8 @@
-"""Compares intake with django-helpdesk (its peer in Python) on the same backlog, same Dovecot and same SMTP sink.
+"""Compares intake with django-helpdesk (its peer in Python) on the same backlog, same Dovecot and same SMTP
+sink.
 
-Needs benchmarks/helpdesk/setup.sh run once (django-helpdesk in its own virtualenv, see benchmarks/helpdesk/README.md).
+Needs benchmarks/helpdesk/setup.sh run once (django-helpdesk in its own virtualenv, see
+benchmarks/helpdesk/README.md).
 """
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ HELPDESK_USER = "helpdesk"
 
 def _manage(env: dict[str, str], *args: str) -> str:
     """Runs one django-helpdesk management command to its end (untimed setup); its output."""
-    done = subprocess.run([str(HELPDESK_PYTHON), str(HELPDESK / "manage.py"), *args], env=env, capture_output=True,
+    done = subprocess.run([str(HELPDESK_PYTHON), str(HELPDESK / "manage.py"), *args], env=env,
+                          capture_output=True,
                           text=True, timeout=600)
     if done.returncode != 0:
         sys.exit(f"manage.py {' '.join(args)} failed:\n{done.stderr.strip()}")
@@ -38,7 +41,8 @@ def helpdesk_env(r: Rig, workdir: Path) -> dict[str, str]:
     """The environment benchmarks/helpdesk/benchsite/settings.py reads: its data dir and the sink."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "DJANGO"))}
-    env.update(HELPDESK_BENCH_DIR=str(workdir), HELPDESK_SMTP_HOST=r.sink.host, HELPDESK_SMTP_PORT=str(r.sink.port))
+    env.update(HELPDESK_BENCH_DIR=str(workdir), HELPDESK_SMTP_HOST=r.sink.host,
+               HELPDESK_SMTP_PORT=str(r.sink.port))
     return env
 
 
@@ -46,8 +50,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--attachments", type=float, default=0.10, help="share of emails with binary attachments")
-    parser.add_argument("--follow-ups", type=float, default=0.10, help="share of emails answering an earlier one")
+    parser.add_argument("--attachments", type=float, default=0.10,
+                        help="share of emails with binary attachments")
+    parser.add_argument("--follow-ups", type=float, default=0.10,
+                        help="share of emails answering an earlier one")
     parser.add_argument("--timeout", type=float, default=3600, help="longest one drain may take, in seconds")
     args = parser.parse_args(argv)
     if not HELPDESK_PYTHON.exists():
@@ -67,7 +73,8 @@ def main(argv: list[str] | None = None) -> None:
         sample = _subject(r.sink.messages[0].raw) if r.sink.messages else "(none)"
         stored = _manage(env, "shell", "--no-imports", "-c",
                          "from helpdesk.models import Ticket, FollowUp, FollowUpAttachment; "
-                         "print(Ticket.objects.count(), FollowUp.objects.count(), FollowUpAttachment.objects.count())")
+                         "print(Ticket.objects.count(), FollowUp.objects.count(), "
+                         "FollowUpAttachment.objects.count())")
 
         upgrade = run_measured(r.intake("db", "upgrade"), timeout=600)
         if upgrade.returncode != 0:
@@ -87,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def _ratio(intake: Drain, helpdesk: Drain) -> str:
     return (f"intake / django-helpdesk: {intake.rate / helpdesk.rate:.2f}x the emails per second "
-            f"({intake.rate:.1f} vs {helpdesk.rate:.1f}), peak RSS of all processes {sum(intake.peaks_mib):.0f} vs "
+            f"({intake.rate:.1f} vs {helpdesk.rate:.1f}), peak RSS of all processes "
+            f"{sum(intake.peaks_mib):.0f} vs "
             f"{sum(helpdesk.peaks_mib):.0f} MiB")
 
 
@@ -97,7 +105,8 @@ def _subject(raw: bytes) -> str:
 
 def _versions() -> str:
     code = ("from importlib.metadata import version as v; import sys; "
-            "print(f\"django-helpdesk {v('django-helpdesk')}, Django {v('Django')}, Python {sys.version.split()[0]}\")")
+            "print(f\"django-helpdesk {v('django-helpdesk')}, Django {v('Django')}, Python "
+            "{sys.version.split()[0]}\")")
     return subprocess.run([str(HELPDESK_PYTHON), "-c", code], capture_output=True, text=True).stdout.strip()
 
 

@@ -57,7 +57,8 @@ def seed(url: str, count: int) -> None:
                         contact_id=contacts[n % 200].id, received_at=received, model_version="bench")
             s.add(item)
             s.flush()
-            s.add(Message(item_id=item.id, direction="in", message_id=f"<b{n}@bench>", sender=contacts[n % 200].email,
+            s.add(Message(item_id=item.id, direction="in", message_id=f"<b{n}@bench>",
+                          sender=contacts[n % 200].email,
                           subject=item.subject, body_text=f"Hello, {words}. Thanks", new_text=words,
                           received_at=received, raw=b"x"))
             s.add(Event(item_id=item.id, kind="classified", created_at=received,
@@ -84,7 +85,8 @@ def main() -> None:
     parser.add_argument("--db-url", help="database URL (default: SQLite in a temporary directory)")
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    with tempfile.TemporaryDirectory() as tmp, scratch_schema(args.db_url or f"sqlite:///{Path(tmp) / 'q.db'}") as url:
+    with tempfile.TemporaryDirectory() as tmp, scratch_schema(args.db_url
+                                                              or f"sqlite:///{Path(tmp) / 'q.db'}") as url:
         engine = make_engine(url)
         upgrade(engine)
         t = time.perf_counter()
@@ -97,7 +99,8 @@ def main() -> None:
                     client.post("/login", data={"email": who, "password": PASSWORD, "csrf_token": token})
                     print(f"-- signed in as {who}")
                     for name, path in QUERIES.items():
-                        print(f"{name:18} {summary([v * 1000 for v in timed(client, path, args.repeat)], 'ms')}",
+                        print(f"{name:18} "
+                              f"{summary([v * 1000 for v in timed(client, path, args.repeat)], 'ms')}",
                               flush=True)
 
 

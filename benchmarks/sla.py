@@ -21,9 +21,9 @@ from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
 from db.models import CATEGORIES, Contact, Event, Item, Organization
 from intake.config import parse_config
-from intake.sla_check import check_sla
 from reports.render import render_sla
 from reports.sla import compute_sla
+from responders.sla_warnings import check_sla
 
 CONFIG = """
 [sla]
@@ -50,7 +50,8 @@ def seed(url: str, count: int, cfg) -> datetime:
     span = timedelta(weeks=20)
     with factory.begin() as s:
         orgs = [Organization(name=f"Client {i:02d}", domain=f"client{i:02d}.example") for i in range(20)]
-        contacts = [Contact(email=f"p{j}@client{j % 20:02d}.example", organization=orgs[j % 20]) for j in range(200)]
+        contacts = [Contact(email=f"p{j}@client{j % 20:02d}.example",
+                            organization=orgs[j % 20]) for j in range(200)]
         s.add_all(orgs + contacts)
         s.flush()
         for n in range(1, count + 1):
@@ -81,11 +82,13 @@ def main() -> None:
     parser.add_argument("--db-url")
     args = parser.parse_args()
     cfg = parse_config(tomllib.loads(CONFIG))
-    with tempfile.TemporaryDirectory() as tmp, scratch_schema(args.db_url or f"sqlite:///{Path(tmp) / 'b.db'}") as url:
+    with tempfile.TemporaryDirectory() as tmp, scratch_schema(args.db_url
+                                                              or f"sqlite:///{Path(tmp) / 'b.db'}") as url:
         upgrade(make_engine(url))
         t = time.perf_counter()
         end = seed(url, args.items, cfg)
-        print(f"{machine()}\nseeded {args.items} items in {time.perf_counter() - t:.1f} s ({url.split(':')[0]})")
+        print(f"{machine()}\nseeded {args.items} items in {time.perf_counter() - t:.1f} s "
+              f"({url.split(':')[0]})")
         factory = make_sessionmaker(make_engine(url))
         checks = []
         for i in range(args.repeat):
@@ -100,7 +103,8 @@ def main() -> None:
             for _ in range(args.repeat):
                 t = time.perf_counter()
                 with factory() as s:
-                    report = compute_sla(s, cfg.sla.built, date(2026, 7, 6), date(2026, 11, 22), by=by, now=end)
+                    report = compute_sla(s, cfg.sla.built, date(2026, 7, 6), date(2026, 11, 22), by=by,
+                                         now=end)
                 times.append(time.perf_counter() - t)
             print(f"report --by {by}: compute {summary(times)}")
         for fmt in ("json", "csv", "html"):

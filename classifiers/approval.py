@@ -8,7 +8,8 @@ from classifiers.strip import new_text
 # Refusals first: "不同意" contains "同意", "not approved" contains "approved".
 _REJECT = re.compile(
     r"不同意|不批准|不接受|拒绝|否决|暂不|先不|不要做|不做了|取消"
-    r"|\b(?:reject(?:ed)?|decline[ds]?|(?:do|does|did|can|could|will|would)\s*(?:not|n't)\s+(?:approve|agree|accept|go ahead)"
+    r"|\b(?:reject(?:ed)?|decline[ds]?|"
+    r"(?:do|does|did|can|could|will|would)\s*(?:not|n't)\s+(?:approve|agree|accept|go ahead)"
     r"|not\s+(?:approved?|agreed?|accepted?)|disapproved?|no\s+go|hold\s+off|don't\s+proceed|do\s+not\s+proceed)\b",
     re.I,
 )

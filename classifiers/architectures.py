@@ -10,8 +10,7 @@ from functools import partial
 
 import spacy
 from spacy.attrs import ORTH
-from spacy.ml.models.textcat import resize_and_set_ref
-from spacy.ml.models.textcat import resize_linear_weighted
+from spacy.ml.models.textcat import resize_and_set_ref, resize_linear_weighted
 from spacy.tokens import Doc
 from thinc.api import Model, SparseLinear_v2, chain, resizable, softmax_activation, with_cpu
 from thinc.types import Floats2d
@@ -21,7 +20,8 @@ _NEG_VALUE = -5000
 
 
 def extract_ngrams(ngram_size: int, ngram_min: int = 1, attr: int = ORTH) -> Model:
-    """Doc -> hashed n-grams of NGRAM_MIN..NGRAM_SIZE tokens with their counts (spaCy's extractor, with a minimum)."""
+    """Doc -> hashed n-grams of NGRAM_MIN..NGRAM_SIZE tokens with their counts (spaCy's extractor, with a
+    minimum)."""
     model: Model = Model("extract_ngrams", _extract_forward)
     model.attrs.update({"ngram_size": ngram_size, "ngram_min": ngram_min, "attr": attr})
     return model
@@ -77,12 +77,14 @@ def _normalize_forward(model: Model, X: tuple, is_train: bool):  # type: ignore[
 
 @spacy.registry.architectures(NAME)
 def build_norm_bow(exclusive_classes: bool, ngram_size: int, length: int = 2**18,
-                   nO: int | None = None, ngram_min: int = 1, counts: str = "log") -> Model[list[Doc], Floats2d]:
+                   nO: int | None = None, ngram_min: int = 1,
+                   counts: str = "log") -> Model[list[Doc], Floats2d]:
     """Exclusive-class bag of NGRAM_MIN..NGRAM_SIZE-grams over normalized counts, softmax output."""
     length = 2 ** (length - 1).bit_length()
     sparse_linear = SparseLinear_v2(nO=nO, length=length)
     fill_defaults = {"b": _NEG_VALUE, "W": 0}
-    layer = resizable(sparse_linear, resize_layer=partial(resize_linear_weighted, fill_defaults=fill_defaults))
+    layer = resizable(sparse_linear, resize_layer=partial(resize_linear_weighted,
+                                                          fill_defaults=fill_defaults))
     model = chain(extract_ngrams(ngram_size, ngram_min), normalize_counts(counts), layer)
     model = with_cpu(model, model.ops)
     output = softmax_activation()

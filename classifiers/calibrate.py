@@ -33,7 +33,8 @@ def fit_temperature(probs: Sequence[Sequence[float]], gold: Sequence[int]) -> fl
     return round(float(_GRID[int(np.argmin(losses))]), 4)
 
 
-def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool],
+                               bins: int = 10) -> float:
     """How far confidence is from accuracy, averaged over equal-width confidence bins (weighted by size)."""
     conf = np.asarray(confidences, dtype=np.float64)
     hit = np.asarray(correct, dtype=np.float64)
@@ -41,7 +42,7 @@ def expected_calibration_error(confidences: Sequence[float], correct: Sequence[b
         return 0.0
     edges = np.linspace(0.0, 1.0, bins + 1)
     total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         inside = (conf > lo) & (conf <= hi) if lo > 0 else (conf >= lo) & (conf <= hi)
         if inside.any():
             total += inside.sum() / len(conf) * abs(conf[inside].mean() - hit[inside].mean())
@@ -55,7 +56,8 @@ TARGET_RIGHT = 0.95  # share of unflagged guesses that should be right (issue 16
 
 def choose_threshold(confidences: Sequence[float], correct: Sequence[bool], target: float = TARGET_RIGHT,
                      grid: Sequence[float] = THRESHOLD_GRID, min_unflagged: float = 0.2) -> float | None:
-    """The lowest threshold of GRID under which the guesses left unflagged are at least TARGET right on held-out
+    """The lowest threshold of GRID under which the guesses left unflagged are at least TARGET right on
+    held-out
     data (CONFIDENCES calibrated, CORRECT whether each guess was right) while at least MIN_UNFLAGGED of them
     stay unflagged; None when no threshold does (a model that flags nearly everything helps nobody)."""
     conf = np.asarray(confidences, dtype=np.float64)

@@ -1,4 +1,5 @@
-"""Reads labeled email corpora (JSON lines with subject, body, label, lang): the fixed splits and the real texts."""
+"""Reads labeled email corpora (JSON lines with subject, body, label, lang): the fixed splits and the real
+texts."""
 from __future__ import annotations
 
 import json
@@ -21,7 +22,8 @@ class Example:
     """One labeled email; BOUNDARY marks one written near a category boundary of LABELS.md.
 
     GROUP is a real text's source group (a data set, or a hash group of issue trackers), which
-    cross-validation holds out whole, and SOURCE its data set or tracker; both are empty for the written corpus.
+    cross-validation holds out whole, and SOURCE its data set or tracker; both are empty for the written
+    corpus.
     """
 
     subject: str
@@ -74,7 +76,8 @@ def read_examples(path: Path) -> list[Example]:
 
 
 def split_path(split: str) -> Path:
-    """The shipped file of one fixed split: train, dev (model choice, calibration) or test (reporting only)."""
+    """The shipped file of one fixed split: train, dev (model choice, calibration) or test (reporting
+    only)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}")
     return DATA_DIR / f"{split}.jsonl"
@@ -86,7 +89,8 @@ def read_split(split: str) -> list[Example]:
 
 
 def read_real(split: str, langs: tuple[str, ...] = REAL_LANGS) -> list[Example]:
-    """The real texts of one split: "train" (learning and cross-validation) or "test" (reported figures only)."""
+    """The real texts of one split: "train" (learning and cross-validation) or "test" (reported figures
+    only)."""
     if split not in REAL_SPLITS:
         raise ValueError(f"unknown real-text split {split!r}")
     out: list[Example] = []
@@ -94,5 +98,5 @@ def read_real(split: str, langs: tuple[str, ...] = REAL_LANGS) -> list[Example]:
         path = REAL_DIR / f"{lang}.jsonl"
         with path.open(encoding="utf-8") as fh:
             splits = [json.loads(line).get("split") for line in fh if line.strip()]
-        out += [e for e, s in zip(read_examples(path), splits) if s == split]
+        out += [e for e, s in zip(read_examples(path), splits, strict=False) if s == split]
     return out

@@ -1,4 +1,5 @@
-"""Measures predictions against labels: per-class precision/recall/F1, macro-F1, confusion, review-threshold effect."""
+"""Measures predictions against labels: per-class precision/recall/F1, macro-F1, confusion, review-threshold
+effect."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -55,12 +56,13 @@ class Scores:
 
 def score(gold: Sequence[str], predicted: Sequence[str], confidence: Sequence[float] | None = None,
           threshold: float = 0.0, review: Sequence[bool] | None = None) -> Scores:
-    """Scores PREDICTED against GOLD; CONFIDENCE under THRESHOLD, or REVIEW set, counts as flagged for review."""
+    """Scores PREDICTED against GOLD; CONFIDENCE under THRESHOLD, or REVIEW set, counts as flagged for
+    review."""
     conf = list(confidence) if confidence is not None else [1.0] * len(gold)
     forced = list(review) if review is not None else [False] * len(gold)
     s = Scores(total=len(gold))
     s.confusion = {g: {p: 0 for p in LABELS} for g in LABELS}
-    for g, p, c, f in zip(gold, predicted, conf, forced):
+    for g, p, c, f in zip(gold, predicted, conf, forced, strict=True):
         s.confusion[g][p] += 1
         hit = g == p
         s.correct += hit
@@ -77,7 +79,7 @@ def score(gold: Sequence[str], predicted: Sequence[str], confidence: Sequence[fl
         f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
         s.per_label[label] = {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f1, 4),
                               "support": tp + fn}
-    s.ece = expected_calibration_error(conf, [g == p for g, p in zip(gold, predicted)])
+    s.ece = expected_calibration_error(conf, [g == p for g, p in zip(gold, predicted, strict=True)])
     return s
 
 
@@ -86,7 +88,8 @@ MIN_SOURCE_LINE = 10  # a source with fewer texts is reported with the other sma
 
 @dataclass
 class Evaluation:
-    """Overall scores and the same per corpus language (en, zh, mixed) and per source, where lines name one."""
+    """Overall scores and the same per corpus language (en, zh, mixed) and per source, where lines name
+    one."""
 
     overall: Scores
     by_lang: dict[str, Scores]
@@ -96,7 +99,8 @@ class Evaluation:
     preds: Sequence[Prediction] = ()
 
     def part(self, keep: list[int]) -> Scores:
-        """The scores of the examples at KEEP; flagged is what the queue would flag (Prediction.needs_review)."""
+        """The scores of the examples at KEEP; flagged is what the queue would flag
+        (Prediction.needs_review)."""
         return score([self.examples[i].label for i in keep], [self.preds[i].label for i in keep],
                      [self.preds[i].confidence for i in keep], self.threshold,
                      [self.threshold > 0 and self.preds[i].needs_review(self.threshold) for i in keep])
@@ -141,8 +145,8 @@ def format_report(ev: Evaluation) -> str:
         for g in LABELS:
             out.append(f"{g:16}" + "".join(f"{s.confusion[g][p]:>16}" for p in LABELS))
         if ev.threshold > 0:
-            out.append(f"flagged for review (below {ev.threshold:.2f} or the model's threshold for the language, "
-                       f"or unusual text): {s.flagged} "
+            out.append(f"flagged for review (below {ev.threshold:.2f} or the model's threshold for the "
+                       f"language, or unusual text): {s.flagged} "
                        f"({s.flagged_share:.1%}); "
                        f"accuracy of the rest {s.unflagged_accuracy:.3f}")
         out.append(f"calibration error (ECE) {s.ece:.3f}")
@@ -160,9 +164,11 @@ def format_report(ev: Evaluation) -> str:
             keep = [i for i, e in enumerate(ev.examples) if e.source in small]
             rows.append((f"{len(small)} sources under {MIN_SOURCE_LINE} texts each", ev.part(keep)))
         width = max(len(name) for name, _ in rows)
-        out.append(f"== per source (macro-F1 over the labels a source holds; flagged: below {ev.threshold:.2f} "
+        out.append("== per source (macro-F1 over the labels a source holds; flagged: below "
+                   f"{ev.threshold:.2f} "
                    "or the model's threshold for the language, or unusual text)")
-        out.append(f"{'source':{width}}{'texts':>7}{'macro-F1':>10}{'accuracy':>10}{'flagged':>9}{'rest right':>12}")
+        out.append(f"{'source':{width}}{'texts':>7}{'macro-F1':>10}{'accuracy':>10}"
+                   f"{'flagged':>9}{'rest right':>12}")
         for name, s in rows:
             out.append(f"{name:{width}}{s.total:>7}{s.present_macro_f1:>10.3f}{s.accuracy:>10.3f}"
                        f"{s.flagged_share:>9.1%}{s.unflagged_accuracy:>12.3f}")

@@ -28,11 +28,13 @@ def _foreign(text: str) -> bool:
     """Japanese (kana), Korean, or another script neither model was trained on."""
     kana, hangul = len(_KANA.findall(text)), len(_HANGUL.findall(text))
     other = len(_OTHER_LETTERS.findall(text))
-    return kana >= _FOREIGN_MIN or hangul >= _FOREIGN_MIN or other > len(_LATIN.findall(text)) * 3 + _FOREIGN_MIN
+    return (kana >= _FOREIGN_MIN or hangul >= _FOREIGN_MIN or other > len(_LATIN.findall(text)) * 3
+            + _FOREIGN_MIN)
 
 
 def detect_language(text: str) -> str:
-    """The language to answer in: "zh" when the writer wrote Chinese, else "en" (also for unsupported scripts)."""
+    """The language to answer in: "zh" when the writer wrote Chinese, else "en" (also for unsupported
+    scripts)."""
     if _foreign(text):
         return "en"
     return "zh" if _zh_share(text) >= _ZH_SHARE else "en"
@@ -51,5 +53,6 @@ def route(text: str) -> str:
 
 
 def readers(routed: str) -> tuple[str, ...]:
-    """The models that read text routed ROUTED, or learn from a corpus example of that lang: mixed and other, both."""
+    """The models that read text routed ROUTED, or learn from a corpus example of that lang: mixed and other,
+    both."""
     return (routed,) if routed in ("en", "zh") else ("en", "zh")

@@ -34,7 +34,8 @@ class Classifier:
         self.version = version
         self.temperatures = temperatures or {}
         self.normalized = normalized  # the models learned from normalized text (ModelSpec.normalize)
-        self.thresholds = thresholds or {}  # per language: the version's own review threshold, if it chose one
+        # per language: the version's own review threshold, if it chose one
+        self.thresholds = thresholds or {}
 
     def predict(self, subject: str, body: str = "") -> Prediction:
         """Classifies one email."""
@@ -62,11 +63,12 @@ class Classifier:
         probs[read] /= reading[read, None]
         probs[~read] = 1.0 / len(LABELS)
         # Text unlike any the models learned from keeps its guess but goes to a PM (and gets a neutral reply).
-        odd = [unusual(t, r, self.normalized) if r != NO_TEXT else "" for t, r in zip(texts, routes)]
-        return [self._to_prediction(row, r, u) for row, r, u in zip(probs, routes, odd)]
+        odd = [unusual(t, r, self.normalized) if r != NO_TEXT else "" for t,
+               r in zip(texts, routes, strict=True)]
+        return [self._to_prediction(row, r, u) for row, r, u in zip(probs, routes, odd, strict=True)]
 
     def _to_prediction(self, row: np.ndarray, lang: str, odd: str = "") -> Prediction:
-        scores = {label: float(p) for label, p in zip(LABELS, row)}
+        scores = {label: float(p) for label, p in zip(LABELS, row, strict=True)}
         label = LABELS[int(np.argmax(row))]
         # Mixed text is read by both models, so it is held to the stricter of their thresholds.
         floor = max(self.thresholds.get(m, 0.0) for m in readers(lang))
@@ -101,10 +103,12 @@ def load_classifier(model_dir: str | Path | None = None) -> Classifier:
             from classifiers import architectures, tokenize  # noqa: F401
             meta = read_meta(version_dir)
             pipelines = {lang: spacy.load(version_dir / lang) for lang in LANGS}
-            temps = {k: float(v) for k, v in dict(meta.get("temperature") or {}).items()}  # type: ignore[call-overload]
+            temps = {k: float(v) for k, v in dict(meta.get("temperature")
+                                                  or {}).items()}  # type: ignore[call-overload]
             spec = dict(meta.get("spec") or {})  # type: ignore[call-overload]
             floors = {k: float(v)
-                      for k, v in dict(meta.get("review_threshold") or {}).items()}  # type: ignore[call-overload]
+                      for k, v in dict(meta.get("review_threshold") or {})
+                      .items()}  # type: ignore[call-overload]
             _cache[version_dir] = Classifier(pipelines, str(meta.get("version", version_dir.name)), temps,
                                              bool(spec.get("normalize", False)), floors)
         return _cache[version_dir]

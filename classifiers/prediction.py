@@ -9,8 +9,9 @@ NO_TEXT = "none"  # the route of a text with nothing to read: no letter or digit
 
 @dataclass(frozen=True)
 class Prediction:
-    """A label, its calibrated confidence, every label's score, the route (en, zh, mixed, other, none), the model;
-    UNUSUAL says why the text is unlike what the models learned from ("short", "code", "language"), if it is."""
+    """A label, its calibrated confidence, every label's score, the route (en, zh, mixed, other, none), the
+    model; UNUSUAL says why the text is unlike what the models learned from ("short", "code", "language"), if
+    it is."""
 
     label: str
     confidence: float
@@ -23,7 +24,8 @@ class Prediction:
     def needs_review(self, threshold: float) -> bool:
         """Whether a PM should check this: confidence under THRESHOLD or the model's own review threshold,
         a language no model knows, no text, or text unlike what the models learned from."""
-        return self.confidence < max(threshold, self.review_floor) or self.lang in ("other", NO_TEXT) or bool(self.unusual)
+        return (self.confidence < max(threshold, self.review_floor) or self.lang in ("other", NO_TEXT)
+                or bool(self.unusual))
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -1,4 +1,5 @@
-"""Trains a new model version beside the old ones and activates it only if it is not worse than the active one.
+"""Trains a new model version beside the old ones and activates it only if it is not worse than the active
+one.
 
 "Not worse" is checked twice: on the written dev split, and on real texts from sources the model did not
 learn from (the real texts it trained on, each source group read by a model trained without it; README).
@@ -28,7 +29,7 @@ class Outcome:
     baseline_dev: Evaluation | None
     activated: bool
     reason: str
-    real_dev: dict[str, float] | None = None           # per language: macro-F1 on real texts of unseen sources
+    real_dev: dict[str, float] | None = None  # per language: macro-F1 on real texts of unseen sources
     baseline_real_dev: dict[str, float] | None = None
 
 
@@ -51,7 +52,8 @@ def real_dev_scores(version_dir: Path, real: Sequence[Example]) -> dict[str, flo
     meta = read_meta(version_dir)
     recorded = dict(meta.get("real_dev") or {})  # type: ignore[call-overload]
     langs = sorted({e.lang for e in real if e.lang in LANGS})
-    if langs and all(dict(recorded.get(lang) or {}).get("digest") == real_digest([e for e in real if e.lang == lang])
+    if langs and all(dict(recorded.get(lang) or {}).get("digest") == real_digest([e for e in real
+                                                                                  if e.lang == lang])
                      for lang in langs):
         return {lang: float(recorded[lang]["macro_f1"]) for lang in langs}
     if not meta.get("real_examples"):
@@ -94,7 +96,9 @@ def train_new_version(train: Sequence[Example], dev: Sequence[Example], root: Pa
     elif new_dev.overall.macro_f1 < old_dev.overall.macro_f1:
         activated, reason = False, "worse on the dev split than the active model; kept the active one"
     elif not _not_worse(new_real, old_real):
-        activated, reason = False, "worse on real texts of unseen sources than the active model; kept the active one"
+        activated, reason = (False,
+                             "worse on real texts of unseen sources than the active model; kept the active "
+                             "one")
     else:
         activated, reason = True, ("not worse on the dev split" if old_real is None
                                    else "not worse on the dev split nor on real texts of unseen sources")

@@ -1,4 +1,5 @@
-"""Spots unhappy feedback (English and Chinese) so a PM follows it up: complaint cues outweighing praise cues."""
+"""Spots unhappy feedback (English and Chinese) so a PM follows it up: complaint cues outweighing praise
+cues."""
 from __future__ import annotations
 
 import re
@@ -31,7 +32,8 @@ _POSITIVE = re.compile(
 
 
 def complaint_score(subject: str, body: str) -> tuple[int, int]:
-    """(complaint cues, praise cues) in the SUBJECT and the client's NEW text (quotes of earlier mail ignored)."""
+    """(complaint cues, praise cues) in the SUBJECT and the client's NEW text (quotes of earlier mail
+    ignored)."""
     text = f"{subject}\n{new_text(body)}"
     text = _NEGATED.sub(" ", text)
     return len(_NEGATIVE.findall(text)), len(_POSITIVE.findall(_NEGATIVE.sub(" ", text)))
@@ -40,7 +42,8 @@ def complaint_score(subject: str, body: str) -> tuple[int, int]:
 def is_negative(subject: str, body: str) -> bool:
     """Whether feedback reads as a complaint: a complaint cue, and praise not outweighing it.
 
-    A complaint cue counts double: clients wrap complaints in courtesy ("thanks, but ..."), rarely the reverse.
+    A complaint cue counts double: clients wrap complaints in courtesy ("thanks, but ..."), rarely the
+    reverse.
     """
     negative, positive = complaint_score(subject, body)
     return negative > 0 and 2 * negative >= positive

@@ -1,4 +1,5 @@
-"""Keeps what the sender wrote now: quoted replies, signatures and disclaimers removed, in Chinese and English."""
+"""Keeps what the sender wrote now: quoted replies, signatures and disclaimers removed, in Chinese and
+English."""
 from __future__ import annotations
 
 import re
@@ -9,15 +10,16 @@ import re
 
 _QUOTE_START = [
     re.compile(r"^\s*On\b.{1,240}\bwrote\s*:\s*$", re.I),
-    re.compile(r"^\s*-{2,}\s*(Original Message|Forwarded message|Reply message|原始邮件|转发邮件|转发的邮件|回复的原邮件)"
-               r"\s*-{2,}", re.I),
+    re.compile(r"^\s*-{2,}\s*(Original Message|Forwarded message|Reply "
+               r"message|原始邮件|转发邮件|转发的邮件|回复的原邮件)\s*-{2,}", re.I),
     re.compile(r"^\s*在.{1,240}写道\s*[:：]\s*$"),
     re.compile(r"^\s*_{10,}\s*$"),
     re.compile(r"^\s*\*?(Begin forwarded message|Forwarded message)\s*:?\s*\*?\s*$", re.I),
 ]
 # A header block of a quoted message: "From:" (or 发件人:) with a Sent/To/Subject line right after.
 _FROM = re.compile(r"^\s*\*?(From|发件人|寄件者|发信人)\s*\*?\s*[:：]", re.I)
-_HEADER = re.compile(r"^\s*\*?(Sent|Date|To|Cc|Subject|发送时间|时间|日期|收件人|抄送|主题)\s*\*?\s*[:：]", re.I)
+_HEADER = re.compile(r"^\s*\*?(Sent|Date|To|Cc|Subject|发送时间|时间|日期|收件人|抄送|主题)\s*\*?\s*[:：]",
+                     re.I)
 # "On Tue, 4 Mar 2025 at 10:12, Anna <a@b.example>" with "wrote:" on the next line (Gmail wraps it).
 _ON_OPEN = re.compile(r"^\s*On\b.{1,240}$", re.I)
 _WROTE = re.compile(r"^\s*wrote\s*:\s*$", re.I)
@@ -28,7 +30,8 @@ _SIGNATURE_START = re.compile(
 _CLOSING = re.compile(
     r"^(best|best regards|kind regards|warm regards|regards|many thanks|thanks|thank you|thanks again|cheers|"
     r"sincerely|yours sincerely|yours faithfully|yours truly|br|rgds|all the best|greetings|with thanks|"
-    r"此致|顺颂商祺|顺祝商祺|祝商祺|祝好|祝工作顺利|谢谢|多谢|感谢|敬礼|此致敬礼|盼复|期待回复)\s*[,，.。!！~]*$", re.I)
+    r"此致|顺颂商祺|顺祝商祺|祝商祺|祝好|祝工作顺利|谢谢|多谢|感谢|"
+    r"敬礼|此致敬礼|盼复|期待回复)\s*[,，.。!！~]*$", re.I)
 # A closing is a signature only when a short block (name, title, company, phone) follows it.
 _SIGNATURE_LINES = 7
 _SIGNATURE_LINE_CHARS = 80

@@ -58,7 +58,8 @@ def _code_like(line: str) -> bool:
 
 
 def normalize(text: str) -> str:
-    """TEXT with code blocks, log and trace lines, links, images, paths and template checkboxes as placeholders."""
+    """TEXT with code blocks, log and trace lines, links, images, paths and template checkboxes as
+    placeholders."""
     text = _HTML_COMMENT.sub(" ", text)
     text = _FENCE.sub(" codeblock ", text)
     text = _IMAGE.sub(" screenshot ", text)

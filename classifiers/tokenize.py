@@ -1,4 +1,5 @@
-"""A lowercase word tokenizer for the English model: the bag-of-words model needs words, not spaCy's full rules."""
+"""A lowercase word tokenizer for the English model: the bag-of-words model needs words, not spaCy's full
+rules."""
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
-"""Trains the per-language spaCy text classifiers, calibrates them on the dev split, and saves a model version."""
+"""Trains the per-language spaCy text classifiers, calibrates them on the dev split, and saves a model
+version."""
 from __future__ import annotations
 
 import hashlib
@@ -36,7 +37,8 @@ class ModelSpec:
     ngram_en: int = 2
     ngram_zh: int = 2
     ngram_min_zh: int = 1        # normbow only: the shortest Chinese n-gram (2 reads pairs and longer)
-    zh_segmenter: str = "char"   # "char", "charword" (Han characters, Latin words) or "jieba" (words; needs jieba)
+    # "char", "charword" (Han characters, Latin words) or "jieba" (words; needs jieba)
+    zh_segmenter: str = "char"
     en_tokenizer: str = "words"  # "words" (lowercase word tokenizer) or "spacy" (spaCy's English rules)
     epochs: int = 20
     dropout: float = 0.2
@@ -74,7 +76,8 @@ def _ensemble(ngram: int, length: int) -> dict[str, object]:
             "@architectures": "spacy.Tok2Vec.v2",
             "embed": {"@architectures": "spacy.MultiHashEmbed.v2", "width": width,
                       "rows": [2000, 2000, 500, 1000, 500],
-                      "attrs": ["NORM", "LOWER", "PREFIX", "SUFFIX", "SHAPE"], "include_static_vectors": False},
+                      "attrs": ["NORM", "LOWER", "PREFIX", "SUFFIX", "SHAPE"],
+                      "include_static_vectors": False},
             "encode": {"@architectures": "spacy.MaxoutWindowEncoder.v2", "width": width, "window_size": 1,
                        "maxout_pieces": 3, "depth": 2},
         },
@@ -109,7 +112,8 @@ def build_pipeline(lang: str, spec: ModelSpec) -> Language:
         nlp = spacy.blank(lang, config={"nlp": {"tokenizer": {"@tokenizers": tokenize.NAME}}})
     else:
         nlp = spacy.blank(lang)
-    extra: dict[str, object] = {"ngram_min": spec.ngram_min_zh} if lang == "zh" and spec.ngram_min_zh != 1 else {}
+    extra: dict[str,
+                object] = {"ngram_min": spec.ngram_min_zh} if lang == "zh" and spec.ngram_min_zh != 1 else {}
     if spec.counts != "log":
         extra["counts"] = spec.counts
     model = ARCHITECTURES[spec.arch](spec.ngram(lang), spec.length, **extra)
@@ -134,7 +138,7 @@ def train_language(lang: str, examples: Sequence[Example], spec: ModelSpec = DEF
     data = [(nlp.make_doc(model_text(e.subject, e.body, spec.normalize)),
              [float(label == e.label) for label in LABELS], spec.real_weight if e.group else 1.0)
             for e in examples for _ in range(spec.boundary_copies if e.boundary else 1)]
-    optimizer = nlp.initialize(lambda: [SpacyExample.from_dict(d, {"cats": dict(zip(LABELS, t))})
+    optimizer = nlp.initialize(lambda: [SpacyExample.from_dict(d, {"cats": dict(zip(LABELS, t, strict=True))})
                                         for d, t, _ in data])
     optimizer.learn_rate = spec.learn_rate
     optimizer.L2 = spec.l2
@@ -169,7 +173,8 @@ def corpus_digest(examples: Sequence[Example], spec: ModelSpec) -> str:
 
 def real_digest(examples: Sequence[Example]) -> str:
     """A short digest of the real texts (those with a source group) among EXAMPLES, in a fixed order."""
-    rows = sorted(json.dumps([e.group, e.subject, e.body, e.label], ensure_ascii=False) for e in examples if e.group)
+    rows = sorted(json.dumps([e.group, e.subject, e.body, e.label],
+                             ensure_ascii=False) for e in examples if e.group)
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:10]
 
 
@@ -190,7 +195,8 @@ def _probs(nlp: Language, examples: Sequence[Example], spec: ModelSpec) -> list[
 
 
 def calibration_folds(examples: Sequence[Example], max_folds: int = MAX_CALIBRATION_FOLDS) -> list[list[str]]:
-    """The source groups of EXAMPLES' real texts as folds: one each, the two smallest merged until MAX_FOLDS remain."""
+    """The source groups of EXAMPLES' real texts as folds: one each, the two smallest merged until MAX_FOLDS
+    remain."""
     sizes: dict[str, int] = {}
     for e in examples:
         if e.group:
@@ -203,8 +209,10 @@ def calibration_folds(examples: Sequence[Example], max_folds: int = MAX_CALIBRAT
     return [groups for groups, _ in sorted(folds)]
 
 
-def _out_of_fold(lang: str, examples: Sequence[Example], spec: ModelSpec) -> tuple[list[list[float]], list[int]]:
-    """Probabilities for every real text of EXAMPLES from a model trained without its fold, and their gold labels."""
+def _out_of_fold(lang: str, examples: Sequence[Example], spec: ModelSpec) -> tuple[list[list[float]],
+                                                                                   list[int]]:
+    """Probabilities for every real text of EXAMPLES from a model trained without its fold, and their gold
+    labels."""
     folds = calibration_folds(examples)
     if len(folds) < 2:
         return [], []
@@ -247,7 +255,8 @@ def train_version(examples: Sequence[Example], dev: Sequence[Example], out_dir: 
         oof, oof_gold = _out_of_fold(lang, subset, spec)
         gold = [LABELS.index(e.label) for e in held_out] + oof_gold
         temperatures[lang] = fit_temperature(probs + oof, gold) if gold else 1.0
-        # The review threshold is chosen where it matters, on real texts read out of fold (else the dev split):
+        # The review threshold is chosen where it matters, on real texts read out of fold (else the dev
+        # split):
         # the lowest under which 95% of what is left unflagged is right.
         check_probs, check_gold = (oof, oof_gold) if oof else (probs, gold)
         if check_gold:
@@ -258,11 +267,14 @@ def train_version(examples: Sequence[Example], dev: Sequence[Example], out_dir: 
                 thresholds[lang] = chosen
             # When no threshold reaches the target, the configured one applies; what it gives is recorded.
             rest = conf >= (chosen if chosen is not None else 0.8)
-            review_check[lang] = {"on": "real texts out of fold" if oof else "dev split", "texts": len(check_gold),
+            review_check[lang] = {"on": "real texts out of fold" if oof else "dev split",
+                                  "texts": len(check_gold),
                                   "threshold": chosen, "flagged": round(float(1 - rest.mean()), 4),
-                                  "right_unflagged": round(float(right[rest].mean()) if rest.any() else 0.0, 4)}
+                                  "right_unflagged": round(float(right[rest].mean()) if rest.any() else 0.0,
+                                                           4)}
         if oof:
-            # What `intake train`'s guard compares: macro-F1 on real texts from sources the model did not learn.
+            # What `intake train`'s guard compares: macro-F1 on real texts from sources the model did not
+            # learn.
             real = [e for e in subset if e.group]
             guesses = [LABELS[max(range(len(LABELS)), key=row.__getitem__)] for row in oof]
             real_dev[lang] = {"macro_f1": round(score([LABELS[g] for g in oof_gold], guesses).macro_f1, 4),

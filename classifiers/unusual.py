@@ -1,4 +1,5 @@
-"""Tells text unlike what the models learned from: too short to read, mostly code or logs, or another language."""
+"""Tells text unlike what the models learned from: too short to read, mostly code or logs, or another
+language."""
 from __future__ import annotations
 
 import re
@@ -19,7 +20,8 @@ MIN_WORDS = 3
 MIN_PROSE_WORDS = 4
 _WORD = re.compile(r"[^\W\d_]+|\d+")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_PLACEHOLDER = re.compile(r"\b(?:codeblock|logline|filepath|hexid)\b")  # machine output; links and screenshots are not
+# machine output; links and screenshots are not
+_PLACEHOLDER = re.compile(r"\b(?:codeblock|logline|filepath|hexid)\b")
 # CLD2 reads the start of a text; a few hundred characters decide a language as well as the whole.
 _LANG_CHARS = 600
 _KNOWN = {"en", "un"}  # English, or too little to tell
@@ -32,13 +34,15 @@ def _words(text: str) -> float:
 
 
 def _other_language(text: str) -> bool:
-    """Whether CLD2 reliably reads TEXT (Latin or other script the router sends to English) as another language."""
+    """Whether CLD2 reliably reads TEXT (Latin or other script the router sends to English) as another
+    language."""
     try:
         reliable, _, found = pycld2.detect(text[:_LANG_CHARS])
     except pycld2.error:  # bytes CLD2 cannot read as UTF-8 (lone surrogates are replaced before this)
         return False
     english = sum(percent for _, code, percent, _ in found if code == "en")
-    # Some English beside another language (a pasted placeholder text, a quoted message) still reads as English.
+    # Some English beside another language (a pasted placeholder text, a quoted message) still reads as
+    # English.
     return bool(reliable) and found[0][1] not in _KNOWN and english < _MIN_ENGLISH_PERCENT
 
 

@@ -1,4 +1,5 @@
-"""The audit log of what was done to client data (erasures, exports, purges): who, when, what; no personal data."""
+"""The audit log of what was done to client data (erasures, exports, purges): who, when, what; no personal
+data."""
 from __future__ import annotations
 
 from collections.abc import Sequence

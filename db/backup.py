@@ -27,7 +27,8 @@ def copy_sqlite(source: Path, target: Path, pages_per_step: int = 1024) -> None:
     """Copies the database SOURCE onto TARGET page by page with SQLite's backup API: writers of SOURCE go on
     meanwhile (a step that sees a change starts over), and what TARGET gets is one consistent state, the
     write-ahead log included."""
-    # Not opened read-only: a database in WAL mode needs its shared-memory file, which only a writer may create.
+    # Not opened read-only: a database in WAL mode needs its shared-memory file, which only a writer may
+    # create.
     src = sqlite3.connect(source, timeout=30)
     try:
         dst = sqlite3.connect(target, timeout=30)

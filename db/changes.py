@@ -5,16 +5,17 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from db.models import Event, Item, Message
+from db.events import APPROVED, REJECTED, add_event
+from db.models import Item, Message
 
 
 def record_decision(session: Session, item: Item, decision: str, actor: str, now: datetime,
                     evidence: Message | None = None) -> None:
     """Moves ITEM (awaiting approval, its assessment loaded) to DECISION ("approved" or "rejected")."""
-    assert decision in ("approved", "rejected")
+    assert decision in (APPROVED, REJECTED)
     old = item.status
     item.status = decision
-    if decision == "rejected" and item.resolved_at is None:
+    if decision == REJECTED and item.resolved_at is None:
         item.resolved_at = now
     if item.assessment is not None:
         item.assessment.decision = decision
@@ -24,4 +25,4 @@ def record_decision(session: Session, item: Item, decision: str, actor: str, now
     data: dict[str, object] = {"from": old, "to": decision}
     if evidence is not None:
         data.update(message_id=evidence.message_id, excerpt=(evidence.new_text or evidence.body_text)[:500])
-    session.add(Event(item_id=item.id, kind=decision, actor=actor, created_at=now, data=data))
+    add_event(session, item.id, decision, now, data, actor=actor)

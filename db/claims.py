@@ -18,7 +18,8 @@ FOREIGN_CLAIM_SECONDS = 600
 
 
 def worker_name() -> str:
-    """A name for this process's claims: `host:pid:token`, so a restarted worker can tell its dead predecessor's."""
+    """A name for this process's claims: `host:pid:token`, so a restarted worker can tell its dead
+    predecessor's."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
@@ -50,7 +51,8 @@ def _abandoned(row: ProcessingAttempt, worker: str, now: datetime) -> bool:
 
 @dataclass(frozen=True)
 class BatchClaim:
-    """What claiming a batch found: UIDs a dead worker was processing, and how often each was started alone."""
+    """What claiming a batch found: UIDs a dead worker was processing, and how often each was started
+    alone."""
 
     crashed: frozenset[int]
     attempts: dict[int, int]
@@ -71,12 +73,14 @@ def claim_batch(session: Session, mailbox_id: int, uidvalidity: int, uids: Seque
     fresh = [u for u in uids if u not in attempts]
     if fresh:
         session.execute(ProcessingAttempt.__table__.insert(), [
-            {"mailbox_id": mailbox_id, "uidvalidity": uidvalidity, "uid": u, "attempts": 0, "claimed_by": worker,
+            {"mailbox_id": mailbox_id, "uidvalidity": uidvalidity, "uid": u, "attempts": 0,
+             "claimed_by": worker,
              "claimed_at": now} for u in fresh])
     return BatchClaim(crashed, attempts)
 
 
-def start_alone(session: Session, mailbox_id: int, uidvalidity: int, uid: int, worker: str, now: datetime) -> int:
+def start_alone(session: Session, mailbox_id: int, uidvalidity: int, uid: int, worker: str,
+                now: datetime) -> int:
     """Counts one more start of UID processed on its own (commit before processing); returns the new count."""
     row = session.get(ProcessingAttempt, (mailbox_id, uidvalidity, uid))
     if row is None:

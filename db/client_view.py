@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db.events import ACK_SUPPRESSED, SURVEY_CANCELLED, add_event
 from db.models import Contact, Event, Item, Message, OutboxMail, Survey
 
 # Mail sent to the client that their view shows; notices to the team and internal mail never are.
@@ -30,7 +31,7 @@ def latest_incoming(session: Session, item_id: int) -> Message | None:
 
 def suppressed_reason(session: Session, item_id: int) -> str:
     """Why ITEM_ID's acknowledgment was not sent (rate limit, no address we may write to), else ""."""
-    data = session.scalar(select(Event.data).where(Event.item_id == item_id, Event.kind == "ack_suppressed")
+    data = session.scalar(select(Event.data).where(Event.item_id == item_id, Event.kind == ACK_SUPPRESSED)
                           .order_by(Event.id.desc()).limit(1))
     return str((data or {}).get("reason", "suppressed")) if data is not None else ""
 
@@ -41,7 +42,8 @@ def survey_of(session: Session, item_id: int) -> Survey | None:
 
 
 def cancel_pending_survey(session: Session, item_id: int, now: datetime) -> bool:
-    """Cancels ITEM_ID's survey when it is still waiting in the outbox (the client wrote again); whether it was."""
+    """Cancels ITEM_ID's survey when it is still waiting in the outbox (the client wrote again); whether it
+    was."""
     return bool(cancel_pending_surveys(session, [item_id], now))
 
 
@@ -62,8 +64,7 @@ def cancel_pending_surveys(session: Session, item_ids: Iterable[int], now: datet
         survey = surveys[mail.id]
         mail.status, mail.last_error = "cancelled", "the client wrote again before the survey was due"
         survey.status = "cancelled"
-        session.add(Event(item_id=survey.item_id, kind="survey_cancelled", created_at=now,
-                          data={"reason": "client_wrote"}))
+        add_event(session, survey.item_id, SURVEY_CANCELLED, now, {"reason": "client_wrote"})
         done.add(survey.item_id)
     return done
 

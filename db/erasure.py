@@ -1,5 +1,5 @@
-"""Erases a contact: their address, name and what they wrote go from every table; their items stay, stripped of
-personal data, so the SLA figures do not change. Recorded in the audit log."""
+"""Erases a contact: their address, name and what they wrote go from every table; their items stay, stripped
+of personal data, so the SLA figures do not change. Recorded in the audit log."""
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +14,17 @@ from sqlalchemy import Text, cast, delete, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from db.audit import record
-from db.models import Attachment, ChangeAssessment, Contact, Event, Item, Message, OutboxMail, Survey, WebhookDelivery
+from db.models import (
+    Attachment,
+    ChangeAssessment,
+    Contact,
+    Event,
+    Item,
+    Message,
+    OutboxMail,
+    Survey,
+    WebhookDelivery,
+)
 
 ERASED = "[erased]"
 ERASED_ADDRESS = "erased@erased.invalid"
@@ -44,9 +54,11 @@ def contact_item_ids(session: Session, contact_id: int) -> list[int]:
 
 
 def contact_message_ids(session: Session, email: str, item_ids: list[int]) -> list[int]:
-    """The messages on the contact's items (in and out) and the ones they sent anywhere else (quarantined too)."""
+    """The messages on the contact's items (in and out) and the ones they sent anywhere else (quarantined
+    too)."""
     return list(session.scalars(select(Message.id).where(
-        or_(Message.item_id.in_(item_ids), func.lower(Message.sender) == email.lower())).order_by(Message.id)))
+        or_(Message.item_id.in_(item_ids),
+            func.lower(Message.sender) == email.lower())).order_by(Message.id)))
 
 
 def erase_contact(session: Session, email: str, actor: str, now: datetime) -> Erasure | None:
@@ -68,7 +80,8 @@ def erase_contact(session: Session, email: str, actor: str, now: datetime) -> Er
             m.sender_name = m.recipients = m.subject = m.body_text = m.new_text = m.body_html = ""
             m.parse_notes = m.error = ""
             m.raw, m.raw_purged_at = b"", now
-            m.message_id, m.in_reply_to, m.references = (_erased_ids(m.message_id), _erased_ids(m.in_reply_to),
+            m.message_id, m.in_reply_to, m.references = (_erased_ids(m.message_id),
+                                                         _erased_ids(m.in_reply_to),
                                                          _erased_ids(m.references))
     outbox = 0
     for row in session.scalars(select(OutboxMail).where(or_(OutboxMail.item_id.in_(item_ids),
@@ -90,7 +103,8 @@ def erase_contact(session: Session, email: str, actor: str, now: datetime) -> Er
         if delivery.status == "pending":
             delivery.status, delivery.last_error = "failed", "the client's data was erased before delivery"
     events = 0
-    for e in session.scalars(select(Event).where(or_(Event.item_id.in_(item_ids), func.lower(Event.actor) == address))):
+    for e in session.scalars(select(Event).where(or_(Event.item_id.in_(item_ids),
+                                                     func.lower(Event.actor) == address))):
         e.data = _scrubbed(e.data, needles)
         e.actor = "" if e.actor.lower() == address else e.actor
         events += 1
@@ -98,7 +112,8 @@ def erase_contact(session: Session, email: str, actor: str, now: datetime) -> Er
     mentions = _sweep(session, needles, set(message_ids))
     contact.email, contact.name = f"erased-{contact.id}@erased.invalid", ""
     erased = Erasure(contact.id, len(item_ids), len(message_ids), attachments, outbox, events, mentions)
-    record(session, actor, "erase", {"contact": contact.id, "items": erased.items, "messages": erased.messages,
+    record(session, actor, "erase", {"contact": contact.id, "items": erased.items,
+                                     "messages": erased.messages,
                                      "attachments": erased.attachments, "outbox": erased.outbox,
                                      "events": erased.events, "mentions": erased.mentions})
     return erased
@@ -127,12 +142,14 @@ def _erased_ids(value: str) -> str:
     the address some mailers put in them."""
     if not value:
         return value
-    return " ".join(f"<erased.{hashlib.sha256(v.encode()).hexdigest()[:24]}@erased.invalid>" for v in value.split())
+    return " ".join(f"<erased.{hashlib.sha256(v.encode()).hexdigest()[:24]}@erased.invalid>"
+                    for v in value.split())
 
 
 def _scrubbed(value: Any, needles: list[str]) -> Any:
     """VALUE (an event's data) with every text that could be personal replaced: kept are numbers, flags, and
-    single words without "@" that name none of NEEDLES (statuses, categories, clocks, references, versions)."""
+    single words without "@" that name none of NEEDLES (statuses, categories, clocks, references,
+    versions)."""
     if isinstance(value, dict):
         return {k: _scrubbed(v, needles) for k, v in value.items()}
     if isinstance(value, list):
@@ -160,8 +177,9 @@ def _bytes_like(column: Any, text: str) -> Any:
 
 
 def _sweep(session: Session, needles: list[str], done: set[int]) -> int:
-    """Replaces the contact's address and name wherever else they are written: other people's messages (copies,
-    quotes, raw bytes), notes and other events, item subjects, the outbox. Returns how many rows changed."""
+    """Replaces the contact's address and name wherever else they are written: other people's messages
+    (copies, quotes, raw bytes), notes and other events, item subjects, the outbox. Returns how many rows
+    changed."""
     pattern = _pattern(needles)
     raw_pattern = re.compile(b"|".join(re.escape(n.encode()) for n in needles), re.IGNORECASE)
 
@@ -173,7 +191,8 @@ def _sweep(session: Session, needles: list[str], done: set[int]) -> int:
 
     changed = 0
     texts = [Message.sender, Message.sender_name, Message.recipients, Message.subject, Message.body_text,
-             Message.new_text, Message.body_html, Message.in_reply_to, Message.references, Message.parse_notes]
+             Message.new_text, Message.body_html, Message.in_reply_to, Message.references,
+             Message.parse_notes]
     found = or_(*[c.ilike(_like(n), escape="!") for c in texts for n in needles],
                 *[_bytes_like(Message.raw, n) for n in needles])
     for m in session.scalars(select(Message).where(found, Message.id.not_in(done) if done else true())):
@@ -186,12 +205,14 @@ def _sweep(session: Session, needles: list[str], done: set[int]) -> int:
     spelled = {s for n in needles for s in (n, json.dumps(n)[1:-1])}
     for e in session.scalars(select(Event).where(or_(*[cast(Event.data, Text).ilike(_like(s), escape="!")
                                                        for s in spelled],
-                                                     *[Event.actor.ilike(_like(n), escape="!") for n in needles]))):
+                                                     *[Event.actor.ilike(_like(n),
+                                                                         escape="!") for n in needles]))):
         data, actor = _replaced(e.data, sub), sub(e.actor)
         if (data, actor) != (e.data, e.actor):
             e.data, e.actor = data, actor
             changed += 1
-    for item in session.scalars(select(Item).where(or_(*[Item.subject.ilike(_like(n), escape="!") for n in needles]))):
+    for item in session.scalars(select(Item).where(or_(*[Item.subject.ilike(_like(n),
+                                                                            escape="!") for n in needles]))):
         subject = sub(item.subject)
         changed += subject != item.subject
         item.subject = subject
@@ -200,7 +221,8 @@ def _sweep(session: Session, needles: list[str], done: set[int]) -> int:
         body = json.dumps(_replaced(json.loads(delivery.body), sub))
         changed += body != delivery.body
         delivery.body = body
-    for row in session.scalars(select(OutboxMail).where(or_(*[_bytes_like(OutboxMail.raw, n) for n in needles]))):
+    for row in session.scalars(select(OutboxMail).where(or_(*[_bytes_like(OutboxMail.raw,
+                                                                          n) for n in needles]))):
         raw = sub_raw(bytes(row.raw))
         changed += raw != bytes(row.raw)
         row.raw = raw

@@ -34,7 +34,8 @@ def reserve(session: Session, model: type[Base], count: int) -> list[int]:
 
 
 def assign(session: Session, models: tuple[type[Base], ...]) -> None:
-    """Gives every new object of MODELS in SESSION that has no key yet one, table by table in one query each."""
+    """Gives every new object of MODELS in SESSION that has no key yet one, table by table in one query
+    each."""
     with session.no_autoflush:  # a flush now would write the rows with generated keys, one by one
         _assign(session, models)
 
@@ -48,5 +49,5 @@ def _assign(session: Session, models: tuple[type[Base], ...]) -> None:
     for kind, objs in waiting.items():
         # In the order they were made, so keys follow the batch's order (session.new has none).
         objs.sort(key=lambda o: o._sa_instance_state.insert_order)  # type: ignore[attr-defined]
-        for obj, key in zip(objs, reserve(session, kind, len(objs))):
+        for obj, key in zip(objs, reserve(session, kind, len(objs)), strict=True):
             obj.id = key  # type: ignore[attr-defined]

@@ -30,7 +30,8 @@ class Lease:
     expires_at: datetime | None
 
     def held_by_other(self, me: str, now: datetime) -> bool:
-        """Whether another worker that may still be alive holds it (same-host owners are asked their kernel)."""
+        """Whether another worker that may still be alive holds it (same-host owners are asked their
+        kernel)."""
         if not self.owner or self.owner == me:
             return False
         if self.expires_at is None or self.expires_at <= now:
@@ -86,7 +87,8 @@ def release(session: Session, me: str, mailboxes: Sequence[str] | None = None) -
     """Gives up ME's leases on MAILBOXES (all of them by default), so another worker may take them at once."""
     where = [MailboxLease.owner == me] + ([MailboxLease.mailbox.in_(list(mailboxes))] if mailboxes is not None
                                           else [])
-    session.execute(update(MailboxLease).where(*where).values(owner="", generation=MailboxLease.generation + 1,
+    session.execute(update(MailboxLease).where(*where).values(owner="",
+                                                              generation=MailboxLease.generation + 1,
                                                               expires_at=None))
 
 

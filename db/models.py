@@ -175,9 +175,11 @@ class Item(Base):
     # The SLA policy in force when the item was created: {"policy", "calendar", "targets": {category: {...}}}.
     sla: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     sla_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the latest at-risk warning
-    # "" (not checked yet or nothing measured), on_track, at_risk, breached or met: see reports.clock.overall_state.
+    # "" (not checked yet or nothing measured), on_track, at_risk, breached or met: see
+    # reports.clock.overall_state.
     sla_state: Mapped[str] = mapped_column(String(16), default="", server_default="", index=True)
-    # When the first running clock runs out (past for a breached one), None when none runs: reports.state.due_at.
+    # When the first running clock runs out (past for a breached one), None when none runs:
+    # reports.state.due_at.
     sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -199,7 +201,8 @@ class Item(Base):
 
 
 class ReplyTemplate(Base):
-    """A canned reply admins keep per category and language; a PM inserts it in the reply form and edits it."""
+    """A canned reply admins keep per category and language; a PM inserts it in the reply form and edits
+    it."""
 
     __tablename__ = "reply_templates"
 
@@ -405,7 +408,8 @@ class WorkerPresence(Base):
 
 
 class AuditEntry(Base):
-    """A record of what was done to client data and by whom (erasures, exports, purges); never personal data."""
+    """A record of what was done to client data and by whom (erasures, exports, purges); never personal
+    data."""
 
     __tablename__ = "audit_log"
 

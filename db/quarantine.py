@@ -36,7 +36,8 @@ class QuarantineEntry:
 
 
 def _entry(m: Message, mailbox: str) -> QuarantineEntry:
-    return QuarantineEntry(m.id, mailbox, m.uidvalidity, m.uid, m.message_id, m.sender, m.subject, m.received_at,
+    return QuarantineEntry(m.id, mailbox, m.uidvalidity, m.uid, m.message_id, m.sender, m.subject,
+                           m.received_at,
                            m.size, m.error, m.status == RETRY_REQUESTED)
 
 
@@ -59,7 +60,8 @@ def count_quarantined(session: Session) -> int:
 def quarantined_ids(session: Session, retry_requested_only: bool = False) -> list[int]:
     """Every quarantined message's id (RETRY_REQUESTED_ONLY: those an admin asked to retry), oldest first."""
     statuses = (RETRY_REQUESTED,) if retry_requested_only else KEPT
-    return list(session.scalars(select(Message.id).where(Message.status.in_(statuses), Message.item_id.is_(None))
+    return list(session.scalars(select(Message.id).where(Message.status.in_(statuses),
+                                                         Message.item_id.is_(None))
                                 .order_by(Message.id)))
 
 
@@ -73,7 +75,8 @@ def request_retry(session: Session, message_id: int) -> bool:
 
 
 def quarantined_message(session: Session, message_id: int, lock: bool = False) -> tuple[Message, str] | None:
-    """The quarantined message with id MESSAGE_ID and its mailbox's name (LOCK: for this transaction), or None."""
+    """The quarantined message with id MESSAGE_ID and its mailbox's name (LOCK: for this transaction), or
+    None."""
     query = (select(Message, Mailbox.name).outerjoin(Mailbox, Mailbox.id == Message.mailbox_id)
              .where(Message.id == message_id, *_IN_QUARANTINE))
     if lock:
@@ -88,7 +91,8 @@ def entry_of(message: Message, mailbox: str) -> QuarantineEntry:
 
 
 def delete_quarantined(session: Session, message_id: int) -> QuarantineEntry | None:
-    """Deletes the quarantined message MESSAGE_ID with its raw bytes; what was deleted, or None if not found."""
+    """Deletes the quarantined message MESSAGE_ID with its raw bytes; what was deleted, or None if not
+    found."""
     found = quarantined_message(session, message_id, lock=True)
     if found is None:
         return None

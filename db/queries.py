@@ -53,7 +53,8 @@ def message_known(session: Session, mailbox_id: int, uidvalidity: int, uid: int,
 
 def messages_with_id(session: Session, message_id: str) -> list[int]:
     """The ids of stored messages with MESSAGE_ID (more than one when a mailer reused it), oldest first."""
-    return list(session.scalars(select(Message.id).where(Message.message_id == message_id).order_by(Message.id)))
+    return list(session.scalars(select(Message.id).where(Message.message_id == message_id)
+                                .order_by(Message.id)))
 
 
 def items_by_refs(session: Session, refs: Sequence[str]) -> list[Item]:
@@ -97,7 +98,8 @@ def organizations_of(session: Session, addresses: Iterable[str],
     if not wanted:
         return {}
     found: dict[str, int | None] = {}
-    # As written and lowercased: contacts' addresses are stored as they came, and the unique index stays usable.
+    # As written and lowercased: contacts' addresses are stored as they came, and the unique index stays
+    # usable.
     contacts = session.execute(select(Contact.email, Contact.organization_id)
                                .where(Contact.email.in_(sorted(given | wanted))).order_by(Contact.id))
     for email, org_id in contacts:
@@ -189,7 +191,8 @@ def detach_free_mail(session: Session, extra: Iterable[str]) -> list[str]:
 
 def corrected_examples(session: Session) -> list[tuple[str, str, str, str]]:
     """(subject, client text, category, language) of every item whose category a PM corrected or confirmed."""
-    corrected = select(Event.item_id).where(Event.kind.in_(("corrected", "confirmed"))).distinct().scalar_subquery()
+    corrected = select(Event.item_id).where(Event.kind.in_(("corrected",
+                                                            "confirmed"))).distinct().scalar_subquery()
     first_in = (
         select(Message.item_id, func.min(Message.id).label("mid"))
         .where(Message.direction == "in", Message.item_id.in_(corrected))

@@ -25,7 +25,8 @@ class PurgeSummary:
 
 
 def _due(cutoff: datetime):  # type: ignore[no-untyped-def]
-    """The messages whose raw bytes are due: of items done (resolved, closed...) before CUTOFF, not yet purged."""
+    """The messages whose raw bytes are due: of items done (resolved, closed...) before CUTOFF, not yet
+    purged."""
     return (select(Message.id).join(Item, Message.item_id == Item.id)
             .where(Item.status.in_(DONE), Item.resolved_at.is_not(None), Item.resolved_at < cutoff,
                    Message.raw_purged_at.is_(None)))
@@ -37,19 +38,21 @@ def purge_preview(session: Session, cutoff: datetime) -> PurgeSummary:
     messages, size, items = session.execute(
         select(func.count(Message.id), func.coalesce(func.sum(func.length(Message.raw)), 0),
                func.count(func.distinct(Message.item_id))).where(Message.id.in_(select(due.c.id)))).one()
-    attachments = session.scalar(select(func.count(Attachment.id)).where(Attachment.message_id.in_(select(due.c.id))))
+    attachments = session.scalar(select(func.count(Attachment.id))
+                                 .where(Attachment.message_id.in_(select(due.c.id))))
     return PurgeSummary(int(messages), int(size), int(items), int(attachments or 0))
 
 
 def purge(session: Session, cutoff: datetime, now: datetime, actor: str, days: int) -> PurgeSummary:
     """Removes the raw bytes of the messages due (items done before CUTOFF), records it in the audit log, and
-    returns what was removed. Attachment rows (name, type, size, SHA-256) stay: the history still says what was
-    sent."""
+    returns what was removed. Attachment rows (name, type, size, SHA-256) stay: the history still says what
+    was sent."""
     summary = purge_preview(session, cutoff)
     if summary.messages:
         session.execute(update(Message).where(Message.id.in_(_due(cutoff).scalar_subquery()))
                         .values(raw=b"", raw_purged_at=now), execution_options={"synchronize_session": False})
-        record(session, actor, "purge", {"days": days, "cutoff": cutoff.isoformat(), "messages": summary.messages,
+        record(session, actor, "purge", {"days": days, "cutoff": cutoff.isoformat(),
+                                         "messages": summary.messages,
                                          "bytes": summary.bytes, "items": summary.items,
                                          "attachments": summary.attachments})
     return summary

@@ -1,9 +1,11 @@
-"""The schema revision a database is at and the one the code needs, read without importing Alembic (fast start)."""
+"""The schema revision a database is at and the one the code needs, read without importing Alembic (fast
+start)."""
 from __future__ import annotations
 
 from sqlalchemy import Engine, column, inspect, select, table
 
-# The newest migration in db/migrations/versions; tests/unit/test_startup_imports.py checks it against Alembic's.
+# The newest migration in db/migrations/versions; tests/unit/test_startup_imports.py checks it against
+# Alembic's.
 HEAD_REVISION = "0015"
 
 
@@ -16,8 +18,8 @@ def stored_revision(engine: Engine) -> str | None:
 
 
 def schema_problem(engine: Engine) -> str | None:
-    """What keeps the database behind ENGINE from serving this code: unreachable, or not at HEAD_REVISION; None
-    when it is ready."""
+    """What keeps the database behind ENGINE from serving this code: unreachable, or not at HEAD_REVISION;
+    None when it is ready."""
     try:
         rev = stored_revision(engine)
     except Exception as exc:  # any driver error means "not reachable"; its text says why

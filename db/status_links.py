@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from db.models import Item, StatusLink
 
-# 32 random bytes: 43 URL-safe characters, far beyond guessing; a lookup by hash needs no constant-time compare.
+# 32 random bytes: 43 URL-safe characters, far beyond guessing; a lookup by hash needs no constant-time
+# compare.
 TOKEN_BYTES = 32
 MAX_TOKEN_LENGTH = 100
 
@@ -44,7 +45,8 @@ def item_for_token(session: Session, token: str) -> Item | None:
 
 def revoke_links(session: Session, item_id: int, now: datetime) -> int:
     """Revokes every live status link of ITEM_ID; how many there were."""
-    result = session.execute(update(StatusLink).where(StatusLink.item_id == item_id, StatusLink.revoked_at.is_(None))
+    result = session.execute(update(StatusLink).where(StatusLink.item_id == item_id,
+                                                      StatusLink.revoked_at.is_(None))
                              .values(revoked_at=now))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -1,4 +1,5 @@
-"""The webhook delivery queue: claiming due rows, booking each call's outcome, and the delivery log's queries."""
+"""The webhook delivery queue: claiming due rows, booking each call's outcome, and the delivery log's
+queries."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
@@ -29,7 +30,8 @@ class Claimed:
 
 
 def release_dead_claims(session: Session, worker: str, now: datetime) -> list[str]:
-    """Frees the claims of crashed workers on this host, so their deliveries go out now, not when claims run out."""
+    """Frees the claims of crashed workers on this host, so their deliveries go out now, not when claims run
+    out."""
     owners = session.scalars(select(WebhookDelivery.claimed_by).distinct().where(
         WebhookDelivery.status == PENDING, WebhookDelivery.claimed_until >= now))
     dead = [o for o in owners if claimant_gone(o, worker)]
@@ -42,7 +44,8 @@ def release_dead_claims(session: Session, worker: str, now: datetime) -> list[st
 
 def claim(session: Session, worker: str, targets: Collection[str], now: datetime, claim_seconds: float,
           limit: int) -> list[Claimed]:
-    """Claims up to LIMIT due deliveries to TARGETS for WORKER (no other worker sends them meanwhile), oldest first.
+    """Claims up to LIMIT due deliveries to TARGETS for WORKER (no other worker sends them meanwhile), oldest
+    first.
 
     Rows of targets this worker does not know (removed from its configuration) stay pending, in the log.
     """
@@ -62,18 +65,21 @@ def claim(session: Session, worker: str, targets: Collection[str], now: datetime
                     .values(claimed_by=worker, claimed_until=now + timedelta(seconds=claim_seconds)))
     rows = session.scalars(select(WebhookDelivery).options(selectinload(WebhookDelivery.item))
                            .where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.id))
-    return [Claimed(r.id, r.delivery_id, r.target, r.event, r.item.ref or "" if r.item else "", r.body, r.attempts)
+    return [Claimed(r.id, r.delivery_id, r.target, r.event, r.item.ref or "" if r.item else "", r.body,
+                    r.attempts)
             for r in rows]
 
 
 def mark_sent(session: Session, row_id: int, status: int, now: datetime) -> None:
     """Books ROW_ID as delivered (the target answered STATUS)."""
     session.execute(update(WebhookDelivery).where(WebhookDelivery.id == row_id).values(
-        status=SENT, sent_at=now, attempts=WebhookDelivery.attempts + 1, claimed_until=None, last_status=status,
+        status=SENT, sent_at=now, attempts=WebhookDelivery.attempts + 1, claimed_until=None,
+        last_status=status,
         last_error=""))
 
 
-def mark_failed(session: Session, row_id: int, error: str, status: int | None, retry_at: datetime | None) -> None:
+def mark_failed(session: Session, row_id: int, error: str, status: int | None,
+                retry_at: datetime | None) -> None:
     """Books a failed call of ROW_ID: tried again at RETRY_AT, or for good (failed) when RETRY_AT is None."""
     values: dict[str, object] = dict(attempts=WebhookDelivery.attempts + 1, claimed_until=None,
                                      last_error=error[:2000], last_status=status)
@@ -112,7 +118,8 @@ class TargetCounts:
 
 def counts_by_target(session: Session) -> dict[str, TargetCounts]:
     """Each target's counts, for every target that has deliveries."""
-    rows = session.execute(select(WebhookDelivery.target, WebhookDelivery.status, func.count(WebhookDelivery.id),
+    rows = session.execute(select(WebhookDelivery.target, WebhookDelivery.status,
+                                  func.count(WebhookDelivery.id),
                                   func.max(WebhookDelivery.sent_at))
                            .group_by(WebhookDelivery.target, WebhookDelivery.status))
     found: dict[str, dict[str, object]] = {}
@@ -120,7 +127,8 @@ def counts_by_target(session: Session) -> dict[str, TargetCounts]:
         entry = found.setdefault(target, {"target": target})
         if status in STATUSES:
             entry[status] = count
-        if last is not None and (entry.get("last_sent_at") is None or last > entry["last_sent_at"]):  # type: ignore
+        if last is not None and (entry.get("last_sent_at") is None
+                                 or last > entry["last_sent_at"]):  # type: ignore
             entry["last_sent_at"] = last
     return {t: TargetCounts(**v) for t, v in found.items()}  # type: ignore[arg-type]
 

@@ -54,7 +54,8 @@ def next_statuses(category: str, status: str) -> tuple[str, ...]:
 
 
 def forward_status(category: str, status: str) -> str:
-    """The status that moves an item of CATEGORY in STATUS on ("" when another step does), one of next_statuses."""
+    """The status that moves an item of CATEGORY in STATUS on ("" when another step does), one of
+    next_statuses."""
     return FORWARD.get(category, {}).get(status, "")
 
 

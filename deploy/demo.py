@@ -1,4 +1,5 @@
-"""The demo: local Dovecot and SMTP sink, sample client mail, the intake worker and the PM queue, on loopback."""
+"""The demo: local Dovecot and SMTP sink, sample client mail, the intake worker and the PM queue, on
+loopback."""
 from __future__ import annotations
 
 import argparse
@@ -65,7 +66,8 @@ def _demo_user(cfg: Path) -> str:
                                    "--password-env", "INTAKE_DEMO_PM_PASSWORD"),
                            cwd=ROOT, env=env, capture_output=True, text=True)
     if added.returncode != 0:  # a demo run before this one made the account
-        subprocess.run(_intake(cfg, "user", "password", DEMO_USER, "--password-env", "INTAKE_DEMO_PM_PASSWORD"),
+        subprocess.run(_intake(cfg, "user", "password", DEMO_USER, "--password-env",
+                               "INTAKE_DEMO_PM_PASSWORD"),
                        cwd=ROOT, env=env, check=True, capture_output=True)
     return password
 
@@ -127,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-web", action="store_true", help="process the samples and exit")
     args = parser.parse_args(argv)
     if not args.no_web and _port_taken(args.web_port):
-        print(f"demo: port {args.web_port} on 127.0.0.1 is taken (another demo or program); choose another with "
-              f"--web-port, e.g. deploy/demo.sh --web-port {args.web_port + 1}", file=sys.stderr)
+        print(f"demo: port {args.web_port} on 127.0.0.1 is taken (another demo or program); choose another "
+              f"with --web-port, e.g. deploy/demo.sh --web-port {args.web_port + 1}", file=sys.stderr)
         return 1
     # Ctrl-C and SIGTERM both end the demo, even when started from a shell that ignores SIGINT.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -178,14 +180,15 @@ def main(argv: list[str] | None = None) -> int:
               f"  mailbox:   imap://support@127.0.0.1:{dovecot.port} (the worker is watching it with IDLE)\n"
               f"  config:    {cfg}\n"
               f"  commands:  .venv/bin/intake --config {cfg} ... (e.g. export --format csv)\n"
-              f"  SLA:       http://127.0.0.1:{args.web_port}/reports/sla, or .venv/bin/intake --config {cfg} "
+              f"  SLA:       http://127.0.0.1:{args.web_port}/reports/sla, or .venv/bin/intake --config "
+              f"{cfg} "
               f"report sla --by organization --format html --out sla.html\n"
               f"  Stop with Ctrl-C.\n", flush=True)
         web = subprocess.Popen(_intake(cfg, "web", "--port", str(args.web_port)), cwd=ROOT)
         procs.append(web)
         if web.wait() != 0:
-            print(f"demo: the web app stopped (exit code {web.returncode}); if the port was taken, choose another "
-                  f"with --web-port", file=sys.stderr)
+            print(f"demo: the web app stopped (exit code {web.returncode}); if the port was taken, choose "
+                  f"another with --web-port", file=sys.stderr)
             return 1
     except KeyboardInterrupt:
         pass

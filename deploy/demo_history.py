@@ -19,10 +19,10 @@ from intake.client_settings import client_mail_settings
 from intake.config import Config
 from intake.parsed import parse_one
 from intake.pipeline import store_one
-from intake.sla_check import check_sla
 from intake.values import RawMail
 from responders.client_mail import rate
 from responders.sender import book_handed, mark_handed
+from responders.sla_warnings import check_sla
 from review.actions import Outgoing, assign, change_status, reply, save_assessment, send_assessment
 from review.corrections import correct_category
 from review.viewer import Viewer, viewer_of
@@ -63,7 +63,8 @@ MAIL: dict[tuple[str, str], list[tuple[str, str]]] = {
          "Hello,\n\nuploading a delivery note PDF fails with 'file too large' even for a 200 KB file.\n"),
     ],
     ("issue", "zh"): [
-        ("系统登录后一直报错", "您好：\n\n今天上午开始，系统登录后一直显示错误，所有同事都无法进入首页，请尽快处理。\n"),
+        ("系统登录后一直报错",
+         "您好：\n\n今天上午开始，系统登录后一直显示错误，所有同事都无法进入首页，请尽快处理。\n"),
         ("导出的报表数据不全", "你好，\n\n导出的月度报表只有前一千行，后面的数据都没有了，麻烦看一下。\n"),
         ("手机端页面打不开", "您好，\n\n从昨天开始手机端的订单页面一直打不开，一直在加载。\n"),
     ],
@@ -77,8 +78,10 @@ MAIL: dict[tuple[str, str], list[tuple[str, str]]] = {
          "Azure AD accounts. What would it take?\n"),
     ],
     ("change_request", "zh"): [
-        ("希望增加批量导入功能", "您好，\n\n我们希望能增加订单批量导入的功能，每次手动录入太慢了。请评估一下工作量和费用。\n"),
-        ("需求变更：报表增加按区域统计", "你好，\n\n月度报表希望增加按区域统计的页面，方便管理层查看，请报个价。\n"),
+        ("希望增加批量导入功能",
+         "您好，\n\n我们希望能增加订单批量导入的功能，每次手动录入太慢了。请评估一下工作量和费用。\n"),
+        ("需求变更：报表增加按区域统计",
+         "你好，\n\n月度报表希望增加按区域统计的页面，方便管理层查看，请报个价。\n"),
     ],
     ("question", "en"): [
         ("How do I reset a user's password?",
@@ -92,7 +95,8 @@ MAIL: dict[tuple[str, str], list[tuple[str, str]]] = {
     ],
     ("question", "zh"): [
         ("请问如何添加新用户？", "您好，\n\n请问管理员在哪里可以添加新用户？我们新来了两位同事。\n"),
-        ("接口调用次数有限制吗？", "你好，\n\n请问接口每分钟最多可以调用多少次？我们准备做每晚的数据同步。\n"),
+        ("接口调用次数有限制吗？",
+         "你好，\n\n请问接口每分钟最多可以调用多少次？我们准备做每晚的数据同步。\n"),
         ("发票在哪里下载？", "您好，\n\n请问去年的发票在哪里可以下载？财务需要。\n"),
     ],
     ("feedback", "en"): [

@@ -1,1 +1,1 @@
-"""The intake worker: IMAP sync, parsing, screening, threading, and the app shell (config, CLI)."""
+"""The intake worker: IMAP sync, parsing, screening, threading, and the pipeline that stores a batch."""

@@ -1,6 +1,6 @@
 """Allows `python -m intake`."""
 import sys
 
-from intake.cli import main
+from cli.main import main
 
 sys.exit(main())

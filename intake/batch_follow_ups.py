@@ -1,9 +1,9 @@
-"""Stores a batch's plain follow-ups (a client writing again on the one thread they name) with a fixed number of
-statements; any message that needs a closer look is left to the per-message path.
+"""Stores a batch's plain follow-ups (a client writing again on the one thread they name) with a fixed number
+of statements; any message that needs a closer look is left to the per-message path.
 
 A follow-up is plain when its message names exactly one stored item (by a reference in its subject or by the
-Message-IDs it answers), its sender may join that item's thread (intake.participants), the sender is not one of
-the team, and the item awaits no client decision. The questions the per-message path asks one message at a
+Message-IDs it answers), its sender may join that item's thread (intake.participants), the sender is not one
+of the team, and the item awaits no client decision. The questions the per-message path asks one message at a
 time (which items the message names, who the thread's parties are, whether the sender is staff, their
 organization) are asked here once for the whole batch. With one item named, joining does not depend on what
 the messages before it in the batch did (a thread's parties only ever grow), so storing these first gives the
@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from db.client_view import cancel_pending_surveys
+from db.events import FOLLOW_UP, MESSAGE_RECEIVED, event_row
 from db.models import Item
 from db.queries import active_user_addresses, item_ids_by_message_id, organizations_of, written_to_many
-from intake.batch_store import Rows, event_values
+from intake.batch_store import Rows
 from intake.config import Config
 from intake.item_events import flag_complaint
 from intake.parsed import Parsed
@@ -30,9 +31,9 @@ from intake.threads import references_in_subject, thread_ids
 
 def store_follow_ups(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[Parsed],
                      indexes: Sequence[int], now: datetime) -> tuple[list[tuple[int, str]], list[int]]:
-    """Stores the plain follow-ups among INDEXES of BATCH (each a parsed client message, not stored yet, naming
-    a stored item and nothing of this batch); returns them as (index, item reference) and the indexes left
-    for the per-message path."""
+    """Stores the plain follow-ups among INDEXES of BATCH (each a parsed client message, not stored yet,
+    naming a stored item and nothing of this batch); returns them as (index, item reference) and the indexes
+    left for the per-message path."""
     if not indexes:
         return [], []
     claims = _claims(session, cfg, batch, indexes)
@@ -62,11 +63,11 @@ def store_follow_ups(session: Session, cfg: Config, mailbox_id: int, batch: Sequ
             left.append(i)  # a stranger naming the thread: a new item of its own, made one by one
             continue
         rows.message(batch[i], mailbox_id, now, item_id=item.id)
-        rows.events.append(event_values(item.id, "message_received", now, {
+        rows.events.append(event_row(item.id, MESSAGE_RECEIVED, now, {
             "message_id": email.message_id, "from": sender, "screening": rows.messages[-1]["screening"]}))
         complaint = flag_complaint(item, email)
         if complaint is not None:
-            rows.events.append(event_values(item.id, "follow_up", now, complaint))
+            rows.events.append(event_row(item.id, FOLLOW_UP, now, complaint))
         stored.append((i, item.ref or ""))
     if stored:
         rows.write(session)
@@ -79,7 +80,8 @@ def _claims(session: Session, cfg: Config, batch: Sequence[Parsed], indexes: Seq
     """The item each message of INDEXES names, for those that name exactly one (references in the subject
     first, then the Message-IDs it answers, as the per-message path reads them)."""
     prefix = cfg.tracker.reference_prefix
-    refs = {i: references_in_subject(batch[i].email.subject, prefix) for i in indexes}  # type: ignore[union-attr]
+    refs = {i: references_in_subject(batch[i].email.subject,
+                                     prefix) for i in indexes}  # type: ignore[union-attr]
     answered = {i: thread_ids(batch[i].email) for i in indexes}  # type: ignore[arg-type]
     all_refs = sorted({r for found in refs.values() for r in found})
     by_ref: dict[str, int] = {}

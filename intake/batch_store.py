@@ -1,4 +1,5 @@
-"""Stores a batch's plain new requests with a fixed number of statements; what needs a closer look goes one by one.
+"""Stores a batch's plain new requests with a fixed number of statements; what needs a closer look goes one by
+one.
 
 Most of a backlog is new requests from clients: a message no one stored, naming no item, not a bounce. For
 those the batch asks the database a handful of questions at once (which messages are known, which items and
@@ -6,8 +7,8 @@ Message-IDs the batch names, the senders' contacts and organizations, the acknow
 writes every row in bulk. Client mail naming a stored thread goes to intake.batch_follow_ups, also in bulk.
 Everything else (bounces, auto-replies on a thread, reused Message-IDs, messages to quarantine, replies to a
 message of the same batch, and what batch_follow_ups leaves) is stored afterwards by the per-message path, in
-UID order, seeing what the bulk part wrote. Unique keys still decide: a conflict fails the batch's transaction, and the
-pipeline then processes the batch one message at a time.
+UID order, seeing what the bulk part wrote. Unique keys still decide: a conflict fails the batch's
+transaction, and the pipeline then processes the batch one message at a time.
 """
 from __future__ import annotations
 
@@ -22,9 +23,19 @@ from sqlalchemy.orm import Session, joinedload
 
 from classifiers import Prediction
 from db import ids
+from db.events import ACK_SUPPRESSED, CLASSIFIED, FOLLOW_UP, event_row
 from db.free_mail import is_free_mail
-from db.models import (Attachment, Contact, Event, Item, Message, Organization, OutboxMail, StatusLink,
-                       WebhookDelivery)
+from db.models import (
+    Attachment,
+    Contact,
+    Event,
+    Item,
+    Message,
+    Organization,
+    OutboxMail,
+    StatusLink,
+    WebhookDelivery,
+)
 from db.queries import insert_missing
 from db.status_links import new_link_row
 from db.types import utcnow
@@ -42,8 +53,8 @@ log = logging.getLogger("intake.batch_store")
 
 @dataclass
 class Split:
-    """A batch sorted for storing: KNOWN (stored already), BULK (plain new mail), THREADED (client mail naming a
-    stored thread, for intake.batch_follow_ups), ONE_BY_ONE (the rest)."""
+    """A batch sorted for storing: KNOWN (stored already), BULK (plain new mail), THREADED (client mail naming
+    a stored thread, for intake.batch_follow_ups), ONE_BY_ONE (the rest)."""
 
     known: list[int] = field(default_factory=list)  # indexes into the batch
     bulk: list[int] = field(default_factory=list)
@@ -59,7 +70,8 @@ def split_batch(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[
     uidvalidity = batch[0].raw.uidvalidity
     msgids = {p.message_id for p in batch}
     stored = session.execute(
-        select(Message.uid, Message.uidvalidity, Message.mailbox_id, Message.message_id, Message.content_digest)
+        select(Message.uid, Message.uidvalidity, Message.mailbox_id, Message.message_id,
+               Message.content_digest)
         .where(or_((Message.mailbox_id == mailbox_id) & (Message.uidvalidity == uidvalidity)
                    & Message.uid.in_([p.raw.uid for p in batch]),
                    Message.message_id.in_(sorted(msgids))))
@@ -71,7 +83,8 @@ def split_batch(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[
     named_ids = {i: thread_ids(p.email) for i, p in enumerate(batch) if p.email}
     all_refs = sorted({r for refs in named_refs.values() for r in refs})
     all_ids = sorted({m for ids in named_ids.values() for m in ids})
-    existing_refs = set(session.scalars(select(Item.ref).where(Item.ref.in_(all_refs)))) if all_refs else set()
+    existing_refs = (set(session.scalars(select(Item.ref).where(Item.ref.in_(all_refs)))) if all_refs
+                     else set())
     threaded_ids = set(session.scalars(select(Message.message_id).where(
         Message.message_id.in_(all_ids), Message.item_id.is_not(None)))) if all_ids else set()
     seen: set[str] = set()
@@ -82,7 +95,8 @@ def split_batch(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[
         email = p.email
         plain = (
             email is not None and not p.error and not p.raw.truncated
-            and p.message_id not in with_id and p.message_id not in seen  # a Message-ID stored or seen already
+            # a Message-ID stored or seen already
+            and p.message_id not in with_id and p.message_id not in seen
             and not email.screening.bounce
             # A reply to a message of this same batch is threaded one by one, after the bulk.
             and not msgids.intersection(named_ids[i])
@@ -114,10 +128,12 @@ def contacts_for(session: Session, senders: dict[str, str], free_mail: Sequence[
         domains = sorted({a.rpartition("@")[2] for a in missing} - {""})
         domains = [d for d in domains if not is_free_mail(d, free_mail)]
         orgs = _organizations(session, domains)
-        insert_missing(session, Organization, [_new_organization(d) for d in domains if d not in orgs], "domain")
+        insert_missing(session, Organization, [_new_organization(d) for d in domains if d not in orgs],
+                       "domain")
         orgs.update(_organizations(session, [d for d in domains if d not in orgs]))
         insert_missing(session, Contact, [
-            dict(email=a, name=senders[a], organization_id=getattr(orgs.get(a.rpartition("@")[2]), "id", None),
+            dict(email=a, name=senders[a], organization_id=getattr(orgs.get(a.rpartition("@")[2]), "id",
+                                                                   None),
                  created_at=utcnow()) for a in missing], "email")
         found.update(_contacts(session, missing))
     for address, contact in found.items():
@@ -134,7 +150,8 @@ def _contacts(session: Session, addresses: list[str]) -> dict[str, Contact]:
 def _organizations(session: Session, domains: list[str]) -> dict[str, Organization]:
     if not domains:
         return {}
-    return {o.domain: o for o in session.scalars(select(Organization).where(Organization.domain.in_(domains)))}
+    return {o.domain: o
+            for o in session.scalars(select(Organization).where(Organization.domain.in_(domains)))}
 
 
 def _new_organization(domain: str) -> dict[str, Any]:
@@ -175,10 +192,10 @@ def store_bulk(session: Session, cfg: Config, mailbox_id: int, batch: Sequence[P
     for i in fresh:
         email, pred, item = batch[i].email, preds[batch[i].raw.uid], items[i]
         rows.message(batch[i], mailbox_id, now, item_id=item.id)
-        rows.events.append(event_values(item.id, "classified", now, classified(pred, item.needs_review)))
+        rows.events.append(event_row(item.id, CLASSIFIED, now, classified(pred, item.needs_review)))
         complaint = flag_complaint(item, email)  # type: ignore[arg-type]
         if complaint is not None:
-            rows.events.append(event_values(item.id, "follow_up", now, complaint))
+            rows.events.append(event_row(item.id, FOLLOW_UP, now, complaint))
         rows.alerts.extend(alert_rows(cfg.alerts, new_item_events(item.needs_review), item, now,
                                       contact=contacts[i]))
     for i in fresh:
@@ -213,9 +230,10 @@ class Rows:
 
     def write(self, session: Session) -> None:
         messages = self.messages + self.copies
-        for row, key in zip(messages, ids.reserve(session, Message, len(messages))):
+        for row, key in zip(messages, ids.reserve(session, Message, len(messages)), strict=True):
             row["id"] = key
-        attachments = [dict(a, message_id=self.messages[m]["id"]) for m, rows in self.attachments for a in rows]
+        attachments = [dict(a, message_id=self.messages[m]["id"]) for m,
+                       rows in self.attachments for a in rows]
         conn = session.connection()
         for model, values in ((Message, self.messages), (Message, self.copies), (Attachment, attachments),
                               (Event, self.events), (OutboxMail, self.outbox), (StatusLink, self.links),
@@ -225,7 +243,8 @@ class Rows:
 
 
 # The columns a new item is written with; the rest take their defaults.
-_ITEM_COLUMNS = ("id", "ref", "subject", "category", "confidence", "needs_review", "model_version", "status", "lang",
+_ITEM_COLUMNS = ("id", "ref", "subject", "category", "confidence", "needs_review", "model_version", "status",
+                 "lang",
                  "contact_id", "received_at", "follow_up", "sla", "created_at", "updated_at")
 
 
@@ -251,32 +270,33 @@ def _items(session: Session, cfg: Config, batch: Sequence[Parsed], fresh: Sequen
         for i in fresh:
             email, pred = batch[i].email, preds[batch[i].raw.uid]
             contact = item_contacts[i] = contacts.get(email.sender)  # type: ignore[union-attr]
-            tier = contact.organization.tier if contact is not None and contact.organization is not None else ""
+            tier = (contact.organization.tier if contact is not None and contact.organization is not None
+                    else "")
             if tier not in snapshots:
                 snapshots[tier] = cfg.sla.built.for_tier(tier).snapshot()
-            items[i] = Item(subject=email.subject, category=pred.label, confidence=pred.confidence,  # type: ignore
-                            sla=snapshots[tier], needs_review=pred.needs_review(cfg.classifier.review_threshold),
+            items[i] = Item(subject=email.subject, category=pred.label,
+                            confidence=pred.confidence,  # type: ignore
+                            sla=snapshots[tier],
+                            needs_review=pred.needs_review(cfg.classifier.review_threshold),
                             model_version=pred.model_version, status="new", lang=email.lang,  # type: ignore
                             contact_id=contact.id if contact is not None else None,
                             received_at=batch[i].raw.internal_date or now, created_at=now,
                             updated_at=now, follow_up=False)
-    for item, key in zip(items.values(), ids.reserve(session, Item, len(items))):
+    for item, key in zip(items.values(), ids.reserve(session, Item, len(items)), strict=True):
         item.id = key
-        item.ref = format_reference(cfg.tracker.reference_prefix, key)  # the references are made from the keys
+        # the references are made from the keys
+        item.ref = format_reference(cfg.tracker.reference_prefix, key)
     return items, item_contacts
-
-
-def event_values(item_id: int, kind: str, now: datetime, data: dict[str, Any]) -> dict[str, Any]:
-    """An event row, as a plain row of a bulk insert."""
-    return dict(item_id=item_id, kind=kind, actor="system", created_at=now, data=data)
 
 
 def _ack_address(email: object) -> str:
     return email.reply_to or email.sender  # type: ignore[attr-defined]
 
 
-def _acknowledge(cfg: Config, item: Item, email: object, now: datetime, recent: dict[str, int], rows: Rows) -> bool:
-    """Plans ITEM's acknowledgment into ROWS, counting it in RECENT (acknowledgments per address this hour)."""
+def _acknowledge(cfg: Config, item: Item, email: object, now: datetime, recent: dict[str, int],
+                 rows: Rows) -> bool:
+    """Plans ITEM's acknowledgment into ROWS, counting it in RECENT (acknowledgments per address this
+    hour)."""
     to = _ack_address(email)
     token, link = new_link_row(item.id, now) if cfg.client_view.status_links else ("", None)
     req = AckRequest(ref=item.ref or "", category=item.category, lang=item.lang, to_address=to,
@@ -289,8 +309,8 @@ def _acknowledge(cfg: Config, item: Item, email: object, now: datetime, recent: 
                         cfg.acknowledgment.max_per_sender_per_hour, recent.get(to, 0))
     except Exception as exc:  # the client's request is kept; only the automatic answer is lost
         log.exception("event=ack_failed ref=%s", item.ref)
-        rows.events.append(event_values(item.id, "ack_suppressed", now, {"reason": "build_failed",
-                                                                    "error": reason(exc)[:500]}))
+        rows.events.append(event_row(item.id, ACK_SUPPRESSED, now, {"reason": "build_failed",
+                                                                  "error": reason(exc)[:500]}))
         return False
     if plan.event is not None:
         rows.events.append(plan.event)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Check:
-    """STATUS is OK, WARN (works, but look), FAIL or SKIP (not checked: an earlier step failed); HINT says what
-    to do about a FAIL or WARN."""
+    """STATUS is OK, WARN (works, but look), FAIL or SKIP (not checked: an earlier step failed); HINT says
+    what to do about a FAIL or WARN."""
 
     status: str
     name: str

@@ -5,8 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake.config import Config
-from intake.shell import UserError
+from intake.config import Config, ConfigError
 from responders.client_mail import DEFAULT_UPDATES, ClientMailSettings
 from responders.links import SurveyLinks
 
@@ -42,10 +41,10 @@ def client_mail_settings(cfg: Config, factory: sessionmaker[Session] | None = No
 
 
 def configured_survey_key(cfg: Config) -> str | None:
-    """The survey key from surveys.secret_key_env/_file, None when the config names none (UserError when it is
-    too short, or ConfigError when it cannot be read)."""
+    """The survey key from surveys.secret_key_env/_file, None when the config names none (ConfigError when it
+    is too short or cannot be read)."""
     key = cfg.surveys.secret_key.read("surveys.secret_key")
     if key is not None and len(key) < 32:
-        raise UserError("surveys.secret_key: the key must be at least 32 characters "
+        raise ConfigError("surveys.secret_key: the key must be at least 32 characters "
                         "(try `openssl rand -hex 32`)")
     return key

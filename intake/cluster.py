@@ -1,4 +1,5 @@
-"""Shares the mailboxes among workers: this worker's leases, their heartbeat, its fair share, one thread per mailbox.
+"""Shares the mailboxes among workers: this worker's leases, their heartbeat, its fair share, one thread per
+mailbox.
 
 Every worker configured with the same database competes for the same leases (db.leases): a mailbox is served,
 and connected to over IMAP, only by the worker holding its lease. Each worker takes at most its share
@@ -31,11 +32,13 @@ from intake.health import OutageLog
 
 log = logging.getLogger("intake.cluster")
 JOIN_SECONDS = 30.0  # how long stopping waits for a mailbox thread to finish its batch
-GIVE_BACK_WAIT = 2.0  # a heartbeat waits this long for idle mailbox threads it stopped, to release them at once
+# a heartbeat waits this long for idle mailbox threads it stopped, to release them at once
+GIVE_BACK_WAIT = 2.0
 
 
 class LeaseLost(Exception):
-    """This worker no longer holds the mailbox's lease (taken over, given back, or stopping): stop serving it."""
+    """This worker no longer holds the mailbox's lease (taken over, given back, or stopping): stop serving
+    it."""
 
 
 @dataclass
@@ -65,12 +68,14 @@ class MailboxLeases:
         self._valid_until = 0.0  # monotonic time until which our last renewal is known to hold
 
     def run(self) -> None:
-        """Heartbeats, balances and serves until stop is set; then stops every mailbox and releases the leases."""
+        """Heartbeats, balances and serves until stop is set; then stops every mailbox and releases the
+        leases."""
         try:
             while not self.stop.is_set():
                 try:
                     self.step()
-                except Exception:  # a bug in one heartbeat must not end the leases, and every mailbox with them
+                # a bug in one heartbeat must not end the leases, and every mailbox with them
+                except Exception:
                     log.exception("event=lease_step_failed")
                 deadline = time.monotonic() + self.settings.heartbeat_seconds
                 while not self.stop.is_set() and not self.wake.is_set() and time.monotonic() < deadline:
@@ -128,7 +133,8 @@ class MailboxLeases:
         for name in mine:
             if name not in self._serving:
                 self._start(wanted[name])
-        free = [n for n in wanted if n not in held and not (n in leases and leases[n].held_by_other(self.me, now))]
+        free = [n for n in wanted if n not in held and not (n in leases
+                                                            and leases[n].held_by_other(self.me, now))]
         random.shuffle(free)  # workers starting together should not all race for the same mailboxes
         for name in free:
             if len(mine) >= share or self.stop.is_set():
@@ -150,7 +156,8 @@ class MailboxLeases:
 
     def _start(self, box: MailboxConfig) -> None:
         stop = threading.Event()
-        thread = threading.Thread(target=self._run_one, args=(box, stop), name=f"mailbox-{box.name}", daemon=True)
+        thread = threading.Thread(target=self._run_one, args=(box, stop), name=f"mailbox-{box.name}",
+                                  daemon=True)
         self._serving[box.name] = _Serving(box, thread, stop)
         thread.start()
 
@@ -168,7 +175,8 @@ class MailboxLeases:
             del self._serving[name]
 
     def _release_finished(self, wait: float = 0.0) -> None:
-        """Releases the leases given back whose mailbox threads have ended (waiting up to WAIT seconds for them)."""
+        """Releases the leases given back whose mailbox threads have ended (waiting up to WAIT seconds for
+        them)."""
         deadline = time.monotonic() + wait
         for name in self._releasing:
             if name in self._serving:

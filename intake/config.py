@@ -52,7 +52,8 @@ class TokenError(OSError):
 
 @dataclass(frozen=True)
 class TokenSource:
-    """Where an OAuth2 access token comes from: a command that prints it, or a file something else refreshes."""
+    """Where an OAuth2 access token comes from: a command that prints it, or a file something else
+    refreshes."""
 
     command: str = ""
     file: str = ""
@@ -171,7 +172,8 @@ class AcknowledgmentConfig:
 class SlaConfig:
     ack_target_minutes: float = 5.0  # the built-in policy's acknowledgment target
     at_risk_share: float = 0.75      # a running clock is "at risk" once this share of its target is used
-    pause_statuses: tuple[str, ...] = ("awaiting_approval",)  # waiting for the client: resolution clock paused
+    # waiting for the client: resolution clock paused
+    pause_statuses: tuple[str, ...] = ("awaiting_approval",)
     report_timezone: str = "UTC"     # days and weeks of reports and digests begin at midnight here
     check_seconds: float = 60.0      # how often the worker refreshes SLA states and sends at-risk warnings
     default_policy: str = ""
@@ -189,7 +191,8 @@ class SlaConfig:
 class WorkerConfig:
     lease_seconds: float = 15.0      # a mailbox whose worker stops heartbeating is taken over after this long
     heartbeat_seconds: float = 5.0   # how often leases are renewed and idle workers look for free mailboxes
-    resync_seconds: float = 300.0    # on IDLE, a full re-sync this often anyway (new mail is checked before IDLE)
+    # on IDLE, a full re-sync this often anyway (new mail is checked before IDLE)
+    resync_seconds: float = 300.0
     health_address: str = ""         # "HOST:PORT" where the worker answers /healthz and /readyz; "": off
     metrics: bool = False            # answer /metrics (Prometheus) on health_address too
 
@@ -211,7 +214,7 @@ class RetentionConfig:
 
 @dataclass(frozen=True)
 class ClientViewConfig:
-    status_links: bool = True        # acknowledgments, replies and updates carry a link to the item's client view
+    status_links: bool = True  # acknowledgments, replies and updates carry a link to the item's client view
     requests_per_minute: int = 30    # per client address, on the status and survey pages
 
 
@@ -223,7 +226,8 @@ def _default_updates() -> dict:
 @dataclass(frozen=True)
 class UpdatesConfig:
     enabled: bool = True
-    statuses: dict = field(default_factory=_default_updates)  # category -> the statuses its clients are told of
+    # category -> the statuses its clients are told of
+    statuses: dict = field(default_factory=_default_updates)
     on_category_change: bool = True  # tell the client when a PM changes the category they were told
 
 
@@ -234,7 +238,7 @@ class SurveysConfig:
     statuses: tuple[str, ...] = ("resolved", "answered", "implemented")
     delay_minutes: float = 60.0      # after the status is reached; cancelled if the client writes meanwhile
     valid_days: float = 30.0         # how long the survey's links work
-    secret_key_env: str = ""         # signs the survey links; without one a random key is kept in the database
+    secret_key_env: str = ""  # signs the survey links; without one a random key is kept in the database
     secret_key_file: str = ""
 
     @property
@@ -254,7 +258,8 @@ class WebConfig:
     secret_key_file: str = ""
     secure_cookies: bool = False     # true when users reach the app over HTTPS (e.g. behind a TLS proxy)
     behind_proxy: bool = False       # read X-Forwarded-For/-Proto (client address for the login limit)...
-    trusted_proxies: tuple[str, ...] = ()  # ...from these addresses or networks only; none listed: loopback only
+    # ...from these addresses or networks only; none listed: loopback only
+    trusted_proxies: tuple[str, ...] = ()
     session_hours: float = 12.0
     login_failures: int = 5          # failed sign-ins per account before a pause
     login_window_minutes: float = 15.0
@@ -285,8 +290,10 @@ class WebConfig:
         return ",".join(self.trusted_proxies) or LOOPBACK
 
 
-NOTIFY_EVENTS = ("new_item", "needs_review", "sla_at_risk", "sla_breached", "negative_csat", "change_approved",
-                 "change_rejected")  # responders.alerts.EVENTS, listed here so reading the config imports nothing
+NOTIFY_EVENTS = ("new_item", "needs_review", "sla_at_risk", "sla_breached", "negative_csat",
+                 "change_approved",
+                 # responders.alerts.EVENTS, listed here so reading the config imports nothing
+                 "change_rejected")
 NotifyTarget = Literal["webhook", "slack", "teams", "dingtalk", "feishu", "wecom"]
 SIGNED = ("webhook", "dingtalk", "feishu")  # the targets that take a signing secret (webhook: required)
 
@@ -299,7 +306,7 @@ class NotifyConfig:
     target: NotifyTarget
     url_env: str = ""
     url_file: str = ""
-    secret_env: str = ""             # webhook: the HMAC key (required); dingtalk, feishu: the bot's signing secret
+    secret_env: str = ""  # webhook: the HMAC key (required); dingtalk, feishu: the bot's signing secret
     secret_file: str = ""
     events: tuple[str, ...] = NOTIFY_EVENTS
     organizations: tuple[str, ...] = ()   # organization domains; empty: every organization (and none)
@@ -337,7 +344,8 @@ class Config:
 
     @cached_property
     def alerts(self) -> Any:
-        """The [[notify]] targets as responders.alerts takes them (no secrets: those are read by the worker)."""
+        """The [[notify]] targets as responders.alerts takes them (no secrets: those are read by the
+        worker)."""
         from responders.alerts import AlertRoute, Alerts
 
         return Alerts(tuple(AlertRoute(n.name, n.target, frozenset(n.events),
@@ -406,8 +414,8 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
                 "use password_env or password_file"
             )
         if name in ("url", "secret") and cls is NotifyConfig:
-            raise ConfigError(f"{prefix}.{name}: webhook URLs and secrets are credentials, not allowed in the "
-                              f"config file; use {name}_env or {name}_file")
+            raise ConfigError(f"{prefix}.{name}: webhook URLs and secrets are credentials, not allowed in "
+                              f"the config file; use {name}_env or {name}_file")
         if name not in fields:
             raise ConfigError(f"{prefix + '.' if prefix else ''}{name}: unknown key")
     kwargs = {}
@@ -464,7 +472,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("database.url: must not be empty")
     _validate_proxies(cfg.web)
     if cfg.web.public_url and not cfg.web.public_url.startswith(("http://", "https://")):
-        raise ConfigError("web.public_url: must start with http:// or https://, e.g. \"https://intake.example.com\"")
+        raise ConfigError("web.public_url: must start with http:// or https://, e.g. "
+                          "\"https://intake.example.com\"")
     try:
         ZoneInfo(cfg.sla.report_timezone)
     except (ValueError, ZoneInfoNotFoundError):
@@ -536,7 +545,8 @@ def _validate_notify(targets: tuple[NotifyConfig, ...]) -> None:
             raise ConfigError(f"{key}.name: duplicate target name {n.name!r}")
         names.add(n.name)
         if bool(n.url_env) == bool(n.url_file):
-            raise ConfigError(f"{key}.url_env: give url_env or url_file (one of them): the URL holds a credential")
+            raise ConfigError(f"{key}.url_env: give url_env or url_file (one of them): the URL holds a "
+                              "credential")
         if n.secret_env and n.secret_file:
             raise ConfigError(f"{key}.secret_env: give secret_env or secret_file, not both")
         if n.target == "webhook" and not (n.secret_env or n.secret_file):
@@ -545,11 +555,13 @@ def _validate_notify(targets: tuple[NotifyConfig, ...]) -> None:
             raise ConfigError(f"{key}.secret_env: {n.target} targets take no signing secret; remove it")
         for j, event in enumerate(n.events):
             if event not in NOTIFY_EVENTS:
-                raise ConfigError(f"{key}.events[{j}]: unknown event {event!r}; one of {', '.join(NOTIFY_EVENTS)}")
+                raise ConfigError(f"{key}.events[{j}]: unknown event {event!r}; one of "
+                                  f"{', '.join(NOTIFY_EVENTS)}")
         if not n.events:
             raise ConfigError(f"{key}.events: list at least one event (leave the key out for all of them)")
         for j, category in enumerate(n.categories):
-            from db.models import CATEGORIES  # only when categories are listed: a plain start imports no models
+            # only when categories are listed: a plain start imports no models
+            from db.models import CATEGORIES
 
             if category not in CATEGORIES:
                 raise ConfigError(f"{key}.categories[{j}]: unknown category {category!r}; "
@@ -564,11 +576,11 @@ def _validate_notify(targets: tuple[NotifyConfig, ...]) -> None:
 
 def _validate_proxies(web: WebConfig) -> None:
     if web.trusted_proxies and not web.behind_proxy:
-        raise ConfigError("web.trusted_proxies: forwarded headers are read only with web.behind_proxy = true; "
-                          "set it, or remove trusted_proxies")
+        raise ConfigError("web.trusted_proxies: forwarded headers are read only with web.behind_proxy = "
+                          "true; set it, or remove trusted_proxies")
     for i, entry in enumerate(web.trusted_proxies):
-        # As uvicorn reads them: an address, or a network with a "/" (strictly: no host bits set), where anything
-        # else would silently match nothing; "*" (anyone) is what this list exists to avoid.
+        # As uvicorn reads them: an address, or a network with a "/" (strictly: no host bits set), where
+        # anything else would silently match nothing; "*" (anyone) is what this list exists to avoid.
         try:
             ipaddress.ip_network(entry) if "/" in entry else ipaddress.ip_address(entry)
         except ValueError as exc:

@@ -2,8 +2,8 @@
 
 The same message reaches us more than once (fetched again after a crash, a restored mailbox, a copy in a
 second mailbox); different messages sometimes share a Message-ID (mailers that reuse them). The digest
-covers the fields the sender wrote (addresses, date, subject, Message-ID and threading, MIME type, encoding and
-disposition) and the body, and nothing a server adds on the way (Received, Delivered-To, Return-Path, spam
+covers the fields the sender wrote (addresses, date, subject, Message-ID and threading, MIME type, encoding
+and disposition) and the body, and nothing a server adds on the way (Received, Delivered-To, Return-Path, spam
 scores), so every copy of one message has the same digest and two different messages do not.
 """
 from __future__ import annotations

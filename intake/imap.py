@@ -1,4 +1,5 @@
-"""Talks IMAP to one mailbox: connect with TLS checks, UID-based fetch in batches, IDLE, post-commit actions."""
+"""Talks IMAP to one mailbox: connect with TLS checks, UID-based fetch in batches, IDLE, post-commit
+actions."""
 from __future__ import annotations
 
 import logging
@@ -19,9 +20,9 @@ log = logging.getLogger("intake.imap")
 
 IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30-minute timeout
 IMAP_ERRORS = (IMAPClientError, OSError, ssl.SSLError, EOFError)
-# While mail keeps coming, look again every BUSY_POLL_SECONDS for BUSY_SECONDS after the last new message before
-# idling: servers hold IDLE news back (Dovecot batches its notifications for half a second), which under a steady
-# stream of mail was most of the time from delivery to acknowledgment.
+# While mail keeps coming, look again every BUSY_POLL_SECONDS for BUSY_SECONDS after the last new message
+# before idling: servers hold IDLE news back (Dovecot batches its notifications for half a second), which
+# under a steady stream of mail was most of the time from delivery to acknowledgment.
 BUSY_SECONDS = 1.0
 BUSY_POLL_SECONDS = 0.1
 
@@ -29,9 +30,10 @@ BUSY_POLL_SECONDS = 0.1
 def quiet_protocol_log(client: IMAPClient) -> None:
     """Stops imaplib from writing its protocol log when nobody reads it.
 
-    IMAPClient turns imaplib's debug output on (level 5) and sends it to the "imapclient.imaplib" logger; imaplib
-    then formats the repr of every response, whole messages included, before the logger drops it. That was a
-    fifth of the worker's time on a backlog. With that logger enabled for DEBUG, the protocol log stays on.
+    IMAPClient turns imaplib's debug output on (level 5) and sends it to the "imapclient.imaplib" logger;
+    imaplib then formats the repr of every response, whole messages included, before the logger drops it. That
+    was a fifth of the worker's time on a backlog. With that logger enabled for DEBUG, the protocol log stays
+    on.
     """
     if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
         client._imap.debug = 0  # noqa: SLF001 - the only switch there is
@@ -49,7 +51,8 @@ class MailboxClient:
         # The highest UID handed out for processing: mail above it is new (checked right before IDLE).
         self.seen_uid = 0
         self.last_mail = float("-inf")  # time.monotonic() when new mail was last found
-        # Called right before each batch is handed out; raises to stop (a worker that lost the mailbox's lease).
+        # Called right before each batch is handed out; raises to stop (a worker that lost the mailbox's
+        # lease).
         self.guard: Callable[[], None] | None = None
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -62,7 +65,8 @@ class MailboxClient:
             log.warning("event=insecure_imap mailbox=%s host=%s detail=\"security is none: password and mail "
                         "travel unencrypted\"", cfg.name, cfg.host)
         client = IMAPClient(cfg.host, port=cfg.port, ssl=cfg.security == "ssl",
-                            ssl_context=self._ssl_context() if cfg.security == "ssl" else None, timeout=self.timeout)
+                            ssl_context=self._ssl_context() if cfg.security == "ssl" else None,
+                            timeout=self.timeout)
         quiet_protocol_log(client)
         try:
             if cfg.security == "starttls":
@@ -97,8 +101,8 @@ class MailboxClient:
 
     def fetch(self, uids: list[int], max_bytes: int, meta: dict[int, dict[bytes, object]] | None = None
               ) -> list[RawMail]:
-        """The messages UIDS in one round trip each for sizes (unless META has them) and bodies; oversize ones by
-        their headers only."""
+        """The messages UIDS in one round trip each for sizes (unless META has them) and bodies; oversize ones
+        by their headers only."""
         return self._bodies(uids, self._sizes(uids) if meta is None else meta, max_bytes)
 
     def _sizes(self, uids: list[int]) -> dict[int, dict[bytes, object]]:
@@ -124,15 +128,18 @@ class MailboxClient:
                 date = date.replace(tzinfo=timezone.utc)  # type: ignore[attr-defined]
             size = _size(meta[uid])
             if uid in bodies and b"BODY[]" in bodies[uid]:
-                out.append(RawMail(self.cfg.name, self.uidvalidity, uid, bytes(bodies[uid][b"BODY[]"]), date, size))
+                out.append(RawMail(self.cfg.name, self.uidvalidity, uid, bytes(bodies[uid][b"BODY[]"]), date,
+                                   size))
             elif uid in heads:
                 head = heads[uid].get(b"BODY[HEADER]") or b""
-                out.append(RawMail(self.cfg.name, self.uidvalidity, uid, bytes(head), date, size, truncated=True))
+                out.append(RawMail(self.cfg.name, self.uidvalidity, uid, bytes(head), date, size,
+                                   truncated=True))
         return out
 
     def batches(self, last_uid: int, max_bytes: int) -> Iterator[list[RawMail]]:
-        """Pending messages in batches of at most the mailbox's batch size and batch bytes (a message larger than
-        that alone is a batch of its own), so that a backlog of large mail is read with bounded memory."""
+        """Pending messages in batches of at most the mailbox's batch size and batch bytes (a message larger
+        than that alone is a batch of its own), so that a backlog of large mail is read with bounded
+        memory."""
         uids = self.pending_uids(last_uid)
         self.seen_uid = max([self.seen_uid, last_uid, *uids])
         if uids:
@@ -179,11 +186,13 @@ class MailboxClient:
         return len(uids)
 
     def has_pending(self) -> bool:
-        """Whether mail above the last UID handed out is waiting (one UID SEARCH, and what came with its answer)."""
+        """Whether mail above the last UID handed out is waiting (one UID SEARCH, and what came with its
+        answer)."""
         self._announced()  # what earlier commands announced, the SEARCH sees
         if self.pending_uids(self.seen_uid):
             return True
-        # Mail arriving while the SEARCH runs is announced (EXISTS) in its answer but may be missing from its result.
+        # Mail arriving while the SEARCH runs is announced (EXISTS) in its answer but may be missing from its
+        # result.
         return self._announced()
 
     def _announced(self) -> bool:
@@ -193,7 +202,8 @@ class MailboxClient:
         return self.client._imap.untagged_responses.pop("EXISTS", None) is not None
 
     def wait_for_mail(self, seconds: float, stop: threading.Event) -> bool:
-        """Waits up to SECONDS for new mail (IDLE, or a plain sleep when the server lacks it); True when some came."""
+        """Waits up to SECONDS for new mail (IDLE, or a plain sleep when the server lacks it); True when some
+        came."""
         if not self.has_idle:
             stop.wait(seconds)
             return False

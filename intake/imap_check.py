@@ -33,7 +33,8 @@ def check_mailbox(box: MailboxConfig, key: str, password: str, timeout: float = 
         socket.create_connection((box.host, box.port), timeout=timeout).close()
     except OSError as exc:
         checks.append(Check("FAIL", f"{name}: connect", f"cannot connect to {where}: {_reason(exc)}",
-                            f"check {key}.host and {key}.port, and that the IMAP server runs and lets this host in"))
+                            f"check {key}.host and {key}.port, and that the IMAP server runs and lets this "
+                            "host in"))
         return skip_rest("TLS", "login", "folder", "IDLE", "clock")
     checks.append(Check("OK", f"{name}: connect", where))
 
@@ -45,9 +46,10 @@ def check_mailbox(box: MailboxConfig, key: str, password: str, timeout: float = 
         if box.security == "starttls":
             client.starttls(context)
     except ssl.SSLCertVerificationError as exc:
-        checks.append(Check("FAIL", f"{name}: TLS", f"certificate of {box.host} not trusted: {exc.verify_message}",
-                            f"set {key}.ca_file to the CA that signed it, or give the server a certificate from a "
-                            "public CA that names the host"))
+        checks.append(Check("FAIL", f"{name}: TLS",
+                            f"certificate of {box.host} not trusted: {exc.verify_message}",
+                            f"set {key}.ca_file to the CA that signed it, or give the server a certificate "
+                            "from a public CA that names the host"))
         return skip_rest("login", "folder", "IDLE", "clock")
     except (ssl.SSLError, IMAPClientError, OSError) as exc:
         hint = (f"check {key}.security: \"ssl\" for port 993, \"starttls\" for 143" if box.security != "none"
@@ -55,8 +57,10 @@ def check_mailbox(box: MailboxConfig, key: str, password: str, timeout: float = 
         checks.append(Check("FAIL", f"{name}: TLS", f"{box.security}: {_reason(exc)}", hint))
         return skip_rest("login", "folder", "IDLE", "clock")
     if box.security == "none":
-        checks.append(Check("WARN", f"{name}: TLS", "security = \"none\": password and mail travel unencrypted",
-                            f"set {key}.security to \"ssl\" or \"starttls\" unless the server is on this host"))
+        checks.append(Check("WARN", f"{name}: TLS",
+                            "security = \"none\": password and mail travel unencrypted",
+                            f"set {key}.security to \"ssl\" or \"starttls\" unless the server is on this "
+                            "host"))
     else:
         checks.append(Check("OK", f"{name}: TLS", f"{box.security}, certificate verified"))
     try:
@@ -83,20 +87,25 @@ def _logged_in(client: IMAPClient, box: MailboxConfig, key: str, name: str, pass
                   else f"the password in {key}.password_env / password_file")
         return [Check("FAIL", f"{name}: login", f"refused for {box.username}: {_reason(exc)}",
                       f"check {key}.username and {source}")] + [
-            Check("SKIP", f"{name}: {s}", "not checked: an earlier step failed") for s in ("folder", "IDLE", "clock")]
+            Check("SKIP", f"{name}: {s}", "not checked: an earlier step failed")
+            for s in ("folder", "IDLE", "clock")]
     checks.append(Check("OK", f"{name}: login", f"as {box.username}"))
     client.normalise_times = False
     if client.folder_exists(box.folder):
         checks.append(Check("OK", f"{name}: folder", box.folder))
     else:
         known = ", ".join(sorted(str(f[2]) for f in client.list_folders()))[:200]
-        checks.append(Check("FAIL", f"{name}: folder", f"{box.folder!r} does not exist (the server has: {known})",
+        checks.append(Check("FAIL", f"{name}: folder",
+                            f"{box.folder!r} does not exist (the server has: {known})",
                             f"set {key}.folder to one of them"))
     if client.has_capability("IDLE"):
-        checks.append(Check("OK", f"{name}: IDLE", "supported" if box.idle else f"supported, but {key}.idle = false"))
+        checks.append(Check("OK", f"{name}: IDLE",
+                            "supported" if box.idle else f"supported, but {key}.idle = false"))
     else:
-        checks.append(Check("WARN", f"{name}: IDLE", f"not offered: the worker polls every {box.poll_seconds:g} s",
-                            f"lower {key}.poll_seconds for faster acknowledgments, or use a server with IDLE"))
+        checks.append(Check("WARN", f"{name}: IDLE",
+                            f"not offered: the worker polls every {box.poll_seconds:g} s",
+                            f"lower {key}.poll_seconds for faster acknowledgments, or use a server with "
+                            "IDLE"))
     checks.append(_clock(client, name))
     return checks
 
@@ -108,7 +117,8 @@ def _clock(client: IMAPClient, name: str) -> Check:
     try:
         client.create_folder(folder)
     except IMAPClientError as exc:
-        return Check("WARN", f"{name}: clock", f"not measured: the server refused a scratch folder ({_reason(exc)})",
+        return Check("WARN", f"{name}: clock",
+                     f"not measured: the server refused a scratch folder ({_reason(exc)})",
                      "keep this host's clock in step with NTP")
     try:
         before = datetime.now(timezone.utc)
@@ -119,7 +129,8 @@ def _clock(client: IMAPClient, name: str) -> Check:
         stamped = next(iter(fetched.values()))[b"INTERNALDATE"]
         client.unselect_folder() if client.has_capability("UNSELECT") else client.close_folder()
     except (IMAPClientError, OSError, StopIteration, KeyError) as exc:
-        return Check("WARN", f"{name}: clock", f"not measured: {_reason(exc)}", "keep this host's clock in step "
+        return Check("WARN", f"{name}: clock", f"not measured: {_reason(exc)}",
+                     "keep this host's clock in step "
                      "with NTP")
     finally:
         try:

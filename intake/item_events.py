@@ -1,4 +1,5 @@
-"""What a new client message records on its item: its classification, and the follow-up flag on unhappy feedback.
+"""What a new client message records on its item: its classification, and the follow-up flag on unhappy
+feedback.
 
 Shared by the bulk path (intake.batch_store) and the per-message path (intake.pipeline), which write the
 events each its own way.
@@ -23,8 +24,9 @@ def classified(pred: Prediction, needs_review: bool) -> dict[str, Any]:
 
 
 def flag_complaint(item: Item, email: Email) -> dict[str, Any] | None:
-    """Unhappy feedback is flagged for a PM to follow up (a PM clears the flag, a new complaint sets it again):
-    sets ITEM's flag and returns the data of its "follow_up" event, or None when EMAIL is no new complaint."""
+    """Unhappy feedback is flagged for a PM to follow up (a PM clears the flag, a new complaint sets it
+    again): sets ITEM's flag and returns the data of its "follow_up" event, or None when EMAIL is no new
+    complaint."""
     if item.category != "feedback" or item.follow_up or not is_negative(email.subject, email.text):
         return None
     item.follow_up = True

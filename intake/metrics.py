@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -37,10 +37,10 @@ from db.queries import open_sla_states, outbox_figures
 from db.types import utcnow
 
 if TYPE_CHECKING:
-    from intake.health_server import Exposition
     from intake.pipeline import BatchResult
 
 log = logging.getLogger("intake.metrics")
+Exposition = Callable[[], tuple[bytes, str]]  # what a /metrics answer is made from: the body and its type
 disable_created_metrics()  # no `_created` series beside every counter: Prometheus notices restarts by itself
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Seconds from a message's arrival in the mailbox (its IMAP internal date) to its acknowledgment sent.

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Parsed:
-    """A fetched message, its parsed form (None when unreadable) and identity digest; ERROR: quarantine it, why."""
+    """A fetched message, its parsed form (None when unreadable) and identity digest; ERROR: quarantine it,
+    why."""
 
     raw: RawMail
     email: Email | None
@@ -60,7 +61,8 @@ def message_values(p: Parsed, mailbox_id: int, now: datetime, minimal: bool = Fa
         message_id=p.message_id if not minimal else synthetic_message_id(raw.raw), content_digest=p.digest,
         in_reply_to="", references="", sender="", sender_name="", recipients="", subject="", sent_at=None,
         received_at=raw.internal_date or now, body_text="", new_text="", body_html="", lang="",
-        size=raw.size or len(raw.raw), screening="", status="processed", error="", parse_notes="", raw=raw.raw,
+        size=raw.size or len(raw.raw), screening="", status="processed", error="", parse_notes="",
+        raw=raw.raw,
         created_at=now)
     if p.error:
         row.update(status="quarantined", error=printable(p.error))
@@ -69,10 +71,13 @@ def message_values(p: Parsed, mailbox_id: int, now: datetime, minimal: bool = Fa
                        subject=printable(email.subject), sent_at=email.date)
         return row
     assert email is not None
-    row.update(in_reply_to=email.in_reply_to, references=" ".join(email.references), sender=email.sender[:320],
-               sender_name=email.sender_name[:300], recipients=", ".join(email.recipients), subject=email.subject,
+    row.update(in_reply_to=email.in_reply_to, references=" ".join(email.references),
+               sender=email.sender[:320],
+               sender_name=email.sender_name[:300], recipients=", ".join(email.recipients),
+               subject=email.subject,
                sent_at=email.date, body_text=email.text, new_text=email.new_text, body_html=email.html,
-               lang=email.lang, screening=email.screening.reason or ("oversize" if email.screening.oversize else ""),
+               lang=email.lang, screening=email.screening.reason
+               or ("oversize" if email.screening.oversize else ""),
                parse_notes="\n".join(email.defects))
     return row
 

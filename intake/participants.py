@@ -1,4 +1,5 @@
-"""Who may write into an item's thread: its contact, the contact's organization, and the people we wrote to."""
+"""Who may write into an item's thread: its contact, the contact's organization, and the people we wrote
+to."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -28,8 +29,9 @@ class Parties:
 
 
 def speaks_for_client(sender: str, sender_organization: int | None, parties: Parties) -> bool:
-    """Whether SENDER (of SENDER_ORGANIZATION) is the item's client: its contact, or an address of the contact's
-    organization. A contact without an organization (free mail) is only ever its own address: another address at
+    """Whether SENDER (of SENDER_ORGANIZATION) is the item's client: its contact, or an address of the
+    contact's organization. A contact without an organization (free mail) is only ever its own address:
+    another address at
     the same domain is a stranger."""
     address = normalized(sender)
     if not address:
@@ -40,8 +42,9 @@ def speaks_for_client(sender: str, sender_organization: int | None, parties: Par
 
 
 def may_join(sender: str, sender_organization: int | None, parties: Parties) -> bool:
-    """Whether a message from SENDER (of SENDER_ORGANIZATION) joins the thread: the client (speaks_for_client),
-    or an address we sent mail to on it (a colleague the client copied in, once we have written to them).
+    """Whether a message from SENDER (of SENDER_ORGANIZATION) joins the thread: the client
+    (speaks_for_client), or an address we sent mail to on it (a colleague the client copied in, once we have
+    written to them).
 
     A reference in the subject or a Message-ID in the headers says which thread a message claims, never that
     its sender belongs there: references are sequential and headers are easily copied."""
@@ -51,8 +54,10 @@ def may_join(sender: str, sender_organization: int | None, parties: Parties) -> 
     return bool(address) and address in parties.written_to
 
 
-def first_joinable(sender: str, sender_organization: int | None, claimed: Iterable[tuple[T, Parties]]) -> T | None:
-    """The first of the CLAIMED threads (each with its parties; those the subject's references name first, then
-    those the Message-IDs it answers belong to, nearest first) that SENDER may join; None when there is none, and
-    the message is then a new item of its own, whatever thread it names."""
-    return next((thread for thread, parties in claimed if may_join(sender, sender_organization, parties)), None)
+def first_joinable(sender: str, sender_organization: int | None,
+                   claimed: Iterable[tuple[T, Parties]]) -> T | None:
+    """The first of the CLAIMED threads (each with its parties; those the subject's references name first,
+    then those the Message-IDs it answers belong to, nearest first) that SENDER may join; None when there is
+    none, and the message is then a new item of its own, whatever thread it names."""
+    return next((thread for thread, parties in claimed if may_join(sender, sender_organization, parties)),
+                None)

@@ -1,4 +1,5 @@
-"""Processes one fetched batch: parse, screen, classify, thread, store and enqueue acknowledgments in one transaction.
+"""Processes one fetched batch: parse, screen, classify, thread, store and enqueue acknowledgments in one
+transaction.
 
 No message can hold up a mailbox: a batch that fails as a whole, in any stage, is processed again one
 message at a time, and a message that still fails is quarantined with its raw bytes and the reason. A batch
@@ -24,7 +25,21 @@ from classifiers.prediction import NO_TEXT
 from db.changes import record_decision
 from db.claims import claim_batch, release, start_alone, worker_name
 from db.client_view import cancel_pending_survey
-from db.models import Event, Item, Mailbox, Message, StatusLink, User
+from db.events import (
+    ACK_SUPPRESSED,
+    AUTO_REPLY_RECEIVED,
+    CLASSIFIED,
+    DELIVERY_FAILED,
+    FOLLOW_UP,
+    MESSAGE_ID_COLLISION,
+    MESSAGE_RECEIVED,
+    NOTE,
+    REPLIED,
+    THREAD_CLAIM,
+    THREAD_CLAIM_REFUSED,
+    add_event,
+)
+from db.models import Item, Mailbox, Message, StatusLink, User
 from db.queries import (
     item_by_message_ids,
     item_by_ref,
@@ -41,7 +56,7 @@ from db.status_links import new_link_row
 from db.types import utcnow
 from intake.batch_follow_ups import store_follow_ups
 from intake.batch_store import split_batch, store_bulk
-from intake.bounces import read_bounce
+from intake.bounces import Bounce, read_bounce
 from intake.client_settings import client_mail_settings
 from intake.config import Config
 from intake.identity import content_digest
@@ -98,7 +113,8 @@ class Outcome(NamedTuple):
 
 
 def classify_one(p: Parsed, classifier: Classifier) -> Prediction | None:
-    """P's prediction on its own (None when it has no parsed email); a classifier failure is an unsure guess."""
+    """P's prediction on its own (None when it has no parsed email); a classifier failure is an unsure
+    guess."""
     if p.email is None:
         return None
     try:
@@ -124,7 +140,8 @@ def store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: P
     reused = messages_with_id(session, msgid)  # a different message under a Message-ID we stored before
     row = message_row(p, mailbox_id, now)
     if p.raw.truncated:
-        row.error = f"oversize: {p.raw.size} bytes; only the headers were fetched, the message stays in the mailbox"
+        row.error = (f"oversize: {p.raw.size} bytes; only the headers were fetched, the message stays in the "
+                     "mailbox")
     outcome = _file(session, cfg, row, p, pred, now) if not p.error else _kept(session, row)
     if reused:
         _note_collision(session, row, reused, now)
@@ -133,7 +150,7 @@ def store_one(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: P
 
 def _file(session: Session, cfg: Config, row: Message, p: Parsed, pred: Prediction | None,
           now: datetime) -> Outcome:
-    """Decides where the message ROW belongs and stores it there."""
+    """Decides where the message ROW belongs and stores it there, with one function per outcome."""
     email = p.email
     assert email is not None
     prefix = cfg.tracker.reference_prefix
@@ -145,40 +162,60 @@ def _file(session: Session, cfg: Config, row: Message, p: Parsed, pred: Predicti
         returned = item_by_message_ids(session, list(bounce.message_ids)) or item_by_ref(
             session, [r for s in bounce.subjects for r in references_in_subject(s, prefix)])
         if returned is not None:
-            row.item = returned
-            session.add(row)
-            session.add(Event(item_id=returned.id, kind="delivery_failed", created_at=now,
-                              data={"to": ", ".join(bounce.recipients), "message_id": email.message_id,
-                                    "error": f"bounced ({bounce.status or 'no status'})"}))
-            return Outcome("follow_up", returned.ref or "")
+            return _bounce(session, returned, row, email, bounce, now)
     if claimed and _is_staff(session, cfg, email.sender):
         return _staff_reply(session, claimed[0], row, email, now)
     item = _joined(session, cfg, claimed, email.sender)
     if item is not None:
-        row.item = item
-        session.add(row)
-        kind = "auto_reply_received" if email.screening.reason else "message_received"
-        session.add(Event(item_id=item.id, kind=kind, created_at=now,
-                          data={"message_id": email.message_id, "from": email.sender, "screening": row.screening}))
-        if not email.screening.reason:
-            # The client wrote again: a survey still waiting would ask about work they are still talking about.
-            cancel_pending_survey(session, item.id, now)
-            _client_decision(session, cfg, item, row, email, now)
-            _flag_complaint(session, item, email, now)
-        return Outcome("follow_up", item.ref or "")
+        return _follow_up(session, cfg, item, row, email, now)
     if email.screening.reason:
-        row.status = "ignored"
-        session.add(row)
-        if claimed:  # automatic mail from outside the thread: kept, never put on the item it names
-            log.warning("event=thread_claim_refused claimed=%s from=%s message_id=%s screening=%s",
-                        claimed[0].ref, email.sender, email.message_id, row.screening)
-        return Outcome("recorded")
+        return _screened(session, row, email, claimed)
     assert pred is not None
     return _new_item(session, cfg, row, email, pred, now, claimed[0] if claimed else None)
 
 
+def _bounce(session: Session, returned: Item, row: Message, email: Email, bounce: Bounce,
+            now: datetime) -> Outcome:
+    """A bounce of our mail about RETURNED: kept on that item, with the failed delivery in its history."""
+    row.item = returned
+    session.add(row)
+    add_event(session, returned.id, DELIVERY_FAILED, now,
+              {"to": ", ".join(bounce.recipients), "message_id": email.message_id,
+               "error": f"bounced ({bounce.status or 'no status'})"})
+    return Outcome("follow_up", returned.ref or "")
+
+
+def _follow_up(session: Session, cfg: Config, item: Item, row: Message, email: Email,
+               now: datetime) -> Outcome:
+    """A message on ITEM's thread from someone who may join it: the client writing again, or an automatic
+    reply."""
+    row.item = item
+    session.add(row)
+    kind = AUTO_REPLY_RECEIVED if email.screening.reason else MESSAGE_RECEIVED
+    add_event(session, item.id, kind, now,
+              {"message_id": email.message_id, "from": email.sender, "screening": row.screening})
+    if not email.screening.reason:
+        # The client wrote again: a survey still waiting would ask about work they are still talking about.
+        cancel_pending_survey(session, item.id, now)
+        _client_decision(session, cfg, item, row, email, now)
+        _flag_complaint(session, item, email, now)
+    return Outcome("follow_up", item.ref or "")
+
+
+def _screened(session: Session, row: Message, email: Email, claimed: list[Item]) -> Outcome:
+    """Automatic mail (an auto-reply, a bounce, list mail, our own) on no thread it may join: kept, no
+    item."""
+    row.status = "ignored"
+    session.add(row)
+    if claimed:  # automatic mail from outside the thread: kept, never put on the item it names
+        log.warning("event=thread_claim_refused claimed=%s from=%s message_id=%s screening=%s",
+                    claimed[0].ref, email.sender, email.message_id, row.screening)
+    return Outcome("recorded")
+
+
 def _parties(session: Session, item: Item, with_written_to: bool = True) -> Parties:
-    """Who ITEM's thread belongs to (intake.participants): its contact, their organization, whom we wrote to."""
+    """Who ITEM's thread belongs to (intake.participants): its contact, their organization, whom we wrote
+    to."""
     contact = item.contact
     return Parties.of(contact.email if contact else "", contact.organization_id if contact else None,
                       written_to(session, item.id) if with_written_to else ())
@@ -196,9 +233,9 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
               now: datetime, claimed: Item | None = None) -> Outcome:
     """A client's new request: an item, its classification, and the acknowledgment in the outbox.
 
-    CLAIMED: the item whose thread the message named although its sender is none of that thread's participants.
-    The message becomes an item of its own, flagged for review and linked to CLAIMED by an event on each;
-    nothing of CLAIMED (its reference, subject or Message-IDs) goes into the acknowledgment.
+    CLAIMED: the item whose thread the message named although its sender is none of that thread's
+    participants. The message becomes an item of its own, flagged for review and linked to CLAIMED by an event
+    on each; nothing of CLAIMED (its reference, subject or Message-IDs) goes into the acknowledgment.
     """
     prefix = cfg.tracker.reference_prefix
     contact = upsert_contact(session, email.sender, email.sender_name, cfg.tracker.free_mail_domains)
@@ -214,9 +251,9 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
     item.ref = format_reference(prefix, item.id)
     row.item = item
     session.add(row)
-    session.add(Event(item_id=item.id, kind="classified", created_at=now, data=classified(pred, item.needs_review)))
+    add_event(session, item.id, CLASSIFIED, now, classified(pred, item.needs_review))
     if row.error:
-        session.add(Event(item_id=item.id, kind="note", created_at=now, data={"text": row.error}))
+        add_event(session, item.id, NOTE, now, {"text": row.error})
     if claimed is not None:
         _refuse_claim(session, item, claimed, email, now)
     _flag_complaint(session, item, email, now)
@@ -230,10 +267,12 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
                          references=email.references if claimed is None else (), neutral=item.needs_review,
                          status_url=status_url(cfg.web.base_url, token),
                          reply_within=reply_promise(item.sla) if item.needs_review else None)
-        session.flush()  # the item's own rows first: a failure there is the message's, not the acknowledgment's
+        # the item's own rows first: a failure there is the message's, not the acknowledgment's
+        session.flush()
         try:
             with session.begin_nested():
-                queued = enqueue_ack(session, item, req, cfg.smtp.from_address, cfg.acknowledgment.team_for(req.lang),
+                queued = enqueue_ack(session, item, req, cfg.smtp.from_address,
+                                     cfg.acknowledgment.team_for(req.lang),
                                      now,
                                      cfg.acknowledgment.max_per_sender_per_hour) is not None
                 if queued and link is not None:
@@ -242,17 +281,17 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
             raise
         except Exception as exc:  # the client's request is kept; only the automatic answer is lost
             log.exception("event=ack_failed ref=%s", item.ref)
-            session.add(Event(item_id=item.id, kind="ack_suppressed", created_at=now,
-                              data={"reason": "build_failed", "error": reason(exc)[:500]}))
+            add_event(session, item.id, ACK_SUPPRESSED, now,
+                      {"reason": "build_failed", "error": reason(exc)[:500]})
     return Outcome("new", item.ref, queued, item.category, item.needs_review)
 
 
 def _refuse_claim(session: Session, item: Item, claimed: Item, email: Email, now: datetime) -> None:
-    """Links ITEM, new, to CLAIMED, the item whose thread its message named without its sender belonging there."""
-    session.add(Event(item_id=item.id, kind="thread_claim", created_at=now,
-                      data={"ref": claimed.ref, "message_id": email.message_id}))
-    session.add(Event(item_id=claimed.id, kind="thread_claim_refused", created_at=now,
-                      data={"ref": item.ref, "from": email.sender, "message_id": email.message_id}))
+    """Links ITEM, new, to CLAIMED, the item whose thread its message named without its sender belonging
+    there."""
+    add_event(session, item.id, THREAD_CLAIM, now, {"ref": claimed.ref, "message_id": email.message_id})
+    add_event(session, claimed.id, THREAD_CLAIM_REFUSED, now,
+              {"ref": item.ref, "from": email.sender, "message_id": email.message_id})
     log.warning("event=thread_claim_refused ref=%s claimed=%s from=%s message_id=%s", item.ref, claimed.ref,
                 email.sender, email.message_id)
 
@@ -268,11 +307,12 @@ def _note_collision(session: Session, row: Message, others: list[int], now: date
     log.warning("event=message_id_collision message_id=%s message=%s others=%s", row.message_id, row.id,
                 ",".join(map(str, others)))
     if row.item_id is not None:
-        session.add(Event(item_id=row.item_id, kind="message_id_collision", created_at=now,
-                          data={"message_id": row.message_id, "message": row.id, "others": others}))
+        add_event(session, row.item_id, MESSAGE_ID_COLLISION, now,
+                  {"message_id": row.message_id, "message": row.id, "others": others})
 
 
-def _client_decision(session: Session, cfg: Config, item: Item, row: Message, email: Email, now: datetime) -> None:
+def _client_decision(session: Session, cfg: Config, item: Item, row: Message, email: Email,
+                     now: datetime) -> None:
     """A client's "approve" or "reject" in answer to an impact assessment moves the change request on."""
     if item.category != "change_request" or item.status != "awaiting_approval":
         return
@@ -310,8 +350,9 @@ def _staff_reply(session: Session, item: Item, row: Message, email: Email, now: 
     first = item.first_response_at is None or answered < item.first_response_at
     if first:
         item.first_response_at = answered
-    session.add(Event(item_id=item.id, kind="replied", actor=email.sender, created_at=now,
-                      data={"message_id": email.message_id, "via": "mail", "first_response": first}))
+    add_event(session, item.id, REPLIED, now, {"message_id": email.message_id, "via": "mail",
+                                               "first_response": first},
+              actor=email.sender)
     log.info("event=staff_reply ref=%s from=%s", item.ref, email.sender)
     return Outcome("follow_up", item.ref or "")
 
@@ -320,11 +361,13 @@ def _flag_complaint(session: Session, item: Item, email: Email, now: datetime) -
     """Flags ITEM for a PM's follow-up when EMAIL is unhappy feedback (intake.item_events)."""
     data = flag_complaint(item, email)
     if data is not None:
-        session.add(Event(item_id=item.id, kind="follow_up", created_at=now, data=data))
+        add_event(session, item.id, FOLLOW_UP, now, data)
 
 
-def _quarantine(session: Session, mailbox_id: int, p: Parsed, now: datetime, minimal: bool = False) -> Outcome:
-    """Keeps P's raw bytes as a quarantined message with P.error as the reason (unless it is stored already)."""
+def _quarantine(session: Session, mailbox_id: int, p: Parsed, now: datetime,
+                minimal: bool = False) -> Outcome:
+    """Keeps P's raw bytes as a quarantined message with P.error as the reason (unless it is stored
+    already)."""
     if message_known(session, mailbox_id, p.raw.uidvalidity, p.raw.uid, p.message_id, p.digest):
         return Outcome("duplicate")
     session.add(message_row(p, mailbox_id, now, minimal))
@@ -338,13 +381,15 @@ def _record(result: BatchResult, outcome: Outcome, p: Parsed) -> None:
     if outcome.kind == "new":
         result.new_items.append(outcome.ref)
         result.classified.append((outcome.label, outcome.flagged))
-        log.info("event=item_created ref=%s from=%s uid=%s", outcome.ref, email.sender if email else "", p.raw.uid)
+        log.info("event=item_created ref=%s from=%s uid=%s", outcome.ref, email.sender if email else "",
+                 p.raw.uid)
     elif outcome.kind == "follow_up":
         result.follow_ups.append(outcome.ref)
         log.info("event=follow_up ref=%s uid=%s", outcome.ref, p.raw.uid)
     elif outcome.kind == "recorded":
         result.recorded += 1
-        log.info("event=not_acknowledged reason=%s uid=%s", email.screening.reason if email else "", p.raw.uid)
+        log.info("event=not_acknowledged reason=%s uid=%s", email.screening.reason if email else "",
+                 p.raw.uid)
     elif outcome.kind == "quarantined":
         result.quarantined += 1
         log.warning("event=quarantined mailbox=%s uid=%s message_id=%s error=%r", p.raw.mailbox, p.raw.uid,
@@ -389,7 +434,8 @@ def model_of(classifier: Classifier | Callable[[], Classifier]) -> Classifier:
 
 def _together(factory: sessionmaker[Session], cfg: Config, mailbox: str, raws: Sequence[RawMail],
               classifier: Classifier | Callable[[], Classifier], prepared: Prepared | None) -> BatchResult:
-    """The batch in one pass: parsed, classified together, stored in one transaction (plain new mail in bulk)."""
+    """The batch in one pass: parsed, classified together, stored in one transaction (plain new mail in
+    bulk)."""
     result = BatchResult()
     prepared = prepared or prepare(raws, cfg, model_of(classifier))
     parsed, preds = prepared.parsed, prepared.preds
@@ -397,7 +443,8 @@ def _together(factory: sessionmaker[Session], cfg: Config, mailbox: str, raws: S
     with factory.begin() as session:
         box = lock_mailbox(session, mailbox)
         split = split_batch(session, cfg, box.id, parsed)
-        outcomes: dict[int, tuple[Outcome, Parsed]] = {i: (Outcome("duplicate"), parsed[i]) for i in split.known}
+        outcomes: dict[int, tuple[Outcome, Parsed]] = {i: (Outcome("duplicate"),
+                                                           parsed[i]) for i in split.known}
         for stored in store_bulk(session, cfg, box.id, parsed, split.bulk, preds, now):
             kind = "new" if stored.ref else "recorded"
             outcome = Outcome(kind, stored.ref, stored.ack_queued, stored.label, stored.flagged)
@@ -418,7 +465,8 @@ def _together(factory: sessionmaker[Session], cfg: Config, mailbox: str, raws: S
 
 def _alone(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw: RawMail, classifier: Classifier,
            worker: str, result: BatchResult) -> None:
-    """RAW on its own, in its own transactions; whatever fails quarantines it and moves the mailbox past it."""
+    """RAW on its own, in its own transactions; whatever fails quarantines it and moves the mailbox past
+    it."""
     now = utcnow()
     with factory.begin() as session:
         box = lock_mailbox(session, mailbox)
@@ -444,7 +492,8 @@ def _alone(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw: RawMa
 
 
 def _quarantine_alone(factory: sessionmaker[Session], mailbox: str, p: Parsed, now: datetime) -> Outcome:
-    """Quarantines P in a transaction of its own; if even what was read of it is refused, with its bytes alone."""
+    """Quarantines P in a transaction of its own; if even what was read of it is refused, with its bytes
+    alone."""
     for minimal in (False, True):
         try:
             with factory.begin() as session:

@@ -36,8 +36,9 @@ def classify_batch(parsed: Sequence[Parsed], classifier: Classifier) -> dict[int
     """Predictions for every parsed email, keyed by UID, in one pass over the batch."""
     todo = [p for p in parsed if p.email is not None]
     # The classifier reads the whole text and keeps only what the client wrote now, as in training.
-    preds = classifier.predict_many([(p.email.subject, p.email.text) for p in todo])  # type: ignore[union-attr]
-    return {p.raw.uid: pred for p, pred in zip(todo, preds)}
+    preds = classifier.predict_many([(p.email.subject,
+                                      p.email.text) for p in todo])  # type: ignore[union-attr]
+    return {p.raw.uid: pred for p, pred in zip(todo, preds, strict=True)}
 
 
 def prepare(raws: Sequence[RawMail], cfg: Config, classifier: Classifier) -> Prepared:
@@ -117,7 +118,8 @@ class PreparePool:
         try:
             return future.result()
         except BrokenProcessPool:
-            log.warning("event=prepare_process_died detail=\"reading this batch in the worker; restarting the pool\"")
+            log.warning("event=prepare_process_died detail=\"reading this batch in the worker; restarting "
+                        "the pool\"")
             self._restart()
         except Exception:  # a bug in reading: the worker's own path has the per-message guards
             log.exception("event=prepare_failed detail=\"reading this batch in the worker\"")
@@ -132,7 +134,8 @@ class PreparePool:
         if self._pool is None:
             return
         pool, self._pool = self._pool, None
-        # Still loading the model (a drain that found no mail): the exit would wait for that load to finish, so
+        # Still loading the model (a drain that found no mail): the exit would wait for that load to finish,
+        # so
         # they are ended. The executor keeps its processes in a private dict (emptied by shutdown); without it
         # they are left to end on their own.
         starting = [] if self.ready else list((getattr(pool, "_processes", None) or {}).values())

@@ -29,7 +29,8 @@ class RetryOutcome:
     """What a retry did with one quarantined message."""
 
     message: int  # the quarantined message's id
-    kind: str  # new, follow_up, recorded, duplicate, quarantined (still), or gone (no such quarantined message)
+    # new, follow_up, recorded, duplicate, quarantined (still), or gone (no such quarantined message)
+    kind: str
     ref: str = ""
     error: str = ""
     ack_queued: bool = False
@@ -45,7 +46,8 @@ def retry(factory: sessionmaker[Session], cfg: Config, ids: Sequence[int],
     return [_retry_one(factory, cfg, message_id, classifier) for message_id in ids]
 
 
-def _retry_one(factory: sessionmaker[Session], cfg: Config, message_id: int, classifier: Classifier) -> RetryOutcome:
+def _retry_one(factory: sessionmaker[Session], cfg: Config, message_id: int,
+               classifier: Classifier) -> RetryOutcome:
     now = utcnow()
     with factory.begin() as session:
         found = quarantined_message(session, message_id, lock=True)

@@ -6,7 +6,8 @@ from dataclasses import replace
 
 from intake.values import Email, Screening
 
-_NO_REPLY_LOCAL = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+.\-].*)?$", re.I)
+_NO_REPLY_LOCAL = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+.\-].*)?$",
+                             re.I)
 # How delivery systems sign bounces when their From has no address at all ("MAILER-DAEMON <>").
 _DAEMON_NAME = re.compile(r"^(mailer[- ]daemon|postmaster|mail delivery (subsystem|system))$", re.I)
 
@@ -36,7 +37,8 @@ def screen(email: Email, own_addresses: set[str], size: int = 0, max_bytes: int 
         or (not email.sender and bool(_DAEMON_NAME.match(email.sender_name.strip()))),
         list_mail=bool(_h(email, "List-Id")) or precedence in ("bulk", "junk", "list"),
         from_us=email.sender in own_addresses,
-        # A sender without a usable address is not screened out: the client's mail becomes an item, unanswered.
+        # A sender without a usable address is not screened out: the client's mail becomes an item,
+        # unanswered.
         no_reply_sender=bool(email.sender and _NO_REPLY_LOCAL.match(local)),
         oversize=bool(max_bytes and size > max_bytes),
     )

@@ -1,4 +1,5 @@
-"""Sends the outbox from a thread of its own, woken when a batch queued mail, so SMTP overlaps the next batch."""
+"""Sends the outbox from a thread of its own, woken when a batch queued mail, so SMTP overlaps the next
+batch."""
 from __future__ import annotations
 
 import threading
@@ -6,7 +7,8 @@ from collections.abc import Callable
 
 
 class SendLoop:
-    """Calls SEND whenever it is woken (and every IDLE_SECONDS meanwhile) until stopped; one send at a time."""
+    """Calls SEND whenever it is woken (and every IDLE_SECONDS meanwhile) until stopped; one send at a
+    time."""
 
     def __init__(self, send: Callable[[], object], idle_seconds: float = 5.0, name: str = "outbox") -> None:
         self._send = send
@@ -22,7 +24,8 @@ class SendLoop:
         return self
 
     def wake(self) -> None:
-        """Asks for a send soon (at once if the loop is waiting); calls while one is running merge into one."""
+        """Asks for a send soon (at once if the loop is waiting); calls while one is running merge into
+        one."""
         self._wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:

@@ -5,8 +5,8 @@ import threading
 
 # More batches at once only queue for the one interpreter lock and for the database pool (SQLAlchemy's 5 + 10
 # connections), where a wait of 30 s fails the batch, and deadlock more often on the rows they share (a client
-# organization writing to several mailboxes); a worker serving a hundred mailboxes takes turns instead. Two: one
-# batch uses the processor while the other waits for the database.
+# organization writing to several mailboxes); a worker serving a hundred mailboxes takes turns instead. Two:
+# one batch uses the processor while the other waits for the database.
 BATCHES_AT_ONCE = 2
 
 

@@ -8,7 +8,8 @@ from intake.values import Email
 
 def reference_pattern(prefix: str) -> re.Pattern[str]:
     """Matches references like CI-000123, also when clients mangle brackets or spacing."""
-    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(prefix)}\s?[-_\u2010-\u2015\uff0d]\s?(\d{{4,9}})(?!\d)", re.I)
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(prefix)}\s?[-_\u2010-\u2015\uff0d]\s?(\d{{4,9}})(?!\d)",
+                      re.I)
 
 
 def references_in_subject(subject: str, prefix: str) -> list[str]:

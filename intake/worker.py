@@ -1,4 +1,5 @@
-"""The intake worker: syncs the mailboxes it holds leases on (IDLE or polling), runs the pipeline, drains the outbox."""
+"""The intake worker: syncs the mailboxes it holds leases on (IDLE or polling), runs the pipeline, drains the
+outbox."""
 from __future__ import annotations
 
 import logging
@@ -34,16 +35,17 @@ if TYPE_CHECKING:
     from classifiers import Classifier
     from intake.pipeline import BatchResult
     from intake.prepare import Prepared, PreparePool
-    from intake.sla_check import SlaCheck
+    from responders.sla_warnings import SlaCheck
 
 log = logging.getLogger("intake.worker")
 TRANSIENT = (*IMAP_ERRORS, SQLAlchemyError)
 OUTBOX_RETRY_SECONDS = 5.0
 WEBHOOK_POLL_SECONDS = 2.0  # how often the webhook loop looks for due deliveries when nothing woke it
 
-# The pipeline (mail parsing, templates), quarantine retries and SLA checks (reports) are imported on first use:
-# the mailboxes connect without waiting for them; the model-loading thread imports them meanwhile (intake.serve).
-PROCESSING_MODULES = ("intake.pipeline", "intake.quarantine", "intake.sla_check")
+# The pipeline (mail parsing, templates), quarantine retries and SLA checks (reports) are imported on first
+# use: the mailboxes connect without waiting for them; the model-loading thread imports them meanwhile
+# (cli.serve).
+PROCESSING_MODULES = ("intake.pipeline", "intake.quarantine", "responders.sla_warnings")
 BATCH_SLOTS = BatchSlots()  # taken by the lease check right before a batch, given back once it is processed
 
 
@@ -87,14 +89,14 @@ def smtp_settings(cfg: Config) -> SmtpSettings:
 
 
 def webhook_targets(cfg: Config) -> dict[str, WebhookTarget]:
-    """The [[notify]] targets with their URLs and secrets read from where the config says (ConfigError when one
-    cannot be)."""
+    """The [[notify]] targets with their URLs and secrets read from where the config says (ConfigError when
+    one cannot be)."""
     targets = {}
     for n in cfg.notify:
         url = n.url.read(f"notify.{n.name}.url") or ""
         if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"notify.{n.name}.url: the URL read from {n.url_env or n.url_file} must start with "
-                              "http:// or https://")
+            raise ConfigError(f"notify.{n.name}.url: the URL read from {n.url_env or n.url_file} must start "
+                              "with http:// or https://")
         targets[n.name] = WebhookTarget(n.name, n.target, url, n.secret.read(f"notify.{n.name}.secret") or "",
                                         n.timeout_seconds, n.max_attempts, n.retry_seconds)
     return targets
@@ -109,12 +111,14 @@ def mailbox_passwords(boxes: Sequence[MailboxConfig]) -> dict[str, str]:
 class Worker:
     """Runs intake for the configured mailboxes whose leases it holds (all of them when it runs alone).
 
-    CLASSIFIER may be a Future still loading: the mailboxes connect meanwhile and the first batch waits for it.
+    CLASSIFIER may be a Future still loading: the mailboxes connect meanwhile and the first batch waits for
+    it.
     RELOAD_CONFIG re-reads the config file when asked (SIGHUP); its mailboxes and chat and webhook targets
     ([[notify]]) are taken over, the rest needs a restart.
     """
 
-    def __init__(self, cfg: Config, factory: sessionmaker[Session], classifier: Classifier | Future[Classifier],
+    def __init__(self, cfg: Config, factory: sessionmaker[Session],
+                 classifier: Classifier | Future[Classifier],
                  stop: threading.Event | None = None,
                  reload: Callable[[], Classifier] | None = None,
                  reload_config: Callable[[], Config] | None = None) -> None:
@@ -149,20 +153,23 @@ class Worker:
         self._reload_requested = threading.Event()
         self.leases: MailboxLeases | None = None
         self.connected = threading.Event()  # set at the first mailbox connection (the model loads after it)
-        self.model_wanted = threading.Event()  # set when this process needs its own model (see intake.serve)
-        # Every batch read in the pool from the first (a drain); otherwise the pool starts when a backlog shows.
+        self.model_wanted = threading.Event()  # set when this process needs its own model (see cli.serve)
+        # Every batch read in the pool from the first (a drain); otherwise the pool starts when a backlog
+        # shows.
         self.read_in_pool = False
         self.stats = RunStats()
 
     # -- one mailbox ---------------------------------------------------------------------------
     def sync(self, client: MailboxClient, catch_up: bool = False) -> None:
-        """Processes everything pending in CLIENT's folder, batch by batch (CATCH_UP: first after connecting)."""
+        """Processes everything pending in CLIENT's folder, batch by batch (CATCH_UP: first after
+        connecting)."""
         name = client.cfg.name
         with self.factory.begin() as session:
             box = lock_mailbox(session, name)
             last_uid, known_validity = box.last_uid or 0, box.uidvalidity
             if known_validity and known_validity != client.uidvalidity:
-                # The folder was recreated or restored: every UID is new; Message-IDs keep us from duplicating.
+                # The folder was recreated or restored: every UID is new; Message-IDs keep us from
+                # duplicating.
                 log.warning("event=uidvalidity_changed mailbox=%s old=%s new=%s", name, known_validity,
                             client.uidvalidity)
                 box.uidvalidity, box.last_uid, last_uid = client.uidvalidity, 0, 0
@@ -253,7 +260,8 @@ class Worker:
         return result
 
     def deliver_webhooks(self) -> DeliveryResult:
-        """Delivers the due chat alerts and webhook calls; a target's outage is logged once, and retried later."""
+        """Delivers the due chat alerts and webhook calls; a target's outage is logged once, and retried
+        later."""
         self._take_new_targets()
         sender = self.webhooks
         if sender is None:
@@ -302,7 +310,7 @@ class Worker:
 
     def check_sla(self) -> SlaCheck:
         """Refreshes the items' SLA states and queues the warnings due; a failure is logged, never fatal."""
-        from intake.sla_check import SlaCheck, check_sla
+        from responders.sla_warnings import SlaCheck, check_sla
 
         try:
             result = check_sla(self.factory, self.cfg)
@@ -315,7 +323,8 @@ class Worker:
         if result.warned and self.webhook_loop is not None:
             self.webhook_loop.wake()
         if result.changed or result.warned:
-            log.info("event=sla_checked changed=%d warned=%d emails=%d", result.changed, result.warned, result.emails)
+            log.info("event=sla_checked changed=%d warned=%d emails=%d", result.changed, result.warned,
+                     result.emails)
         with self._lock:
             self.stats.sla_warnings += result.warned
         return result
@@ -329,8 +338,8 @@ class Worker:
         """Renews MAILBOX's lease right before a batch is processed; raises LeaseLost if it is no longer ours.
 
         The heartbeat notices a takeover within seconds; this check makes sure a worker that was frozen or cut
-        off meanwhile does not process one more batch of a mailbox another worker now serves. It first waits for
-        a batch slot, so that the check is the last thing before processing.
+        off meanwhile does not process one more batch of a mailbox another worker now serves. It first waits
+        for a batch slot, so that the check is the last thing before processing.
         """
         BATCH_SLOTS.take()
         try:
@@ -383,7 +392,8 @@ class Worker:
         if self.read_in_pool and self.pool is None and self.cfg.classifier.processes > 0:
             from intake.prepare import PreparePool
 
-            # Started first, so the reading processes load the model while this one connects and looks for mail.
+            # Started first, so the reading processes load the model while this one connects and looks for
+            # mail.
             self.pool = PreparePool(self.cfg, self.cfg.classifier.processes)
         self.sender = SendLoop(self.drain_outbox).start()
         try:
@@ -432,7 +442,8 @@ class Worker:
                 log.error("event=sync_failed mailbox=%s error=%r", box.name, str(exc))
                 self.stats.errors.append(msg)
             finally:
-                BATCH_SLOTS.give_back()  # the batch never reached processing (an error between check and start)
+                # the batch never reached processing (an error between check and start)
+                BATCH_SLOTS.give_back()
                 client.close()
                 self._release(box.name)
 
@@ -468,8 +479,8 @@ class Worker:
                     try:
                         self.sync(client, catch_up=first)
                     except SQLAlchemyError as exc:
-                        # A database error (an outage, a deadlock between batches) leaves the IMAP side as it was:
-                        # keep the connection and sync again.
+                        # A database error (an outage, a deadlock between batches) leaves the IMAP side as it
+                        # was: keep the connection and sync again.
                         BATCH_SLOTS.give_back()
                         self.outages.failed("database", exc)
                         stop.wait(2)
@@ -489,7 +500,8 @@ class Worker:
                 log.exception("event=mailbox_loop_failed mailbox=%s", box.name)
                 stop.wait(10)
             finally:
-                BATCH_SLOTS.give_back()  # the batch never reached processing (an error between check and start)
+                # the batch never reached processing (an error between check and start)
+                BATCH_SLOTS.give_back()
                 metrics.connected(box.name, False)
                 client.close()
 
@@ -500,8 +512,8 @@ class Worker:
         return make_sessionmaker(make_engine(engine.url.render_as_string(hide_password=False)))
 
     def run_forever(self) -> None:
-        """Serves the mailboxes it holds leases on, each in its own thread, until stop is set; sends the outbox
-        from a thread of its own and retries it meanwhile."""
+        """Serves the mailboxes it holds leases on, each in its own thread, until stop is set; sends the
+        outbox from a thread of its own and retries it meanwhile."""
         self.sender = SendLoop(self.drain_outbox, idle_seconds=OUTBOX_RETRY_SECONDS).start()
         # Started without targets too: a reload (SIGHUP) may bring some.
         self.webhook_loop = SendLoop(self.deliver_webhooks, WEBHOOK_POLL_SECONDS, name="webhooks").start()

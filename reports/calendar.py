@@ -70,7 +70,8 @@ class WallClock:
 
     def business_seconds(self, start: datetime, end: datetime) -> float:
         # Convert first: subtracting two datetimes that share a ZoneInfo ignores DST changes.
-        seconds = (_aware(end, "end").astimezone(UTC) - _aware(start, "start").astimezone(UTC)).total_seconds()
+        seconds = (_aware(end, "end").astimezone(UTC) - _aware(start,
+                                                               "start").astimezone(UTC)).total_seconds()
         return max(seconds, 0.0)
 
     def add_business_seconds(self, start: datetime, seconds: float) -> datetime:
@@ -154,7 +155,8 @@ class BusinessCalendar:
             except NotImplementedError:
                 supported = pyholidays.list_supported_countries()
                 if self.country not in supported:
-                    raise ValueError(f'country: "{self.country}" is not a country code known to holidays') from None
+                    raise ValueError(f'country: "{self.country}" is not a country code known to '
+                                     'holidays') from None
                 known = ", ".join(supported[self.country]) or "none"
                 raise ValueError(f'subdivision: "{self.subdivision}" is not a subdivision of {self.country} '
                                  f"known to holidays (known: {known})") from None

@@ -68,7 +68,8 @@ def parse_hours(hours: Mapping[str, object]) -> tuple[tuple[Interval, ...], ...]
         elif key in DAY_NAMES:
             week[DAY_NAMES.index(key)] = parse_day(key, hours[raw_key])
         else:
-            raise ValueError(f"hours: unknown day {_quote(key)} (use mon, tue, wed, thu, fri, sat, sun or weekdays)")
+            raise ValueError(f"hours: unknown day {_quote(key)} (use mon, tue, wed, thu, fri, sat, sun or "
+                             "weekdays)")
     if not any(week):
         raise ValueError("hours: no working hours on any day")
     return tuple(week)

@@ -49,12 +49,16 @@ def _attrs(**values: object) -> str:
 
 def _text(x: float, y: float, label: str, anchor: str = "middle", size: int = 12, fill: str = INK,
           cls: str = "label", weight: str | None = None) -> str:
-    return (f"<text {_attrs(x=float(x), y=float(y), text_anchor=anchor, font_size=size, fill=fill, class_=cls, font_weight=weight)}>"
+    attrs = _attrs(x=float(x), y=float(y), text_anchor=anchor, font_size=size, fill=fill, class_=cls,
+                   font_weight=weight)
+    return (f"<text {attrs}>"
             f"{escape(label)}</text>")
 
 
 def _bar(x: float, y: float, w: float, h: float, fill: str, cls: str, tip: str, href: str | None) -> str:
-    rect = (f"<rect {_attrs(class_=cls, x=float(x), y=float(y), width=float(max(w, 0.0)), height=float(max(h, 0.0)), fill=fill)}>"
+    attrs = _attrs(class_=cls, x=float(x), y=float(y), width=float(max(w, 0.0)), height=float(max(h, 0.0)),
+                   fill=fill)
+    rect = (f"<rect {attrs}>"
             f"<title>{escape(tip)}</title></rect>")
     return f"<a {_attrs(href=href)}>{rect}</a>" if href else rect
 
@@ -72,7 +76,8 @@ def _y_axis(ticks: Sequence[float], left: float, right: float, y_of: Callable[[f
     out = []
     for t in ticks:
         y = y_of(t)
-        out.append(f"<line {_attrs(x1=float(left), y1=y, x2=float(right), y2=y, stroke=GRID, class_='grid')}/>")
+        grid = _attrs(x1=float(left), y1=y, x2=float(right), y2=y, stroke=GRID, class_="grid")
+        out.append(f"<line {grid}/>")
         out.append(_text(left - 6, y + 4, label(t), anchor="end", fill=MUTED, cls="tick"))
     return out
 
@@ -93,11 +98,13 @@ def response_time_chart(report: SlaReport, _: Gettext, clock: str = "first_respo
     for i, (bucket, n) in enumerate(zip(BUCKETS, counts, strict=True)):
         x = left + i * band
         name = _(bucket.label)
-        body.append(_bar(x + band * 0.18, y_of(n), band * 0.64, y_of(0) - y_of(n), COLOURS["first_response"], "bar",
+        body.append(_bar(x + band * 0.18, y_of(n), band * 0.64, y_of(0) - y_of(n), COLOURS["first_response"],
+                         "bar",
                          _("%(bucket)s: %(count)s", bucket=name, count=n), None))
         body.append(_text(x + band / 2, y_of(n) - 5, str(n), cls="value"))
         body.append(_text(x + band / 2, top + plot_h + 18, name))
-    body.append(f"<line {_attrs(x1=float(left), y1=y_of(0), x2=float(width - right), y2=y_of(0), stroke=MUTED)}/>")
+    axis = _attrs(x1=float(left), y1=y_of(0), x2=float(width - right), y2=y_of(0), stroke=MUTED)
+    body.append(f"<line {axis}/>")
     body.append(_text(left + band * len(BUCKETS) / 2, height - 8, _("Counted time to first response"),
                       fill=MUTED, cls="axis-title"))
     return _svg(width, height, _("Time to first response: stopped clocks per range of counted time"), body,
@@ -130,21 +137,27 @@ def weekly_compliance_chart(report: SlaReport, _: Gettext, base_url: str = "") -
                 continue
             share = round(share, 4)
             tip = _("%(week)s, %(clock)s: %(share)s", week=week.key, clock=name, share=f"{share * 100:.1f}%")
-            body.append(_bar(bx, y_of(share), bar_w, y_of(0) - y_of(share), COLOURS[clock], f"bar bar-{clock}",
+            body.append(_bar(bx, y_of(share), bar_w, y_of(0) - y_of(share), COLOURS[clock],
+                             f"bar bar-{clock}",
                              tip, href))
             if bar_w >= 26:
-                body.append(_text(bx + bar_w / 2, y_of(share) - 4, f"{share * 100:.0f}%", size=10, cls="value"))
+                body.append(_text(bx + bar_w / 2, y_of(share) - 4, f"{share * 100:.0f}%", size=10,
+                                  cls="value"))
         if i % every == 0:
             body.append(_text(x + band / 2, top + plot_h + 17, week.key[-3:]))
             if band >= 44:  # the week's first day in the period: a range would not fit under a bar pair
-                body.append(_text(x + band / 2, top + plot_h + 31, f"{week.since:%m-%d}", size=10, fill=MUTED))
-    body.append(f"<line {_attrs(x1=float(left), y1=y_of(0), x2=float(width - right), y2=y_of(0), stroke=MUTED)}/>")
+                body.append(_text(x + band / 2, top + plot_h + 31, f"{week.since:%m-%d}", size=10,
+                                  fill=MUTED))
+    axis = _attrs(x1=float(left), y1=y_of(0), x2=float(width - right), y2=y_of(0), stroke=MUTED)
+    body.append(f"<line {axis}/>")
     lx = left
     for clock, name in series:  # legend, above the plot
-        body.append(f"<rect {_attrs(x=float(lx), y=10.0, width=12.0, height=12.0, fill=COLOURS[clock], class_='legend')}/>")
+        key = _attrs(x=float(lx), y=10.0, width=12.0, height=12.0, fill=COLOURS[clock], class_="legend")
+        body.append(f"<rect {key}/>")
         body.append(_text(lx + 17, 20, name, anchor="start"))
         lx += 17 + _text_width(name) + 24
-    body.append(_text(left + band * len(weeks) / 2, height - 6, _("ISO week items were received in"), fill=MUTED,
+    body.append(_text(left + band * len(weeks) / 2, height - 6, _("ISO week items were received in"),
+                      fill=MUTED,
                       cls="axis-title"))
     return _svg(width, height, _("Compliance per week: first response and resolution"), body,
                 "sla-chart-weekly")
@@ -173,18 +186,22 @@ def breaches_chart(report: SlaReport, _: Gettext, base_url: str = "") -> Markup:
     body = []
     for t in ticks:
         x = x_of(t)
-        body.append(f"<line {_attrs(x1=x, y1=float(top - 6), x2=x, y2=float(height - 8), stroke=GRID, class_='grid')}/>")
+        grid = _attrs(x1=x, y1=float(top - 6), x2=x, y2=float(height - 8), stroke=GRID, class_="grid")
+        body.append(f"<line {grid}/>")
         body.append(_text(x, top - 12, str(int(t)), fill=MUTED, cls="tick"))
     for i, row in enumerate(rows):
         y = top + i * row_h
         name = _(NO_ORGANIZATION) if row.id is None else row.name
         tip = _("%(organization)s: %(count)s breached items", organization=name, count=row.breached_items)
         body.append(_text(left - 8, y + row_h / 2 + 4, _short(name), anchor="end"))
-        body.append(_bar(left, y + 4, x_of(row.breached_items) - left, row_h - 8, COLOURS["breached"], "bar", tip,
+        body.append(_bar(left, y + 4, x_of(row.breached_items) - left, row_h - 8, COLOURS["breached"], "bar",
+                         tip,
                          queue_href(base_url, row.queue_params())))
-        body.append(_text(x_of(row.breached_items) + 5, y + row_h / 2 + 4, str(row.breached_items), anchor="start",
+        body.append(_text(x_of(row.breached_items) + 5, y + row_h / 2 + 4, str(row.breached_items),
+                          anchor="start",
                           cls="value"))
-    body.append(f"<line {_attrs(x1=float(left), y1=float(top - 6), x2=float(left), y2=float(height - 8), stroke=MUTED)}/>")
+    axis = _attrs(x1=float(left), y1=float(top - 6), x2=float(left), y2=float(height - 8), stroke=MUTED)
+    body.append(f"<line {axis}/>")
     return _svg(width, height, _("Breached items per client organization"), body, "sla-chart-orgs")
 
 

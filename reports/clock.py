@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from db.events import APPROVED, REJECTED, STATUS_CHANGED
 from reports.calendar import Clock
 
 RUNNING_STATES = ("on_track", "at_risk", "breached")
@@ -62,7 +63,7 @@ def status_changes(events: Iterable[Any]) -> list[tuple[datetime, str]]:
     found = []
     for e in events:
         data = e.data or {}
-        if e.kind in ("status_changed", "approved", "rejected") and isinstance(data.get("to"), str):
+        if e.kind in (STATUS_CHANGED, APPROVED, REJECTED) and isinstance(data.get("to"), str):
             found.append((e.created_at, data["to"]))
         elif isinstance(data.get("status"), str):
             found.append((e.created_at, data["status"]))
@@ -95,7 +96,8 @@ def measure(name: str, clock: Clock, start: datetime, stopped_at: datetime | Non
     return Measure(name, target, elapsed, stopped_at, state)
 
 
-def paused_spans(item: Any, now: datetime, pause_statuses: Sequence[str], events: Iterable[Any]) -> list[Span]:
+def paused_spans(item: Any, now: datetime, pause_statuses: Sequence[str],
+                 events: Iterable[Any]) -> list[Span]:
     """The spans ITEM spent in PAUSE_STATUSES from its arrival to its resolution (or NOW), from its EVENTS."""
     if not pause_statuses:
         return []
@@ -105,7 +107,8 @@ def paused_spans(item: Any, now: datetime, pause_statuses: Sequence[str], events
 
 
 def deadline(clock: Clock, start: datetime, target: float, pauses: Sequence[Span] = ()) -> datetime:
-    """The instant a clock started at START has counted TARGET seconds on CLOCK, leaving out the (past) PAUSES."""
+    """The instant a clock started at START has counted TARGET seconds on CLOCK, leaving out the (past)
+    PAUSES."""
     remaining, cursor = target, start
     for p_start, p_end in sorted(pauses):
         if p_end <= cursor:
@@ -120,8 +123,9 @@ def deadline(clock: Clock, start: datetime, target: float, pauses: Sequence[Span
 
 def first_due(measures: Iterable[Measure], clock: Clock, start: datetime, now: datetime,
               pauses: Sequence[Span] = ()) -> datetime | None:
-    """When the first of the running MEASURES (started at START) runs out: in the past for a breached one; None
-    when none runs. The resolution clock while paused now (a pause lasting until NOW) runs out at no known time."""
+    """When the first of the running MEASURES (started at START) runs out: in the past for a breached one;
+    None when none runs. The resolution clock while paused now (a pause lasting until NOW) runs out at no
+    known time."""
     paused_now = any(end >= now for _start, end in pauses)
     dues = [deadline(clock, start, m.target, pauses if m.name == "resolution" else ())
             for m in measures

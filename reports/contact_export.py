@@ -1,6 +1,6 @@
-"""Everything held about one contact (GDPR / PIPL access request), as a zip: contact.json, items.json (with their
-histories), messages.json (texts, addresses, attachments' metadata), each message's raw .eml, and the mail we
-sent them (sent/*.eml)."""
+"""Everything held about one contact (GDPR / PIPL access request), as a zip: contact.json, items.json (with
+their histories), messages.json (texts, addresses, attachments' metadata), each message's raw .eml, and the
+mail we sent them (sent/*.eml)."""
 from __future__ import annotations
 
 import io
@@ -37,15 +37,17 @@ def write_contact_export(session: Session, email: str, out: IO[bytes]) -> dict[s
                             .order_by(Item.id)).all()
     refs = {i.id: i.ref for i in items}
     messages = session.scalars(select(Message).where(Message.id.in_(message_ids)).options(
-        undefer(Message.raw), selectinload(Message.attachments), selectinload(Message.item)).order_by(Message.id)).all()
-    sent = session.scalars(select(OutboxMail).where(or_(OutboxMail.item_id.in_(item_ids),
-                                                        func.lower(OutboxMail.to_address) == contact.email.lower()))
+        undefer(Message.raw), selectinload(Message.attachments),
+        selectinload(Message.item)).order_by(Message.id)).all()
+    to_contact = func.lower(OutboxMail.to_address) == contact.email.lower()
+    sent = session.scalars(select(OutboxMail).where(or_(OutboxMail.item_id.in_(item_ids), to_contact))
                            .order_by(OutboxMail.id)).all()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
         def put(name: str, value: Any) -> None:
             z.writestr(name, json.dumps(value, ensure_ascii=False, indent=2) + "\n")
 
-        put("contact.json", {"email": contact.email, "name": contact.name, "created_at": _when(contact.created_at),
+        put("contact.json", {"email": contact.email, "name": contact.name,
+                             "created_at": _when(contact.created_at),
                              "organization": contact.organization.name if contact.organization else None})
         put("items.json", [{
             "ref": i.ref, "subject": i.subject, "category": i.category, "status": i.status, "lang": i.lang,
@@ -71,8 +73,10 @@ def write_contact_export(session: Session, email: str, out: IO[bytes]) -> dict[s
         for row in sent:
             if row.raw:
                 z.writestr(f"sent/{row.id}.eml", bytes(row.raw))
-        put("sent.json", [{"id": row.id, "item": refs.get(row.item_id or 0), "kind": row.kind, "to": row.to_address,
-                           "status": row.status, "created_at": _when(row.created_at), "sent_at": _when(row.sent_at),
+        put("sent.json", [{"id": row.id, "item": refs.get(row.item_id or 0), "kind": row.kind,
+                           "to": row.to_address,
+                           "status": row.status, "created_at": _when(row.created_at),
+                           "sent_at": _when(row.sent_at),
                            "eml": f"sent/{row.id}.eml" if row.raw else None} for row in sent])
     return {"items": len(items), "messages": len(messages), "sent": len(sent)}
 

@@ -1,4 +1,5 @@
-"""Satisfaction (CSAT) figures: surveys sent, answered, the response rate, the average rating, the share of 4-5.
+"""Satisfaction (CSAT) figures: surveys sent, answered, the response rate, the average rating, the share of
+4-5.
 
 A survey counts for the group of its item (the SLA report's groups: category, organization, assignee, week),
 for items received in the report's period. **sent**: its mail was accepted by the SMTP server, or it was
@@ -67,7 +68,8 @@ class CsatTally:
 
 def surveys_in(session: Session, start: datetime, end: datetime,
                item_ids: Collection[int] | None = None) -> Iterator[tuple[int, bool, int | None]]:
-    """(item id, delivered, rating) of every survey of items received in [START, END), of ITEM_IDS if given."""
+    """(item id, delivered, rating) of every survey of items received in [START, END), of ITEM_IDS if
+    given."""
     rows = session.execute(
         select(Survey.item_id, OutboxMail.status, Survey.rating)
         .join(Item, Item.id == Survey.item_id)

@@ -54,7 +54,8 @@ def last_full_week(today: date) -> date:
 
 
 def _line(item: Item, open_surveys: frozenset[int] = frozenset()) -> DigestItem:
-    return DigestItem(item.ref or "", item.subject, item.category, item.status, item.received_at, item.resolved_at,
+    return DigestItem(item.ref or "", item.subject, item.category, item.status, item.received_at,
+                      item.resolved_at,
                       item.id in open_surveys, item.id)
 
 
@@ -64,7 +65,8 @@ def _open_surveys(session: Session, item_ids: list[int]) -> frozenset[int]:
         return frozenset()
     return frozenset(session.scalars(
         select(Survey.item_id).join(OutboxMail, OutboxMail.id == Survey.outbox_id)
-        .where(Survey.item_id.in_(item_ids), Survey.rating.is_(None), OutboxMail.status.in_(("sent", "handed")))))
+        .where(Survey.item_id.in_(item_ids), Survey.rating.is_(None),
+               OutboxMail.status.in_(("sent", "handed")))))
 
 
 def client_digests(session: Session, since: datetime, until: datetime) -> list[ClientDigest]:
@@ -91,7 +93,8 @@ def client_digests(session: Session, since: datetime, until: datetime) -> list[C
         contact = own[0].contact
         assert contact is not None and contact.organization is not None
         digests.append(ClientDigest(
-            contact_id=contact_id, email=contact.email, name=contact.name, organization=contact.organization.name,
+            contact_id=contact_id, email=contact.email, name=contact.name,
+            organization=contact.organization.name,
             lang=own[-1].lang,
             open=tuple(_line(i) for i in own if i.resolved_at is None),
             resolved=tuple(_line(i, surveys) for i in own if i.resolved_at is not None)))

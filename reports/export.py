@@ -44,7 +44,8 @@ def iter_records(session: Session) -> Iterator[dict[str, Any]]:
     )
     stmt = (
         select(Item.ref, Message.message_id, Item.received_at, Message.sender, Contact.email, Item.subject,
-               Item.category, Item.confidence, Item.needs_review, Item.status, Item.lang, Item.acknowledged_at,
+               Item.category, Item.confidence, Item.needs_review, Item.status, Item.lang,
+               Item.acknowledged_at,
                Item.first_response_at, Item.resolved_at, Item.model_version,
                Organization.name.label("organization"), User.email.label("assignee"), Item.sla_state,
                Item.sla_due_at)

@@ -110,8 +110,10 @@ def _targets(key: str, raw: object, business: bool) -> dict[str, dict[str, float
             raise ValueError(f"{key}.{category}: expected a table such as {{ acknowledge = \"15m\" }}")
         unknown = set(measures) - set(MEASURES)
         if unknown:
-            raise ValueError(f"{key}.{category}.{sorted(unknown)[0]}: unknown target; use {', '.join(MEASURES)}")
-        out[category] = {m: parse_duration(f"{key}.{category}.{m}", measures.get(m), business) for m in MEASURES}
+            raise ValueError(f"{key}.{category}.{sorted(unknown)[0]}: unknown target; use "
+                             f"{', '.join(MEASURES)}")
+        out[category] = {m: parse_duration(f"{key}.{category}.{m}", measures.get(m),
+                                           business) for m in MEASURES}
     return out
 
 

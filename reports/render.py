@@ -1,4 +1,5 @@
-"""Renders the SLA report as JSON, CSV, a standalone HTML page or an HTML fragment, plus shared cell formatting.
+"""Renders the SLA report as JSON, CSV, a standalone HTML page or an HTML fragment, plus shared cell
+formatting.
 
 Rounding, the same in every format: durations are seconds rounded to 0.1 s, compliance a ratio 0..1
 rounded to 4 decimals (the HTML shows it as a percentage with one decimal and the duration for people,
@@ -20,7 +21,8 @@ JSON shape (``"version": 2``; instants ISO 8601 UTC with ``Z``, days ``YYYY-MM-D
       "all": GROUP,                                     # the total, key "all"
       "charts": {
         "response_times": {"buckets": [{"label": "< 1 h", "from_seconds": 0, "to_seconds": 3600}, ...],
-                           "counts": {"acknowledge": [7, 0, ...], "first_response": [...], "resolution": [...]}},
+                           "counts": {"acknowledge": [7, 0, ...], "first_response": [...], "resolution":
+                           [...]}},
         "weekly_compliance": [{"week": "2026-W47", "since": "2026-11-16", "until": "2026-11-22",
                                "first_response": {"met": 5, "measured": 8, "compliance": 0.625},
                                "resolution": {...}}, ...],
@@ -29,16 +31,19 @@ JSON shape (``"version": 2``; instants ISO 8601 UTC with ``Z``, days ``YYYY-MM-D
     }
     GROUP = {"key": "issue", "label": "issue", "id": null | 12, "since": "...", "until": "...",
              "items": 4, "breached_items": 1,
-             "links": {"items": "<base>/?category=issue&since=...&until=...", "breached": "...&sla=breached"} | null,
-             "clocks": {"acknowledge": CLOCK, "first_response": CLOCK, "resolution": CLOCK}, "csat": CSAT}
-    CSAT = {"surveys_sent": 10, "responses": 6, "response_rate": 0.6, "average": 4.1667, "satisfied_share": 0.8333}
-    (reports.csat defines them; the report's "csat" lists each group's and the total's, the same figures.)
-    CLOCK = {"items": 4, "measured": 4, "met": 3, "missed": 1, "breached_open": 0, "at_risk": 0, "on_track": 0,
-             "no_target": 0, "stopped": 4, "compliance": 0.75, "seconds": {"p50": 210.0, "p90": 366.0, "max": 420.0}}
+             "links": {"items": "<base>/?category=issue&since=...&until=...", "breached": "...&sla=breached"}
+             | null, "clocks": {"acknowledge": CLOCK, "first_response": CLOCK, "resolution": CLOCK}, "csat":
+             CSAT}
+    CSAT = {"surveys_sent": 10, "responses": 6, "response_rate": 0.6, "average": 4.1667, "satisfied_share":
+    0.8333} (reports.csat defines them; the report's "csat" lists each group's and the total's, the same
+    figures.) CLOCK = {"items": 4, "measured": 4, "met": 3, "missed": 1, "breached_open": 0, "at_risk": 0,
+    "on_track": 0,
+             "no_target": 0, "stopped": 4, "compliance": 0.75, "seconds": {"p50": 210.0, "p90": 366.0, "max":
+             420.0}}
 
 CSV: a header (:data:`CSV_COLUMNS`), then one row per group and clock, in report order, then the three
-``all`` rows (``group_by`` = "all"); ``breached_items`` and the ``csat_*`` figures are the group's, repeated on
-its three rows.
+``all`` rows (``group_by`` = "all"); ``breached_items`` and the ``csat_*`` figures are the group's, repeated
+on its three rows.
 
 HTML: an overview table (items, breached items, each clock's compliance per group) and one table per clock;
 every figure cell has ``data-figure`` (a CLOCK key, ``items`` or ``breached_items``) and ``data-value`` (the
@@ -80,11 +85,13 @@ from reports.sla_groups import (
 )
 
 FORMATS = ("json", "csv", "html")
-CSV_COLUMNS = ("group_by", "group", "group_id", "clock", "items", "measured", "met", "missed", "breached_open",
+CSV_COLUMNS = ("group_by", "group", "group_id", "clock", "items", "measured", "met", "missed",
+               "breached_open",
                "at_risk", "on_track", "no_target", "stopped", "compliance", "p50_seconds", "p90_seconds",
                "max_seconds", "breached_items", "since", "until", "csat_sent", "csat_responses",
                "csat_response_rate", "csat_average", "csat_satisfied_share")
-COUNTS = ("items", "measured", "met", "missed", "breached_open", "at_risk", "on_track", "no_target", "stopped")
+COUNTS = ("items", "measured", "met", "missed", "breached_open", "at_risk", "on_track", "no_target",
+          "stopped")
 BREACH_FIGURES = frozenset(("missed", "breached_open", "breached_items"))
 SECONDS_DECIMALS, SHARE_DECIMALS = 1, 4
 TEMPLATES = Path(__file__).with_name("templates")
@@ -93,7 +100,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Shared and never changed after creation: each render passes its own _() in the context, so
 # concurrent renders in different languages cannot mix.
 STATIC = Path(__file__).with_name("static")
-_env = Environment(loader=FileSystemLoader([str(TEMPLATES), str(STATIC)]), autoescape=True, undefined=StrictUndefined,
+_env = Environment(loader=FileSystemLoader([str(TEMPLATES), str(STATIC)]), autoescape=True,
+                   undefined=StrictUndefined,
                    keep_trailing_newline=True)
 
 
@@ -167,9 +175,11 @@ def _links(g: Group, base_url: str) -> dict[str, str | None] | None:
 
 
 def _group_dict(g: Group, base_url: str) -> dict[str, Any]:
-    return {"key": g.key, "label": g.label, "id": g.id, "since": g.since.isoformat(), "until": g.until.isoformat(),
+    return {"key": g.key, "label": g.label, "id": g.id, "since": g.since.isoformat(),
+            "until": g.until.isoformat(),
             "items": g.items, "breached_items": g.breached_items, "links": _links(g, base_url),
-            "clocks": {c.clock: {**{k: getattr(c, k) for k in COUNTS}, "compliance": share_figure(c.compliance),
+            "clocks": {c.clock: {**{k: getattr(c, k) for k in COUNTS},
+                                 "compliance": share_figure(c.compliance),
                                  "seconds": _durations(c)} for c in g.clocks},
             "csat": csat_dict(g.csat)}
 
@@ -178,13 +188,15 @@ def sla_to_dict(report: SlaReport, base_url: str = "") -> dict[str, Any]:
     """The report as the JSON-ready dictionary described in this module's docstring."""
     weekly = [{"week": w.key, "since": w.since.isoformat(), "until": w.until.isoformat(),
                **{m: {"met": w.clock(m).met, "measured": w.clock(m).measured,
-                      "compliance": share_figure(w.clock(m).compliance)} for m in ("first_response", "resolution")}}
+                      "compliance": share_figure(w.clock(m).compliance)} for m in ("first_response",
+                                                                                   "resolution")}}
               for w in report.weeks]
     return {
         "report": "sla",
         "version": 2,
         "generated_at": iso_utc(report.generated_at),
-        "period": {"since": report.since.isoformat(), "until": report.until.isoformat(), "timezone": report.tz,
+        "period": {"since": report.since.isoformat(), "until": report.until.isoformat(),
+                   "timezone": report.tz,
                    "start": iso_utc(report.start), "end": iso_utc(report.end)},
         "by": report.by,
         "organizations": None if report.organizations is None else list(report.organizations),
@@ -207,7 +219,8 @@ def sla_to_dict(report: SlaReport, base_url: str = "") -> dict[str, Any]:
 
 
 def _csat_cells(f: CsatFigures) -> list[str | int]:
-    return [f.surveys_sent, f.responses, _cell(f.response_rate, SHARE_DECIMALS), _cell(f.average, SHARE_DECIMALS),
+    return [f.surveys_sent, f.responses, _cell(f.response_rate, SHARE_DECIMALS),
+            _cell(f.average, SHARE_DECIMALS),
             _cell(f.satisfied_share, SHARE_DECIMALS)]
 
 
@@ -223,7 +236,8 @@ def _render_csv(report: SlaReport) -> str:
         for c in g.clocks:
             d = _durations(c)
             writer.writerow([g.by, spreadsheet_safe(g.label), "" if g.id is None else g.id, c.clock,
-                             *(getattr(c, k) for k in COUNTS), _cell(share_figure(c.compliance), SHARE_DECIMALS),
+                             *(getattr(c, k) for k in COUNTS),
+                             _cell(share_figure(c.compliance), SHARE_DECIMALS),
                              _cell(d["p50"], 1), _cell(d["p90"], 1), _cell(d["max"], 1), g.breached_items,
                              g.since.isoformat(), g.until.isoformat(), *_csat_cells(g.csat)])
     return buf.getvalue()
@@ -278,7 +292,8 @@ def _clock_cells(g: Group, c: ClockFigures, base_url: str) -> list[dict[str, Any
 def _csat_figures(f: CsatFigures) -> list[dict[str, Any]]:
     """The CSAT cells of a row: counts, the response rate and share as percentages, the average to 0.01."""
     def cell(name: str, value: float | int | None, text: str) -> dict[str, Any]:
-        shown = "" if value is None else (str(value) if isinstance(value, int) else _cell(value, SHARE_DECIMALS))
+        shown = "" if value is None else (str(value) if isinstance(value,
+                                                                   int) else _cell(value, SHARE_DECIMALS))
         return {"figure": name, "value": shown, "text": text, "href": None}
 
     return [cell("csat_sent", f.surveys_sent, str(f.surveys_sent)),
@@ -298,21 +313,25 @@ def _context(report: SlaReport, base_url: str, _: Gettext) -> dict[str, Any]:
               "resolution": _("Time to resolution")}
     overview = [_row(g, [_figure("items", g.items, str(g.items), g, base_url),
                          _figure("breached_items", g.breached_items, str(g.breached_items), g, base_url),
-                         *(dict(_figure("compliance", share_figure(c.compliance), percent(share_figure(c.compliance)),
+                         *(dict(_figure("compliance", share_figure(c.compliance),
+                                        percent(share_figure(c.compliance)),
                                         g, base_url), clock=c.clock) for c in g.clocks)], _)
                 for g in report.rows]
     tables = [{"clock": m, "title": titles[m],
-               "rows": [_row(g, _clock_cells(g, g.clock(m), base_url), _) for g in report.rows]} for m in MEASURES]
+               "rows": [_row(g, _clock_cells(g, g.clock(m), base_url),
+                             _) for g in report.rows]} for m in MEASURES]
     csat = [_row(g, _csat_figures(g.csat), _) for g in report.rows]
     by_titles = {"category": _("Category"), "organization": _("Organization"), "assignee": _("Assignee"),
                  "week": _("Week")}
-    return {"_": _, "report": report, "by_title": by_titles[report.by], "titles": titles, "overview": overview,
+    return {"_": _, "report": report, "by_title": by_titles[report.by], "titles": titles,
+            "overview": overview,
             "tables": tables, "charts": sla_charts(report, _, base_url), "csat": csat,
             "since": report.since.isoformat(), "until": report.until.isoformat(),
             "generated_at": report.generated_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
-def render_sla_fragment(report: SlaReport, base_url: str = "", gettext: Callable[[str], str] | None = None) -> Markup:
+def render_sla_fragment(report: SlaReport, base_url: str = "",
+                        gettext: Callable[[str], str] | None = None) -> Markup:
     """The report's body (headings, tables, charts) for embedding in a page: no <html>, <head> or <style>,
     no style attributes (fine under ``style-src 'self'``). GETTEXT(msgid) translates every visible string."""
     _ = _gettext(gettext)

@@ -100,7 +100,8 @@ def _weeks(since: date, until: date) -> dict[str, tuple[date, date]]:
 # The columns the clocks and the groups need, with the item's client organization and assignee: plain rows
 # rather than ORM objects (no identity map to fill), about three times faster on 10,000 items.
 _ROWS = (select(Item.id, Item.category, Item.received_at, Item.acknowledged_at, Item.first_response_at,
-                Item.resolved_at, Item.sla, Organization.id.label("org_id"), Organization.name.label("org_name"),
+                Item.resolved_at, Item.sla, Organization.id.label("org_id"),
+                Organization.name.label("org_name"),
                 User.id.label("user_id"), User.name.label("user_name"), User.email.label("user_email"))
          .outerjoin(Contact, Contact.id == Item.contact_id)
          .outerjoin(Organization, Organization.id == Contact.organization_id)

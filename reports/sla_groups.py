@@ -103,7 +103,8 @@ class Group:
     items: int
     breached_items: int  # items with any clock missed or breached (overall state "breached")
     clocks: tuple[ClockFigures, ...]  # in MEASURES order
-    csat: CsatFigures = field(default_factory=CsatFigures)  # the satisfaction surveys of its items (reports.csat)
+    # the satisfaction surveys of its items (reports.csat)
+    csat: CsatFigures = field(default_factory=CsatFigures)
 
     def clock(self, name: str) -> ClockFigures:
         return self.clocks[MEASURES.index(name)]
@@ -198,7 +199,8 @@ class ClockTally:
 
         s = self.states
         return ClockFigures(clock=clock, items=items, measured=s["met"] + s["missed"] + s["breached"],
-                            met=s["met"], missed=s["missed"], breached_open=s["breached"], at_risk=s["at_risk"],
+                            met=s["met"], missed=s["missed"], breached_open=s["breached"],
+                            at_risk=s["at_risk"],
                             on_track=s["on_track"], no_target=s["none"], stopped=len(xs), p50_seconds=fig(50),
                             p90_seconds=fig(90), max_seconds=fig(100))
 
@@ -252,7 +254,8 @@ def ordered_keys(tallies: Mapping[str, GroupTally], by: str) -> list[str]:
     return named + ([NONE_KEY] if NONE_KEY in tallies else [])
 
 
-def top_breaches(orgs: Mapping[str, GroupTally], since: date, until: date) -> tuple[OrganizationBreaches, ...]:
+def top_breaches(orgs: Mapping[str, GroupTally], since: date, until: date) -> tuple[OrganizationBreaches,
+                                                                                    ...]:
     """The organizations with breached items, most first (ties: by name, "(no organization)" last)."""
     rows = [OrganizationBreaches(t.id, t.label, t.breached_items, since, until)
             for t in orgs.values() if t.breached_items]

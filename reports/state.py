@@ -9,12 +9,14 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from db.events import SLA_WARNING
 from db.models import Item
 from reports.clock import RUNNING_STATES, Measure, first_due, item_measures, overall_state, paused_spans
 from reports.policy import SlaPolicies
 
-WARNED_CLOCKS = ("first_response", "resolution")  # the clocks people can act on; acknowledging is the worker's
-WARNING_EVENT = "sla_warning"
+# the clocks people can act on; acknowledging is the worker's
+WARNED_CLOCKS = ("first_response", "resolution")
+WARNING_EVENT = SLA_WARNING
 # An item seen for the first time (stored state "") that is older than this gets no warning emails: after an
 # upgrade or a long outage, old items would otherwise flood the team; the queue shows their state.
 STALE_AFTER = timedelta(days=1)
@@ -27,7 +29,8 @@ def snapshot_of(item: Any, policies: SlaPolicies) -> dict[str, Any]:
     return item.sla or policies.policies[policies.default].snapshot()
 
 
-def item_clocks(item: Any, policies: SlaPolicies, now: datetime, events: Iterable[Any] = ()) -> dict[str, Measure]:
+def item_clocks(item: Any, policies: SlaPolicies, now: datetime,
+                events: Iterable[Any] = ()) -> dict[str, Measure]:
     """The acknowledge, first_response and resolution clocks of ITEM at NOW (EVENTS give the paused spans)."""
     snapshot = snapshot_of(item, policies)
     return item_measures(item, snapshot, policies.clock(snapshot.get("calendar", "")), now,
@@ -76,7 +79,8 @@ def _batches(session: Session, lock: bool) -> Iterator[list[Item]]:
     # Open items, and closed ones whose final state is not recorded yet; finished items are left alone.
     last = 0
     while True:
-        query = (select(Item).where(Item.id > last, or_(Item.resolved_at.is_(None), Item.sla_state.not_in(_FINAL),
+        query = (select(Item).where(Item.id > last, or_(Item.resolved_at.is_(None),
+                                                        Item.sla_state.not_in(_FINAL),
                                                         Item.sla_due_at.is_not(None)))
                  .options(selectinload(Item.events)).order_by(Item.id).limit(_BATCH))
         if lock:  # several workers on PostgreSQL share the items instead of warning twice
@@ -108,13 +112,16 @@ def refresh_states(session: Session, policies: SlaPolicies, now: datetime) -> tu
             if item.sla_state != state or item.sla_due_at != due_at:
                 item.sla_state, item.sla_due_at = state, due_at
                 changed += 1
-            alarming = [m for name, m in clocks.items() if name in WARNED_CLOCKS and m.state in RUNNING_STATES[1:]]
-            # Past warnings are looked up only for the few items with a clock at risk, not for every open item.
+            alarming = [m for name, m in clocks.items() if name in WARNED_CLOCKS
+                        and m.state in RUNNING_STATES[1:]]
+            # Past warnings are looked up only for the few items with a clock at risk, not for every open
+            # item.
             warned = warned_states(item.events) if alarming else {}
             pending = tuple(m for m in alarming if m.name not in warned)
             if pending:
                 due.append(Due(item, pending, stale=first_seen and now - item.received_at > STALE_AFTER))
-            breached = tuple(m for m in alarming if m.state == "breached" and "breached" not in warned.get(m.name, {
+            breached = tuple(m for m in alarming if m.state == "breached"
+                             and "breached" not in warned.get(m.name, {
                 "breached"}))
             if breached:
                 due.append(Due(item, breached, breach=True))

@@ -1,1 +1,2 @@
-"""Acknowledgments: templates, outgoing messages with correct headers, and the SMTP sender that drains the outbox."""
+"""Acknowledgments: templates, outgoing messages with correct headers, and the SMTP sender that drains the
+outbox."""

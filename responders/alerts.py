@@ -8,8 +8,8 @@ The events, and where they are queued:
 - ``sla_at_risk`` and ``sla_breached``: the worker's SLA check warned about one of the item's clocks;
 - ``change_approved`` and ``change_rejected``: a change request's decision was recorded (the client's mail,
   or a PM);
-- ``negative_csat``: a client gave a satisfaction rating of 1 or 2 (responders.client_mail.announce_negative, in
-  the transaction that stores the rating).
+- ``negative_csat``: a client gave a satisfaction rating of 1 or 2 (responders.client_mail.announce_negative,
+  in the transaction that stores the rating).
 """
 from __future__ import annotations
 
@@ -66,15 +66,18 @@ def alert_of(item: Item, event: str, base_url: str, now: datetime, details: dict
     org = contact.organization if contact is not None else None
     assignee = item.assignee if item.assignee_id is not None else None
     return Alert(event=event, ref=item.ref or "", subject=item.subject or "", category=item.category,
-                 status=item.status, needs_review=bool(item.needs_review), confidence=float(item.confidence or 0),
+                 status=item.status, needs_review=bool(item.needs_review),
+                 confidence=float(item.confidence or 0),
                  client_name=contact.name if contact is not None else "",
                  client_email=contact.email if contact is not None else "",
-                 organization=org.name if org is not None else "", domain=org.domain if org is not None else "",
+                 organization=org.name if org is not None else "",
+                 domain=org.domain if org is not None else "",
                  assignee=assignee.email if assignee is not None else "", lang=item.lang or "",
                  url=f"{base_url.rstrip('/')}/items/{item.ref}", occurred_at=now, details=details)
 
 
-def alert_rows(alerts: Alerts, events: Sequence[str], item: Item, now: datetime, *, contact: Contact | None = None,
+def alert_rows(alerts: Alerts, events: Sequence[str], item: Item, now: datetime, *,
+               contact: Contact | None = None,
                **details: Any) -> list[dict[str, Any]]:
     """The delivery rows for ITEM: for each target, the first of EVENTS it wants (none if it wants none).
     CONTACT: ITEM's contact when ITEM is a plain row's object without one (a batch's new items)."""
@@ -92,7 +95,8 @@ def alert_rows(alerts: Alerts, events: Sequence[str], item: Item, now: datetime,
                                                                    contact))
         delivery_id = str(uuid.uuid4())
         rows.append(dict(delivery_id=delivery_id, target=route.name, kind=route.target, event=event,
-                         item_id=item.id, body=payload(route.target, alert, route.lang, delivery_id, route.name),
+                         item_id=item.id, body=payload(route.target, alert, route.lang, delivery_id,
+                                                       route.name),
                          status="pending", attempts=0, next_attempt_at=now, claimed_by="", claimed_until=None,
                          last_error="", last_status=None, created_at=now, sent_at=None))
     return rows
@@ -100,8 +104,8 @@ def alert_rows(alerts: Alerts, events: Sequence[str], item: Item, now: datetime,
 
 def enqueue_alert(session: Session, alerts: Alerts, events: Sequence[str], item: Item, now: datetime,
                   **details: Any) -> int:
-    """Queues ITEM's alert to every target that wants one of EVENTS, in SESSION's transaction (see alert_rows);
-    DETAILS go into the message (clocks, rating, comment). Returns how many were queued."""
+    """Queues ITEM's alert to every target that wants one of EVENTS, in SESSION's transaction (see
+    alert_rows); DETAILS go into the message (clocks, rating, comment). Returns how many were queued."""
     rows = alert_rows(alerts, events, item, now, **details)
     session.add_all([WebhookDelivery(**row) for row in rows])
     return len(rows)

@@ -1,9 +1,11 @@
-"""Writes an alert in each platform's own message format (generic JSON, Slack, Teams, DingTalk, Feishu, WeCom).
+"""Writes an alert in each platform's own message format (generic JSON, Slack, Teams, DingTalk, Feishu,
+WeCom).
 
 Client text (subjects, names) is shown as text, never as markup: Slack gets it in plain_text blocks and its
 control characters escaped, Teams its Markdown escaped, Feishu plain_text card elements, DingTalk a link
 message (no Markdown) and WeCom a news card (no Markdown) with mention syntax broken. Every body is JSON with
-<, >, & and the line separators written as \\u escapes, so that no receiver pasting it into a page is injected.
+<, >, & and the line separators written as \\u escapes, so that no receiver pasting it into a page is
+injected.
 """
 from __future__ import annotations
 
@@ -17,17 +19,20 @@ from responders.compose import lang_of
 from responders.notices import CATEGORY_LABELS, CLOCK_NAMES, STATE_NAMES
 
 TITLES = {
-    "en": {"new_item": "New {category}: {ref}", "needs_review": "Needs review: {ref} ({category}, {sure} sure)",
+    "en": {"new_item": "New {category}: {ref}",
+           "needs_review": "Needs review: {ref} ({category}, {sure} sure)",
            "sla_at_risk": "SLA at risk: {ref}", "sla_breached": "SLA breached: {ref}",
            "negative_csat": "Unhappy client: {ref} rated {rating} of 5",
-           "change_approved": "Change request approved: {ref}", "change_rejected": "Change request rejected: {ref}"},
+           "change_approved": "Change request approved: {ref}",
+           "change_rejected": "Change request rejected: {ref}"},
     "zh": {"new_item": "新{category}：{ref}", "needs_review": "待审核：{ref}（{category}，把握 {sure}）",
            "sla_at_risk": "服务级别即将超时：{ref}", "sla_breached": "服务级别已超时：{ref}",
            "negative_csat": "客户不满意：{ref} 评分 {rating}/5",
            "change_approved": "变更请求已批准：{ref}", "change_rejected": "变更请求已拒绝：{ref}"},
 }
 WORDS = {
-    "en": {"from": "From", "open": "Open {ref}", "no_subject": "(no subject)", "comment": "Comment", "sep": ": "},
+    "en": {"from": "From", "open": "Open {ref}", "no_subject": "(no subject)", "comment": "Comment",
+           "sep": ": "},
     "zh": {"from": "来自", "open": "查看 {ref}", "no_subject": "（无主题）", "comment": "评语", "sep": "："},
 }
 COLORS = {"sla_breached": "red", "negative_csat": "red", "change_rejected": "red", "sla_at_risk": "orange",
@@ -75,7 +80,8 @@ def one_line(text: str, limit: int = MAX_SUBJECT) -> str:
 
 @dataclass(frozen=True)
 class Lines:
-    """An alert's text in one language: the title (ours), the subject and the sender (the client's), details."""
+    """An alert's text in one language: the title (ours), the subject and the sender (the client's),
+    details."""
 
     title: str
     subject: str
@@ -90,7 +96,8 @@ def lines(alert: Alert, lang: str) -> Lines:
     words = WORDS[lang]
     category = CATEGORY_LABELS[lang].get(alert.category, alert.category)
     title = TITLES[lang].get(alert.event, "{ref}").format(
-        ref=alert.ref, category=category.lower() if lang == "en" else category, sure=f"{alert.confidence:.0%}",
+        ref=alert.ref, category=category.lower() if lang == "en" else category,
+        sure=f"{alert.confidence:.0%}",
         rating=alert.details.get("rating", "?"))
     client = alert.client_name or alert.client_email
     if alert.client_name and alert.client_email:
@@ -136,7 +143,8 @@ def slack_escape(text: str) -> str:
 
 
 def slack(alert: Alert, lang: str) -> dict[str, Any]:
-    """A Slack incoming-webhook message: a fallback text without markup, then blocks; client text is plain_text."""
+    """A Slack incoming-webhook message: a fallback text without markup, then blocks; client text is
+    plain_text."""
     ls = lines(alert, lang)
     link = f"<{slack_escape(alert.url).replace('|', '%7C')}|{slack_escape(ls.link)}>"
     return {
@@ -154,14 +162,16 @@ _TEAMS_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<&])")
 
 
 def teams_escape(text: str) -> str:
-    """TEXT for an Adaptive Card TextBlock, which renders Markdown: every Markdown character backslash-escaped."""
+    """TEXT for an Adaptive Card TextBlock, which renders Markdown: every Markdown character
+    backslash-escaped."""
     return _TEAMS_MARKDOWN.sub(r"\\\1", text)
 
 
 def teams(alert: Alert, lang: str) -> dict[str, Any]:
     """A Teams message (incoming webhook or Workflows) holding one Adaptive Card."""
     ls = lines(alert, lang)
-    body = [{"type": "TextBlock", "text": teams_escape(ls.title), "weight": "Bolder", "size": "Medium", "wrap": True,
+    body = [{"type": "TextBlock", "text": teams_escape(ls.title), "weight": "Bolder", "size": "Medium",
+             "wrap": True,
              **({"color": "Attention"} if COLORS.get(alert.event) == "red" else {})}]
     body += [{"type": "TextBlock", "text": teams_escape(line), "wrap": True, "isSubtle": i > 0}
              for i, line in enumerate(_text(ls))]
@@ -180,7 +190,8 @@ def dingtalk(alert: Alert, lang: str) -> dict[str, Any]:
 
 
 def feishu(alert: Alert, lang: str) -> dict[str, Any]:
-    """A Feishu/Lark custom bot's interactive card, every text element plain_text, with a button to the item."""
+    """A Feishu/Lark custom bot's interactive card, every text element plain_text, with a button to the
+    item."""
     ls = lines(alert, lang)
 
     def plain(text: str) -> dict[str, str]:
@@ -190,7 +201,8 @@ def feishu(alert: Alert, lang: str) -> dict[str, Any]:
         "config": {"wide_screen_mode": True},
         "header": {"template": COLORS.get(alert.event, "blue"), "title": plain(ls.title)},
         "elements": [*({"tag": "div", "text": plain(line)} for line in _text(ls)),
-                     {"tag": "action", "actions": [{"tag": "button", "text": plain(ls.link), "type": "primary",
+                     {"tag": "action", "actions": [{"tag": "button", "text": plain(ls.link),
+                                                    "type": "primary",
                                                     "url": alert.url}]}]}}
 
 
@@ -212,8 +224,8 @@ def wecom(alert: Alert, lang: str) -> dict[str, Any]:
 
 
 def payload(target: str, alert: Alert, lang: str, delivery_id: str, name: str) -> str:
-    """The JSON body TARGET (a platform) is sent about ALERT, in LANG (DingTalk and Feishu signatures are added
-    when it is sent)."""
+    """The JSON body TARGET (a platform) is sent about ALERT, in LANG (DingTalk and Feishu signatures are
+    added when it is sent)."""
     if target == "webhook":
         return dumps(generic(alert, lang, delivery_id, name))
     build = {"slack": slack, "teams": teams, "dingtalk": dingtalk, "feishu": feishu, "wecom": wecom}[target]

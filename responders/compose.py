@@ -78,7 +78,8 @@ def reply_promise(snapshot: Mapping[str, Any] | None) -> ReplyPromise | None:
     longest of its categories' targets); None when it sets none."""
     if not snapshot:
         return None
-    targets = [t.get("first_response") for t in (snapshot.get("targets") or {}).values() if isinstance(t, Mapping)]
+    targets = [t.get("first_response") for t in (snapshot.get("targets") or {}).values()
+               if isinstance(t, Mapping)]
     known = [float(t) for t in targets if isinstance(t, (int, float)) and t > 0]
     if not known:
         return None
@@ -129,7 +130,8 @@ def render_bodies(req: AckRequest, team: str) -> tuple[str, str]:
     template = "received" if req.neutral else req.category
     text = jinja_env.get_template(f"{lang}/{template}.txt.j2").render(ctx)
     html = jinja_env.get_template(f"{lang}/{template}.html.j2").render(ctx)
-    # A carriage return in a name or subject would end a line in the written message: say so in the text itself.
+    # A carriage return in a name or subject would end a line in the written message: say so in the text
+    # itself.
     return _lf(text), _lf(html)
 
 
@@ -182,11 +184,13 @@ def ack_mail(req: AckRequest, from_address: str, team: str, now: datetime) -> Ou
 
 def build_ack(req: AckRequest, from_address: str, team: str, now: datetime) -> EmailMessage:
     """The acknowledgment as an email.message object (ack_mail() is what the outbox stores)."""
-    return message_from_bytes(ack_mail(req, from_address, team, now).raw, policy=SMTP)  # type: ignore[return-value]
+    return message_from_bytes(ack_mail(req, from_address, team, now).raw,
+                              policy=SMTP)  # type: ignore[return-value]
 
 
 def build_reply(req: AckRequest, text: str, from_address: str, team: str, now: datetime) -> EmailMessage:
-    """A PM's reply in the item's thread: their TEXT, then the reference so the client's answer finds the item."""
+    """A PM's reply in the item's thread: their TEXT, then the reference so the client's answer finds the
+    item."""
     lang = lang_of(req.lang)
     body = jinja_env.get_template(f"{lang}/reply.txt.j2").render(text=text.strip(), ref=req.ref, team=team,
                                                                     status_url=req.status_url)
@@ -210,7 +214,8 @@ def build_assessment(req: AckRequest, assessment: Assessment, from_address: str,
     """The impact assessment of a change request, asking the client to reply "approve" or "reject"."""
     lang = lang_of(req.lang)
     body = jinja_env.get_template(f"{lang}/assessment.txt.j2").render(
-        a=assessment, ref=req.ref, team=team, name=req.to_name, subject=req.subject, status_url=req.status_url)
+        a=assessment, ref=req.ref, team=team, name=req.to_name, subject=req.subject,
+        status_url=req.status_url)
     msg = _copied(_threaded(req, from_address, now), req)
     msg.set_content(body)
     msg["Content-Language"] = "zh-CN" if lang == "zh" else "en"

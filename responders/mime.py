@@ -1,4 +1,5 @@
-"""Writes outgoing MIME messages straight to bytes, with the email package's encoders but not its header policy.
+"""Writes outgoing MIME messages straight to bytes, with the email package's encoders but not its header
+policy.
 
 The policy-based `EmailMessage` parses every header it is given and again when it writes the message
 (about 3 ms an acknowledgment); a worker that acknowledges hundreds of emails a second cannot pay that.
@@ -35,7 +36,8 @@ class Outgoing:
         body = msg.get_body(("plain",))
         return cls(raw=msg.as_bytes(), message_id=str(msg["Message-ID"]),
                    from_address=parseaddr(str(msg["From"]))[1], subject=str(msg["Subject"]),
-                   references=str(msg.get("References", "")), text=body.get_content() if body is not None else "")
+                   references=str(msg.get("References", "")),
+                   text=body.get_content() if body is not None else "")
 
 
 def header(name: str, value: str) -> str:

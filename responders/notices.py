@@ -14,13 +14,16 @@ CLOCK_NAMES = {
     "zh": {"acknowledge": "确认回执", "first_response": "首次回复", "resolution": "解决"},
 }
 STATE_NAMES = {
-    "en": {"on_track": "on track", "at_risk": "at risk", "breached": "breached", "met": "met", "missed": "missed",
+    "en": {"on_track": "on track", "at_risk": "at risk", "breached": "breached", "met": "met",
+           "missed": "missed",
            "none": "not measured"},
-    "zh": {"on_track": "正常", "at_risk": "有超时风险", "breached": "已超时", "met": "已达标", "missed": "未达标",
+    "zh": {"on_track": "正常", "at_risk": "有超时风险", "breached": "已超时", "met": "已达标",
+           "missed": "未达标",
            "none": "不计时"},
 }
 CATEGORY_LABELS = {
-    "en": {"issue": "Issue", "change_request": "Change request", "question": "Question", "feedback": "Feedback"},
+    "en": {"issue": "Issue", "change_request": "Change request", "question": "Question",
+           "feedback": "Feedback"},
     "zh": {"issue": "问题", "change_request": "变更请求", "question": "咨询", "feedback": "反馈"},
 }
 STATUS_NAMES = {
@@ -28,14 +31,16 @@ STATUS_NAMES = {
            "answered": "answered", "acknowledged": "noted", "impact_assessed": "impact assessed",
            "awaiting_approval": "awaiting your approval", "approved": "approved", "rejected": "rejected",
            "implemented": "implemented"},
-    "zh": {"new": "已收到", "in_progress": "处理中", "resolved": "已解决", "closed": "已关闭", "answered": "已答复",
+    "zh": {"new": "已收到", "in_progress": "处理中", "resolved": "已解决", "closed": "已关闭",
+           "answered": "已答复",
            "acknowledged": "已记录", "impact_assessed": "已评估影响", "awaiting_approval": "待您确认",
            "approved": "已批准", "rejected": "已拒绝", "implemented": "已实施"},
 }
 def render_notice(template: str, lang: str, **context: Any) -> str:
     """The text body of the notice TEMPLATE (a template under responders/templates/<lang>/) in LANG.
 
-    CONTEXT gives the template's values, including ``duration`` (seconds -> text in LANG) where it shows times.
+    CONTEXT gives the template's values, including ``duration`` (seconds -> text in LANG) where it shows
+    times.
     """
     lang = lang_of(lang)
     return jinja_env.get_template(f"{lang}/{template}.txt.j2").render(

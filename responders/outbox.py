@@ -1,4 +1,5 @@
-"""Puts outgoing mail into the outbox in the caller's transaction; acknowledgments under a per-sender limit."""
+"""Puts outgoing mail into the outbox in the caller's transaction; acknowledgments under a per-sender
+limit."""
 from __future__ import annotations
 
 import logging
@@ -12,7 +13,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import Event, Item, Message, OutboxMail
+from db.events import ACK_SUPPRESSED, add_event, event_row
+from db.models import Item, Message, OutboxMail
 from responders.compose import AckRequest, ack_mail
 from responders.mime import Outgoing
 from responders.recipients import deliverable
@@ -39,7 +41,8 @@ def acks_sent_since(session: Session, addresses: Iterable[str], since: datetime)
         return {}
     rows = session.execute(
         select(OutboxMail.to_address, func.count(OutboxMail.id))
-        .where(OutboxMail.to_address.in_(wanted), OutboxMail.kind == "acknowledgment", OutboxMail.created_at >= since)
+        .where(OutboxMail.to_address.in_(wanted), OutboxMail.kind == "acknowledgment",
+               OutboxMail.created_at >= since)
         .group_by(OutboxMail.to_address)
     )
     return {address: count for address, count in rows}
@@ -47,7 +50,8 @@ def acks_sent_since(session: Session, addresses: Iterable[str], since: datetime)
 
 @dataclass
 class AckPlan:
-    """An acknowledgment as rows to write: the outbox row and the thread's copy, or the event saying why not."""
+    """An acknowledgment as rows to write: the outbox row and the thread's copy, or the event saying why
+    not."""
 
     outbox: list[dict[str, Any]] = field(default_factory=list)
     message: dict[str, Any] | None = None
@@ -63,31 +67,32 @@ def plan_ack(item_id: int, req: AckRequest, from_address: str, team: str, now: d
         # needed end to end): a PM answers these by hand.
         reason = "no_reply_address" if not req.to_address else (
             "non_ascii_address" if not req.to_address.isascii() else "invalid_address")
-        return AckPlan(event=_event(item_id, "ack_suppressed", now, {"reason": reason, "to": req.to_address}))
+        return AckPlan(event=event_row(item_id, ACK_SUPPRESSED, now,
+                                       {"reason": reason, "to": req.to_address}))
     if max_per_hour and recent >= max_per_hour:
-        return AckPlan(event=_event(item_id, "ack_suppressed", now, {
+        return AckPlan(event=event_row(item_id, ACK_SUPPRESSED, now, {
             "reason": "rate_limit", "to": req.to_address, "limit_per_hour": max_per_hour}))
     outbox, message = mail_rows(item_id, ack_mail(req, from_address, team, now), "acknowledgment", req, now)
     return AckPlan(outbox, message)
 
 
-def _event(item_id: int, kind: str, now: datetime, data: dict[str, Any]) -> dict[str, Any]:
-    return dict(item_id=item_id, kind=kind, actor="system", created_at=now, data=data)
-
-
 def mail_rows(item_id: int, out: Outgoing, kind: str, req: AckRequest, now: datetime,
               sender_name: str = "") -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The outbox rows of OUT (one per recipient: REQ's, and each address it copies, so that each delivery,
-    retry and failure is its own) and the copy of OUT in ITEM_ID's thread, so that a reply to it finds the item."""
+    retry and failure is its own) and the copy of OUT in ITEM_ID's thread, so that a reply to it finds the
+    item."""
     rows = [dict(item_id=item_id, kind=kind, message_id=out.message_id, from_address=out.from_address,
-                 to_address=address, raw=out.raw, status="pending", attempts=0, claimed_by="", claimed_until=None,
+                 to_address=address, raw=out.raw, status="pending", attempts=0, claimed_by="",
+                 claimed_until=None,
                  last_error="", created_at=now, next_attempt_at=now, sent_at=None)
             for address in (req.to_address, *req.cc)]
     copy = dict(item_id=item_id, direction="out", mailbox_id=None, uidvalidity=None, uid=None,
                 message_id=out.message_id, content_digest="", in_reply_to=req.in_reply_to,
                 references=out.references, sender=out.from_address, sender_name=sender_name,
-                recipients=", ".join((req.to_address, *req.cc)), subject=out.subject, sent_at=now, received_at=now,
-                body_text=out.text, new_text="", body_html="", lang=req.lang, size=len(out.raw), screening="ours",
+                recipients=", ".join((req.to_address, *req.cc)), subject=out.subject, sent_at=now,
+                received_at=now,
+                body_text=out.text, new_text="", body_html="", lang=req.lang, size=len(out.raw),
+                screening="ours",
                 status="processed", error="", parse_notes="", raw=out.raw, created_at=now)
     return rows, copy
 
@@ -99,7 +104,8 @@ def enqueue_ack(session: Session, item: Item, req: AckRequest, from_address: str
         if max_per_hour else 0
     plan = plan_ack(item.id, req, from_address, team, now, max_per_hour, recent)
     if plan.event is not None:
-        session.add(Event(**plan.event))
+        e = plan.event
+        add_event(session, e["item_id"], e["kind"], e["created_at"], e["data"], e["actor"])
         return None
     rows = [OutboxMail(**row) for row in plan.outbox]
     session.add_all(rows)
@@ -108,10 +114,11 @@ def enqueue_ack(session: Session, item: Item, req: AckRequest, from_address: str
     return rows[0]
 
 
-def enqueue(session: Session, item: Item, msg: EmailMessage | Outgoing, kind: str, req: AckRequest, now: datetime,
+def enqueue(session: Session, item: Item, msg: EmailMessage | Outgoing, kind: str, req: AckRequest,
+            now: datetime,
             sender_name: str = "") -> OutboxMail:
-    """Adds MSG (of KIND) for ITEM to the outbox, and its copy to the item's thread (see mail_rows); returns the
-    row of REQ's recipient.
+    """Adds MSG (of KIND) for ITEM to the outbox, and its copy to the item's thread (see mail_rows); returns
+    the row of REQ's recipient.
 
     Raises UndeliverableAddress when REQ's recipient, or an address it copies, is not one we may send to.
     """
@@ -128,7 +135,8 @@ def enqueue(session: Session, item: Item, msg: EmailMessage | Outgoing, kind: st
 
 def enqueue_notice(session: Session, msg: EmailMessage, kind: str, now: datetime,
                    item_id: int | None = None) -> OutboxMail | None:
-    """Adds MSG, a notice to the team or a digest (of KIND), to the outbox; it is not part of any client thread.
+    """Adds MSG, a notice to the team or a digest (of KIND), to the outbox; it is not part of any client
+    thread.
 
     None, and nothing queued, when its recipient is not an address we may send to.
     """

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, updat
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.claims import claimant_gone
+from db.events import ACKNOWLEDGED, DELIVERY_FAILED, SYSTEM, add_event
 from db.models import Event, Item, OutboxMail
 from db.types import utcnow
 from responders.sent_journal import SentJournal, journal_for
@@ -48,7 +49,8 @@ class DrainResult:
     retried: int = 0
     failed: int = 0
     error: str = ""
-    # For each acknowledgment sent: seconds from its message's arrival in the mailbox to the SMTP server taking
+    # For each acknowledgment sent: seconds from its message's arrival in the mailbox to the SMTP server
+    # taking
     # it (booked in this drain; one booked after a crash is not timed).
     ack_seconds: list[float] = field(default_factory=list)
 
@@ -77,12 +79,14 @@ def connect(settings: SmtpSettings) -> smtplib.SMTP:
 
 
 def release_dead_claims(session: Session, worker: str, now: datetime) -> list[str]:
-    """Frees the claims of crashed workers on this host, so their mail goes out now, not when the claims run out."""
+    """Frees the claims of crashed workers on this host, so their mail goes out now, not when the claims run
+    out."""
     owners = session.scalars(select(OutboxMail.claimed_by).distinct().where(
         OutboxMail.status == "pending", OutboxMail.claimed_until >= now))
     dead = [o for o in owners if claimant_gone(o, worker)]
     if dead:
-        session.execute(update(OutboxMail).where(OutboxMail.status == "pending", OutboxMail.claimed_by.in_(dead))
+        session.execute(update(OutboxMail).where(OutboxMail.status == "pending",
+                                                 OutboxMail.claimed_by.in_(dead))
                         .values(claimed_until=None))
         log.warning("event=claims_released workers=%s", ",".join(dead))
     return dead
@@ -117,11 +121,14 @@ def claim(session: Session, worker: str, now: datetime, limit: int = BATCH) -> l
         update(OutboxMail).where(OutboxMail.id.in_(ids))
         .values(claimed_by=worker, claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
     )
-    # Only what sending needs, as plain rows: loading the rows and their items as objects cost more than the send.
+    # Only what sending needs, as plain rows: loading the rows and their items as objects cost more than the
+    # send.
     return [Claimed(*row) for row in session.execute(
-        select(OutboxMail.id, OutboxMail.message_id, OutboxMail.from_address, OutboxMail.to_address, OutboxMail.raw,
+        select(OutboxMail.id, OutboxMail.message_id, OutboxMail.from_address, OutboxMail.to_address,
+               OutboxMail.raw,
                Item.ref)
-        .outerjoin(Item, OutboxMail.item_id == Item.id).where(OutboxMail.id.in_(ids)).order_by(OutboxMail.id))]
+        .outerjoin(Item, OutboxMail.item_id == Item.id).where(OutboxMail.id.in_(ids))
+        .order_by(OutboxMail.id))]
 
 
 
@@ -129,19 +136,23 @@ def claim(session: Session, worker: str, now: datetime, limit: int = BATCH) -> l
 _HANDED = (update(OutboxMail).where(OutboxMail.id == bindparam("row_id"))
            .values(status=HANDED, sent_at=bindparam("now")))
 _JOURNALED = (update(OutboxMail).where(OutboxMail.id == bindparam("row_id"),
-                                      OutboxMail.message_id == bindparam("mid"), OutboxMail.status == "pending")
+                                      OutboxMail.message_id == bindparam("mid"),
+                                       OutboxMail.status == "pending")
               .values(status=HANDED, sent_at=bindparam("now")))
 _ACKNOWLEDGED = (update(Item).where(Item.id == bindparam("item_id"), Item.acknowledged_at.is_(None))
                  .values(acknowledged_at=bindparam("now")))
-_ACK_EVENT = insert(Event).values(item_id=bindparam("item_id"), kind="acknowledged", created_at=bindparam("now"),
-                                  actor="system", data=bindparam("data"))
+_ACK_EVENT = insert(Event).values(item_id=bindparam("item_id"), kind=ACKNOWLEDGED,
+                                  created_at=bindparam("now"),
+                                  actor=SYSTEM, data=bindparam("data"))
 
 
 def _mark_handed(engine: Engine, marks: Connection | None, row_id: int, now: datetime) -> None:
-    """Records that the SMTP server took row ROW_ID, in a transaction of its own, before the next message goes.
+    """Records that the SMTP server took row ROW_ID, in a transaction of its own, before the next message
+    goes.
 
     On PostgreSQL (MARKS: a connection in autocommit mode, held for the batch) this is one round trip, and its
-    commit does not wait for the WAL to reach the disk: the worker can crash without losing it; only a crash of
+    commit does not wait for the WAL to reach the disk: the worker can crash without losing it; only a crash
+    of
     the database server itself could, and then the last few messages would go out twice.
     """
     if marks is not None:
@@ -161,7 +172,8 @@ def mark_handed(engine: Engine, row_id: int, at: datetime) -> None:
 
 
 def book_handed(engine: Engine, ids: list[int], ack_seconds: list[float] | None = None) -> int:
-    """Books the rows among IDS that were handed to the SMTP server: sent, and for an acknowledgment its item's
+    """Books the rows among IDS that were handed to the SMTP server: sent, and for an acknowledgment its
+    item's
     acknowledgment time and event; in one transaction. A row is booked once, whoever books it. ACK_SECONDS
     gets each booked acknowledgment's time from its item's arrival to its sending."""
     if not ids:
@@ -208,8 +220,10 @@ def _book(conn: Connection, ids: list[int], ack_seconds: list[float] | None) -> 
 
 
 def book_left_over(engine: Engine, worker: str, now: datetime) -> int:
-    """Books rows handed to the SMTP server by a drain that stopped before booking them (a crash): this worker's,
-    those of dead processes on this host, and those whose claim ran out; on SQLite, whatever the journal holds."""
+    """Books rows handed to the SMTP server by a drain that stopped before booking them (a crash): this
+    worker's,
+    those of dead processes on this host, and those whose claim ran out; on SQLite, whatever the journal
+    holds."""
     journal = journal_for(engine)
     booked = book_journal(engine, journal) if journal is not None else 0
     with engine.connect() as conn:
@@ -219,7 +233,8 @@ def book_left_over(engine: Engine, worker: str, now: datetime) -> int:
            or r.claimed_until is None or r.claimed_until < now]
     booked += book_handed(engine, ids)
     if booked:
-        log.warning("event=sent_mail_booked count=%d detail=\"handed to SMTP before a stop, booked now\"", booked)
+        log.warning("event=sent_mail_booked count=%d detail=\"handed to SMTP before a stop, booked now\"",
+                    booked)
     return booked
 
 
@@ -233,8 +248,8 @@ def _mark_failed(session: Session, row_id: int, error: str, now: datetime, max_a
     if permanent or row.attempts >= max_attempts:
         row.status = "failed"
         if row.item_id is not None:
-            session.add(Event(item_id=row.item_id, kind="delivery_failed", created_at=now,
-                              data={"to": row.to_address, "error": row.last_error}))
+            add_event(session, row.item_id, DELIVERY_FAILED, now,
+                      {"to": row.to_address, "error": row.last_error})
         return "failed"
     row.next_attempt_at = now + backoff(row.attempts)
     return "retry"
@@ -297,7 +312,8 @@ def drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str,
             link.close()
 
 
-def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str, link: SmtpLink) -> DrainResult:
+def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str,
+           link: SmtpLink) -> DrainResult:
     result = DrainResult()
     engine = factory.kw["bind"]
     journal = journal_for(engine)
@@ -325,17 +341,20 @@ def _drain(factory: sessionmaker[Session], settings: SmtpSettings, worker: str, 
                     conn.sendmail(sender, [to], raw)
                 except smtplib.SMTPRecipientsRefused as exc:
                     code = next(iter(exc.recipients.values()))[0]
-                    outcome = _record_failure(factory, row_id, str(exc), settings, permanent=500 <= code < 600)
+                    outcome = _record_failure(factory, row_id, str(exc), settings,
+                                              permanent=500 <= code < 600)
                     result.failed += outcome == "failed"
                     result.retried += outcome == "retry"
                     continue
                 except smtplib.SMTPResponseException as exc:
-                    outcome = _record_failure(factory, row_id, f"{exc.smtp_code} {exc.smtp_error!r}", settings,
+                    outcome = _record_failure(factory, row_id, f"{exc.smtp_code} {exc.smtp_error!r}",
+                                              settings,
                                               permanent=500 <= exc.smtp_code < 600)
                     result.failed += outcome == "failed"
                     result.retried += outcome == "retry"
                     continue
-                # Recorded at once, each in its own short transaction, so that after a crash at most the message
+                # Recorded at once, each in its own short transaction, so that after a crash at most the
+                # message
                 # in flight is sent again; the rest of the booking is done once for the batch.
                 if journal is not None:
                     journal.record(row_id, message_id, utcnow())

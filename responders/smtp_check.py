@@ -47,7 +47,8 @@ def check_smtp(settings: SmtpSettings, from_address: str) -> list[SmtpCheck]:
     try:
         try:
             if settings.security == "ssl":
-                conn = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
+                conn = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
+                                        context=context)
             else:
                 conn = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
                 conn.ehlo()
@@ -59,8 +60,8 @@ def check_smtp(settings: SmtpSettings, from_address: str) -> list[SmtpCheck]:
                     conn.ehlo()
         except ssl.SSLCertVerificationError as exc:
             return done("FAIL", "TLS", f"certificate of {settings.host} not trusted: {exc.verify_message}",
-                        "set smtp.ca_file to the CA that signed it, or give the server a certificate from a public "
-                        "CA that names the host")
+                        "set smtp.ca_file to the CA that signed it, or give the server a certificate from a "
+                        "public CA that names the host")
         except (ssl.SSLError, smtplib.SMTPException, OSError) as exc:
             return done("FAIL", "TLS", f"{settings.security}: {_reason(exc)}",
                         "check smtp.security: \"ssl\" for port 465, \"starttls\" for 587")

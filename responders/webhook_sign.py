@@ -3,7 +3,8 @@
 A generic webhook carries
 
     X-Intake-Timestamp: 1764988800                  (Unix seconds when it was sent)
-    X-Intake-Signature: sha256=<hex>                (HMAC-SHA256, keyed with the secret, of "<timestamp>.<body>")
+    X-Intake-Signature: sha256=<hex>                (HMAC-SHA256, keyed with the secret, of
+    "<timestamp>.<body>")
 
 and a receiver recomputes the HMAC over the timestamp header, a dot and the raw body bytes, compares it in
 constant time, and refuses a timestamp too far from its clock (a replay).
@@ -44,7 +45,8 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float,
 
 
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
-    """DingTalk's custom robot signature: base64 of HMAC-SHA256, keyed with the secret, of "<ms>\\n<secret>"."""
+    """DingTalk's custom robot signature: base64 of HMAC-SHA256, keyed with the secret, of
+    "<ms>\\n<secret>"."""
     digest = hmac.new(secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
 
@@ -52,7 +54,8 @@ def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
 def dingtalk_url(url: str, secret: str, timestamp_ms: int) -> str:
     """URL (the robot's, with its access_token) with the timestamp and sign parameters DingTalk checks."""
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("timestamp", "sign")]
+    query = [(k, v) for k, v in parse_qsl(parts.query,
+                                          keep_blank_values=True) if k not in ("timestamp", "sign")]
     query += [("timestamp", str(timestamp_ms)), ("sign", dingtalk_sign(secret, timestamp_ms))]
     return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote_plus)))
 

@@ -140,8 +140,9 @@ def judge(kind: str, status: int, text: str) -> tuple[bool, str, bool]:
 
 
 def redacted(text: str, url: str) -> str:
-    """TEXT without URL, its path or its query: some errors quote the URL, and its token (in the path for Slack
-    and Feishu, in the query for DingTalk and WeCom) is a credential the log and the delivery page never show."""
+    """TEXT without URL, its path or its query: some errors quote the URL, and its token (in the path for
+    Slack and Feishu, in the query for DingTalk and WeCom) is a credential the log and the delivery page never
+    show."""
     parts = urlsplit(url)
     for secret in (url, parts.query, parts.path):
         if len(secret) > 1:
@@ -198,7 +199,8 @@ class WebhookSender:
             try:
                 status, text = self._post(build_request(target, row, self._clock()), target.timeout)
                 ok, error, permanent = judge(target.kind, status, text)
-            except (OSError, ValueError, http.client.HTTPException) as exc:  # no answer: refused, timeout, TLS...
+            # no answer: refused, timeout, TLS...
+            except (OSError, ValueError, http.client.HTTPException) as exc:
                 ok, error = False, f"{type(exc).__name__}: {exc}"
             error = redacted(error, target.url)
             now = utcnow()

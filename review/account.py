@@ -19,8 +19,8 @@ from review.context import Context
 from review.guard import checked_form, current_session, sign_out, viewer
 from review.i18n import N_, Explained, _, ngettext, translated
 from review.pages import error_page
-from review.timezones import valid_zone, zone_choices
 from review.params import has_control, path_id
+from review.timezones import valid_zone, zone_choices
 from review.user_sessions import end_session, end_sessions, sessions_of
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,8 @@ def access_of(session: Session, user_id: int, now: datetime) -> Access:
 
 
 def token_request(form: FormData) -> tuple[str, timedelta | None]:
-    """The name and lifetime (None: no expiry) a token form asks for; AccountInput when it is not one offered."""
+    """The name and lifetime (None: no expiry) a token form asks for; AccountInput when it is not one
+    offered."""
     lifetime = str(form.get("expires_in", ""))
     if lifetime not in TOKEN_LIFETIMES:
         raise AccountInput(N_("expires: choose one of the lifetimes offered"))
@@ -86,7 +87,8 @@ def end_all(ctx: Context, user_id: int, keep: int | None = None) -> int:
         return end_sessions(session, user_id, utcnow(), keep=keep)
 
 
-def page(ctx: Context, request: Request, problem: str = "", new_token: str = "", status: int = 200) -> Response:
+def page(ctx: Context, request: Request, problem: str = "", new_token: str = "",
+         status: int = 200) -> Response:
     """The account page of the signed-in user; PROBLEM says what went wrong, NEW_TOKEN is shown this once."""
     me = viewer(request)
     with ctx.read() as session:
@@ -103,7 +105,8 @@ def page(ctx: Context, request: Request, problem: str = "", new_token: str = "",
 
 
 def routes(ctx: Context) -> list[Route]:
-    """The account page and its session and token forms, bound to CTX (the password form is in review.login)."""
+    """The account page and its session and token forms, bound to CTX (the password form is in
+    review.login)."""
 
     def account(request: Request) -> Response:
         return page(ctx, request)
@@ -127,7 +130,8 @@ def routes(ctx: Context) -> list[Route]:
         me, opened = viewer(request), current_session(request)
         ended = await run_in_threadpool(end_all, ctx, me.id, opened.id if opened else None)
         log.info("event=sessions_ended email=%s count=%s by=%s", me.email, ended, me.email)
-        request.session["flash"] = ngettext("Signed out %(num)s other session.", "Signed out %(num)s other sessions.",
+        request.session["flash"] = ngettext("Signed out %(num)s other session.",
+                                            "Signed out %(num)s other sessions.",
                                             ended)
         return RedirectResponse(ACCOUNT, status_code=303)
 
@@ -148,7 +152,8 @@ def routes(ctx: Context) -> list[Route]:
         me = viewer(request)
         token_id = path_id(request.path_params["token_id"])
         if token_id is None or not await run_in_threadpool(revoke, ctx, me.id, token_id):
-            return error_page(ctx, request, 404, _(NO_TOKEN, number=request.path_params["token_id"]), back=ACCOUNT)
+            return error_page(ctx, request, 404, _(NO_TOKEN, number=request.path_params["token_id"]),
+                              back=ACCOUNT)
         log.info("event=token_revoked email=%s token=%s by=%s", me.email, token_id, me.email)
         request.session["flash"] = _("API token %(number)s is revoked; it no longer works.", number=token_id)
         return RedirectResponse(ACCOUNT, status_code=303)
@@ -163,7 +168,8 @@ def routes(ctx: Context) -> list[Route]:
         form = await checked_form(request)
         zone = str(form.get("time_zone", "")).strip()
         if zone and not valid_zone(zone):
-            return await run_in_threadpool(page, ctx, request, _("time zone: choose one from the list"), "", 400)
+            return await run_in_threadpool(page, ctx, request, _("time zone: choose one from the list"), "",
+                                           400)
         await run_in_threadpool(save_zone, viewer(request).id, zone)
         request.session["flash"] = (_("Times are now shown in %(zone)s.", zone=zone) if zone else
                                     _("Times are now shown in the team's time zone, %(zone)s.",
@@ -174,7 +180,9 @@ def routes(ctx: Context) -> list[Route]:
         Route(ACCOUNT, account, methods=["GET"], name="account"),
         Route(ACCOUNT + "/time-zone", time_zone, methods=["POST"], name="account_time_zone"),
         Route(ACCOUNT + "/sessions/end-others", end_others, methods=["POST"], name="account_end_others"),
-        Route(ACCOUNT + "/sessions/{session_id}/end", end_session_form, methods=["POST"], name="account_end_session"),
+        Route(ACCOUNT + "/sessions/{session_id}/end", end_session_form, methods=["POST"],
+              name="account_end_session"),
         Route(ACCOUNT + "/tokens", new_token, methods=["POST"], name="account_new_token"),
-        Route(ACCOUNT + "/tokens/{token_id}/revoke", revoke_form, methods=["POST"], name="account_revoke_token"),
+        Route(ACCOUNT + "/tokens/{token_id}/revoke", revoke_form, methods=["POST"],
+              name="account_revoke_token"),
     ]

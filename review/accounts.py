@@ -1,4 +1,5 @@
-"""User accounts: creating PMs and admins, their organizations, passwords, and API tokens and their lifetimes."""
+"""User accounts: creating PMs and admins, their organizations, passwords, and API tokens and their
+lifetimes."""
 from __future__ import annotations
 
 import re
@@ -62,8 +63,10 @@ class Ended:
 def end_access(session: Session, user_id: int, now: datetime, keep_session: int | None = None) -> Ended:
     """Ends all of USER_ID's sessions (but KEEP_SESSION) and revokes all their live API tokens."""
     sessions = end_sessions(session, user_id, now, keep=keep_session)
-    revoked = session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None),
-                                                     or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now))
+    revoked = session.execute(update(ApiToken).where(ApiToken.user_id == user_id,
+                                                     ApiToken.revoked_at.is_(None),
+                                                     or_(ApiToken.expires_at.is_(None),
+                                                         ApiToken.expires_at > now))
                               .values(revoked_at=now))
     return Ended(sessions=sessions, tokens=int(revoked.rowcount))  # type: ignore[attr-defined]
 
@@ -87,8 +90,8 @@ def organizations_by_domain(session: Session, domains: Iterable[str],
     for domain in domains:
         domain = domain.strip().lower()
         if is_free_mail(domain, free_mail):
-            raise AccountError(f"organization: {domain} is a free-mail provider, not a client; its senders belong "
-                               "to no organization (link a contact to one on its page)")
+            raise AccountError(f"organization: {domain} is a free-mail provider, not a client; its senders "
+                               "belong to no organization (link a contact to one on its page)")
         org = session.scalar(select(Organization).where(Organization.domain == domain))
         if org is None:
             raise AccountError(f"organization: no organization with the domain {domain!r}")
@@ -127,7 +130,8 @@ def issue_token(session: Session, user: User, name: str = "", expires_in: timede
 
 def tokens_of(session: Session, user_id: int) -> list[ApiToken]:
     """USER_ID's API tokens, revoked and expired ones included, the newest first."""
-    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())))
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user_id)
+                                .order_by(ApiToken.id.desc())))
 
 
 def token_state(token: ApiToken, now: datetime) -> str:
@@ -140,8 +144,8 @@ def token_state(token: ApiToken, now: datetime) -> str:
 
 
 def revoke_token(session: Session, token_id: int, user_id: int | None = None) -> ApiToken | None:
-    """Revokes the API token TOKEN_ID (only if it is USER_ID's, when given) at once; None when there is no such
-    token. Revoking a revoked token keeps its first revocation time."""
+    """Revokes the API token TOKEN_ID (only if it is USER_ID's, when given) at once; None when there is no
+    such token. Revoking a revoked token keeps its first revocation time."""
     query = select(ApiToken).where(ApiToken.id == token_id)
     if user_id is not None:
         query = query.where(ApiToken.user_id == user_id)

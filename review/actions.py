@@ -1,4 +1,5 @@
-"""What a PM does to an item: assign, move through the workflow, note, reply, assess and send a change request."""
+"""What a PM does to an item: assign, move through the workflow, note, reply, assess and send a change
+request."""
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from db.changes import record_decision
-from db.models import ChangeAssessment, Contact, Event, Item, User
+from db.events import (
+    ASSESSED,
+    ASSESSMENT_SENT,
+    ASSIGNED,
+    FOLLOW_UP,
+    NOTE,
+    REPLIED,
+    STATUS_CHANGED,
+    STATUS_LINK_CREATED,
+    STATUS_LINK_REVOKED,
+    add_event,
+)
+from db.models import ChangeAssessment, Contact, Item, User
 from db.status_links import new_link, revoke_links
 from db.types import utcnow
 from db.workflow import ALL_STATUSES, DONE, WorkflowError, check_move, next_statuses
@@ -61,14 +74,15 @@ class Outgoing:
 def _act(factory: sessionmaker[Session], viewer: Viewer, ref: str, do: Callable[[Session, Item], T]) -> T:
     with factory.begin() as session:
         item = lock_item(session, ref, viewer.item_filter(),
-                         selectinload(Item.contact).selectinload(Contact.organization), selectinload(Item.assessment))
+                         selectinload(Item.contact).selectinload(Contact.organization),
+                         selectinload(Item.assessment))
         if item is None:
             raise NotFound(ref)
         return do(session, item)
 
 
 def _event(session: Session, item: Item, kind: str, viewer: Viewer, **data: object) -> None:
-    session.add(Event(item_id=item.id, kind=kind, actor=viewer.email, created_at=utcnow(), data=data))
+    add_event(session, item.id, kind, utcnow(), data, actor=viewer.email)
 
 
 def assign(factory: sessionmaker[Session], viewer: Viewer, ref: str, assignee_id: int | None) -> str:
@@ -86,7 +100,7 @@ def assign(factory: sessionmaker[Session], viewer: Viewer, ref: str, assignee_id
                                   email=user.email)
         if item.assignee_id != assignee_id:
             item.assignee_id = assignee_id
-            _event(session, item, "assigned", viewer, to=user.email if user else "")
+            _event(session, item, ASSIGNED, viewer, to=user.email if user else "")
         return user.email if user else ""
     return _act(factory, viewer, ref, do)
 
@@ -113,7 +127,7 @@ def change_status(factory: sessionmaker[Session], viewer: Viewer, ref: str, to: 
             item.resolved_at = item.resolved_at or now
         else:
             item.resolved_at = None
-        _event(session, item, "status_changed", viewer, **{"from": old, "to": to})
+        _event(session, item, STATUS_CHANGED, viewer, **{"from": old, "to": to})
         item_moved(session, item, client, now, viewer.email)
         return old
     return _act(factory, viewer, ref, do)
@@ -122,7 +136,7 @@ def change_status(factory: sessionmaker[Session], viewer: Viewer, ref: str, to: 
 def add_note(factory: sessionmaker[Session], viewer: Viewer, ref: str, text: str) -> None:
     """Adds an internal note (never sent to the client)."""
     text = _text(text, "note")
-    _act(factory, viewer, ref, lambda session, item: _event(session, item, "note", viewer, text=text))
+    _act(factory, viewer, ref, lambda session, item: _event(session, item, NOTE, viewer, text=text))
 
 
 def set_follow_up(factory: sessionmaker[Session], viewer: Viewer, ref: str, on: bool) -> None:
@@ -130,7 +144,7 @@ def set_follow_up(factory: sessionmaker[Session], viewer: Viewer, ref: str, on: 
     def do(session: Session, item: Item) -> None:
         if item.follow_up != on:
             item.follow_up = on
-            _event(session, item, "follow_up", viewer, on=on)
+            _event(session, item, FOLLOW_UP, viewer, on=on)
     _act(factory, viewer, ref, do)
 
 
@@ -177,14 +191,16 @@ def _copies(people: ThreadPeople, asked: Sequence[str]) -> tuple[str, ...]:
         if not address:
             continue
         if address.lower() not in offered:
-            raise ActionError(N_("copy: %(address)s is not a participant of this thread"), address=shown(address))
+            raise ActionError(N_("copy: %(address)s is not a participant of this thread"),
+                              address=shown(address))
         chosen.setdefault(address.lower(), offered[address.lower()])
     return tuple(chosen.values())
 
 
 def _thread_request(session: Session, item: Item, out: Outgoing, cc: Sequence[str] = ()) -> AckRequest:
     """Where a message in ITEM's thread goes: to the item's contact, copied to the participants in CC; it
-    answers the latest message from a participant. Never to whoever wrote last: anyone can write into a thread."""
+    answers the latest message from a participant. Never to whoever wrote last: anyone can write into a
+    thread."""
     to_address = item.contact.email if item.contact else ""
     if deliverable(to_address) is None:
         raise ActionError(N_("reply: the client has no address we can send to (missing, invalid or not plain "
@@ -207,8 +223,8 @@ def _with_link(session: Session, item: Item, req: AckRequest, out: Outgoing, vie
 
 def reply(factory: sessionmaker[Session], viewer: Viewer, ref: str, text: str, out: Outgoing,
           cc: Sequence[str] = ()) -> str:
-    """Puts the PM's reply to the client in the outbox, threaded, copied to the participants in CC (each must be
-    one of the thread's, see review.participants); returns its Message-ID."""
+    """Puts the PM's reply to the client in the outbox, threaded, copied to the participants in CC (each must
+    be one of the thread's, see review.participants); returns its Message-ID."""
     text = _text(text, "reply")
 
     def do(session: Session, item: Item) -> str:
@@ -217,7 +233,7 @@ def reply(factory: sessionmaker[Session], viewer: Viewer, ref: str, text: str, o
         built = build_reply(req, text, out.from_address, out.team_for(req.lang), now)
         mail = enqueue(session, item, built, "reply", req, now, sender_name=viewer.name)
         item.first_response_at = item.first_response_at or now
-        _event(session, item, "replied", viewer, message_id=mail.message_id, to=req.to_address,
+        _event(session, item, REPLIED, viewer, message_id=mail.message_id, to=req.to_address,
                **({"cc": list(req.cc)} if req.cc else {}))
         return mail.message_id
     return _act(factory, viewer, ref, do)
@@ -242,41 +258,43 @@ def save_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, sc
         a.sent_at, a.sent_message_id, a.decision, a.decided_at = None, "", "", None
         session.add(a)
         old, item.status = item.status, "impact_assessed"
-        _event(session, item, "assessed", viewer, scope=scope[:500], cost=cost, schedule=schedule,
+        _event(session, item, ASSESSED, viewer, scope=scope[:500], cost=cost, schedule=schedule,
                **{"from": old, "to": "impact_assessed"})
     _act(factory, viewer, ref, do)
 
 
 def send_assessment(factory: sessionmaker[Session], viewer: Viewer, ref: str, out: Outgoing,
                     cc: Sequence[str] = ()) -> str:
-    """Emails the assessment to the client for approval, copied to the participants in CC; the item then awaits
-    the client's answer."""
+    """Emails the assessment to the client for approval, copied to the participants in CC; the item then
+    awaits the client's answer."""
     def do(session: Session, item: Item) -> str:
         a = item.assessment
         if item.status != "impact_assessed" or a is None:
             raise ActionError(N_("assessment: assess the change request first"))
         req = _with_link(session, item, _thread_request(session, item, out, cc), out, viewer)
         now = utcnow()
-        msg = build_assessment(req, Assessment(a.scope, a.cost, a.schedule), out.from_address, out.team_for(req.lang),
+        msg = build_assessment(req, Assessment(a.scope, a.cost, a.schedule), out.from_address,
+                               out.team_for(req.lang),
                                now)
         mail = enqueue(session, item, msg, "assessment", req, now, sender_name=viewer.name)
         a.sent_at, a.sent_message_id = now, mail.message_id
         item.status = "awaiting_approval"
         item.first_response_at = item.first_response_at or now
-        _event(session, item, "assessment_sent", viewer, message_id=mail.message_id, to=req.to_address,
+        _event(session, item, ASSESSMENT_SENT, viewer, message_id=mail.message_id, to=req.to_address,
                status="awaiting_approval", **({"cc": list(req.cc)} if req.cc else {}))
         return mail.message_id
     return _act(factory, viewer, ref, do)
 
 
-def new_status_link(factory: sessionmaker[Session], viewer: Viewer, ref: str, base_url: str) -> tuple[str, int]:
-    """Revokes every status link of the item and makes a new one; returns its address (shown once: only its hash
-    is kept) and how many links were revoked."""
+def new_status_link(factory: sessionmaker[Session], viewer: Viewer, ref: str,
+                    base_url: str) -> tuple[str, int]:
+    """Revokes every status link of the item and makes a new one; returns its address (shown once: only its
+    hash is kept) and how many links were revoked."""
     def do(session: Session, item: Item) -> tuple[str, int]:
         now = utcnow()
         revoked = revoke_links(session, item.id, now)
         token = new_link(session, item.id, now, viewer.email)
-        _event(session, item, "status_link_created", viewer, revoked=revoked)
+        _event(session, item, STATUS_LINK_CREATED, viewer, revoked=revoked)
         return status_url(base_url, token), revoked
     return _act(factory, viewer, ref, do)
 
@@ -285,6 +303,6 @@ def revoke_status_links(factory: sessionmaker[Session], viewer: Viewer, ref: str
     """Revokes every status link of the item (they answer 404 at once); how many there were."""
     def do(session: Session, item: Item) -> int:
         revoked = revoke_links(session, item.id, utcnow())
-        _event(session, item, "status_link_revoked", viewer, revoked=revoked)
+        _event(session, item, STATUS_LINK_REVOKED, viewer, revoked=revoked)
         return revoked
     return _act(factory, viewer, ref, do)

@@ -37,7 +37,8 @@ def routes(ctx: Context) -> list[Route]:
         with ctx.read() as session:
             page = queue_page(session, f, scope=viewer(request).item_filter())
             items = [item_json(i, threshold) for i in page.items]
-        return JSONResponse({"items": items, "total": page.total, "page": page.page, "per_page": page.per_page})
+        return JSONResponse({"items": items, "total": page.total, "page": page.page,
+                             "per_page": page.per_page})
 
     def one_item(request: Request, render: Callable[[Item], dict[str, Any]]) -> Response:
         ref = item_ref(request.path_params["ref"])
@@ -72,7 +73,8 @@ def routes(ctx: Context) -> list[Route]:
         except InvalidInput as exc:
             return json_error(400, str(exc))
         me = viewer(request)
-        result = await run_in_threadpool(correct_category, ctx.write, ref, category, me.email, me.item_filter(),
+        result = await run_in_threadpool(correct_category, ctx.write, ref, category, me.email,
+                                         me.item_filter(),
                                          ctx.client_mail)
         if result is None:
             return json_error(404, f"no item with the reference {ref}")

@@ -64,8 +64,10 @@ def routes(ctx: Context) -> list[Route]:
 
     def assignee(me: Viewer, ref: str, body: dict) -> object:
         value = body.get("assignee", "missing")
-        # A JSON number may have thousands of digits; an id is 1..MAX_ID (a larger one overflows the database's).
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID):
+        # A JSON number may have thousands of digits; an id is 1..MAX_ID (a larger one overflows the
+        # database's).
+        if value is not None and (isinstance(value, bool) or not isinstance(value,
+                                                                            int) or not 1 <= value <= MAX_ID):
             raise ActionError('assignee: send {"assignee": USER_ID} or {"assignee": null}')
         return {"assignee": actions.assign(ctx.write, me, ref, value) or None}
 
@@ -93,12 +95,14 @@ def routes(ctx: Context) -> list[Route]:
         return JSONResponse({"corrections": rows})
 
     return [
-        Route("/api/items/{ref}/status", change(status, '{"status": "in_progress"}', sends=True), methods=["POST"],
+        Route("/api/items/{ref}/status", change(status, '{"status": "in_progress"}', sends=True),
+              methods=["POST"],
               name="api_status"),
         Route("/api/items/{ref}/assignee", change(assignee, '{"assignee": 3}'), methods=["POST"],
               name="api_assignee"),
         Route("/api/items/{ref}/notes", change(note, '{"text": "..."}'), methods=["POST"], name="api_note"),
-        Route("/api/items/{ref}/replies", change(reply, '{"text": "...", "cc": []}', sends=True), methods=["POST"],
+        Route("/api/items/{ref}/replies", change(reply, '{"text": "...", "cc": []}', sends=True),
+              methods=["POST"],
               name="api_reply"),
         Route("/api/corrections", corrections, methods=["GET"], name="api_corrections"),
     ]

@@ -60,7 +60,8 @@ from review.settings import WebSettings
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-REPORT_STATIC = HERE.parent / "reports" / "static"  # the SLA report's stylesheet, shared with the standalone page
+# the SLA report's stylesheet, shared with the standalone page
+REPORT_STATIC = HERE.parent / "reports" / "static"
 MAX_BODY_BYTES = 64 * 1024
 
 SECURITY_HEADERS = [
@@ -79,7 +80,8 @@ log = logging.getLogger(__name__)
 
 class SecurityHeaders:
     """Adds a strict Content-Security-Policy and friends to every response, errors included (no script runs,
-    ever), and keeps every answer but the static files out of caches: pages and API answers show client data."""
+    ever), and keeps every answer but the static files out of caches: pages and API answers show client
+    data."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -139,7 +141,8 @@ def template_env() -> Environment:
     env.filters.update(
         utc=timezones.local_text, iso=present.iso_utc, pct=present.percent, exact_pct=present.exact_percent,
         band_text=present.band_text, size=present.file_size,
-        label=present.label_text, event_label=present.event_label, actor=present.actor_text, code=present.code_text,
+        label=present.label_text, event_label=present.event_label, actor=present.actor_text,
+        code=present.code_text,
         contact=present.contact_text, sender=present.sender_text,
         item_url=present.item_url, email=present.breakable_email, summary=present.event_summary_text,
         body=present.body_text, safe_html=safe_html_markup,
@@ -167,9 +170,9 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
     """The review app over the database behind FACTORY; SEND_OUTBOX sends queued replies at once,
     READ_ATTACHMENT(raw, sha256) extracts an attachment for download, SLA holds the configured SLA policies
     (default: the built-in one), NOW gives the current time (for tests; default: the system clock), and the
-    SLA report's days begin at midnight in REPORT_TIMEZONE; CLIENT_MAIL (the worker's settings) sends clients their
-    updates and surveys when PMs move items, and reads the survey links of the clients' pages; ALERTS: the chat
-    and webhook targets."""
+    SLA report's days begin at midnight in REPORT_TIMEZONE; CLIENT_MAIL (the worker's settings) sends clients
+    their updates and surveys when PMs move items, and reads the survey links of the clients' pages; ALERTS:
+    the chat and webhook targets."""
     settings = settings or WebSettings()
     ctx = Context(write=factory, read=_read_factory(factory),
                   templates=Jinja2Templates(env=template_env()), settings=settings, send_outbox=send_outbox,
@@ -177,7 +180,8 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
                   report_timezone=report_timezone, client_mail=client_mail, alerts=alerts or Alerts())
 
     # Confidence bands are cut at the review threshold the worker flags items with.
-    ctx.templates.env.filters["band"] = lambda value: present.confidence_band(value, settings.review_threshold)
+    ctx.templates.env.filters["band"] = lambda value: present.confidence_band(value,
+                                                                              settings.review_threshold)
     # The admin's top bar counts quarantined messages; templates ask only when an admin is signed in.
     ctx.templates.env.globals["quarantine_count"] = quarantine_page.counter(ctx)
 
@@ -197,9 +201,11 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
             return pages.error_page(ctx, request, 500, message)
 
     routes = [*login.routes(ctx), *pages.routes(ctx), *item_actions.routes(ctx), *archive.routes(ctx),
-              *downloads.routes(ctx), *people.routes(ctx), *quarantine_page.routes(ctx), *sla_pages.routes(ctx),
+              *downloads.routes(ctx), *people.routes(ctx), *quarantine_page.routes(ctx),
+              *sla_pages.routes(ctx),
               *sla_report_page.routes(ctx), *webhooks_page.routes(ctx), *api.routes(ctx),
-              *api_actions.routes(ctx), *client_api.routes(ctx), *client_pages.routes(ctx), *account.routes(ctx),
+              *api_actions.routes(ctx), *client_api.routes(ctx), *client_pages.routes(ctx),
+              *account.routes(ctx),
               *health.routes(ctx), *privacy_page.routes(ctx), *canned.routes(ctx),
               Mount("/static/reports", StaticFiles(directory=str(REPORT_STATIC)), name="report_static"),
               Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]

@@ -1,4 +1,5 @@
-"""The client archive pages: organizations, one organization's contacts and items, one contact's items and messages."""
+"""The client archive pages: organizations, one organization's contacts and items, one contact's items and
+messages."""
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -51,7 +52,8 @@ def routes(ctx: Context) -> list[Route]:
         with ctx.read() as session:
             rows = q.organization_rows(session, me.org_limit)
             loose = q.unaffiliated(session) if me.is_admin else None
-        return render(request, "organizations.html", {"rows": rows, "unaffiliated": loose, "is_admin": me.is_admin})
+        return render(request, "organizations.html", {"rows": rows, "unaffiliated": loose,
+                                                      "is_admin": me.is_admin})
 
     def organization_page(request: Request, organization_id: int | None, problem: str = "",
                           status: int = 200) -> Response:
@@ -122,7 +124,8 @@ def routes(ctx: Context) -> list[Route]:
             return organization_page(request, organization_id, translated(exc), status=400)
         log_changes(organization_id, domain, me.email, policy, changes)
         request.session["flash"] = (_("Nothing changed.") if not changes else
-                                    _("Saved the settings of %(organization)s.", organization=name) if "name" in changes
+                                    _("Saved the settings of %(organization)s.",
+                                      organization=name) if "name" in changes
                                     else _("Saved the service level of %(organization)s.", organization=name))
         return RedirectResponse(organization_url(organization_id), status_code=303)
 
@@ -130,13 +133,15 @@ def routes(ctx: Context) -> list[Route]:
         me = viewer(request)
         contact_id = path_id(request.path_params["id"])
         if contact_id is None:
-            return error_page(ctx, request, 404, _(NOT_FOUND_CONTACT, number=shown(request.path_params["id"])),
+            return error_page(ctx, request, 404, _(NOT_FOUND_CONTACT,
+                                                   number=shown(request.path_params["id"])),
                               back=ORGANIZATIONS)
         with ctx.read() as session:
             person = q.contact(session, contact_id)
             allowed = person is not None and me.works_on(person.organization_id)
             if person is None or not allowed:
-                return error_page(ctx, request, 404, _(NOT_FOUND_CONTACT, number=contact_id), back=ORGANIZATIONS)
+                return error_page(ctx, request, 404, _(NOT_FOUND_CONTACT, number=contact_id),
+                                  back=ORGANIZATIONS)
             try:
                 page = page_param(request.query_params)
                 items_page = page_param(request.query_params, "items")

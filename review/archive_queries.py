@@ -1,4 +1,5 @@
-"""The client archive's read queries: organizations and contacts with item counts, their items and messages."""
+"""The client archive's read queries: organizations and contacts with item counts, their items and
+messages."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
@@ -109,7 +110,8 @@ def organization(session: Session, organization_id: int) -> Organization | None:
 
 
 def contact_rows(session: Session, organization_id: int | None) -> list[Row[Contact]]:
-    """The contacts of ORGANIZATION_ID (None: those without one) by name and email, with their items' counts."""
+    """The contacts of ORGANIZATION_ID (None: those without one) by name and email, with their items'
+    counts."""
     where = (Contact.organization_id.is_(None) if organization_id is None
              else Contact.organization_id == organization_id)
     stmt = (
@@ -160,7 +162,8 @@ def contact_items(session: Session, contact_id: int, page: int, per_page: int = 
     return _page(session, stmt, page, per_page)
 
 
-def contact_messages(session: Session, contact_id: int, page: int, per_page: int = PER_PAGE) -> Slice[Message]:
+def contact_messages(session: Session, contact_id: int, page: int,
+                     per_page: int = PER_PAGE) -> Slice[Message]:
     """Page PAGE of every message, in or out, on CONTACT_ID's items, newest first; bodies are not loaded."""
     stmt = (
         select(Message)

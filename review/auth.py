@@ -66,7 +66,8 @@ def new_session_key() -> tuple[str, str]:
 
 
 class LoginLimiter:
-    """Refuses logins for a key (an email, a client address) after MAX_FAILURES failures within WINDOW seconds."""
+    """Refuses logins for a key (an email, a client address) after MAX_FAILURES failures within WINDOW
+    seconds."""
 
     def __init__(self, max_failures: int = 5, window: float = 900.0,
                  clock: Callable[[], float] = time.monotonic) -> None:

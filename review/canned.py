@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -58,7 +59,8 @@ def routes(ctx: Context) -> list[Route]:
 
         def save() -> None:
             with ctx.write.begin() as session:
-                session.add(ReplyTemplate(name=name, category=category, lang=lang, body=body, created_by=me.email))
+                session.add(ReplyTemplate(name=name, category=category, lang=lang, body=body,
+                                          created_by=me.email))
         await run_in_threadpool(save)
         log.info("event=reply_template_added name=%s category=%s lang=%s by=%s", shown(name), category, lang,
                  me.email)
@@ -82,7 +84,8 @@ def routes(ctx: Context) -> list[Route]:
         name = await run_in_threadpool(remove)
         if name is None:
             return error_page(ctx, request, 404, _("There is no reply template with the number %(number)s.",
-                                                   number=shown(request.path_params["template_id"])), back=REPLIES)
+                                                   number=shown(request.path_params["template_id"])),
+                              back=REPLIES)
         log.info("event=reply_template_deleted name=%s by=%s", shown(name), me.email)
         request.session["flash"] = _("Deleted the reply template %(name)s.", name=name)
         return RedirectResponse(REPLIES, status_code=303)

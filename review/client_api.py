@@ -29,7 +29,8 @@ def survey_json(survey: Survey, ref: str) -> dict[str, Any]:
 
 
 def routes(ctx: Context) -> list[Route]:
-    """/api/items/{ref}/status-link (POST: a new link, DELETE: revoke), /api/items/{ref}/survey, /api/surveys."""
+    """/api/items/{ref}/status-link (POST: a new link, DELETE: revoke), /api/items/{ref}/survey,
+    /api/surveys."""
     base_url = ctx.client_mail.base_url if ctx.client_mail is not None else ""
 
     async def status_link(request: Request) -> Response:
@@ -77,7 +78,8 @@ def routes(ctx: Context) -> list[Route]:
         return JSONResponse({"surveys": rows, "as_of": iso_utc(utcnow())})
 
     return [
-        Route("/api/items/{ref}/status-link", status_link, methods=["POST", "DELETE"], name="api_status_link"),
+        Route("/api/items/{ref}/status-link", status_link, methods=["POST", "DELETE"],
+              name="api_status_link"),
         Route("/api/items/{ref}/survey", item_survey, methods=["GET"], name="api_item_survey"),
         Route("/api/surveys", surveys, methods=["GET"], name="api_surveys"),
     ]

@@ -16,7 +16,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from db.client_view import exchanged_messages, item_of_survey, opt_out
-from db.models import Event, Item, Message, Survey
+from db.events import CSAT_COMMENT, add_event
+from db.models import Item, Message, Survey
 from db.status_links import item_for_token
 from reports.policy import WALL_CLOCK
 from reports.state import item_clocks, snapshot_of
@@ -41,11 +42,13 @@ STATUS_WORDS = {
     "impact_assessed": N_("Impact assessed"), "awaiting_approval": N_("Waiting for your approval"),
     "approved": N_("Approved by you"), "rejected": N_("Not going ahead"), "implemented": N_("Done"),
 }
-CATEGORY_WORDS = {"issue": N_("Problem report"), "change_request": N_("Change request"), "question": N_("Question"),
+CATEGORY_WORDS = {"issue": N_("Problem report"), "change_request": N_("Change request"),
+                  "question": N_("Question"),
                   "feedback": N_("Feedback")}
 # What happens next, by category and status; the category's line when the status has none of its own.
 NEXT = {
-    ("issue", "new"): N_("A member of the team will look into the problem. If we need more details, we will ask "
+    ("issue",
+     "new"): N_("A member of the team will look into the problem. If we need more details, we will ask "
                          "you."),
     ("issue", "in_progress"): N_("We are working on a fix and will tell you when it is done."),
     ("issue", "resolved"): N_("We believe the problem is fixed. If it is not, reply to our last email."),
@@ -53,15 +56,19 @@ NEXT = {
     ("question", "answered"): N_("We have answered. If anything is unclear, reply to our last email."),
     ("feedback", "new"): N_("The team will read your feedback."),
     ("feedback", "acknowledged"): N_("Thank you: the team has noted your feedback."),
-    ("change_request", "new"): N_("We will assess the impact of the change (scope, cost, schedule) and send it to "
+    ("change_request",
+     "new"): N_("We will assess the impact of the change (scope, cost, schedule) and send it to "
                                   "you for approval before any work starts."),
-    ("change_request", "impact_assessed"): N_("We have assessed the impact and will send it to you for approval."),
+    ("change_request",
+     "impact_assessed"): N_("We have assessed the impact and will send it to you for approval."),
     ("change_request", "awaiting_approval"): N_("Please reply to our assessment email with \"approve\" or "
                                                 "\"reject\". Nothing starts before your approval."),
-    ("change_request", "approved"): N_("You approved the change: we are making it and will tell you when it is "
+    ("change_request",
+     "approved"): N_("You approved the change: we are making it and will tell you when it is "
                                        "done."),
     ("change_request", "rejected"): N_("The change will not be made."),
-    ("change_request", "implemented"): N_("The change is made. If anything is not as agreed, reply to our last "
+    ("change_request",
+     "implemented"): N_("The change is made. If anything is not as agreed, reply to our last "
                                           "email."),
 }
 CLOSED = N_("This request is closed. To reopen it, reply to our last email.")
@@ -74,7 +81,8 @@ def client_address(request: Request) -> str:
 
 @dataclass(frozen=True)
 class Promise:
-    """When the client will hear from us next: the clock it comes from, its deadline as text, whether it passed."""
+    """When the client will hear from us next: the clock it comes from, its deadline as text, whether it
+    passed."""
 
     clock: str
     when: str
@@ -134,10 +142,12 @@ def status_context(session: Any, item: Item, ctx: Context, now: datetime) -> dic
 def routes(ctx: Context) -> list[Route]:
     """GET /s/{token}; /r/{token}/{1-5} (GET asks to confirm, POST records), /r/{token}/comment (GET, POST),
     /r/{token}/unsubscribe (GET asks, POST does)."""
-    limiter = LoginLimiter(ctx.settings.client_requests_per_minute, 60.0)  # counts every request, not failures
+    # counts every request, not failures
+    limiter = LoginLimiter(ctx.settings.client_requests_per_minute, 60.0)
     mail: ClientMailSettings | None = ctx.client_mail
 
-    def page(request: Request, template: str, lang: str, context: dict[str, Any], status: int = 200) -> Response:
+    def page(request: Request, template: str, lang: str, context: dict[str, Any],
+             status: int = 200) -> Response:
         with speaking(lang):
             response = ctx.templates.TemplateResponse(request, template, {"lang": lang, **context},
                                                       status_code=status)
@@ -272,7 +282,8 @@ def routes(ctx: Context) -> list[Route]:
 
     return [
         Route(STATUS_PATH + "{token}", status_page, methods=["GET"], name="client_status"),
-        Route(SURVEY_PATH + "{token}/unsubscribe", unsubscribe, methods=["GET", "POST"], name="client_unsubscribe"),
+        Route(SURVEY_PATH + "{token}/unsubscribe", unsubscribe, methods=["GET", "POST"],
+              name="client_unsubscribe"),
         Route(SURVEY_PATH + "{token}/{action}", survey_page, methods=["GET", "POST"], name="client_survey"),
     ]
 
@@ -287,5 +298,5 @@ def _survey_view(survey: Survey, item: Item) -> dict[str, Any]:
 
 
 def _note_comment(session: Any, survey: Survey, item: Item, now: datetime) -> None:
-    session.add(Event(item_id=item.id, kind="csat_comment", actor="client", created_at=now,
-                      data={"rating": survey.rating, "text": survey.comment[:500]}))
+    add_event(session, item.id, CSAT_COMMENT, now, {"rating": survey.rating, "text": survey.comment[:500]},
+              actor="client")

@@ -18,7 +18,8 @@ from review.sla_view import builtin_policies
 
 @dataclass(frozen=True)
 class Context:
-    """WRITE opens sessions that change data; READ opens sessions that only read (never blocking the worker)."""
+    """WRITE opens sessions that change data; READ opens sessions that only read (never blocking the
+    worker)."""
 
     write: sessionmaker[Session]
     read: sessionmaker[Session]

@@ -19,13 +19,14 @@ from review.params import item_ref, path_id, shown
 
 def content_disposition(filename: str) -> str:
     """An attachment disposition: an ASCII fallback name and the exact name in RFC 5987 form."""
-    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;%' else "_" for c in filename) or "attachment"
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;%' else "_"
+                       for c in filename) or "attachment"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def download_response(data: bytes, filename: str) -> Response:
-    """DATA as a download named FILENAME: opaque bytes whatever the client declared, since a browser must never
-    render mail content from this site (no sniffing, a sandboxing policy should it open it anyway)."""
+    """DATA as a download named FILENAME: opaque bytes whatever the client declared, since a browser must
+    never render mail content from this site (no sniffing, a sandboxing policy should it open it anyway)."""
     return Response(data, media_type="application/octet-stream", headers={
         "content-disposition": content_disposition(filename),
         "cache-control": "private, no-store",
@@ -38,7 +39,8 @@ def routes(ctx: Context) -> list[Route]:
 
     def download(request: Request) -> Response:
         ref = item_ref(request.path_params["ref"])
-        missing = _("There is no such attachment on item %(ref)s.", ref=ref or shown(request.path_params["ref"]))
+        missing = _("There is no such attachment on item %(ref)s.",
+                    ref=ref or shown(request.path_params["ref"]))
         attachment_id = path_id(request.path_params["attachment_id"])
         if ref is None or attachment_id is None:
             return error_page(ctx, request, 404, missing)
@@ -54,12 +56,14 @@ def routes(ctx: Context) -> list[Route]:
             attachment, raw = found[0], found[1]
             filename, sha256 = attachment.filename, attachment.sha256
             if found[3] is not None:
-                return error_page(ctx, request, 410, _("The attachment %(filename)s was removed with the raw message "
+                return error_page(ctx, request, 410,
+                                  _("The attachment %(filename)s was removed with the raw message "
                                                        "on %(day)s, as the data retention rules ask.",
                                                        filename=filename, day=found[3].strftime("%Y-%m-%d")))
         data = ctx.read_attachment(raw, sha256) if ctx.read_attachment else None
         if data is None:
-            return error_page(ctx, request, 404, _("The attachment %(filename)s could not be read from the stored "
+            return error_page(ctx, request, 404,
+                              _("The attachment %(filename)s could not be read from the stored "
                                                    "message.", filename=filename))
         return download_response(data, filename)
 

@@ -31,8 +31,10 @@ SESSION_KEY = "sid"
 # Where the request's OpenSession, and the session cookie's data, are kept in the ASGI scope.
 SESSION_SCOPE = "intake.session"
 COOKIE_SCOPE = "intake.session_cookie"
-# Shown on the error page in the request's language (translated where it is shown, see pages.http_error_message).
-CSRF_FAILED = N_("This form has expired or was not sent from this site. Go back, reload the page and try again.")
+# Shown on the error page in the request's language (translated where it is shown, see
+# pages.http_error_message).
+CSRF_FAILED = N_("This form has expired or was not sent from this site. Go back, reload the page and try "
+                 "again.")
 
 
 def is_api(path: str) -> bool:
@@ -43,9 +45,9 @@ class RequireViewer:
     """Puts the Viewer in scope["viewer"]; anonymous requests get a sign-in redirect (pages) or 401 (API).
 
     A page request is signed in when the key in its signed cookie names a live row of user_sessions. While the
-    request runs, request.session is that session's working data (its CSRF token and flash, read from the row);
-    as the response starts, a changed flash is saved in the row and the cookie is set to the key alone (a
-    Set-Cookie goes out only when the key changed: sign-in, password change, sign-out)."""
+    request runs, request.session is that session's working data (its CSRF token and flash, read from the
+    row); as the response starts, a changed flash is saved in the row and the cookie is set to the key alone
+    (a Set-Cookie goes out only when the key changed: sign-in, password change, sign-out)."""
 
     def __init__(self, app: ASGIApp, read: sessionmaker[Session], write: sessionmaker[Session]) -> None:
         self.app = app
@@ -78,7 +80,8 @@ class RequireViewer:
         if opened is None:
             cookie.pop(SESSION_KEY, None)  # anonymous: the cookie holds at most the sign-in form's CSRF token
             if path not in PUBLIC_PATHS:
-                target = path + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
+                target = path + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"]
+                                 else "")
                 location = "/login?next=" + quote(target, safe="")
                 await _send(send, 303, "text/plain; charset=utf-8", b"Sign in first.",
                             [(b"location", location.encode("latin-1"))])

@@ -1,4 +1,5 @@
-"""Sanitizes a client email's HTML part for showing inside a PM's page: formatting only, no scripts, no remote loads."""
+"""Sanitizes a client email's HTML part for showing inside a PM's page: formatting only, no scripts, no remote
+loads."""
 from __future__ import annotations
 
 import html as htmllib
@@ -10,14 +11,17 @@ from markupsafe import Markup
 __all__ = ["safe_html", "safe_html_markup"]
 
 TAGS = {
-    "a", "abbr", "address", "b", "big", "blockquote", "br", "caption", "center", "cite", "code", "col", "colgroup",
+    "a", "abbr", "address", "b", "big", "blockquote", "br", "caption", "center", "cite", "code", "col",
+    "colgroup",
     "dd", "del", "dfn", "div", "dl", "dt", "em", "font", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img",
-    "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strike", "strong", "sub",
+    "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strike", "strong",
+    "sub",
     "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul", "var", "wbr",
 }
 # Dropped together with everything inside them (anything else not in TAGS is unwrapped: its text stays).
 DROP_WITH_CONTENT = {
-    "script", "style", "title", "head", "noscript", "noembed", "noframes", "template", "iframe", "frame", "frameset",
+    "script", "style", "title", "head", "noscript", "noembed", "noframes", "template", "iframe", "frame",
+    "frameset",
     "object", "embed", "applet", "svg", "math", "select", "textarea", "option", "datalist", "button", "audio",
     "video", "canvas", "map", "xml",
 }
@@ -35,7 +39,8 @@ ATTRIBUTES = {
     "td": _CELL, "th": _CELL | {"scope"}, "tr": {"align", "valign"},
     "col": {"span", "width", "align"}, "colgroup": {"span", "width", "align"},
     "thead": {"align", "valign"}, "tbody": {"align", "valign"}, "tfoot": {"align", "valign"},
-    "p": _ALIGN, "div": _ALIGN, "h1": _ALIGN, "h2": _ALIGN, "h3": _ALIGN, "h4": _ALIGN, "h5": _ALIGN, "h6": _ALIGN,
+    "p": _ALIGN, "div": _ALIGN, "h1": _ALIGN, "h2": _ALIGN, "h3": _ALIGN, "h4": _ALIGN, "h5": _ALIGN,
+    "h6": _ALIGN,
     "hr": {"align", "width", "size", "noshade"}, "caption": _ALIGN,
 }
 LINK_SCHEMES = {"http", "https", "mailto"}
@@ -59,7 +64,8 @@ def _scheme(url: str) -> str | None:
 
 
 def _image_source_allowed(url: str) -> bool:
-    """An inline image (cid: part of the same email, or a raster data: URL); never anything fetched from afar."""
+    """An inline image (cid: part of the same email, or a raster data: URL); never anything fetched from
+    afar."""
     scheme = _scheme(url)
     if scheme == "cid":
         return True
@@ -88,30 +94,35 @@ def _blocked_marker(tag: str) -> str:
 
 
 def _replace_blocked_images(cleaned: str) -> str | None:
-    """CLEANED with each img that lost its source replaced by a text marker; None if CLEANED is not as expected."""
+    """CLEANED with each img that lost its source replaced by a text marker; None if CLEANED is not as
+    expected."""
     out = []
     for token in _TOKEN.findall(cleaned):
         if token == "<":
             return None
-        if token.startswith("<img") and token[4:5] in (" ", ">", "/") and "src" not in dict(_ATTR.findall(token)):
+        if token.startswith("<img") and token[4:5] in (" ", ">",
+                                                       "/") and "src" not in dict(_ATTR.findall(token)):
             token = _blocked_marker(token)
         out.append(token)
     return "".join(out)
 
 
 def safe_html(html: str) -> str:
-    """HTML fit to show inside a PM's page: ordinary formatting kept; scripts, styles, handlers, forms, frames,
-    SVG/MathML and style attributes removed; links only http/https/mailto; remote images replaced by a marker."""
+    """HTML fit to show inside a PM's page: ordinary formatting kept; scripts, styles, handlers, forms,
+    frames, SVG/MathML and style attributes removed; links only http/https/mailto; remote images replaced by a
+    marker."""
     if not html:
         return ""
     cleaned = _clean(html)
     replaced = _replace_blocked_images(cleaned)
-    if replaced is None:  # never seen; if the serializer surprises us, show no images at all rather than guess
+    # never seen; if the serializer surprises us, show no images at all rather than guess
+    if replaced is None:
         return nh3.clean(cleaned, tags=TAGS - {"img"}, attributes=ATTRIBUTES, link_rel=LINK_REL,
                          url_schemes=LINK_SCHEMES, attribute_filter=_attribute_filter)
     return replaced
 
 
 def safe_html_markup(html: str | None) -> Markup:
-    """The Jinja filter: HTML sanitized by safe_html, marked safe (the one place client HTML is marked safe)."""
+    """The Jinja filter: HTML sanitized by safe_html, marked safe (the one place client HTML is marked
+    safe)."""
     return Markup(safe_html(html or ""))

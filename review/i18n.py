@@ -1,4 +1,5 @@
-"""The app's languages: the user's choice or the browser's, and the gettext functions pages and messages use."""
+"""The app's languages: the user's choice or the browser's, and the gettext functions pages and messages
+use."""
 from __future__ import annotations
 
 import io
@@ -59,7 +60,8 @@ def current_language() -> str:
 
 
 def gettext(message: str, **values: Any) -> str:
-    """MESSAGE in the current language, with %(name)s placeholders filled from VALUES (as in the templates)."""
+    """MESSAGE in the current language, with %(name)s placeholders filled from VALUES (as in the
+    templates)."""
     text = translations(_current.get()).gettext(message)
     return text % values if values else text
 
@@ -118,9 +120,11 @@ def _plain_pgettext(context: str, message: str) -> str:
 
 
 def install(env: Environment) -> None:
-    """Gives ENV's templates _(), gettext(), ngettext(), pgettext() and {% trans %} in the request's language."""
+    """Gives ENV's templates _(), gettext(), ngettext(), pgettext() and {% trans %} in the request's
+    language."""
     env.add_extension("jinja2.ext.i18n")
-    env.install_gettext_callables(_plain_gettext, _plain_ngettext, newstyle=True,  # type: ignore[attr-defined]
+    env.install_gettext_callables(_plain_gettext, _plain_ngettext,
+                                  newstyle=True,  # type: ignore[attr-defined]
                                   pgettext=_plain_pgettext)
     env.globals.update(current_language=current_language, languages=LANGUAGES)
 

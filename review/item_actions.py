@@ -1,4 +1,5 @@
-"""The forms that change items: category, assign, status, note, reply, follow-up, assessment, and bulk changes."""
+"""The forms that change items: category, assign, status, note, reply, follow-up, assessment, and bulk
+changes."""
 from __future__ import annotations
 
 import logging
@@ -106,7 +107,8 @@ def routes(ctx: Context) -> list[Route]:
         return endpoint
 
     async def confirm_move(request: Request, ref: str, form: FormData) -> Response | None:
-        """The confirmation page before a move that ends the work or turns the client down; None for others."""
+        """The confirmation page before a move that ends the work or turns the client down; None for
+        others."""
         to = str(form.get("status", "")).strip()
         if to not in CONFIRMED_MOVES:
             return None
@@ -123,19 +125,23 @@ def routes(ctx: Context) -> list[Route]:
         if to not in next_statuses(category, status):
             return None  # refused by the workflow, with its reason, without asking first
         question = (_("Reject %(ref)s?", ref=ref) if to == "rejected" else _("Close %(ref)s?", ref=ref))
-        consequence = (_("The change request is recorded as rejected and its resolution clock stops. The client "
-                         "gets the update email for a rejection (when updates are on); tell them why in a reply.")
+        consequence = (_("The change request is recorded as rejected and its resolution clock stops. The "
+                         "client gets the update email for a rejection (when updates are on); tell them why "
+                         "in a reply.")
                        if to == "rejected" else
                        _("The item is closed and its resolution clock stops."))
-        return confirm_page(ctx, request, question=question, details=[subject or _("(no subject)"), consequence],
+        return confirm_page(ctx, request, question=question,
+                            details=[subject or _("(no subject)"), consequence],
                             action=f"{item_url(ref)}/status", fields=[("status", to)],
-                            button=_("Yes, reject") if to == "rejected" else _("Yes, close"), back=item_url(ref))
+                            button=_("Yes, reject") if to == "rejected" else _("Yes, close"),
+                            back=item_url(ref))
 
     def category(me: Viewer, ref: str, form: FormData) -> str:
         result = _correct(ctx, me, ref, str(form.get("category", "")))
         if not result.changed:
             return _("Category confirmed: %(category)s.", category=label_text(result.new))
-        return _("Category changed from %(old)s to %(new)s.", old=label_text(result.old), new=label_text(result.new))
+        return _("Category changed from %(old)s to %(new)s.", old=label_text(result.old),
+                 new=label_text(result.new))
 
     def assign(me: Viewer, ref: str, form: FormData) -> str:
         raw = form.get("assignee", "")
@@ -153,7 +159,8 @@ def routes(ctx: Context) -> list[Route]:
         return _("Moved from %(old)s to %(new)s.", old=label_text(old), new=label_text(to))
 
     def note(me: Viewer, ref: str, form: FormData) -> str:
-        text = text_value(form.get("text"), "note", actions.MAX_TEXT, lines=True, label=actions.FIELDS["note"])
+        text = text_value(form.get("text"), "note", actions.MAX_TEXT, lines=True,
+                          label=actions.FIELDS["note"])
         actions.add_note(ctx.write, me, ref, text)
         return _("Note added.")
 
@@ -163,7 +170,8 @@ def routes(ctx: Context) -> list[Route]:
         return _("Flagged for follow-up.") if on else _("Follow-up cleared.")
 
     def reply(me: Viewer, ref: str, form: FormData) -> str:
-        text = text_value(form.get("text"), "reply", actions.MAX_TEXT, lines=True, label=actions.FIELDS["reply"])
+        text = text_value(form.get("text"), "reply", actions.MAX_TEXT, lines=True,
+                          label=actions.FIELDS["reply"])
         actions.reply(ctx.write, me, ref, text, out, _copies(form))
         return _("Reply sent to the client.")
 
@@ -186,7 +194,8 @@ def routes(ctx: Context) -> list[Route]:
         try:
             if ref is None:
                 raise NotFound(raw_ref)
-            url, _revoked = await run_in_threadpool(actions.new_status_link, ctx.write, viewer(request), ref, base)
+            url, _revoked = await run_in_threadpool(actions.new_status_link, ctx.write, viewer(request), ref,
+                                                    base)
         except NotFound:
             return error_page(ctx, request, 404, _("There is no item with the reference %(ref)s.",
                                                    ref=ref or shown(raw_ref)))
@@ -211,7 +220,8 @@ def routes(ctx: Context) -> list[Route]:
             request.session["flash"] = _("Choose what to do with the selected items first.")
             return RedirectResponse(back, status_code=303)
         if kind not in handlers:
-            return error_page(ctx, request, 400, _("action: choose what to do with the selected items"), back=back)
+            return error_page(ctx, request, 400, _("action: choose what to do with the selected items"),
+                              back=back)
         if not refs:
             request.session["flash"] = _("Select at least one item first.")
             return RedirectResponse(back, status_code=303)
@@ -222,8 +232,10 @@ def routes(ctx: Context) -> list[Route]:
                 ctx, request,
                 question=ngettext("Change %(num)s item?", "Change %(num)s items?", len(refs)),
                 details=[_("With the selected items: %(action)s", action=what), ", ".join(refs)],
-                action="/bulk", fields=[("action", f"{kind}:{value}"), ("back", back)] + [("ref", r) for r in refs],
-                button=ngettext("Yes, change %(num)s item", "Yes, change %(num)s items", len(refs)), back=back)
+                action="/bulk", fields=[("action", f"{kind}:{value}"),
+                                        ("back", back)] + [("ref", r) for r in refs],
+                button=ngettext("Yes, change %(num)s item", "Yes, change %(num)s items", len(refs)),
+                back=back)
         done, problems = await run_in_threadpool(_apply_all, refs, handlers[kind])
         # The flash is shown by the next page; it is written in the language of the person who acted.
         note = ngettext("%(done)s of %(num)s item changed.", "%(done)s of %(num)s items changed.", len(refs),
@@ -236,7 +248,8 @@ def routes(ctx: Context) -> list[Route]:
 
     return [
         Route("/bulk", bulk, methods=["POST"], name="bulk"),
-        Route("/items/{ref}/category", action(category, sends=True), methods=["POST"], name="change_category"),
+        Route("/items/{ref}/category", action(category, sends=True), methods=["POST"],
+              name="change_category"),
         Route("/items/{ref}/assign", action(assign), methods=["POST"], name="assign"),
         Route("/items/{ref}/status", action(status, sends=True, confirm=confirm_move), methods=["POST"],
               name="change_status"),

@@ -6,7 +6,7 @@ import json
 from starlette.requests import Request
 
 MAX_BYTES = 64 * 1024  # the app's limit on any request body, checked again here for callers outside the app
-MAX_DEPTH = 20         # far more than any body the API takes; json.loads recurses and 20,000 levels overflow it
+MAX_DEPTH = 20  # far more than any body the API takes; json.loads recurses and 20,000 levels overflow it
 
 
 class InvalidBody(Exception):
@@ -18,7 +18,8 @@ class InvalidBody(Exception):
 
 
 def deeper_than(text: str, limit: int) -> bool:
-    """Whether the JSON TEXT nests arrays and objects more than LIMIT levels deep (brackets in strings ignored)."""
+    """Whether the JSON TEXT nests arrays and objects more than LIMIT levels deep (brackets in strings
+    ignored)."""
     depth, in_string, escaped = 0, False, False
     for char in text:
         if in_string:

@@ -137,13 +137,15 @@ def routes(ctx: Context) -> list[Route]:
         sign_out(request)
         return RedirectResponse("/login", status_code=303)
 
-    def change_password(user_id: int, current: str, new: str, request: Request) -> tuple[OpenSession, Ended] | None:
+    def change_password(user_id: int, current: str, new: str,
+                        request: Request) -> tuple[OpenSession, Ended] | None:
         with ctx.write.begin() as session:
             user = session.get(User, user_id)
             if user is None or not verify_password(user.password_hash, current):
                 return None
             ended = set_password(user, new)
-            # Every session has ended, this one too (its cookie may be the leaked copy): this browser gets a new one.
+            # Every session has ended, this one too (its cookie may be the leaked copy): this browser gets a
+            # new one.
             return start_session(session, user, lifetime, *client_of(request), utcnow()), ended
 
     async def password(request: Request) -> Response:
@@ -164,7 +166,8 @@ def routes(ctx: Context) -> list[Route]:
         try:
             check_password_rules(new)
         except WeakPassword:
-            return await refused(_("Use at least %(num)s characters for the new password.", num=MIN_PASSWORD_LENGTH))
+            return await refused(_("Use at least %(num)s characters for the new password.",
+                                   num=MIN_PASSWORD_LENGTH))
         found = await run_in_threadpool(change_password, me.id, current, new, request)
         if found is None:
             per_account.failed(key)
@@ -173,7 +176,8 @@ def routes(ctx: Context) -> list[Route]:
         per_account.succeeded(key)
         opened, ended = found
         sign_in(request, opened)
-        log.info("event=password_changed email=%s sessions_ended=%s tokens_revoked=%s", me.email, ended.sessions,
+        log.info("event=password_changed email=%s sessions_ended=%s tokens_revoked=%s", me.email,
+                 ended.sessions,
                  ended.tokens)
         request.session["flash"] = ngettext(
             "Password changed. You were signed out everywhere else, and %(num)s API token was revoked.",

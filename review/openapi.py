@@ -53,44 +53,51 @@ OPENAPI: dict[str, Any] = {
     "info": {"title": "client-intake review API", "version": "1",
              "description": "Items, messages, corrections, workflow changes and (admins) the webhook "
                             "delivery log. Every call needs "
-                            "`Authorization: Bearer <token>` (`intake user token EMAIL`); a PM's token sees only "
-                            "their organizations' items, as in the web app."},
+                            "`Authorization: Bearer <token>` (`intake user token EMAIL`); a PM's token sees "
+                            "only their organizations' items, as in the web app."},
     "security": [{"bearer": []}],
     "paths": {
         "/api/items": {"get": {"summary": "The queue, filtered and paginated", "parameters": _QUERY,
                                "responses": {"200": _json(_ref("ItemPage")), **_ERRORS}}},
         "/api/items/{ref}": {"get": {"summary": "One item with its messages, events and scores",
-                                     "parameters": [_REF], "responses": {"200": _json(_ref("Item")), **_ERRORS}}},
-        "/api/items/{ref}/messages": {"get": {"summary": "The item's thread, oldest first", "parameters": [_REF],
+                                     "parameters": [_REF], "responses": {"200": _json(_ref("Item")),
+                                                                         **_ERRORS}}},
+        "/api/items/{ref}/messages": {"get": {"summary": "The item's thread, oldest first",
+                                              "parameters": [_REF],
                                               "responses": {"200": _json({"type": "object"}), **_ERRORS}}},
         "/api/items/{ref}/category": _change("Correct the category (kept as training data)",
                                              {"category": {"type": "string"}}, ["category"]),
         "/api/items/{ref}/status": _change("Move the item in its workflow", {"status": {"type": "string"}},
                                            ["status"]),
-        "/api/items/{ref}/assignee": _change("Assign (null: nobody)", {"assignee": {"type": ["integer", "null"]}},
+        "/api/items/{ref}/assignee": _change("Assign (null: nobody)",
+                                             {"assignee": {"type": ["integer", "null"]}},
                                              ["assignee"]),
         "/api/items/{ref}/notes": _change("Add an internal note", {"text": {"type": "string"}}, ["text"]),
         "/api/items/{ref}/replies": _change(
-            "Reply to the client, threaded, through the outbox: to the item's contact, copied to the participants "
-            "in cc (each one of the item's reply_copies; any other address is refused)",
+            "Reply to the client, threaded, through the outbox: to the item's contact, copied to the "
+            "participants in cc (each one of the item's reply_copies; any other address is refused)",
             {"text": {"type": "string"}, "cc": {"type": "array", "items": {"type": "string"}}}, ["text"]),
         "/api/items/{ref}/status-link": {
-            "post": {"summary": "A new link to the client's status page: every earlier link of the item is revoked; "
-                                "the new one (url and token) is shown in this answer only, since only its SHA-256 "
-                                "is kept", "parameters": [_REF],
+            "post": {"summary": "A new link to the client's status page: every earlier link of the item is "
+                                "revoked; the new one (url and token) is shown in this answer only, since "
+                                "only its SHA-256 is kept", "parameters": [_REF],
                      "responses": {"201": _json(_ref("StatusLink")), **_ERRORS}},
             "delete": {"summary": "Revoke every link to the item's status page (they answer 404 at once)",
                        "parameters": [_REF],
                        "responses": {"200": _json({"type": "object", "properties": {
                            "ref": {"type": "string"}, "revoked": {"type": "integer"}}}), **_ERRORS}}},
-        "/api/items/{ref}/survey": {"get": {"summary": "The item's satisfaction survey and rating (null: none)",
+        "/api/items/{ref}/survey": {"get": {"summary": "The item's satisfaction survey and rating (null: "
+                                                       "none)",
                                             "parameters": [_REF], "responses": {"200": _json({
                                                 "type": "object", "properties": {
                                                     "ref": {"type": "string"},
-                                                    "survey": {"anyOf": [_ref("Survey"), {"type": "null"}]}}}),
+                                                    "survey": {"anyOf": [_ref("Survey"),
+                                                                         {"type": "null"}]}}}),
                                                 **_ERRORS}}},
-        "/api/surveys": {"get": {"summary": "The latest 500 surveys the caller may see; rated=1: rated ones only",
-                                 "parameters": [{"name": "rated", "in": "query", "schema": {"enum": ["0", "1"]}}],
+        "/api/surveys": {"get": {"summary": "The latest 500 surveys the caller may see; rated=1: rated ones "
+                                            "only",
+                                 "parameters": [{"name": "rated", "in": "query",
+                                                 "schema": {"enum": ["0", "1"]}}],
                                  "responses": {"200": _json({"type": "object", "properties": {
                                      "surveys": {"type": "array", "items": _ref("Survey")}}}), **_ERRORS}}},
         "/api/corrections": {"get": {"summary": "The latest 500 category corrections and confirmations",
@@ -109,7 +116,8 @@ OPENAPI: dict[str, Any] = {
                            {"name": "page", "in": "query", "required": False,
                             "schema": {"type": "integer", "minimum": 1}}],
             "responses": {"200": _json(_ref("DeliveryPage")), **_ADMIN_ERRORS}}},
-        "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"})}}},
+        "/api/openapi.json": {"get": {"summary": "This document",
+                                      "responses": {"200": _json({"type": "object"})}}},
     },
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -129,35 +137,43 @@ OPENAPI: dict[str, Any] = {
                                "description": "when the first running SLA clock runs out (in the past when "
                                "breached), as the worker's last SLA check stored it; null when none runs"},
                 "sla": {"type": "object", "description": "one item only: the policy, its calendar and the "
-                        "acknowledge, first_response and resolution clocks (target and counted seconds, state)"},
+                        "acknowledge, first_response and resolution clocks (target and counted seconds, "
+                        "state)"},
                 "reply_copies": {"type": "array", "description": "one item only: the thread's participants a "
                                  "reply may copy (the contact's colleagues who wrote in it, the addresses we "
                                  "wrote to), as {address, name}",
                                  "items": {"type": "object", "properties": {"address": {"type": "string"},
                                                                             "name": {"type": "string"}}}}}},
             "StatusLink": {"type": "object", "properties": {
-                "ref": {"type": "string"}, "url": {"type": "string", "description": "{web.public_url}/s/<token>"},
+                "ref": {"type": "string"}, "url": {"type": "string",
+                                                   "description": "{web.public_url}/s/<token>"},
                 "token": {"type": "string"}, "revoked": {"type": "integer"}}},
             "Survey": {"type": "object", "properties": {
                 "ref": {"type": "string"},
                 "status": {"type": "string", "enum": ["scheduled", "cancelled", "suppressed"],
-                           "description": "scheduled: in the outbox (sent once its delay passed); cancelled: the "
-                                          "client wrote again first; suppressed: not sent (opted out, no address, "
-                                          "acknowledgment suppressed)"},
+                           "description": "scheduled: in the outbox (sent once its delay passed); cancelled: "
+                                          "the client wrote again first; suppressed: not sent (opted out, no "
+                                          "address, acknowledgment suppressed)"},
                 "scheduled_for": {"type": "string", "format": "date-time"},
                 "rating": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
                 "rated_at": {"type": ["string", "null"], "format": "date-time"},
                 "comment": {"type": "string"}}},
             "WebhookTarget": {"type": "object", "properties": {
-                "name": {"type": "string"}, "target": {"type": "string", "description": "webhook, slack, teams, "
-                                                       "dingtalk, feishu or wecom; \"\" when no longer configured"},
-                "configured": {"type": "boolean"}, "pending": {"type": "integer"}, "sent": {"type": "integer"},
-                "failed": {"type": "integer"}, "last_sent_at": {"type": ["string", "null"], "format": "date-time"}}},
+                "name": {"type": "string"}, "target": {"type": "string",
+                                                       "description": "webhook, slack, teams, "
+                                                       "dingtalk, feishu or wecom; \"\" when no longer "
+                                                       "configured"},
+                "configured": {"type": "boolean"}, "pending": {"type": "integer"},
+                "sent": {"type": "integer"},
+                "failed": {"type": "integer"}, "last_sent_at": {"type": ["string", "null"],
+                                                                "format": "date-time"}}},
             "Delivery": {"type": "object", "properties": {
                 "id": {"type": "integer"},
-                "delivery_id": {"type": "string", "description": "sent as X-Intake-Delivery: a repeat has the same"},
+                "delivery_id": {"type": "string",
+                                "description": "sent as X-Intake-Delivery: a repeat has the same"},
                 "target": {"type": "string"}, "kind": {"type": "string"},
-                "event": {"type": "string", "enum": ["new_item", "needs_review", "sla_at_risk", "sla_breached",
+                "event": {"type": "string", "enum": ["new_item", "needs_review", "sla_at_risk",
+                                                     "sla_breached",
                                                      "negative_csat", "change_approved", "change_rejected"]},
                 "ref": {"type": ["string", "null"]},
                 "status": {"type": "string", "enum": ["pending", "sent", "failed"]},

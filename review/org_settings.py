@@ -1,4 +1,5 @@
-"""An organization's SLA settings, changed by admins: its client tier and whether its contacts get the digest."""
+"""An organization's SLA settings, changed by admins: its client tier and whether its contacts get the
+digest."""
 from __future__ import annotations
 
 import logging
@@ -14,7 +15,8 @@ log = logging.getLogger(__name__)
 
 
 class SettingsError(Explained):
-    """An organization setting that cannot be made as asked; the message says why (translated() for the page)."""
+    """An organization setting that cannot be made as asked; the message says why (translated() for the
+    page)."""
 
 
 def check_tier(raw: str, current: str, policies: SlaPolicies) -> str:
@@ -25,12 +27,14 @@ def check_tier(raw: str, current: str, policies: SlaPolicies) -> str:
         return tier
     known = [t for t, _policy in tier_choices(policies)]
     if not known:
-        raise SettingsError(N_("tier: the SLA policies name no tiers, so %(value)s cannot be set"), value=repr(tier))
+        raise SettingsError(N_("tier: the SLA policies name no tiers, so %(value)s cannot be set"),
+                            value=repr(tier))
     if tier not in known:
         raise SettingsError(N_("tier: unknown tier %(value)s; choose one of %(choices)s, or none"),
                             value=repr(tier), choices=", ".join(known))
     if len(tier) > TIER_MAX:
-        raise SettingsError(N_("tier: %(value)s is longer than %(max)s characters; rename it in the config file"),
+        raise SettingsError(N_("tier: %(value)s is longer than %(max)s characters; rename it in the config "
+                               "file"),
                             value=repr(tier), max=TIER_MAX)
     return tier
 
@@ -53,7 +57,8 @@ def change_settings(org: Organization, raw_tier: str, digest: bool,
     return changes
 
 
-def log_changes(org_id: int, domain: str, by: str, policy: str, changes: dict[str, tuple[object, object]]) -> None:
+def log_changes(org_id: int, domain: str, by: str, policy: str,
+                changes: dict[str, tuple[object, object]]) -> None:
     """Records, once committed, who changed what of an organization (organizations have no event history of
     their own); POLICY is the one its new items get now."""
     if changes:

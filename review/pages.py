@@ -21,8 +21,16 @@ from review.i18n import _, translated
 from review.params import InvalidInput, field_id, item_ref, parse_queue_filter, shown
 from review.participants import thread_people
 from review.present import history, latest_event, scores, thread
+from review.queries import (
+    SLA_STATES,
+    SORTS,
+    QueueFilter,
+    assignable_users,
+    filter_choices,
+    item_detail,
+    queue_page,
+)
 from review.reply_templates import chosen_template, templates_for
-from review.queries import SLA_STATES, SORTS, QueueFilter, assignable_users, filter_choices, item_detail, queue_page
 from review.sla_view import item_sla
 
 
@@ -30,7 +38,8 @@ def queue_url(f: QueueFilter, page: int | None = None) -> str:
     """The queue's path for filter F, on PAGE (default: F's page), leaving out what is default."""
     params: dict[str, str | int] = {}
     for key, value in (("q", f.q), ("category", f.category), ("status", f.status), ("sla", f.sla),
-                       ("assignee", f.assignee), ("org", f.organization), ("since", f.since), ("until", f.until)):
+                       ("assignee", f.assignee), ("org", f.organization), ("since", f.since),
+                       ("until", f.until)):
         if value not in ("", None):
             params[key] = str(value)
     if f.review_only:
@@ -48,7 +57,8 @@ def queue_url(f: QueueFilter, page: int | None = None) -> str:
 
 
 def error_page(ctx: Context, request: Request, status: int, message: str, back: str = "/") -> Response:
-    """The error page for STATUS with a one-line MESSAGE (already in the request's language) and a way back."""
+    """The error page for STATUS with a one-line MESSAGE (already in the request's language) and a way
+    back."""
     titles = {400: _("Bad request"), 401: _("Sign in first"), 403: _("Not allowed"), 404: _("Not found"),
               405: _("Method not allowed"), 413: _("Request too large"), 429: _("Too many requests"),
               500: _("Something went wrong")}
@@ -72,7 +82,8 @@ def http_error_message(exc: HTTPException) -> str:
         bare = detail == HTTPStatus(exc.status_code).phrase
     except ValueError:
         bare = False
-    return _("The request could not be understood.") if bare and exc.status_code == 400 else translated(detail)
+    return _("The request could not be "
+             "understood.") if bare and exc.status_code == 400 else translated(detail)
 
 
 def routes(ctx: Context) -> list[Route]:
@@ -103,10 +114,12 @@ def routes(ctx: Context) -> list[Route]:
         with ctx.read() as session:
             item = item_detail(session, ref)
             if item is None or not viewer(request).may_see(item):
-                return error_page(ctx, request, 404, _("There is no item with the reference %(ref)s.", ref=ref))
+                return error_page(ctx, request, 404, _("There is no item with the reference %(ref)s.",
+                                                       ref=ref))
             assignees = assignable_users(session, item.contact.organization_id if item.contact else None)
             sla = item_sla(item, ctx.sla, ctx.now())
-            # The participants a reply may copy, offered unticked: a reply goes to the contact alone by default.
+            # The participants a reply may copy, offered unticked: a reply goes to the contact alone by
+            # default.
             copies = thread_people(session, item, own=[parseaddr(ctx.settings.from_address)[1]]).copies
             links, survey = live_links(session, item.id), survey_of(session, item.id)
             canned = templates_for(session, item.category, item.lang)
@@ -117,7 +130,8 @@ def routes(ctx: Context) -> list[Route]:
             "scores": scores(latest_event(item.events, "classified")), "categories": CATEGORIES,
             "next_statuses": next_statuses(item.category, item.status), "assignees": assignees,
             "live_links": links, "survey": survey,
-            "forward": forward_status(item.category, item.status), "flash": request.session.pop("flash", None),
+            "forward": forward_status(item.category, item.status),
+            "flash": request.session.pop("flash", None),
             "canned": canned, "reply_text": reply_text,
         })
 

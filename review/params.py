@@ -79,7 +79,8 @@ def number_param(query: Mapping[str, object], name: str, high: int, default: int
         return default
     number = whole_number(raw, 1, high)
     if number is None:
-        raise InvalidInput(N_("%(name)s: expected a whole number from 1 to %(max)s, not %(value)s"), name=name,
+        raise InvalidInput(N_("%(name)s: expected a whole number from 1 to %(max)s, not %(value)s"),
+                           name=name,
                            max=high, value=shown(raw))
     return number
 
@@ -90,7 +91,8 @@ def page_param(query: Mapping[str, object], name: str = "page") -> int:
 
 
 def day_param(query: Mapping[str, object], name: str) -> date | None:
-    """The day QUERY[NAME] gives (YYYY-MM-DD, FIRST_DAY..LAST_DAY), None when empty; InvalidInput otherwise."""
+    """The day QUERY[NAME] gives (YYYY-MM-DD, FIRST_DAY..LAST_DAY), None when empty; InvalidInput
+    otherwise."""
     raw = _value(query, name)
     if not raw:
         return None
@@ -103,13 +105,15 @@ def day_param(query: Mapping[str, object], name: str) -> date | None:
         raise InvalidInput(N_("%(name)s: expected a date like 2026-11-23, not %(value)s"), name=name,
                            value=shown(raw))
     if not FIRST_DAY <= day <= LAST_DAY:
-        raise InvalidInput(N_("%(name)s: expected a day from %(first)s to %(last)s, not %(value)s"), name=name,
+        raise InvalidInput(N_("%(name)s: expected a day from %(first)s to %(last)s, not %(value)s"),
+                           name=name,
                            first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat(), value=shown(raw))
     return day
 
 
 def period_params(query: Mapping[str, object]) -> tuple[date | None, date | None]:
-    """The days QUERY's since and until give (either may be None); InvalidInput when the first comes after the last."""
+    """The days QUERY's since and until give (either may be None); InvalidInput when the first comes after the
+    last."""
     since, until = day_param(query, "since"), day_param(query, "until")
     if since and until and since > until:
         raise InvalidInput(N_("since: the first day comes after the last day"))
@@ -118,8 +122,8 @@ def period_params(query: Mapping[str, object]) -> tuple[date | None, date | None
 
 def choice_param(query: Mapping[str, object], name: str, choices: Collection[str], message: str,
                  default: str = "") -> str:
-    """QUERY[NAME] when it is one of CHOICES, DEFAULT when absent or empty; otherwise InvalidInput with MESSAGE
-    (a msgid that may use %(value)s and %(choices)s)."""
+    """QUERY[NAME] when it is one of CHOICES, DEFAULT when absent or empty; otherwise InvalidInput with
+    MESSAGE (a msgid that may use %(value)s and %(choices)s)."""
     raw = _value(query, name)
     if not raw:
         return default
@@ -129,7 +133,8 @@ def choice_param(query: Mapping[str, object], name: str, choices: Collection[str
 
 
 def flag_param(query: Mapping[str, object], name: str) -> bool:
-    """QUERY[NAME] as yes (1, true, yes, on) or no (absent, empty, 0, false, no, off); InvalidInput otherwise."""
+    """QUERY[NAME] as yes (1, true, yes, on) or no (absent, empty, 0, false, no, off); InvalidInput
+    otherwise."""
     raw = _value(query, name).lower()
     if raw not in _TRUE + _FALSE:
         raise InvalidInput(N_("%(name)s: expected 1 or 0, not %(value)s"), name=name, value=shown(raw))
@@ -143,8 +148,9 @@ def has_control(text: str) -> bool:
 
 def text_value(raw: object, name: str, max_chars: int | None, lines: bool = False, label: str = "") -> str:
     """RAW as text of at most MAX_CHARS characters (None: the caller counts them) and no control characters
-    (LINES allows tabs and line breaks), spaces around it removed; not text (a file in a form) counts as empty.
-    InvalidInput naming NAME otherwise (on pages LABEL, a msgid, names it in the request's language)."""
+    (LINES allows tabs and line breaks), spaces around it removed; not text (a file in a form) counts as
+    empty. InvalidInput naming NAME otherwise (on pages LABEL, a msgid, names it in the request's
+    language)."""
     text = raw.strip(SPACE) if isinstance(raw, str) else ""
     local = {"what": lambda: gettext(label)} if label else None
     # No NUL and the like: PostgreSQL refuses NUL in text, and no person types the others.
@@ -161,7 +167,8 @@ def parse_category(value: object) -> str:
         raise InvalidInput(N_("category: missing; choose one of %(choices)s"), choices=", ".join(CATEGORIES))
     value = value.strip()
     if value not in CATEGORIES:
-        raise InvalidInput(N_("category: unknown category %(value)s; choose one of %(choices)s"), value=shown(value),
+        raise InvalidInput(N_("category: unknown category %(value)s; choose one of %(choices)s"),
+                           value=shown(value),
                            choices=", ".join(CATEGORIES))
     return value
 
@@ -192,8 +199,10 @@ def parse_queue_filter(query: Mapping[str, object], me: int | None = None) -> Qu
                             N_("status: unknown status %(value)s; use one of %(choices)s")),
         review_only=flag_param(query, "review"), page=page_param(query), organization=org, assignee=assignee,
         since=since, until=until, q=q, follow_up=flag_param(query, "follow_up"),
-        sort=choice_param(query, "sort", SORTS, N_("sort: use one of %(choices)s, not %(value)s"), default="due"),
-        sla=choice_param(query, "sla", SLA_STATES, N_("sla: unknown SLA state %(value)s; use one of %(choices)s")),
+        sort=choice_param(query, "sort", SORTS, N_("sort: use one of %(choices)s, not %(value)s"),
+                          default="due"),
+        sla=choice_param(query, "sla", SLA_STATES,
+                         N_("sla: unknown SLA state %(value)s; use one of %(choices)s")),
         mine=me if flag_param(query, "mine") and me is not None else None,
     )
 

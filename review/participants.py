@@ -33,8 +33,9 @@ class ThreadPeople:
 def thread_people(session: Session, item: Item, own: Iterable[str] = ()) -> ThreadPeople:
     """ITEM's participants; OWN (our From address) and whoever wrote our outgoing mail are never copies.
 
-    Writing last makes nobody a participant: the worker keeps mail from outside the thread apart, and a message
-    from outside that was stored before it did so is passed over here (never answered, never offered a copy).
+    Writing last makes nobody a participant: the worker keeps mail from outside the thread apart, and a
+    message from outside that was stored before it did so is passed over here (never answered, never offered a
+    copy).
     """
     contact = item.contact.email.strip().lower() if item.contact and item.contact.email else ""
     organization = item.contact.organization_id if item.contact else None
@@ -45,7 +46,8 @@ def thread_people(session: Session, item: Item, own: Iterable[str] = ()) -> Thre
                   if organization is not None and orgs.get(m.sender.strip().lower()) == organization]
     members = ({contact} | {m.sender.strip().lower() for m in colleagues} | ours) - {""}
     latest = next((m for m in incoming if m.sender.strip().lower() in members), None)
-    staff = session.scalars(select(Message.sender).where(Message.item_id == item.id, Message.direction == "out"))
+    staff = session.scalars(select(Message.sender).where(Message.item_id == item.id,
+                                                         Message.direction == "out"))
     never = {contact, *(a.strip().lower() for a in own), *(s.strip().lower() for s in staff if s)}
     copies: dict[str, Copy] = {}
     candidates = [(m.sender, m.sender_name) for m in colleagues] + [(a, "") for a in sorted(ours)]

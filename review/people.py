@@ -36,20 +36,23 @@ def _active_admins(session: Session) -> int:
 
 
 def update_person(session: Session, user: User, role: str, active: bool, org_ids: set[int], by: int) -> None:
-    """Sets USER's role, active flag and organizations (disabling ends their sessions and revokes their API tokens);
-    PeopleError when that would leave nobody to run the app."""
+    """Sets USER's role, active flag and organizations (disabling ends their sessions and revokes their API
+    tokens); PeopleError when that would leave nobody to run the app."""
     if role not in USER_ROLES:
-        raise PeopleError(N_("role: must be one of %(choices)s, not %(value)s"), choices=", ".join(USER_ROLES),
+        raise PeopleError(N_("role: must be one of %(choices)s, not %(value)s"),
+                          choices=", ".join(USER_ROLES),
                           value=repr(role))
     organizations = list(session.scalars(select(Organization).where(Organization.id.in_(org_ids))))
     if len(organizations) != len(org_ids):
-        raise PeopleError(N_("organizations: one of the chosen organizations no longer exists; reload the page"))
+        raise PeopleError(N_("organizations: one of the chosen organizations no longer exists; reload the "
+                             "page"))
     losing_admin = user.role == "admin" and user.active and (role != "admin" or not active)
     if losing_admin and user.id == by:
         raise PeopleError(N_("You cannot remove your own admin rights or sign-in; ask another admin."))
     if losing_admin and _active_admins(session) <= 1:
         raise PeopleError(N_("This is the last active admin; make someone else admin first."))
-    if user.active and not active:  # signed-in sessions end now, not at expiry; tokens stay dead if re-enabled
+    # signed-in sessions end now, not at expiry; tokens stay dead if re-enabled
+    if user.active and not active:
         end_access(session, user.id, utcnow())
     user.role, user.active = role, active
     set_organizations(user, organizations)
@@ -72,9 +75,11 @@ def routes(ctx: Context) -> list[Route]:
         return ctx.templates.TemplateResponse(request, "people.html", {
             "users": users, "flash": request.session.pop("flash", None)})
 
-    def show(request: Request, user_id: int, problem: str = "", status: int = 200, new_token: str = "") -> Response:
+    def show(request: Request, user_id: int, problem: str = "", status: int = 200,
+             new_token: str = "") -> Response:
         with ctx.read() as session:
-            user = session.scalar(select(User).where(User.id == user_id).options(selectinload(User.organizations)))
+            user = session.scalar(select(User).where(User.id == user_id)
+                                  .options(selectinload(User.organizations)))
             if user is None:
                 return error_page(ctx, request, 404, _(NOT_FOUND, number=user_id), back=PEOPLE)
             organizations = list(session.scalars(select(Organization).order_by(Organization.name,
@@ -83,8 +88,10 @@ def routes(ctx: Context) -> list[Route]:
         opened = current_session(request)
         response = ctx.templates.TemplateResponse(request, "person.html", {
             "user": user, "organizations": organizations, "chosen": {o.id for o in user.organizations},
-            "roles": USER_ROLES, "problem": problem, "access": access, "current": opened.id if opened else None,
-            "lifetimes": account.TOKEN_LIFETIMES, "new_token": new_token, "flash": request.session.pop("flash", None),
+            "roles": USER_ROLES, "problem": problem, "access": access,
+            "current": opened.id if opened else None,
+            "lifetimes": account.TOKEN_LIFETIMES, "new_token": new_token,
+            "flash": request.session.pop("flash", None),
         }, status_code=status)
         if new_token:
             response.headers["cache-control"] = "no-store"
@@ -95,7 +102,8 @@ def routes(ctx: Context) -> list[Route]:
             return refusal
         user_id = path_id(request.path_params["user_id"])
         if user_id is None:
-            return error_page(ctx, request, 404, _(NOT_FOUND, number=request.path_params["user_id"]), back=PEOPLE)
+            return error_page(ctx, request, 404, _(NOT_FOUND, number=request.path_params["user_id"]),
+                              back=PEOPLE)
         return show(request, user_id)
 
     async def save(request: Request) -> Response:
@@ -104,10 +112,12 @@ def routes(ctx: Context) -> list[Route]:
             return refusal
         user_id = path_id(request.path_params["user_id"])
         if user_id is None:
-            return error_page(ctx, request, 404, _(NOT_FOUND, number=request.path_params["user_id"]), back=PEOPLE)
+            return error_page(ctx, request, 404, _(NOT_FOUND, number=request.path_params["user_id"]),
+                              back=PEOPLE)
         raw_ids = form.getlist("organization")
         if not all(isinstance(v, str) and path_id(v) is not None for v in raw_ids):
-            return error_page(ctx, request, 400, _("organizations: expected organization numbers"), back=PEOPLE)
+            return error_page(ctx, request, 400, _("organizations: expected organization numbers"),
+                              back=PEOPLE)
         try:
             with ctx.write.begin() as session:
                 user = session.scalar(select(User).where(User.id == user_id)
@@ -130,7 +140,8 @@ def routes(ctx: Context) -> list[Route]:
             return refusal
         user_id = path_id(request.path_params["user_id"])
         if user_id is None or not await run_in_threadpool(exists, user_id):
-            return error_page(ctx, request, 404, _(NOT_FOUND, number=request.path_params["user_id"]), back=PEOPLE)
+            return error_page(ctx, request, 404, _(NOT_FOUND, number=request.path_params["user_id"]),
+                              back=PEOPLE)
         return user_id, form
 
     def exists(user_id: int) -> bool:
@@ -150,7 +161,8 @@ def routes(ctx: Context) -> list[Route]:
         if user_id == me.id:  # an admin who ends their own sessions is signed out too
             sign_out(request)
             return RedirectResponse("/login", status_code=303)
-        request.session["flash"] = ngettext("Signed out %(num)s session.", "Signed out %(num)s sessions.", ended)
+        request.session["flash"] = ngettext("Signed out %(num)s session.", "Signed out %(num)s sessions.",
+                                            ended)
         return back_to(user_id)
 
     async def end_session(request: Request) -> Response:
@@ -160,7 +172,8 @@ def routes(ctx: Context) -> list[Route]:
         user_id, me, opened = found[0], viewer(request), current_session(request)
         session_id = path_id(request.path_params["session_id"])
         if session_id is None or not await run_in_threadpool(account.end_one, ctx, user_id, session_id):
-            return error_page(ctx, request, 404, _(account.NO_SESSION, number=request.path_params["session_id"]),
+            return error_page(ctx, request, 404, _(account.NO_SESSION,
+                                                   number=request.path_params["session_id"]),
                               back=f"{PEOPLE}/{user_id}")
         log.info("event=session_ended user=%s session=%s by=%s", user_id, session_id, me.email)
         if opened is not None and opened.id == session_id:

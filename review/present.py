@@ -67,7 +67,8 @@ BANDS = {"high": N_("High"), "medium": N_("Medium"), "low": N_("Low")}
 
 
 def confidence_band(value: float | None, threshold: float) -> str:
-    """A calibrated confidence as "high", "medium" or "low" (below THRESHOLD, the review threshold); "" for none."""
+    """A calibrated confidence as "high", "medium" or "low" (below THRESHOLD, the review threshold); "" for
+    none."""
     if value is None:
         return ""
     if value < threshold:
@@ -108,14 +109,16 @@ def label(value: str | None) -> str:
 
 
 def label_text(value: str | None) -> str:
-    """label(VALUE) in the request's language, for pages; codes the app does not know stay as label() has them."""
+    """label(VALUE) in the request's language, for pages; codes the app does not know stay as label() has
+    them."""
     if value in LABELS:
         return gettext(LABELS[value])
     return label(value)
 
 
 def code_text(value: str | None) -> str:
-    """A code shown as it is in English (a screening reason such as "auto_submitted"), by name in other languages."""
+    """A code shown as it is in English (a screening reason such as "auto_submitted"), by name in other
+    languages."""
     if current_language() == DEFAULT:
         return value or ""
     return label_text(value)
@@ -256,12 +259,14 @@ def _summary(kind: str, data: Any, _: Callable[..., str], name: Callable[[Any], 
             return _("Not acknowledged: %(to)s reached the limit of %(limit)s acknowledgments per hour",
                      to=d.get("to", "?"), limit=d.get("limit_per_hour", "?"))
         if reason == "non_ascii_address":
-            return _("Not acknowledged: %(to)s is an internationalized address; reply by hand", to=d.get("to", "?"))
+            return _("Not acknowledged: %(to)s is an internationalized address; reply by hand",
+                     to=d.get("to", "?"))
         if not reason:
             return _("Not acknowledged: no reason recorded")
         return _clip(_("Not acknowledged: %(reason)s", reason=code(reason)))
     if kind == "delivery_failed":
-        return _clip(_("Acknowledgment to %(to)s failed: %(error)s", to=d.get("to", "?"), error=d.get("error", "")))
+        return _clip(_("Acknowledgment to %(to)s failed: %(error)s", to=d.get("to", "?"),
+                       error=d.get("error", "")))
     if kind == "message_received":
         return _("Follow-up from %(sender)s", sender=d.get("from", "?"))
     if kind == "auto_reply_received":
@@ -277,7 +282,8 @@ def _summary(kind: str, data: Any, _: Callable[..., str], name: Callable[[Any], 
         return _("Assigned to %(person)s", person=d["to"]) if d.get("to") else _("Unassigned")
     if kind == "replied":
         if d.get("cc"):
-            return _clip(_("Reply sent to %(to)s, copied to %(cc)s", to=d.get("to", "?"), cc=_addresses(d["cc"])))
+            return _clip(_("Reply sent to %(to)s, copied to %(cc)s", to=d.get("to", "?"),
+                           cc=_addresses(d["cc"])))
         return _("Reply sent to %(to)s", to=d.get("to", "?"))
     if kind == "assessed":
         return _clip(_("Impact assessed: cost %(cost)s, schedule %(schedule)s",
@@ -288,8 +294,8 @@ def _summary(kind: str, data: Any, _: Callable[..., str], name: Callable[[Any], 
                            cc=_addresses(d["cc"])))
         return _("Assessment sent to %(to)s for approval", to=d.get("to", "?"))
     if kind == "thread_claim":
-        return _("The sender named the thread of %(ref)s but is not one of its participants: kept apart as a new "
-                 "item", ref=d.get("ref", "?"))
+        return _("The sender named the thread of %(ref)s but is not one of its participants: kept apart as a "
+                 "new item", ref=d.get("ref", "?"))
     if kind == "thread_claim_refused":
         return _("%(sender)s named this thread but is not one of its participants: kept apart as %(ref)s",
                  sender=d.get("from") or "?", ref=d.get("ref", "?"))
@@ -328,7 +334,8 @@ def _sla_warning(d: dict[str, Any], _: Callable[..., str]) -> str:
     if d.get("suppressed") == "warned_at_risk":
         return _("SLA %(clock)s now %(state)s; its PMs were warned when it was at risk", **values)
     if d.get("suppressed"):
-        return _("SLA warning for %(clock)s (%(state)s) not emailed: first checked long after the item arrived",
+        return _("SLA warning for %(clock)s (%(state)s) not emailed: first checked long after the item "
+                 "arrived",
                  **values)
     if d.get("to"):
         return _clip(_("SLA warning: %(clock)s %(state)s, emailed to %(to)s", to=", ".join(map(str, d["to"])),

@@ -1,5 +1,5 @@
-"""The admins' client-data page: export everything held about a contact (a zip), erase a contact, and the audit
-log of erasures, exports and purges."""
+"""The admins' client-data page: export everything held about a contact (a zip), erase a contact, and the
+audit log of erasures, exports and purges."""
 from __future__ import annotations
 
 import logging
@@ -80,7 +80,8 @@ def routes(ctx: Context) -> list[Route]:
         except InvalidInput as exc:
             return error_page(ctx, request, 400, translated(exc), back=PRIVACY)
         if address.lower() != again.lower():
-            return error_page(ctx, request, 400, _("The two addresses differ; nothing was erased."), back=PRIVACY)
+            return error_page(ctx, request, 400, _("The two addresses differ; nothing was erased."),
+                              back=PRIVACY)
         with ctx.write.begin() as session:
             erased = erase_contact(session, address, viewer(request).email, utcnow())
         if erased is None:

@@ -110,7 +110,8 @@ def routes(ctx: Context) -> list[Route]:
             return error_page(ctx, request, 404, _(NOT_FOUND, number=message_id), back=QUARANTINE)
         return download_response(data, f"message-{message_id}.eml")
 
-    def action(name: str, apply: Callable[[Session, int], object]) -> Callable[[Request], Awaitable[Response]]:
+    def action(name: str, apply: Callable[[Session, int], object]) -> Callable[[Request],
+                                                                               Awaitable[Response]]:
         """The POST handler that APPLIES an admin's action to one message, then shows the page again."""
 
         async def post(request: Request) -> Response:
@@ -124,7 +125,8 @@ def routes(ctx: Context) -> list[Route]:
                 done = apply(session, message_id)
             if not done:
                 return error_page(ctx, request, 404, _(NOT_FOUND, number=message_id), back=QUARANTINE)
-            log.log(logging.WARNING if name == "delete" else logging.INFO, "event=quarantine_%s message=%s by=%s",
+            log.log(logging.WARNING if name == "delete" else logging.INFO,
+                    "event=quarantine_%s message=%s by=%s",
                     EVENTS[name], message_id, viewer(request).email)
             return RedirectResponse(page_url(_back_page(form.get("page")), name), status_code=303)
 

@@ -12,7 +12,8 @@ from sqlalchemy.orm.interfaces import ORMOption
 from db.models import Contact, Item, Message, Organization, User, UserOrganization
 
 PER_PAGE = 50
-# The stored SLA states the queue shows and filters by; "" (nothing measured or not checked yet) shows nothing.
+# The stored SLA states the queue shows and filters by; "" (nothing measured or not checked yet) shows
+# nothing.
 SLA_STATES = ("on_track", "at_risk", "breached", "met")
 
 
@@ -45,7 +46,8 @@ class QueueFilter:
     follow_up: bool = False
     sort: str = "due"
     sla: str = ""                # one of SLA_STATES: the item's stored SLA state
-    mine: int | None = None      # a user's id: items assigned to them, and unassigned items of their organizations
+    # a user's id: items assigned to them, and unassigned items of their organizations
+    mine: int | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,8 @@ def _conditions(f: QueueFilter, skip: str = "") -> list[ColumnElement[bool]]:
         theirs = select(UserOrganization.organization_id).where(UserOrganization.user_id == f.mine)
         conds.append(or_(Item.assignee_id == f.mine,
                          and_(Item.assignee_id.is_(None),
-                              Item.contact_id.in_(select(Contact.id).where(Contact.organization_id.in_(theirs))))))
+                              Item.contact_id.in_(select(Contact.id)
+                                                  .where(Contact.organization_id.in_(theirs))))))
     return conds
 
 
@@ -135,7 +138,8 @@ def queue_page(session: Session, f: QueueFilter, per_page: int = PER_PAGE,
     limit = [scope] if scope is not None else []
     conds = _conditions(f) + limit
     total, needs_review = session.execute(
-        select(func.count(), func.count().filter(Item.needs_review.is_(true()))).select_from(Item).where(*conds)
+        select(func.count(),
+               func.count().filter(Item.needs_review.is_(true()))).select_from(Item).where(*conds)
     ).one()
     items = session.scalars(
         select(Item)
@@ -169,7 +173,8 @@ def item_detail(session: Session, ref: str) -> Item | None:
     )
 
 
-def lock_item(session: Session, ref: str, scope: ColumnElement[bool] | None, *options: ORMOption) -> Item | None:
+def lock_item(session: Session, ref: str, scope: ColumnElement[bool] | None,
+              *options: ORMOption) -> Item | None:
     """The item REF within SCOPE (the viewer's limit), locked to this transaction on PostgreSQL, or None.
 
     Changes read the item through here so two PMs changing it at once see each other's result.
@@ -190,7 +195,8 @@ def assignable_users(session: Session, organization_id: int | None) -> Sequence[
 def filter_choices(session: Session, org_ids: Collection[int] | None,
                    me: int | None = None) -> tuple[Sequence[Organization], Sequence[User]]:
     """The organizations (ORG_IDS, or all when None) and the people the queue can be filtered by: for a PM
-    (ORG_IDS given) the active people who work on those organizations and ME, for an admin every active user."""
+    (ORG_IDS given) the active people who work on those organizations and ME, for an admin every active
+    user."""
     orgs = select(Organization).order_by(Organization.name)
     users = select(User).where(User.active.is_(true())).order_by(User.name, User.email)
     if org_ids is not None:

@@ -18,7 +18,8 @@ class WebSettings:
     client_requests_per_minute: int = 30   # per address, on the clients' status and survey pages
     from_address: str = "Client Intake <intake@localhost>"   # replies and assessments are sent as this
     team: str = "the project team"
-    team_names: dict[str, str] = field(default_factory=dict)  # the team's name per client language, if it differs
+    # the team's name per client language, if it differs
+    team_names: dict[str, str] = field(default_factory=dict)
     review_threshold: float = 0.8    # classifier.review_threshold: below it an item is flagged for review
     metrics: bool = False            # answer GET /metrics (Prometheus) without a sign-in...
     metrics_token: str | None = field(default=None, repr=False)  # ...to requests bearing this token, if set

@@ -1,4 +1,5 @@
-"""The admin's SLA policies page: the policies, tiers, targets and calendars the config file sets, read-only."""
+"""The admin's SLA policies page: the policies, tiers, targets and calendars the config file sets,
+read-only."""
 from __future__ import annotations
 
 from starlette.requests import Request

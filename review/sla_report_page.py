@@ -42,7 +42,8 @@ class ReportRequest:
 
 
 def parse_report_request(query: Mapping[str, str], today: date) -> ReportRequest:
-    """The period (default: the four weeks up to TODAY), grouping and format from QUERY; InvalidInput if wrong."""
+    """The period (default: the four weeks up to TODAY), grouping and format from QUERY; InvalidInput if
+    wrong."""
     since, until = period_params(query)
     until = until or min(today, LAST_DAY)
     # The default start stays within the days a request may name, so the weeks around it can be counted.

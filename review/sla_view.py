@@ -113,7 +113,8 @@ def clocks_json(sla: ItemSla) -> dict[str, Any]:
     """An item's SLA for the JSON API: codes, seconds and UTC times, whatever the user's language."""
     return {
         "policy": sla.policy, "calendar": sla.calendar, "state": sla.state, "paused": sla.paused,
-        "clocks": {m.name: {"target_seconds": m.target, "counted_seconds": round(m.elapsed, 1), "state": m.state,
+        "clocks": {m.name: {"target_seconds": m.target, "counted_seconds": round(m.elapsed, 1),
+                            "state": m.state,
                             "stopped_at": iso_utc(m.stopped_at)}
                    for m in sla.clocks},
     }
@@ -155,7 +156,8 @@ def client_service(tier: str, digest: bool, policies: SlaPolicies) -> ClientServ
 
 def weekday_names() -> tuple[str, ...]:
     """Monday to Sunday in the request's language."""
-    return (gettext("Monday"), gettext("Tuesday"), gettext("Wednesday"), gettext("Thursday"), gettext("Friday"),
+    return (gettext("Monday"), gettext("Tuesday"), gettext("Wednesday"), gettext("Thursday"),
+            gettext("Friday"),
             gettext("Saturday"), gettext("Sunday"))
 
 
@@ -187,7 +189,8 @@ class CalendarRow:
 
 
 def policy_rows(policies: SlaPolicies, tiers_in_use: Mapping[str, int]) -> list[PolicyRow]:
-    """The configured policies, the default first; TIERS_IN_USE counts the organizations per tier ("" none)."""
+    """The configured policies, the default first; TIERS_IN_USE counts the organizations per tier (""
+    none)."""
     clients: dict[str, int] = {}
     for tier, n in tiers_in_use.items():
         name = policies.for_tier(tier).name
@@ -209,6 +212,7 @@ def calendar_rows(policies: SlaPolicies) -> list[CalendarRow]:
                  for i in range(7)]
         rows.append(CalendarRow(name=name, time_zone=cal.timezone, country=cal.country or "",
                                 subdivision=cal.subdivision or "", hours=hours,
-                                extra_holidays=sorted(cal.extra_holidays), extra_workdays=sorted(cal.extra_workdays),
+                                extra_holidays=sorted(cal.extra_holidays),
+                                extra_workdays=sorted(cal.extra_workdays),
                                 policies=[p.name for p in policies.policies.values() if p.calendar == name]))
     return rows

@@ -17,7 +17,8 @@ _current: ContextVar[str] = ContextVar("time_zone", default=UTC)
 @cache
 def zone_choices() -> tuple[str, ...]:
     """The IANA time zones a person may choose, sorted (UTC first)."""
-    return (UTC, *sorted(z for z in available_timezones() if z != UTC and "/" in z and not z.startswith("Etc/")))
+    return (UTC, *sorted(z for z in available_timezones() if z != UTC and "/" in z
+                         and not z.startswith("Etc/")))
 
 
 def valid_zone(name: str) -> bool:
@@ -31,8 +32,8 @@ def current_zone() -> str:
 
 
 def local_text(value: datetime | None, zone: bool = True) -> str:
-    """VALUE in the request's time zone as "2026-11-23 16:15 Asia/Shanghai" ("... UTC"; without the zone's name
-    when not ZONE), or an em dash for none."""
+    """VALUE in the request's time zone as "2026-11-23 16:15 Asia/Shanghai" ("... UTC"; without the zone's
+    name when not ZONE), or an em dash for none."""
     if value is None:
         return "\u2014"
     name = _current.get()

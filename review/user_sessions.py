@@ -39,7 +39,8 @@ def start_session(session: Session, user: User, lifetime: timedelta, address: st
     USER's organizations must be loaded. The key is in the result only: the table keeps its SHA-256."""
     delete_expired(session, now)
     key, digest = new_session_key()
-    row = UserSession(key_hash=digest, user_id=user.id, created_at=now, last_seen_at=now, expires_at=now + lifetime,
+    row = UserSession(key_hash=digest, user_id=user.id, created_at=now, last_seen_at=now,
+                      expires_at=now + lifetime,
                       client_address=address[:MAX_ADDRESS], user_agent=user_agent[:MAX_USER_AGENT],
                       csrf_secret=secrets.token_urlsafe(32), flash="")
     session.add(row)
@@ -81,7 +82,8 @@ def sessions_of(session: Session, user_id: int, now: datetime) -> list[UserSessi
 
 def end_session(session: Session, session_id: int, user_id: int) -> bool:
     """Ends USER_ID's session SESSION_ID; False when USER_ID has no such session."""
-    done = session.execute(delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user_id))
+    done = session.execute(delete(UserSession).where(UserSession.id == session_id,
+                                                     UserSession.user_id == user_id))
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
@@ -97,4 +99,5 @@ def end_sessions(session: Session, user_id: int, now: datetime, keep: int | None
 
 def delete_expired(session: Session, now: datetime) -> int:
     """Deletes every expired session (they sign nobody in; this only keeps the table small)."""
-    return int(session.execute(delete(UserSession).where(UserSession.expires_at <= now)).rowcount)  # type: ignore[attr-defined]
+    return int(session.execute(delete(UserSession).where(UserSession.expires_at <= now))
+               .rowcount)  # type: ignore[attr-defined]

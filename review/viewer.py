@@ -39,7 +39,8 @@ class Viewer:
         return None if self.is_admin else self.org_ids
 
     def works_on(self, organization_id: int | None) -> bool:
-        """Whether this viewer may see ORGANIZATION_ID's clients (None: senders of no organization, admins only)."""
+        """Whether this viewer may see ORGANIZATION_ID's clients (None: senders of no organization, admins
+        only)."""
         return self.is_admin or organization_id in self.org_ids
 
     def may_see(self, item: Item) -> bool:
@@ -60,16 +61,18 @@ TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
 def token_owner(session: Session, token: str, now: datetime) -> tuple[Viewer, int, datetime | None] | None:
-    """The owner of the API TOKEN (known, not revoked, not expired at NOW, owner active), the token's id and its
-    last noted use."""
+    """The owner of the API TOKEN (known, not revoked, not expired at NOW, owner active), the token's id and
+    its last noted use."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token),
                                                 ApiToken.revoked_at.is_(None),
-                                                or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now)))
+                                                or_(ApiToken.expires_at.is_(None),
+                                                    ApiToken.expires_at > now)))
     if row is None:
         return None
-    user = session.scalar(select(User).where(User.id == row.user_id).options(selectinload(User.organizations)))
+    user = session.scalar(select(User).where(User.id == row.user_id)
+                          .options(selectinload(User.organizations)))
     if user is None or not user.active:
         return None
     return viewer_of(user), row.id, row.last_used_at

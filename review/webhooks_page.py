@@ -1,4 +1,5 @@
-"""The admin's delivery log of chat alerts and webhooks: each target's counts, every call's outcome, a retry."""
+"""The admin's delivery log of chat alerts and webhooks: each target's counts, every call's outcome, a
+retry."""
 from __future__ import annotations
 
 import json
@@ -91,7 +92,8 @@ def routes(ctx: Context) -> list[Route]:
     def read(f: Filter) -> tuple[list[dict[str, Any]], Slice[WebhookDelivery]]:
         with ctx.read() as session:
             counts = counts_by_target(session)
-            total, rows = deliveries(session, f.target or None, f.status or None, PER_PAGE, (f.page - 1) * PER_PAGE)
+            total, rows = deliveries(session, f.target or None, f.status or None, PER_PAGE,
+                                     (f.page - 1) * PER_PAGE)
             for row in rows:  # loaded while the session is open: the page reads them after it closes
                 _ = row.item
             session.expunge_all()
@@ -110,7 +112,8 @@ def routes(ctx: Context) -> list[Route]:
             "targets": listed, "entries": entries, "f": f, "statuses": STATUSES,
             "page_url": partial(log_url, f), "filter_url": lambda **kw: log_url(Filter(**{**f.__dict__, **kw,
                                                                                             "page": 1})),
-            "flash": _("Retry requested: the worker delivers it within seconds.") if done == "retry" else None,
+            "flash": _("Retry requested: the worker delivers it within seconds.") if done == "retry"
+            else None,
         })
 
     async def retry(request: Request) -> Response:
@@ -124,7 +127,8 @@ def routes(ctx: Context) -> list[Route]:
                 done = retry_failed(session, row_id, utcnow())
         if not done:
             return error_page(ctx, request, 404, _("There is no failed delivery with the number %(number)s.",
-                                                   number=shown(request.path_params["delivery"])), back=WEBHOOKS)
+                                                   number=shown(request.path_params["delivery"])),
+                              back=WEBHOOKS)
         return RedirectResponse(WEBHOOKS + "?status=pending&done=retry", status_code=303)
 
     def api_targets(request: Request) -> Response:

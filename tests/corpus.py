@@ -1,4 +1,5 @@
-"""The test corpus of real-world and crafted odd emails in tests/data/mails (sources and licences in its README)."""
+"""The test corpus of real-world and crafted odd emails in tests/data/mails (sources and licences in its
+README)."""
 from __future__ import annotations
 
 from pathlib import Path

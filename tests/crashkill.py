@@ -1,4 +1,5 @@
-"""Drains a mailbox while SIGKILLing `intake run` at random moments, then checks nothing was lost or doubled."""
+"""Drains a mailbox while SIGKILLing `intake run` at random moments, then checks nothing was lost or
+doubled."""
 from __future__ import annotations
 
 import os
@@ -55,7 +56,8 @@ class CrashReport:
     differing_acks: int  # messages acknowledged by two different mails (not one outbox row sent twice)
     stray_acks: int  # acknowledgments replying to no delivered Message-ID
     wrong_ref_acks: int  # acknowledgments whose subject names another item's reference
-    kill_phases: dict[str, int] = field(default_factory=dict)  # where the kills landed, by last logged activity
+    # where the kills landed, by last logged activity
+    kill_phases: dict[str, int] = field(default_factory=dict)
     worker_failures: list[str] = field(default_factory=list)  # exited on their own, or not cleanly on SIGTERM
     sent_twice: list[str] = field(default_factory=list)  # refs whose acknowledgment was marked sent twice
     workers: int = 1  # workers running side by side
@@ -103,7 +105,8 @@ class CrashReport:
         """The figures in a few lines."""
         phases = ", ".join(f"{k}={v}" for k, v in sorted(self.kill_phases.items()))
         return (f"messages={self.messages} workers={self.workers} kills={self.kills} seed={self.seed} "
-                f"elapsed={self.elapsed:.1f}s settle={self.settle_seconds:.1f}s throughput={self.throughput:.1f}/s\n"
+                f"elapsed={self.elapsed:.1f}s settle={self.settle_seconds:.1f}s "
+                f"throughput={self.throughput:.1f}/s\n"
                 f"inbound_rows={self.inbound_rows} items={self.items} outbox_rows={self.outbox_rows} "
                 f"acks_received={self.acks_received} duplicate_acks={self.duplicate_acks}\n"
                 f"kills by last logged activity: {phases or 'none'}\n"
@@ -216,12 +219,13 @@ class _Incarnation:
 KILL_MODES = ("timed", "send", "batch", "timed", "start")
 
 
-def _await_kill_moment(mode: str, rng: random.Random, kill_after: tuple[float, float], w: _Incarnation) -> str:
+def _await_kill_moment(mode: str, rng: random.Random, kill_after: tuple[float, float],
+                       w: _Incarnation) -> str:
     """Sleeps until W's kill moment; returns how it was chosen, for the progress line.
 
     timed: a random time after the worker connected; start: a random time after the process started (recovery
-    at startup); send: right after a random acknowledgment of its next drain went out (mid-drain); batch: right
-    after a random item of its next batches was stored (inside the transaction, before the commit).
+    at startup); send: right after a random acknowledgment of its next drain went out (mid-drain); batch:
+    right after a random item of its next batches was stored (inside the transaction, before the commit).
     """
     if mode == "start":
         delay = rng.uniform(*kill_after)
@@ -243,8 +247,10 @@ def _await_kill_moment(mode: str, rng: random.Random, kill_after: tuple[float, f
 _SERVING = re.compile(r"\bevent=(serving|stopped_serving) mailbox=(\S+)")
 
 
-def _serving_worker(running: Sequence[_Incarnation], rng: random.Random, timeout: float = 30.0) -> _Incarnation:
-    """The worker that serves the mailbox (only the holder of its lease does), once one does; else a random one.
+def _serving_worker(running: Sequence[_Incarnation], rng: random.Random,
+                    timeout: float = 30.0) -> _Incarnation:
+    """The worker that serves the mailbox (only the holder of its lease does), once one does; else a random
+    one.
 
     Killing the idle one of two workers would only ever hit a process waiting for a lease.
     """
@@ -288,7 +294,8 @@ def crash_drain(dovecot: Dovecot, sink: SmtpSink, config: Path, db_url: str, mes
                 kills: int = 10, seed: int = 1, kill_after: tuple[float, float] = (0.3, 3.0),
                 trickle: float = 0.1, workers: int = 1, log_dir: Path | None = None,
                 settle_timeout: float = 240.0, progress: bool = False) -> CrashReport:
-    """Delivers MESSAGES client emails, SIGKILLs `intake run` KILLS times, lets the last workers finish, checks.
+    """Delivers MESSAGES client emails, SIGKILLs `intake run` KILLS times, lets the last workers finish,
+    checks.
 
     DOVECOT's mailbox, SINK and the database behind CONFIG and DB_URL must start empty.
 
@@ -370,7 +377,8 @@ def crash_drain(dovecot: Dovecot, sink: SmtpSink, config: Path, db_url: str, mes
 
 
 def _stop(w: _Incarnation, failures: list[str]) -> None:
-    """Stops W with SIGTERM as a service manager would; a worker that had died or will not stop is a failure."""
+    """Stops W with SIGTERM as a service manager would; a worker that had died or will not stop is a
+    failure."""
     if w.proc.poll() is not None:
         failures.append(f"worker {w.n} exited with {w.proc.returncode} on its own; see {w.log}")
         return
@@ -391,7 +399,8 @@ _SENT = re.compile(r"\bevent=ack_sent ref=(\S+)")
 
 
 def _sent_refs(log_dir: Path) -> Counter[str]:
-    """How often each item's acknowledgment was logged as sent (after its row was marked), over all workers."""
+    """How often each item's acknowledgment was logged as sent (after its row was marked), over all
+    workers."""
     out: Counter[str] = Counter()
     for path in log_dir.glob("*.log"):
         out.update(m.group(1) for m in _SENT.finditer(path.read_text("utf-8", errors="replace")))
@@ -417,7 +426,8 @@ def check(db_url: str, delivered: dict[str, EmailMessage], sink: SmtpSink, *, se
     engine = make_engine(db_url)
     try:
         with make_sessionmaker(engine, readonly=True)() as s:
-            inbound = s.execute(select(Message.message_id, Message.item_id).where(Message.direction == "in")).all()
+            inbound = s.execute(select(Message.message_id,
+                                       Message.item_id).where(Message.direction == "in")).all()
             items = {i.id: i for i in s.scalars(select(Item))}
             outbox = s.execute(select(OutboxMail.item_id, OutboxMail.status, OutboxMail.kind)).all()
     finally:
@@ -427,10 +437,12 @@ def check(db_url: str, delivered: dict[str, EmailMessage], sink: SmtpSink, *, se
     missing = sorted(set(delivered) - set(msg_item))
     unexpected = sorted(set(msg_item) - set(delivered))
     without_item = sorted(mid for mid in delivered if mid in msg_item and msg_item[mid] is None)
-    per_item = Counter(item_id for mid, item_id in msg_item.items() if mid in delivered and item_id is not None)
+    per_item = Counter(item_id for mid, item_id in msg_item.items() if mid in delivered
+                       and item_id is not None)
     shared = sum(1 for c in per_item.values() if c > 1)
     orphans = sum(1 for item_id in items if item_id not in per_item)
-    sent_acks = Counter(item_id for item_id, status, kind in outbox if kind == "acknowledgment" and status == "sent")
+    sent_acks = Counter(item_id for item_id, status,
+                        kind in outbox if kind == "acknowledgment" and status == "sent")
     unacked = sorted(i.ref or str(i.id) for i in items.values() if i.acknowledged_at is None)
     no_sent_ack = sorted(i.ref or str(i.id) for i in items.values() if sent_acks[i.id] != 1)
 
@@ -456,7 +468,8 @@ def check(db_url: str, delivered: dict[str, EmailMessage], sink: SmtpSink, *, se
         unacknowledged_items=unacked, items_without_sent_ack=no_sent_ack, outbox_rows=len(outbox),
         acks_received=len(received), acks_lost=sorted(mid for mid in delivered if not per_msg[mid]),
         duplicate_acks=sum(c - 1 for c in per_msg.values() if c > 1),
-        differing_acks=sum(1 for ids in ack_ids.values() if len(ids) > 1), stray_acks=stray, wrong_ref_acks=wrong_ref,
+        differing_acks=sum(1 for ids in ack_ids.values() if len(ids) > 1), stray_acks=stray,
+        wrong_ref_acks=wrong_ref,
         kill_phases=phases, worker_failures=failures, workers=workers, log_dir=str(log_dir),
         sent_twice=sorted(ref for ref, c in _sent_refs(log_dir).items() if c > 1),
     )

@@ -1,21 +1,24 @@
-"""Builds realistic client emails (plain, HTML, with attachments; English and Chinese) for tests and benchmarks."""
+"""Builds realistic client emails (plain, HTML, with attachments; English and Chinese) for tests and
+benchmarks."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import datetime, timezone
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[1] / "classifiers" / "data"
 
 
 def corpus_texts(kind: str = "dev") -> list[dict[str, str]]:
-    """English and Chinese labeled emails from the shipped corpus split KIND (train, dev, test), interleaved."""
-    rows = [json.loads(line) for line in (DATA / f"{kind}.jsonl").read_text("utf-8").splitlines() if line.strip()]
+    """English and Chinese labeled emails from the shipped corpus split KIND (train, dev, test),
+    interleaved."""
+    rows = [json.loads(line) for line in (DATA / f"{kind}.jsonl").read_text("utf-8").splitlines()
+            if line.strip()]
     by_lang = [[r for r in rows if r["lang"] == lang] for lang in ("en", "zh")]
     out: list[dict[str, str]] = []
-    for pair in zip(*by_lang):
+    for pair in zip(*by_lang, strict=False):
         out.extend(pair)
     return out
 
@@ -40,7 +43,8 @@ def client_email(n: int, subject: str, body: str, lang: str, style: str = "plain
         if style == "html":
             m.add_alternative(html, subtype="html")
         elif style == "attachment":
-            m.add_attachment(f"log {n}\n".encode() * 50, maintype="text", subtype="plain", filename=f"log-{n}.txt")
+            m.add_attachment(f"log {n}\n".encode() * 50, maintype="text", subtype="plain",
+                             filename=f"log-{n}.txt")
             m.add_attachment(b"\x89PNG\r\n\x1a\n" + bytes(range(256)), maintype="image", subtype="png",
                              filename=f"截图{n}.png" if lang == "zh" else f"screen{n}.png")
     return m

@@ -1,4 +1,5 @@
-"""Seeded MIME mutations of real messages; replay one case with `python -m tests.mutations FILE SEED > case.eml`."""
+"""Seeded MIME mutations of real messages; replay one case with `python -m tests.mutations FILE SEED >
+case.eml`."""
 from __future__ import annotations
 
 import hashlib
@@ -25,12 +26,13 @@ _DASH_LINE = re.compile(rb"^--([^\r\n]*)(?:\r\n|\r|\n|\Z)", re.MULTILINE)
 _CTE = re.compile(rb"^content-transfer-encoding[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
 _ENCODED = re.compile(rb"^content-transfer-encoding[ \t]*:[ \t]*\"?(base64|quoted-printable)",
                       re.IGNORECASE | re.MULTILINE)
-_MSGID_FIELD = re.compile(rb"^(message-id[ \t]*:)([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.IGNORECASE | re.MULTILINE)
+_MSGID_FIELD = re.compile(rb"^(message-id[ \t]*:)([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)",
+                          re.IGNORECASE | re.MULTILINE)
 
 _corpus_cache: dict[Path, bytes] = {}
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------
 # Pieces of a raw message
 
 
@@ -117,12 +119,13 @@ def _encoded_regions(raw: bytes) -> list[tuple[int, int]]:
     return out
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------
 # Mutations: each takes the bytes and the generator and returns new bytes
 
 
 def truncate(raw: bytes, rng: random.Random) -> bytes:
-    """Cuts the message at a random point: anywhere, in the header block, in a boundary line, in an encoded body."""
+    """Cuts the message at a random point: anywhere, in the header block, in a boundary line, in an encoded
+    body."""
     if not raw:
         return raw
     where = rng.choice(("anywhere", "header", "boundary", "encoded"))
@@ -180,13 +183,15 @@ def change_boundary(raw: bytes, rng: random.Random) -> bytes:
         return raw
     m = rng.choice(found)
     value = m.group(1) if m.group(1) is not None else m.group(2)
-    new = rng.choice((b"", value[:-1], value + b"x", value.upper() if value.upper() != value else value.lower(),
+    new = rng.choice((b"", value[:-1], value + b"x",
+                      value.upper() if value.upper() != value else value.lower(),
                       _random_token(rng, rng.randint(1, 70)), b"=_" * 50, b" " + value, value + b" "))
     return raw[:m.start()] + b'boundary="' + new + b'"' + raw[m.end():]
 
 
 def boundary_on_non_multipart(raw: bytes, rng: random.Random) -> bytes:
-    """Declares a boundary where there is no multipart: text/plain with a boundary, or multipart without parts."""
+    """Declares a boundary where there is no multipart: text/plain with a boundary, or multipart without
+    parts."""
     boundary = _random_token(rng, rng.randint(4, 30)).replace(b'"', b"")
     if rng.random() < 0.5:
         value = b'text/plain; charset="utf-8"; boundary="' + boundary + b'"'
@@ -275,7 +280,8 @@ _SYNTHETIC_HEADERS = {
 
 
 def repeat_header(raw: bytes, rng: random.Random) -> bytes:
-    """Repeats From, Subject, Content-Type or Message-ID twice or 50 times (the same value, or a conflicting one)."""
+    """Repeats From, Subject, Content-Type or Message-ID twice or 50 times (the same value, or a conflicting
+    one)."""
     name = rng.choice(tuple(_SYNTHETIC_HEADERS))
     times = rng.choice((2, 2, 3, 50))
 
@@ -375,7 +381,8 @@ def corrupt_encoding(raw: bytes, rng: random.Random) -> bytes:
     if kind == "garbage":
         for _ in range(rng.randint(1, 10)):
             pos = rng.randint(0, len(payload))
-            payload = payload[:pos] + rng.choice((b"!", b"@#$", b"=", b"==", b"*", b"-", b"\x00", b"\xff")) + \
+            payload = payload[:pos] + rng.choice((b"!", b"@#$", b"=", b"==", b"*", b"-", b"\x00",
+                                                  b"\xff")) + \
                 payload[pos:]
     elif kind == "padding":
         payload = payload.replace(b"=", b"") if rng.random() < 0.5 else payload + b"===="
@@ -389,13 +396,15 @@ def corrupt_encoding(raw: bytes, rng: random.Random) -> bytes:
                 payload[pos:]
     elif kind == "8bit":
         pos = rng.randint(0, len(payload))
-        payload = payload[:pos] + bytes(rng.randint(0x80, 0xFF) for _ in range(rng.randint(1, 64))) + payload[pos:]
+        payload = payload[:pos] + bytes(rng.randint(0x80,
+                                                    0xFF) for _ in range(rng.randint(1, 64))) + payload[pos:]
     else:
         payload = payload.replace(b"\n", b"") if rng.random() < 0.5 else payload.replace(b"\n", b"\n\n")
     return raw[:start] + payload + raw[end:]
 
 
-_UNKNOWN_CTE = (b"x-uuencode", b"base65", b"8bit7bit", b"", b"binary", b"quoted-printable; foo=bar", b"BASE64x",
+_UNKNOWN_CTE = (b"x-uuencode", b"base65", b"8bit7bit", b"", b"binary", b"quoted-printable; foo=bar",
+                b"BASE64x",
                 b"x-gzip64", b"7bit base64", b"uuencode", b"\"base64\"", b"b\x00ase64", b"=?utf-8?Q?base64?=")
 
 
@@ -415,18 +424,23 @@ def unknown_transfer_encoding(raw: bytes, rng: random.Random) -> bytes:
 
 
 _BAD_ADDRESSES = (
-    b"client.example", b"someone at client.example", b"a@b.example c@d.example", b"a@b.example c@d.example e@f",
-    b"(comment) user@client.example (another one)", b"user(inner)@client.example", b"<unbalanced@client.example",
+    b"client.example", b"someone at client.example", b"a@b.example c@d.example",
+    b"a@b.example c@d.example e@f",
+    b"(comment) user@client.example (another one)", b"user(inner)@client.example",
+    b"<unbalanced@client.example",
     b"Name <a@client.example", b"Name a@client.example>", b"<<a@client.example>>",
     b"=?x-unknown?B?5oql6KGo?= <a@client.example>",
-    b"=?utf-8?Q?bad=ZZ?= <a@client.example>", b"=?gbk?B?////?= <a@client.example>", b"a@@client.example", b"@",
+    b"=?utf-8?Q?bad=ZZ?= <a@client.example>", b"=?gbk?B?////?= <a@client.example>", b"a@@client.example",
+    b"@",
     b"a@b@client.example", b"user@ex ample.com", b"\"quoted <a@b.example>\" <c@client.example>", b"<>",
     b"a@b.example, <c@d.example", b"group: a@b.example, c@d.example;", b"user@[127.0.0.1]",
     b"first.last@client.example\r\n second@client.example", b"x" * 400 + b"@client.example",
     b"\"a@b\"@client.example", b"Name <a@b.example> extra@client.example", b"<a@b.example> (Name)",
-    b"a@client.example;b@client.example", b"\"unterminated <a@client.example>", b"=?utf-8?B?YUBiLmV4YW1wbGU=?=",
+    b"a@client.example;b@client.example", b"\"unterminated <a@client.example>",
+    b"=?utf-8?B?YUBiLmV4YW1wbGU=?=",
     b"\xe5\xae\xa2\xe6\x88\xb7 <\xe5\xae\xa2@client.example>", b"a@client.example\x00b@evil.example",
-    b"mailto:a@client.example", b"Name <mailto:a@client.example>", b"a@client.example>", b"a<b@client.example",
+    b"mailto:a@client.example", b"Name <mailto:a@client.example>", b"a@client.example>",
+    b"a<b@client.example",
 )
 
 
@@ -477,19 +491,22 @@ def bit_flips(raw: bytes, rng: random.Random) -> bytes:
 
 MUTATIONS: tuple[Callable[[bytes, random.Random], bytes], ...] = (
     truncate, drop_boundary_line, duplicate_boundary_line, drop_closing_boundary, change_boundary,
-    boundary_on_non_multipart, change_charset, insert_bytes, repeat_header, delete_header, long_header, bad_fold,
-    line_endings, deep_nesting, corrupt_encoding, unknown_transfer_encoding, mangle_address, hollow, bit_flips,
+    boundary_on_non_multipart, change_charset, insert_bytes, repeat_header, delete_header, long_header,
+    bad_fold,
+    line_endings, deep_nesting, corrupt_encoding, unknown_transfer_encoding, mangle_address, hollow,
+    bit_flips,
 )
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------
 # Public API
 
 
 def mutate(raw: bytes, rng: random.Random, applied: list[str] | None = None) -> bytes:
     """RAW with 1-3 mutations picked by RNG applied, at most MAX_BYTES long; their names go to APPLIED."""
     for _ in range(rng.choice((1, 1, 2, 3))):
-        for _attempt in range(3):  # a mutation with nothing to act on (no boundary, no base64) leaves RAW as it is
+        # a mutation with nothing to act on (no boundary, no base64) leaves RAW as it is
+        for _attempt in range(3):
             mutation = rng.choice(MUTATIONS)
             changed = mutation(raw, rng)[:MAX_BYTES]
             if changed != raw:

@@ -44,7 +44,8 @@ def sign_in(client, email: str, password: str = PASSWORD):  # type: ignore[no-un
 
 def signed_in(client, factory: sessionmaker[Session], email: str = "lead@example.com", role: str = "admin",
               orgs: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
-    """CLIENT signed in as a new user; its API calls carry that user's token, CLIENT.csrf holds the form token."""
+    """CLIENT signed in as a new user; its API calls carry that user's token, CLIENT.csrf holds the form
+    token."""
     token = add_user(factory, email, role, orgs)
     r = sign_in(client, email)
     assert r.status_code == 303, r.text
@@ -53,7 +54,8 @@ def signed_in(client, factory: sessionmaker[Session], email: str = "lead@example
     return client
 
 
-def browser_sign_in(page, base_url: str, email: str, password: str = PASSWORD) -> None:  # type: ignore[no-untyped-def]
+def browser_sign_in(page, base_url: str, email: str,
+                    password: str = PASSWORD) -> None:  # type: ignore[no-untyped-def]
     """Signs a Playwright PAGE in through the sign-in form, as a person would."""
     page.goto(base_url + "/login")
     page.get_by_label("Email").fill(email)
@@ -64,13 +66,14 @@ def browser_sign_in(page, base_url: str, email: str, password: str = PASSWORD) -
 
 @contextmanager
 def serving(app, **options) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """APP served by uvicorn in a background thread on a free 127.0.0.1 port (OPTIONS go to uvicorn.Config, e.g.
-    the proxy options `intake web` uses); yields its base URL."""
+    """APP served by uvicorn in a background thread on a free 127.0.0.1 port (OPTIONS go to uvicorn.Config,
+    e.g. the proxy options `intake web` uses); yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off",
                                            **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -96,7 +99,8 @@ def serving(app, **options) -> Iterator[str]:  # type: ignore[no-untyped-def]
 
 
 def two_clients(session: Session) -> tuple[Organization, Organization]:
-    """The client organizations Acme and Globex, each with one contact (anna@acme.example, bo@globex.example)."""
+    """The client organizations Acme and Globex, each with one contact (anna@acme.example,
+    bo@globex.example)."""
     acme = Organization(name="Acme", domain="acme.example")
     globex = Organization(name="Globex", domain="globex.example")
     session.add_all([acme, globex, Contact(email="anna@acme.example", name="Anna", organization=acme),

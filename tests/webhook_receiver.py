@@ -1,4 +1,5 @@
-"""A local HTTP receiver for webhook tests: answers as each platform does, checks signatures, records every call."""
+"""A local HTTP receiver for webhook tests: answers as each platform does, checks signatures, records every
+call."""
 from __future__ import annotations
 
 import hmac
@@ -44,7 +45,8 @@ def _kind(path: str) -> str:
 
 
 def _valid(kind: str, path: str, headers: dict[str, str], body: bytes) -> bool:
-    """Checks the call as its platform would: our signature, DingTalk's sign parameter, Feishu's body fields."""
+    """Checks the call as its platform would: our signature, DingTalk's sign parameter, Feishu's body
+    fields."""
     if kind == "webhook":
         return verify(WEBHOOK_SECRET, headers, body, time.time())
     if kind == "dingtalk":
@@ -52,7 +54,8 @@ def _valid(kind: str, path: str, headers: dict[str, str], body: bytes) -> bool:
         stamp = query.get("timestamp", [""])[0]
         return (query.get("access_token") == ["dt-token"] and stamp.isdigit()
                 and abs(time.time() * 1000 - int(stamp)) < 3600_000
-                and hmac.compare_digest(query.get("sign", [""])[0], dingtalk_sign(DINGTALK_SECRET, int(stamp))))
+                and hmac.compare_digest(query.get("sign", [""])[0],
+                                        dingtalk_sign(DINGTALK_SECRET, int(stamp))))
     if kind == "feishu":
         data = json.loads(body)
         stamp = str(data.get("timestamp", ""))
@@ -64,7 +67,8 @@ def _valid(kind: str, path: str, headers: dict[str, str], body: bytes) -> bool:
 
 
 class Receiver:
-    """Serves on 127.0.0.1:PORT (a free one when 0) until stopped; can be stopped and started again on its port."""
+    """Serves on 127.0.0.1:PORT (a free one when 0) until stopped; can be stopped and started again on its
+    port."""
 
     def __init__(self, port: int = 0) -> None:
         self.port = port
@@ -91,7 +95,8 @@ class Receiver:
                 if answer is None:  # the Chinese platforms answer 200 with an error code
                     code = 0 if valid else 310000
                     answer = json.dumps({"errcode": code, "errmsg": "ok" if valid else "sign not match"}
-                                        if kind != "feishu" else {"code": 0 if valid else 19021, "msg": "x"}).encode()
+                                        if kind != "feishu" else {"code": 0 if valid else 19021,
+                                                                  "msg": "x"}).encode()
                 self.send_response(204 if kind == "webhook" else 200 if kind else 404)
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
@@ -123,16 +128,18 @@ class Receiver:
             return list(self.calls)
 
 
-def notify_tables(receiver: Receiver, env_prefix: str, extra: str = "", langs: dict[str, str] | None = None) -> str:
-    """[[notify]] tables for one target of each kind on RECEIVER, their URLs and secrets in environment variables
-    named ENV_PREFIX_<KIND>_URL / _SECRET (set here); EXTRA goes into each table."""
+def notify_tables(receiver: Receiver, env_prefix: str, extra: str = "",
+                  langs: dict[str, str] | None = None) -> str:
+    """[[notify]] tables for one target of each kind on RECEIVER, their URLs and secrets in environment
+    variables named ENV_PREFIX_<KIND>_URL / _SECRET (set here); EXTRA goes into each table."""
     import os
 
     tables = []
     secrets = {"webhook": WEBHOOK_SECRET, "dingtalk": DINGTALK_SECRET, "feishu": FEISHU_SECRET}
     for kind in PATHS:
         os.environ[f"{env_prefix}_{kind.upper()}_URL"] = receiver.url(kind)
-        lines = [f'name = "{kind}-alerts"', f'target = "{kind}"', f'url_env = "{env_prefix}_{kind.upper()}_URL"',
+        lines = [f'name = "{kind}-alerts"', f'target = "{kind}"',
+                 f'url_env = "{env_prefix}_{kind.upper()}_URL"',
                  f'language = "{(langs or {}).get(kind, "en")}"']
         if kind in secrets:
             os.environ[f"{env_prefix}_{kind.upper()}_SECRET"] = secrets[kind]

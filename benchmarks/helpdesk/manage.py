@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Django's command line for the django-helpdesk comparison site (run with benchmarks/helpdesk/.venv/bin/python)."""
+"""Django's command line for the django-helpdesk comparison site (run with
+benchmarks/helpdesk/.venv/bin/python)."""
 import os
 import sys
 

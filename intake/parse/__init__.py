@@ -1,4 +1,5 @@
-"""Reads raw message bytes into an Email: MIME parsing with its repairs, charsets, addresses, text and attachments.
+"""Reads raw message bytes into an Email: MIME parsing with its repairs, charsets, addresses, text and
+attachments.
 
 `reader` is the entry point (mail-parser, then the standard library, then headers alone); the other modules
 each repair one thing real mail gets wrong: broken header blocks (`head_repair`), runaway MIME nesting

@@ -70,7 +70,8 @@ def mailboxes(value: str) -> list[Mailbox]:
 
 
 def first_mailbox(value: str) -> Mailbox:
-    """The first mailbox with a plausible address, else the first mailbox found (address ""), else Mailbox("", "")."""
+    """The first mailbox with a plausible address, else the first mailbox found (address ""), else Mailbox("",
+    "")."""
     found = mailboxes(value)
     return next((m for m in found if plausible(m.address)), found[0] if found else Mailbox("", ""))
 
@@ -119,7 +120,8 @@ def _quoted(s: str, i: int) -> tuple[str, int] | None:
 
 
 def _comment(s: str, i: int) -> tuple[str, int] | None:
-    """The text of the (possibly nested) comment opening at S[i] and the index after it; None if unbalanced."""
+    """The text of the (possibly nested) comment opening at S[i] and the index after it; None if
+    unbalanced."""
     out: list[str] = []
     depth, j, n = 1, i + 1, len(s)
     while j < n:
@@ -252,7 +254,8 @@ def _segments(toks: list[_Tok]) -> list[tuple[list[_Tok | _Angle], str]]:
 
 def _name_only(items: list[_Tok | _Angle]) -> bool:
     return (any(isinstance(t, _Tok) and t.kind != "comment" for t in items)
-            and all(isinstance(t, _Tok) and t.kind in ("atom", "quoted", "comment", "literal", ".") for t in items))
+            and all(isinstance(t, _Tok) and t.kind in ("atom", "quoted", "comment", "literal",
+                                                       ".") for t in items))
 
 
 def _named_angle(items: list[_Tok | _Angle]) -> bool:
@@ -337,7 +340,8 @@ def _unit_mailbox(toks: list[_Tok], unit: _Unit) -> Mailbox | None:
 
 
 def _bare(toks: list[_Tok]) -> list[_Unit]:
-    """Reads a run without angle brackets: addr-specs, each with the name words before it and comments after."""
+    """Reads a run without angle brackets: addr-specs, each with the name words before it and comments
+    after."""
     units: list[_Unit] = []
     start = i = 0
     n = len(toks)
@@ -391,7 +395,8 @@ def _skip_comments(toks: list[_Tok], i: int) -> int:
 
 
 def _local_chain(toks: list[_Tok], i: int) -> tuple[int, str]:
-    """The index after the words and dots starting at I and the local part they spell, quoted only if it must be.
+    """The index after the words and dots starting at I and the local part they spell, quoted only if it must
+    be.
 
     Spaces and comments around the dots are obsolete syntax but still seen (RFC 5322 4.4); two words in a
     row with a space between are a name followed by something else.

@@ -30,7 +30,8 @@ def default_name(ctype: str) -> str:
 
 
 def attachment_bytes(part: Message) -> bytes:
-    """The decoded content of PART; an attached container (e.g. a forwarded message) as its flattened parts."""
+    """The decoded content of PART; an attached container (e.g. a forwarded message) as its flattened
+    parts."""
     if not part.is_multipart():
         data = part.get_payload(decode=True)
         return data if isinstance(data, bytes) else b""

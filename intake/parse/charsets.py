@@ -4,7 +4,8 @@ from __future__ import annotations
 import codecs
 import re
 
-from intake.parse.plausibility import fit as plausibility, ru_loglik
+from intake.parse.plausibility import fit as plausibility
+from intake.parse.plausibility import ru_loglik
 
 __all__ = ["decode_bytes", "normalize_charset"]
 
@@ -105,8 +106,8 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
     bytes 0x80-0x9F read as windows-1252) unless its clean reading looks wrong (valid UTF-8 under a legacy
     label, windows-1251 and KOI8-R swapped, CJK bytes under a Latin label); UTF-8; UTF-8 with windows-1252
     for the stray bytes when most 8-bit bytes are UTF-8; for 7-bit text the ISO-2022 codecs; else the most
-    plausible of a few candidates (_CANDIDATES_8BIT, judged by plausibility); UTF-8 with replacement characters.
-    Never raises; the text never holds lone surrogates.
+    plausible of a few candidates (_CANDIDATES_8BIT, judged by plausibility); UTF-8 with replacement
+    characters. Never raises; the text never holds lone surrogates.
     """
     text, note, _how = decode_safely(data, declared)
     return text, note
@@ -287,7 +288,7 @@ def _iso2022jp_via_cp932(data: bytes) -> str | None:
             chunk = chunk.replace(b"\r", b"").replace(b"\n", b"")
             if len(chunk) % 2 or any(not 0x21 <= b <= 0x7E for b in chunk):
                 return None
-            for hi, lo in zip(chunk[::2], chunk[1::2]):
+            for hi, lo in zip(chunk[::2], chunk[1::2], strict=True):
                 lo += 0x1F if hi % 2 else 0x7E
                 lo += 1 if hi % 2 and lo >= 0x7F else 0
                 hi = (hi + 1) // 2 + (0x70 if hi <= 0x5E else 0xB0)
@@ -344,7 +345,8 @@ def _best_candidate(data: bytes, first: str | None = None,
 
 
 def _best_cyrillic(data: bytes, codec: str, text: str | None) -> tuple[str, str | None]:
-    """Of CODEC and windows-1251/KOI8-R, the reading most like Russian; CODEC unless another is clearly better."""
+    """Of CODEC and windows-1251/KOI8-R, the reading most like Russian; CODEC unless another is clearly
+    better."""
     readings = {codec: text if text is not None else strict_decode(data, codec)}
     for other in _CYRILLIC_CODECS:
         if other not in readings:
@@ -354,6 +356,7 @@ def _best_cyrillic(data: bytes, codec: str, text: str | None) -> tuple[str, str 
         return codec, None
     best = max(scored, key=lambda name: scored[name][0])
     margin = 0.25 if scored[best][1] >= 20 else 0.5  # more letters, surer averages
-    if codec in scored and scored[best][0] < scored[codec][0] + margin:  # the declared one unless clearly worse
+    # the declared one unless clearly worse
+    if codec in scored and scored[best][0] < scored[codec][0] + margin:
         best = codec
     return best, readings[best]

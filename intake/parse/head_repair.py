@@ -1,4 +1,5 @@
-"""Repairs a broken header block before parsing, so that one bad line does not turn every header into body text.
+"""Repairs a broken header block before parsing, so that one bad line does not turn every header into body
+text.
 
 Python's email parser ends the header block at the first line that is not a header field, so a stray line
 ("quite Delivered-To: ..."), blank lines before the first field, or obsolete `Name :` fields (RFC 5322 4.5)
@@ -24,7 +25,8 @@ def _field_like(line: bytes) -> bool:
 
 
 def _head_end(raw: bytes, start: int) -> int:
-    """The offset just past the first blank line at or after START (the end of the header block), or len(RAW)."""
+    """The offset just past the first blank line at or after START (the end of the header block), or
+    len(RAW)."""
     crlf = raw.find(b"\n\r\n", start)
     # Only up to the first CRLF blank line: in CRLF mail a search for LF LF would read the whole message.
     lf = raw.find(b"\n\n", start, len(raw) if crlf < 0 else crlf + 1)
@@ -69,7 +71,8 @@ def repair_head(raw: bytes) -> tuple[bytes, list[str]]:
             if any(_field_like(ln) for ln in ahead if not _blank(ln)):
                 # More fields follow before the blank line: this stray line continues the field above.
                 lines[i] = b" " + line
-                notes.append(f"line {i + 1} of the header block is not a header field; read as a continuation")
+                notes.append(f"line {i + 1} of the header block is not a header field; read as a "
+                             "continuation")
             else:
                 break  # the body starts here without a blank line; the parser handles that
     if not notes:

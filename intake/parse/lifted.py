@@ -1,4 +1,5 @@
-"""Reads a message with its large base64 part bodies lifted out first, so the email package skips them line by line.
+"""Reads a message with its large base64 part bodies lifted out first, so the email package skips them line by
+line.
 
 Python's email parser reads every line of a message through a Python loop: a 1.5 MB attachment is 20,000
 lines, and on a backlog where a tenth of the mail carries attachments that loop was more than half of all
@@ -22,7 +23,8 @@ _HEAD_END = re.compile(rb"\r\n\r\n|\n\n|\r\r|\n\r\n")
 
 
 def message_from_bytes(raw: bytes, min_lifted: int | None = None) -> Message:
-    """RAW as email.message_from_bytes reads it, with large base64 bodies read without the line-by-line loop."""
+    """RAW as email.message_from_bytes reads it, with large base64 bodies read without the line-by-line
+    loop."""
     min_lifted = MIN_LIFTED if min_lifted is None else min_lifted
     if len(raw) < min_lifted:
         return email.message_from_bytes(raw)
@@ -68,14 +70,14 @@ def _body_start(raw: bytes, start: int, end: int) -> int:
 
 
 def lift(raw: bytes, min_lifted: int) -> tuple[bytes, dict[str, str]]:
-    """RAW with each large, base64-only part body between two delimiter lines replaced by a marker; the bodies by
-    marker (as the parser's text)."""
+    """RAW with each large, base64-only part body between two delimiter lines replaced by a marker; the bodies
+    by marker (as the parser's text)."""
     nonce = secrets.token_hex(8)
     out: list[bytes] = []
     bodies: dict[str, str] = {}
     done = 0
     delims = _delimiters(raw)
-    for (_, seg_start), (next_delim, _) in zip(delims, delims[1:]):
+    for (_, seg_start), (next_delim, _) in zip(delims, delims[1:], strict=False):
         if next_delim - seg_start < min_lifted:
             continue
         body_start = _body_start(raw, seg_start, next_delim)

@@ -1,4 +1,5 @@
-"""Bounds MIME nesting before parsing: parts nested deeper than a limit are handed on as one opaque attachment.
+"""Bounds MIME nesting before parsing: parts nested deeper than a limit are handed on as one opaque
+attachment.
 
 Python's email parser descends one generator level per nested multipart or message/rfc822 part, so a
 message nested a thousand levels deep ends in RecursionError. A line scan finds such parts first and

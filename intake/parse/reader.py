@@ -1,4 +1,5 @@
-"""Parses raw message bytes into an Email, reading what the libraries cannot; ParseError means quarantine it."""
+"""Parses raw message bytes into an Email, reading what the libraries cannot; ParseError means quarantine
+it."""
 from __future__ import annotations
 
 import email
@@ -36,7 +37,8 @@ _LINE_BREAKS = re.compile(r"[\t\r\n]")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 MAX_NOTES = 40  # recovery notes kept per message
 _QP = re.compile(rb"=(?:([0-9A-Fa-f]{2})|[ \t]*(?:\r?\n|\Z))")
-_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_:.()+-]{1,40})""", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_:.()+-]{1,40})""",
+                           re.IGNORECASE)
 _BOUNDARY_LINE = re.compile(rb"^--([^\s\"\\]{1,200})[ \t]*\r?\n(?=[A-Za-z][A-Za-z0-9-]*:)", re.MULTILINE)
 _CONTENT_HEADERS = ("content-type", "content-disposition", "content-id", "content-transfer-encoding")
 _TEXT_TYPES = ("text/plain", "text/html")
@@ -127,7 +129,8 @@ def _parts(msg: Message, inside: bool = False) -> list[tuple[Message, bool, tupl
 
 
 def _epilogue_parts(msg: Message) -> list[tuple[Message, bool, tuple[int, ...]]]:
-    """Parts hiding in the epilogue when a nested multipart reused the outer boundary (as mail-parser does)."""
+    """Parts hiding in the epilogue when a nested multipart reused the outer boundary (as mail-parser
+    does)."""
     boundary = msg.get_boundary()
     epilogue = msg.epilogue or ""
     if not boundary or not epilogue:
@@ -156,14 +159,16 @@ def _recovered_multipart(part: Message, view: Message) -> Message | None:
 
 def _raw_payload(part: Message) -> bytes:
     """A leaf part's body as on the wire, before any transfer decoding."""
-    payload = getattr(part, "_payload", "")  # the public getter would decode 8-bit bytes with the declared charset
+    # the public getter would decode 8-bit bytes with the declared charset
+    payload = getattr(part, "_payload", "")
     if isinstance(payload, bytes):
         return payload
     return str(payload or "").encode("utf-8", "surrogateescape")
 
 
 def _qp_decode(data: bytes) -> bytes:
-    """Quoted-printable, leniently: =XX in either case, soft breaks even with blanks after the =, a stray = kept."""
+    """Quoted-printable, leniently: =XX in either case, soft breaks even with blanks after the =, a stray =
+    kept."""
     return _QP.sub(lambda m: bytes((int(m.group(1), 16),)) if m.group(1) else b"", data)
 
 
@@ -175,7 +180,8 @@ def _payload_bytes(part: Message, view: Message) -> bytes:
 
 
 def _param(view: Message, name: str, header: str, hint: str | None) -> tuple[str, list[str]]:
-    """A parameter's value decoded: RFC 2231 (charset''%XX, continuations) first, else RFC 2047 or 8-bit text."""
+    """A parameter's value decoded: RFC 2231 (charset''%XX, continuations) first, else RFC 2047 or 8-bit
+    text."""
     try:
         params = view.get_params(header=header) or []
     except Exception:  # a header the email package cannot split: no name rather than no message
@@ -237,7 +243,8 @@ def _bodies_and_attachments(
             if fixed is not None:  # its parts are read next, in place of this one
                 recovered = True
                 notes.append(f"{where}: boundary not as declared; parts read with the one the body uses")
-                parts[index:index] = [(p, inside or within, alts + inner) for p, within, inner in _parts(fixed)]
+                parts[index:index] = [(p, inside or within, alts + inner) for p, within,
+                                      inner in _parts(fixed)]
                 continue
             ctype = "text/plain"  # a multipart without parts: its body is all there is
         filename, name_notes = _param(view, "filename", "content-disposition", hint)
@@ -338,7 +345,8 @@ class _Read:
 
 
 def _read(raw: bytes) -> _Read:
-    """RAW parsed by mail-parser, else by the standard library's parser; MIME nesting and header block repaired."""
+    """RAW parsed by mail-parser, else by the standard library's parser; MIME nesting and header block
+    repaired."""
     data, nested = limit_nesting(raw)
     data, notes = repair_head(data)
     if nested:
@@ -347,7 +355,8 @@ def _read(raw: bytes) -> _Read:
         mp = MailParserView(message_from_bytes(data))
         if mp.message is not None:
             # mail-parser's charset decoding is replaced by ours, so its complaint about it does not count.
-            return _Read(mp.message, _to_utc(mp.date), set(mp.defects_categories) - {"CharsetDecodeDefect"}, notes)
+            return _Read(mp.message, _to_utc(mp.date), set(mp.defects_categories) - {"CharsetDecodeDefect"},
+                         notes)
         notes.append("mail-parser found no message; read with the standard library's parser")
     except Exception as exc:  # a bug of the library's on odd input must not cost the client their message
         notes.append(f"mail-parser failed ({type(exc).__name__}: {str(exc)[:200]}); "
@@ -427,7 +436,8 @@ def parse_email(raw: bytes) -> Email:
     except ParseError:
         raise
     except Exception as exc:  # RecursionError, a library bug: fall back to the headers and the text
-        notes = [f"MIME structure unreadable ({type(exc).__name__}: {str(exc)[:200]}); the body is kept as text"]
+        notes = [f"MIME structure unreadable ({type(exc).__name__}: {str(exc)[:200]}); the body is kept as "
+                 "text"]
     try:
         return _email_from(_headers_only(repair_head(raw)[0], notes), raw)
     except ParseError:

@@ -1,4 +1,5 @@
-"""The account page in a real browser: the sessions listed, "sign out everywhere else" ending another browser's."""
+"""The account page in a real browser: the sessions listed, "sign out everywhere else" ending another
+browser's."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ def base_url(factory) -> Iterator[str]:
         yield url
 
 
-def test_sign_out_everywhere_else_ends_the_other_browsers_session(browser, base_url, tmp_path):
+def test_sign_out_everywhere_else_ends_the_other_browsers_session(browser, base_url, tmp_path):  # noqa: F811
     desk = browser.new_context(viewport={"width": 1280, "height": 800}, user_agent="Desk browser")
     laptop = browser.new_context(viewport={"width": 1280, "height": 800}, user_agent="Laptop browser")
     try:

@@ -15,10 +15,10 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import select
 
+from cli.main import web_settings
 from db.claims import worker_name
 from db.engine import make_engine, make_sessionmaker
 from db.models import ChangeAssessment, Message, Organization
-from intake.cli import web_settings
 from intake.config import load_config
 from intake.worker import smtp_settings
 from responders.sender import drain
@@ -32,7 +32,8 @@ pytestmark = pytest.mark.e2e
 PM = "mei@team.example"
 SUBJECT = "Change request: add single sign-on to the client portal"
 BODY = ("Hello team,\n\nour IT department now requires single sign-on. Could you add SAML login with our "
-        "Azure AD to the client portal? This is a new requirement, not part of the signed scope.\n\nBest,\nAnna")
+        "Azure AD to the client portal? This is a new requirement, not part of the signed "
+        "scope.\n\nBest,\nAnna")
 
 
 def _intake_once(cfg) -> None:  # type: ignore[no-untyped-def]
@@ -74,7 +75,8 @@ def _parse(raw: bytes):  # type: ignore[no-untyped-def]
     return message_from_bytes(raw, policy=default)
 
 
-def test_change_request_from_email_to_approval_and_reply(setup, page, dovecot, smtp_sink, tmp_path):  # noqa: F811
+def test_change_request_from_email_to_approval_and_reply(setup, page, dovecot, smtp_sink,  # noqa: F811
+                                                         tmp_path):
     url, factory, first = setup["url"], setup["factory"], setup["first"]
     browser_sign_in(page, url, PM)
     row = page.locator("#queue tbody tr").first

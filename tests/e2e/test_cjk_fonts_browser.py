@@ -21,14 +21,15 @@ _NO_GLYPH = "".join(chr(0xE000 + i) for i in range(64))
 _PROBES = """(el, noGlyph) => {
   const style = getComputedStyle(el);
   const text = el.textContent.trim();
-  for (const [id, content] of [['glyph-probe-same', text], ['glyph-probe-missing', noGlyph.slice(0, [...text].length)]]) {
+  const missing = noGlyph.slice(0, [...text].length);
+  for (const [id, content] of [['glyph-probe-same', text], ['glyph-probe-missing', missing]]) {
     const probe = document.createElement('span');
     probe.id = id;
     probe.textContent = content;
     Object.assign(probe.style, {position: 'absolute', left: '0', top: id.endsWith('same') ? '0' : '200px',
-                                display: 'inline-block', whiteSpace: 'nowrap', background: '#fff', color: '#000',
-                                fontFamily: style.fontFamily, fontSize: style.fontSize, fontWeight: style.fontWeight,
-                                lineHeight: style.lineHeight, zIndex: '1000'});
+                                display: 'inline-block', whiteSpace: 'nowrap', background: '#fff',
+                                color: '#000', fontFamily: style.fontFamily, fontSize: style.fontSize,
+                                fontWeight: style.fontWeight, lineHeight: style.lineHeight, zIndex: '1000'});
     document.body.append(probe);
   }
   return text;
@@ -64,8 +65,8 @@ def _assert_glyphs(page: Page, element: Locator) -> tuple[str, float]:
     """Checks ELEMENT's Chinese text renders unlike missing glyphs; returns the text and its width."""
     text, width, box_width = _widths(page, element)
     assert text and all("\u4e00" <= ch <= "\u9fff" for ch in text), text
-    # Every missing glyph draws the same box with the same advance, so Chinese shown as boxes is exactly as wide
-    # as the private-use string; a CJK font draws each character one em wide, wider than the box.
+    # Every missing glyph draws the same box with the same advance, so Chinese shown as boxes is exactly as
+    # wide as the private-use string; a CJK font draws each character one em wide, wider than the box.
     assert width != box_width, f"{text!r} renders as missing-glyph boxes ({width} px wide, as the boxes)"
     return text, width
 

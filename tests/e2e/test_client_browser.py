@@ -30,7 +30,8 @@ NOTE = "INTERNAL: discount agreed with their CFO"
 
 
 def shot(page: Page, tmp_path: Path, name: str) -> None:
-    """A full-page screenshot, kept under CLIENT_SCREENSHOTS when set (to look at), else in the test's tmp dir."""
+    """A full-page screenshot, kept under CLIENT_SCREENSHOTS when set (to look at), else in the test's tmp
+    dir."""
     folder = Path(os.environ.get("CLIENT_SCREENSHOTS", tmp_path))
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
@@ -38,15 +39,19 @@ def shot(page: Page, tmp_path: Path, name: str) -> None:
 
 def _item(s, n: int, lang: str, subject: str, text: str, category: str, status: str) -> Item:
     contact = Contact(email=f"client{n}@client.example", name=f"Client {n}")
-    item = Item(ref=f"CI-{n:06d}", subject=subject, category=category, status=status, lang=lang, contact=contact,
+    item = Item(ref=f"CI-{n:06d}", subject=subject, category=category, status=status, lang=lang,
+                contact=contact,
                 received_at=utcnow() - timedelta(hours=2), model_version="m")
     s.add(item)
     s.flush()
     s.add(Message(item_id=item.id, direction="in", message_id=f"<c{n}@client.example>", sender=contact.email,
                   subject=subject, received_at=item.received_at, body_text=text, new_text=text, raw=b"r"))
-    s.add(Message(item_id=item.id, direction="out", message_id=f"<o{n}@team.example>", sender="support@team.example",
-                  subject="Re: " + subject, received_at=item.received_at + timedelta(minutes=1), screening="ours",
-                  body_text=("您好！我们已收到您的邮件。" if lang == "zh" else "Hello, we have received your email.")
+    s.add(Message(item_id=item.id, direction="out", message_id=f"<o{n}@team.example>",
+                  sender="support@team.example",
+                  subject="Re: " + subject, received_at=item.received_at + timedelta(minutes=1),
+                  screening="ours",
+                  body_text=("您好！我们已收到您的邮件。" if lang == "zh"
+                             else "Hello, we have received your email.")
                   + " http://127.0.0.1/s/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", raw=b"r"))
     s.add(Event(item_id=item.id, kind="note", actor="mei@team.example", data={"text": NOTE}))
     return item
@@ -56,12 +61,15 @@ def _item(s, n: int, lang: str, subject: str, text: str, category: str, status: 
 def links(factory) -> dict[str, str]:
     """A Chinese issue (resolved, with a survey) and an English change request awaiting approval."""
     with factory.begin() as s:
-        zh = _item(s, 1, "zh", "导出报表时出错，系统提示 500", "从昨天开始，导出超过一千行的报表时系统报错 500。" * 3,
+        zh = _item(s, 1, "zh", "导出报表时出错，系统提示 500",
+                   "从昨天开始，导出超过一千行的报表时系统报错 500。" * 3,
                    "issue", "in_progress")
-        en = _item(s, 2, "en", "Please add single sign-on with our Azure AD tenant for all 400 staff accounts",
+        en = _item(s, 2, "en",
+                   "Please add single sign-on with our Azure AD tenant for all 400 staff accounts",
                    "We would like our staff to sign in with their company accounts.", "change_request",
                    "awaiting_approval")
-        s.add(ChangeAssessment(item_id=en.id, scope="SAML 2.0 sign-in with Azure AD; user provisioning stays manual.",
+        s.add(ChangeAssessment(item_id=en.id,
+                               scope="SAML 2.0 sign-in with Azure AD; user provisioning stays manual.",
                                cost="6 person-days", schedule="+2 weeks", sent_at=utcnow()))
         out = {"zh": new_link(s, zh.id, utcnow()), "en": new_link(s, en.id, utcnow())}
         for item in (zh, en):
@@ -134,15 +142,19 @@ def test_a_wrong_link_is_a_plain_not_found_page(phone, base_url, links):
     ("zh", "您选择了 2 分（满分 5 分）。", "谢谢！您的评分：2 分（满分 5 分）。", "谢谢：您的意见已保存。"),
     ("en", "You chose 2 of 5.", "Thank you! Your rating: 2 of 5.", "Thank you: your comment is saved."),
 ])
-def test_rating_and_commenting_on_a_phone(phone, base_url, links, factory, tmp_path, lang, chosen, thanks, saved):
+def test_rating_and_commenting_on_a_phone(phone, base_url, links, factory, tmp_path, lang, chosen, thanks,
+                                          saved):
     token = links[f"survey-{lang}"]
-    phone.goto(f"{base_url}/r/{token}/2")  # the survey email's "2" link: it asks; a scanner's visit records nothing
+    # the survey email's "2" link: it asks; a scanner's visit records nothing
+    phone.goto(f"{base_url}/r/{token}/2")
     expect(phone.locator("#confirm")).to_contain_text(chosen)
     expect(phone.locator("#rate-2")).to_have_class(re.compile(r"\basked\b"))
     fits(phone)
     shot(phone, tmp_path, f"asked-{lang}")
     with factory() as s:
-        assert s.scalar(select(Survey.rating).join(Item, Item.id == Survey.item_id).where(Item.lang == lang)) is None
+        assert s.scalar(select(Survey.rating).join(Item,
+                                                   Item.id == Survey.item_id)
+                        .where(Item.lang == lang)) is None
     phone.locator("#send-rating").click()
     expect(phone.locator("#thanks")).to_have_text(thanks)
     expect(phone.locator("#confirm")).to_have_count(0)
@@ -154,7 +166,8 @@ def test_rating_and_commenting_on_a_phone(phone, base_url, links, factory, tmp_p
     phone.locator("#comment").fill("很快就修好了" if lang == "zh" else "Fixed quickly, thanks")
     phone.get_by_role("button", name="提交意见" if lang == "zh" else "Send comment").click()
     expect(phone.locator("#saved")).to_have_text(saved)
-    expect(phone.locator("#comment")).to_have_value("很快就修好了" if lang == "zh" else "Fixed quickly, thanks")
+    expect(phone.locator("#comment")).to_have_value("很快就修好了" if lang == "zh"
+                                                    else "Fixed quickly, thanks")
     fits(phone)
     shot(phone, tmp_path, f"commented-{lang}")
     with factory() as s:

@@ -19,7 +19,8 @@ OUTLOOK = Path(__file__).resolve().parents[1] / "data" / "mails" / "mail-parser"
 
 @pytest.fixture
 def quarantined(factory) -> list[int]:
-    """Two quarantined messages: an Outlook .msg file (older) and a header the old parser choked on (newer)."""
+    """Two quarantined messages: an Outlook .msg file (older) and a header the old parser choked on
+    (newer)."""
     ids = []
     with factory.begin() as s:
         box = Mailbox(name="support", uidvalidity=3, last_uid=9)
@@ -39,7 +40,8 @@ def quarantined(factory) -> list[int]:
     return ids
 
 
-def test_an_admin_asks_for_a_retry_from_the_quarantine_page(page, base_url, factory, quarantined):  # noqa: F811
+def test_an_admin_asks_for_a_retry_from_the_quarantine_page(page, base_url, factory,  # noqa: F811
+                                                            quarantined):
     outlook, invoice = quarantined
     page.goto(base_url + "/")
     nav = page.get_by_role("navigation", name="Main").get_by_role("link", name="Quarantine")
@@ -61,7 +63,8 @@ def test_an_admin_asks_for_a_retry_from_the_quarantine_page(page, base_url, fact
     expect(page.locator(f'tr[data-message="{invoice}"] td.state')).to_have_text("Retry requested")
     expect(page.locator(f'tr[data-message="{outlook}"] td.state')).to_have_text("Quarantined")
     # Delete hides behind a second step: nothing is lost by a stray click.
-    expect(page.locator(f'tr[data-message="{outlook}"]').get_by_role("button", name="Delete for good")).to_be_hidden()
+    expect(page.locator(f'tr[data-message="{outlook}"]').get_by_role("button",
+                                                                     name="Delete for good")).to_be_hidden()
     with factory() as s:
         assert s.get(Message, invoice).status == RETRY_REQUESTED
         assert s.get(Message, outlook).status == QUARANTINED

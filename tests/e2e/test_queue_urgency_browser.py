@@ -25,11 +25,14 @@ TEXT = {
     "en": {"due": "Due soonest", "left": "1 h 20 min left", "long_overdue": "overdue by 8 d 6 h",
            "age": "2 d 2 h",
            "mine": "My queue", "reject": "Reject CI-000002?", "yes_reject": "Yes, reject",
-           "rejected": "Moved from New to Rejected.", "bulk": "Change 6 items?", "changed": "6 of 6 items changed.",
+           "rejected": "Moved from New to Rejected.", "bulk": "Change 6 items?",
+           "changed": "6 of 6 items changed.",
            "forward": "Move to In progress", "moved": "Moved from New to In progress.", "cancel": "Cancel"},
-    "zh": {"due": "最先到期", "left": "剩余 1 小时 20 分钟", "long_overdue": "已超时 8 天 6 小时", "age": "2 天 2 小时",
+    "zh": {"due": "最先到期", "left": "剩余 1 小时 20 分钟", "long_overdue": "已超时 8 天 6 小时",
+           "age": "2 天 2 小时",
            "mine": "我的队列", "reject": "拒绝 CI-000002？", "yes_reject": "是的，拒绝",
-           "rejected": "状态已从“新建”改为“已拒绝”。", "bulk": "更改 6 个工单？", "changed": "已更改 6 个工单（共 6 个）。",
+           "rejected": "状态已从“新建”改为“已拒绝”。", "bulk": "更改 6 个工单？",
+           "changed": "已更改 6 个工单（共 6 个）。",
            "forward": "移至“处理中”", "moved": "状态已从“新建”改为“处理中”。", "cancel": "取消"},
 }
 
@@ -71,7 +74,8 @@ def base_url(factory, morning) -> Iterator[str]:
 
 
 def open_page(browser: Browser, base_url: str, lang: str, email: str = LEAD) -> Page:  # noqa: F811
-    context = browser.new_context(locale="zh-CN" if lang == "zh" else "en-US", viewport={"width": 1280, "height": 800})
+    context = browser.new_context(locale="zh-CN" if lang == "zh" else "en-US",
+                                  viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.goto(base_url + "/login")
@@ -96,8 +100,8 @@ def statuses(factory) -> dict[str, str]:  # type: ignore[no-untyped-def]
         return dict(s.execute(select(Item.ref, Item.status)).all())
 
 
-def test_the_queue_puts_breached_first_then_due_soonest_with_time_left_and_age(browser, base_url, lang,  # noqa: F811
-                                                                                 tmp_path, factory):
+def test_the_queue_puts_breached_first_then_due_soonest_with_time_left_and_age(browser, base_url,  # noqa: F811
+                                                                               lang, tmp_path, factory):
     t = TEXT[lang]
     with factory.begin() as s:  # the widest labels a row has: flagged, awaiting approval, a long overdue time
         item = s.scalar(select(Item).where(Item.ref == "CI-000002"))
@@ -108,7 +112,8 @@ def test_the_queue_puts_breached_first_then_due_soonest_with_time_left_and_age(b
     expect(page.locator("select[name=sort] option:checked")).to_have_text(t["due"])
     expect(page.locator("tr[data-ref='CI-000003'] .due.overdue")).to_have_text(t["long_overdue"])
     expect(page.locator("tr[data-ref='CI-000002'] .due")).to_have_text(t["left"])
-    expect(page.locator("tr[data-ref='CI-000002'] .due")).to_have_attribute("title", "Due 2026-11-04 13:20 UTC"
+    expect(page.locator("tr[data-ref='CI-000002'] .due")).to_have_attribute("title",
+                                                                            "Due 2026-11-04 13:20 UTC"
                                                                              if lang == "en" else
                                                                              "到期时间 2026-11-04 13:20 UTC")
     expect(page.locator("tr[data-ref='CI-000003'] .age")).to_have_text(t["age"])
@@ -211,7 +216,8 @@ def test_a_persons_time_zone_changes_the_times_shown(browser, base_url, lang):  
 
 def test_a_canned_reply_is_inserted_and_edited_before_sending(browser, base_url, lang, factory):  # noqa: F811
     with factory.begin() as s:
-        s.add(ReplyTemplate(name="Looking into it" if lang == "en" else "正在处理", category="issue", lang=lang,
+        s.add(ReplyTemplate(name="Looking into it" if lang == "en" else "正在处理", category="issue",
+                            lang=lang,
                             body="Dear {name}, we are looking into {ref}." if lang == "en"
                             else "{name}您好，我们正在处理 {ref}。"))
         s.scalar(select(Item).where(Item.ref == "CI-000001")).lang = lang
@@ -222,10 +228,12 @@ def test_a_canned_reply_is_inserted_and_edited_before_sending(browser, base_url,
     expected = ("Dear Anna Lee, we are looking into CI-000001." if lang == "en"
                 else "Anna Lee您好，我们正在处理 CI-000001。")
     expect(page.locator("#reply-text")).to_have_value(expected)
-    page.locator("#reply-text").fill(expected + " " + ("It is the export." if lang == "en" else "是导出的问题。"))
+    page.locator("#reply-text").fill(expected + " " + ("It is the export." if lang == "en"
+                                                       else "是导出的问题。"))
     page.locator("#reply-form button[type=submit]").click()
     page.wait_for_url(f"{base_url}/items/CI-000001")
-    expect(page.locator("#flash")).to_have_text("Reply sent to the client." if lang == "en" else "已向客户发送回复。")
+    expect(page.locator("#flash")).to_have_text("Reply sent to the client." if lang == "en"
+                                                else "已向客户发送回复。")
     with factory() as s:
         sent = s.scalar(select(OutboxMail.raw).where(OutboxMail.kind == "reply"))
     assert expected in message_from_bytes(sent, policy=default).get_body(("plain",)).get_content()

@@ -40,7 +40,8 @@ def _add(session, n: int, subject: str, category: str, confidence: float, receiv
                         body_text=body, new_text=body, raw=b"raw"))
     session.add(Event(item_id=item.id, kind="classified", created_at=received + timedelta(seconds=1),
                       data={"label": category, "confidence": confidence, "needs_review": needs_review,
-                            "model_version": "intake-spacy-2026.11", "scores": scores or {category: confidence}}))
+                            "model_version": "intake-spacy-2026.11",
+                            "scores": scores or {category: confidence}}))
     if status == "acknowledged":
         item.acknowledged_at = received + timedelta(minutes=2)
         session.add(Message(item_id=item.id, direction="out", message_id=f"<ack{n}@example.com>",
@@ -122,7 +123,8 @@ def test_queue_lists_items_newest_first_and_opens_an_item(page, base_url, seeded
     expect(page).to_have_title("Queue · Client intake")
     assert _queue_refs(page) == ["CI-000004", "CI-000003", "CI-000002", "CI-000001"]
     expect(page.locator("#counts")).to_contain_text("Showing 1–4 of 4 items")
-    expect(page.locator('tr[data-ref="CI-000002"] td[data-label="Subject"]')).to_have_text("关于发票抬头的问题")
+    expect(page.locator('tr[data-ref="CI-000002"] '
+                        'td[data-label="Subject"]')).to_have_text("关于发票抬头的问题")
     expect(page.locator('tr[data-ref="CI-000002"]')).to_contain_text("Needs review")
     expect(page.locator('tr[data-ref="CI-000002"] td[data-label="Confidence"]')).to_have_text("Low")
     expect(page.locator('tr[data-ref="CI-000002"] .band')).to_have_attribute("title", "47.0%")

@@ -1,4 +1,5 @@
-"""Searching, filtering, assigning and bulk changes in a real browser, checked on the page and in the database."""
+"""Searching, filtering, assigning and bulk changes in a real browser, checked on the page and in the
+database."""
 from __future__ import annotations
 
 import pytest
@@ -54,7 +55,8 @@ def test_assigning_on_the_item_page_and_filtering_by_assignee(page, base_url, fa
     with factory() as s:
         pat = s.scalar(select(User).where(User.email == "pat@example.com"))
         assert s.scalar(select(Item.assignee_id).where(Item.ref == ref)) == pat.id
-        assert s.scalar(select(Event.kind).join(Item).where(Item.ref == ref).order_by(Event.id.desc())) == "assigned"
+        assert s.scalar(select(Event.kind).join(Item).where(Item.ref == ref)
+                        .order_by(Event.id.desc())) == "assigned"
     page.goto(base_url + "/")
     page.locator("select[name=assignee]").select_option(label="Pat Park")
     page.locator("form.filters button[type=submit]").click()
@@ -62,7 +64,8 @@ def test_assigning_on_the_item_page_and_filtering_by_assignee(page, base_url, fa
     assert queue_refs(page) == [ref]
 
 
-def test_bulk_changes_apply_where_the_workflow_allows_and_say_where_not(page, base_url, factory, seeded):  # noqa: F811
+def test_bulk_changes_apply_where_the_workflow_allows_and_say_where_not(page, base_url, factory,  # noqa: F811
+                                                                        seeded):  # noqa: F811
     page.goto(base_url + "/")
     for ref in ("CI-000002", "CI-000003"):  # a question and a change request
         page.locator(f"#queue tr[data-ref='{ref}'] input[type=checkbox]").check()
@@ -74,7 +77,8 @@ def test_bulk_changes_apply_where_the_workflow_allows_and_say_where_not(page, ba
     expect(flash).to_contain_text("CI-000003")
     expect(page.locator("#queue tr[data-ref='CI-000002'] .status")).to_have_text("Answered")
     with factory() as s:
-        statuses = dict(s.execute(select(Item.ref, Item.status).where(Item.ref.in_(["CI-000002", "CI-000003"]))).all())
+        statuses = dict(s.execute(select(Item.ref, Item.status).where(Item.ref.in_(["CI-000002",
+                                                                                    "CI-000003"]))).all())
     assert statuses == {"CI-000002": "answered", "CI-000003": "new"}
     # Bulk category change on a selection, then the counts in the filter follow.
     page.locator("#queue tr[data-ref='CI-000003'] input[type=checkbox]").check()
@@ -85,7 +89,8 @@ def test_bulk_changes_apply_where_the_workflow_allows_and_say_where_not(page, ba
     expect(page.locator("#flash")).to_contain_text("2 of 2 items changed")
     expect(page.locator("select[name=category] option[value=issue]")).to_contain_text("(3)")
     with factory() as s:
-        corrected = s.scalars(select(Item.ref).join(Event).where(Event.kind == "corrected").order_by(Item.ref)).all()
+        corrected = s.scalars(select(Item.ref).join(Event).where(Event.kind == "corrected")
+                              .order_by(Item.ref)).all()
     assert corrected == ["CI-000002", "CI-000003"]
     assert page.dialogs == []  # type: ignore[attr-defined]
 
@@ -108,5 +113,6 @@ def test_a_chinese_browser_gets_chinese_pages_and_the_choice_sticks(browser, bas
     expect(pg.locator("html")).to_have_attribute("lang", "en")
     expect(pg.locator("header.topbar")).to_contain_text("Sign out")
     pg.goto(base_url + "/")
-    expect(pg.locator("header.topbar")).to_contain_text("Needs review")  # saved for the user, over the browser's wish
+    # saved for the user, over the browser's wish
+    expect(pg.locator("header.topbar")).to_contain_text("Needs review")
     context.close()

@@ -1,4 +1,5 @@
-"""SLA in a real browser: filtering the queue by SLA state, an item's clocks, a client's tier, the policies page."""
+"""SLA in a real browser: filtering the queue by SLA state, an item's clocks, a client's tier, the policies
+page."""
 from __future__ import annotations
 
 import os
@@ -23,7 +24,8 @@ STATES = {"CI-000001": "breached", "CI-000002": "at_risk", "CI-000003": "on_trac
 
 
 def shot(page: Page, tmp_path: Path, name: str) -> None:  # noqa: F811
-    """A full-page screenshot, kept under SLA_SCREENSHOTS when set (to look at), else in the test's tmp dir."""
+    """A full-page screenshot, kept under SLA_SCREENSHOTS when set (to look at), else in the test's tmp
+    dir."""
     folder = Path(os.environ.get("SLA_SCREENSHOTS", tmp_path))
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)

@@ -1,4 +1,5 @@
-"""The SLA report in Chromium: its charts draw, and a figure's link opens the queue with exactly those items."""
+"""The SLA report in Chromium: its charts draw, and a figure's link opens the queue with exactly those
+items."""
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
-"""XSS in a real browser: client-controlled fields full of payloads, every page visited in Chromium, nothing may run."""
+"""XSS in a real browser: client-controlled fields full of payloads, every page visited in Chromium, nothing
+may run."""
 from __future__ import annotations
 
 import re
@@ -60,7 +61,8 @@ STATE_JS = """
   const all = [...document.querySelectorAll('*')];
   const onAttrs = all.flatMap(e => [...e.attributes].filter(a => /^on/i.test(a.name))
     .map(a => e.tagName.toLowerCase() + '[' + a.name + ']'));
-  const urlAttrs = ['href', 'src', 'action', 'formaction', 'data', 'poster', 'background', 'xlink:href', 'srcdoc'];
+  const urlAttrs = ['href', 'src', 'action', 'formaction', 'data', 'poster', 'background', 'xlink:href',
+                    'srcdoc'];
   const badUrls = [];
   for (const e of all) for (const name of urlAttrs) {
     const value = e.getAttribute(name);
@@ -69,7 +71,9 @@ STATE_JS = """
     let scheme = '';
     try { scheme = new URL(value, document.baseURI).protocol; } catch (err) { continue; }
     const inlineImage = e.tagName === 'IMG' && /^data:image\\//i.test(value.trim());
-    if (['javascript:', 'vbscript:', 'data:'].includes(scheme) && !inlineImage) badUrls.push(e.tagName + ' ' + name);
+    if (['javascript:', 'vbscript:', 'data:'].includes(scheme) && !inlineImage) {
+      badUrls.push(e.tagName + ' ' + name);
+    }
   }
   const q = sel => main ? [...main.querySelectorAll(sel)].map(e => e.outerHTML.slice(0, 100)) : [];
   return {
@@ -77,7 +81,8 @@ STATE_JS = """
     mainScripts: main ? main.querySelectorAll('script').length : 0,
     onAttrs, badUrls,
     embedded: q('iframe, frame, object, embed, applet, base, meta, link, style, svg, math, ' +
-                'form[action^="javascript" i], .message form, .message input, .message button, .message textarea'),
+                'form[action^="javascript" i], .message form, .message input, .message button, ' +
+                '.message textarea'),
     styleAttrs: q('[style]'),
     xss: window.__xss === undefined ? null : String(window.__xss),
     prints: window.__xssPrints, csp: window.__csp, title: document.title, url: location.href,
@@ -151,7 +156,8 @@ def _add_item(s, n: int, subject: str, contact: Contact, text: str, html: str, s
                 received_at=rb.T0 + timedelta(minutes=n))
     s.add(item)
     s.flush()
-    first = Message(item_id=item.id, direction="in", message_id=f"<x{n}@client.example>", sender=contact.email,
+    first = Message(item_id=item.id, direction="in", message_id=f"<x{n}@client.example>",
+                    sender=contact.email,
                     sender_name=sender, recipients=f"support@example.com, {sender}", subject=subject,
                     received_at=item.received_at, body_text=text, new_text=text, body_html=html, raw=b"raw")
     first.attachments.append(Attachment(filename=filename, content_type=f"text/html; name={filename}", size=n,
@@ -159,14 +165,17 @@ def _add_item(s, n: int, subject: str, contact: Contact, text: str, html: str, s
     s.add(first)
     s.add(Message(item_id=item.id, direction="in", message_id=f"<y{n}@client.example>", sender=contact.email,
                   sender_name=sender, subject=subject, received_at=item.received_at + timedelta(seconds=30),
-                  body_text="", new_text="", body_html=follow_up_html, status="quarantined", error=note, raw=b"r"))
+                  body_text="", new_text="", body_html=follow_up_html, status="quarantined", error=note,
+                  raw=b"r"))
     s.add(Event(item_id=item.id, kind="classified", created_at=item.received_at,
-                data={"label": category, "confidence": item.confidence, "scores": {category: item.confidence}}))
+                data={"label": category, "confidence": item.confidence,
+                      "scores": {category: item.confidence}}))
     s.add(Event(item_id=item.id, kind="note", actor=LEAD, created_at=item.received_at, data={"text": note}))
     s.add(Event(item_id=item.id, kind="delivery_failed", created_at=item.received_at,
                 data={"to": contact.email, "error": note}))
     if category == "change_request":
-        s.add(ChangeAssessment(item_id=item.id, scope=note, cost=note[:200], schedule=note[:200], assessed_by=LEAD))
+        s.add(ChangeAssessment(item_id=item.id, scope=note, cost=note[:200], schedule=note[:200],
+                               assessed_by=LEAD))
     return item
 
 
@@ -191,7 +200,8 @@ def seeded(factory) -> dict[str, Any]:
 
 @pytest.fixture
 def watched(browser, base_url) -> Iterator[tuple[Page, Seen, BrowserContext]]:
-    """A signed-in page whose dialogs, popups and requests off 127.0.0.1 are recorded (the latter also refused)."""
+    """A signed-in page whose dialogs, popups and requests off 127.0.0.1 are recorded (the latter also
+    refused)."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, java_script_enabled=True)
     context.add_init_script(INIT_SCRIPT)
     seen = Seen()
@@ -299,7 +309,8 @@ def test_the_json_api_is_served_as_json_and_inert(watched, base_url, seeded):
 
 
 def test_archive_and_people_pages_are_inert(watched, base_url, seeded):
-    """Organization, contact and user names are client- or admin-controlled text on the archive and people pages."""
+    """Organization, contact and user names are client- or admin-controlled text on the archive and people
+    pages."""
     page, seen, _ = watched
     failures = {}
 
@@ -334,7 +345,8 @@ def test_the_quarantine_page_is_inert_and_shows_the_payloads_as_text(watched, ba
         s.add(box)
         s.flush()
         for uid, p in enumerate(PAYLOADS, start=1):
-            s.add(Message(direction="in", mailbox_id=box.id, uidvalidity=1, uid=uid, message_id=f"<q{uid}@x.example>",
+            s.add(Message(direction="in", mailbox_id=box.id, uidvalidity=1, uid=uid,
+                          message_id=f"<q{uid}@x.example>",
                           sender=p, subject=p, error=p, raw=p.encode(), size=len(p.encode()),
                           status="quarantined" if uid % 2 else "retry",
                           received_at=rb.T0 + timedelta(days=30, minutes=uid)))
@@ -365,8 +377,8 @@ CLIENT_MAIL = ClientMailSettings(base_url="http://127.0.0.1", survey_links=Surve
 
 
 def test_the_clients_status_and_survey_pages_are_inert(watched, seeded, factory):
-    """The pages a client opens from our mail show their subject, their messages, our replies, the assessment and
-    their own comment: every one of them full of payloads, in both languages."""
+    """The pages a client opens from our mail show their subject, their messages, our replies, the assessment
+    and their own comment: every one of them full of payloads, in both languages."""
     links: dict[str, tuple[str, str, str]] = {}
     with factory.begin() as s:
         for n, item in enumerate(s.scalars(select(Item).order_by(Item.id))):
@@ -376,8 +388,10 @@ def test_the_clients_status_and_survey_pages_are_inert(watched, seeded, factory)
             assert survey is not None
             survey.comment = PAYLOADS[n % N]
             item.status = status
-            s.add(Message(item_id=item.id, direction="out", message_id=f"<r{n}@team.example>", screening="ours",
-                          sender="support@team.example", subject=item.subject, body_text=PAYLOADS[(n + 3) % N],
+            s.add(Message(item_id=item.id, direction="out", message_id=f"<r{n}@team.example>",
+                          screening="ours",
+                          sender="support@team.example", subject=item.subject,
+                          body_text=PAYLOADS[(n + 3) % N],
                           received_at=rb.T0 + timedelta(hours=1, minutes=n), raw=b"r"))
             if item.assessment is not None:
                 item.assessment.sent_at = rb.T0
@@ -385,7 +399,8 @@ def test_the_clients_status_and_survey_pages_are_inert(watched, seeded, factory)
                                      CLIENT_MAIL.survey_links.token(survey.id, item.id), item.subject)
     page, seen, _ = watched
     failures: dict[str, list[str]] = {}
-    # Hundreds of pages from one address: the per-address limit is raised for the test (it has tests of its own).
+    # Hundreds of pages from one address: the per-address limit is raised for the test (it has tests of its
+    # own).
     settings = WebSettings(client_requests_per_minute=1_000_000)
     with serving(create_app(factory, settings, client_mail=CLIENT_MAIL)) as url:
         for ref, (status_token, survey_token, subject) in links.items():
@@ -417,7 +432,8 @@ def test_the_webhook_delivery_log_is_inert_and_shows_the_payloads_as_text(watche
         items = {i.ref: i for i in s.query(Item).filter(Item.ref.in_(list(seeded["subjects"])))}
         for n, p in enumerate(PAYLOADS, start=1):
             item = items[f"CI-{2 * n - 1:06d}"]  # its subject, client and organization are the payload
-            enqueue_alert(s, Alerts((AlertRoute(p[:100], "webhook"),), "http://127.0.0.1"), ("new_item",), item,
+            enqueue_alert(s, Alerts((AlertRoute(p[:100], "webhook"),), "http://127.0.0.1"), ("new_item",),
+                          item,
                           rb.T0)
         s.flush()
         for n, row in enumerate(s.query(WebhookDelivery).order_by(WebhookDelivery.id), start=1):

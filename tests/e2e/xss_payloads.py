@@ -1,4 +1,5 @@
-"""Real-world XSS payloads for the browser suite; each one, if it ever ran, would do something a test can see."""
+"""Real-world XSS payloads for the browser suite; each one, if it ever ran, would do something a test can
+see."""
 from __future__ import annotations
 
 import base64
@@ -6,8 +7,8 @@ import base64
 # What a payload does when it runs, in turn: a dialog, a print request, a changed title or a global.
 ACTIONS = ("alert({m})", "confirm({m})", "prompt({m})", "print()", "document.title={m}", "window.__xss={m}")
 
-# Templates: {JS} is the action with single quotes, {JSQ} the same without any quote, {PJS} the action aimed at
-# the parent window (for frames), {ENT} {JS} as decimal character references, {UNI} {JS} with a \\u escape,
+# Templates: {JS} is the action with single quotes, {JSQ} the same without any quote, {PJS} the action aimed
+# at the parent window (for frames), {ENT} {JS} as decimal character references, {UNI} {JS} with a \\u escape,
 # {B64} a base64 HTML page running {JS}, {N} the payload's number.
 TEMPLATES = [
     "<script>{JS}</script>",

@@ -45,7 +45,8 @@ def client_mail() -> bytes:
 @pytest.fixture
 def stored(db) -> str:
     with db.begin() as s:
-        s.add_all([Organization(name="Acme", domain="acme.example"), Organization(name="Globex", domain="globex.example")])
+        s.add_all([Organization(name="Acme", domain="acme.example"),
+                   Organization(name="Globex", domain="globex.example")])
     data = client_mail()
     process_batch(db, CFG, "support", [RawMail("support", 1, 1, data, WHEN, len(data))], load_classifier())
     with db() as s:
@@ -102,7 +103,8 @@ def test_downloads_follow_the_item_access_rules(db, stored):
 
 def test_an_attachment_that_cannot_be_extracted_says_so(db, stored):
     with db.begin() as s:
-        s.scalar(select(Attachment).order_by(Attachment.id)).sha256 = "0" * 64  # the stored bytes no longer match
+        # the stored bytes no longer match
+        s.scalar(select(Attachment).order_by(Attachment.id)).sha256 = "0" * 64
     with TestClient(create_app(db, read_attachment=attachment_data)) as c:
         signed_in(c, db, "lead@example.com", "admin")
         with db() as s:

@@ -25,7 +25,8 @@ def test_backup_and_restore_round_trip(tmp_path, sqlite_url, dovecot, config_for
     cfg = config_for(sqlite_url)
     db_file = tmp_path / "intake.db"
     for n in range(1, 4):
-        dovecot.deliver("support", bytes(client_email(n, f"Request {n}", "The export crashes above 1,000 rows.",
+        dovecot.deliver("support", bytes(client_email(n, f"Request {n}",
+                                                      "The export crashes above 1,000 rows.",
                                                        "en", style="attachment" if n == 2 else "plain")))
     assert run_intake(cfg, "db", "upgrade").returncode == 0
     ran = run_intake(cfg, "run", "--once")

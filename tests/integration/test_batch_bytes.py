@@ -53,7 +53,9 @@ def _fetch_all(dovecot) -> tuple[int, list[bytes]]:
     client.connect()
     try:
         assert client.client is not None
-        return client.client._imap.debug, [m.raw for batch in client.batches(0, max_bytes=25 * MIB) for m in batch]
+        return client.client._imap.debug, [m.raw for batch in client.batches(0,
+                                                                             max_bytes=25 * MIB)
+                                           for m in batch]
     finally:
         client.close()
 

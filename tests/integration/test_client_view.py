@@ -1,5 +1,6 @@
-"""The client's side, end to end: mail in over real Dovecot, the acknowledgment's status link, the PM resolving
-the item, the update and the delayed survey over the SMTP sink, one-click ratings, and the CSAT figures."""
+"""The client's side, end to end: mail in over real Dovecot, the acknowledgment's status link, the PM
+resolving the item, the update and the delayed survey over the SMTP sink, one-click ratings, and the CSAT
+figures."""
 from __future__ import annotations
 
 import csv
@@ -97,7 +98,8 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
     zh_token = STATUS_LINK.search(text_of(acks["<zh-1@client.example>"].raw)).group(1)
     en_token = STATUS_LINK.search(text_of(acks["<en-2@client.example>"].raw)).group(1)
     assert len(zh_token) >= 40 and zh_token != en_token
-    assert f"{PUBLIC}/s/{zh_token}" in parse(acks["<zh-1@client.example>"].raw).get_body(("html",)).get_content()
+    assert (f"{PUBLIC}/s/{zh_token}" in parse(acks["<zh-1@client.example>"].raw).get_body(("html",))
+            .get_content())
 
     app, factory, engine = web_app(cfg)
     with factory() as s:
@@ -110,7 +112,8 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
     pm = pm_client(app, factory)
     assert post_form(pm, f"/items/{zh_ref}/note", text=NOTE).status_code == 303
     with factory.begin() as s:  # the item is Mei's
-        s.get(Item, zh_item.id).assignee_id = s.scalar(select(User.id).where(User.email == "mei@team.example"))
+        s.get(Item,
+              zh_item.id).assignee_id = s.scalar(select(User.id).where(User.email == "mei@team.example"))
 
     # The link shows the item without signing in, in the client's language, without internal notes.
     visitor = TestClient(app)
@@ -137,7 +140,8 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
         assert answer.status_code == 404 and zh_ref not in answer.text
 
     # A PM's "new link" revokes the old one: it answers 404 at once; the new one works.
-    api = TestClient(app, headers={"authorization": "Bearer " + add_user(factory, "lead@team.example", "admin")})
+    api = TestClient(app, headers={"authorization": "Bearer " + add_user(factory, "lead@team.example",
+                                                                         "admin")})
     made = api.post(f"/api/items/{en_ref}/status-link")
     assert made.status_code == 201 and made.json()["revoked"] == 1
     assert visitor.get(f"/s/{en_token}").status_code == 404
@@ -173,7 +177,8 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
     survey_msg = parse(survey_mail.raw)
     assert zh_ref in survey_msg["Subject"] and survey_msg["Auto-Submitted"] == "auto-generated"
     assert str(survey_msg["List-Unsubscribe"]).strip().startswith(f"<{PUBLIC}/r/")
-    links = dict(re.findall(r"^\s+(\d)\S*\s+" + re.escape(PUBLIC) + r"(/r/\S+)$", text_of(survey_mail.raw), re.M))
+    links = dict(re.findall(r"^\s+(\d)\S*\s+" + re.escape(PUBLIC) + r"(/r/\S+)$", text_of(survey_mail.raw),
+                            re.M))
     assert sorted(links) == ["1", "2", "3", "4", "5"]
 
     # Opening the "2" link (as a mail scanner does too) only asks; the page's button records the rating, flags
@@ -189,7 +194,8 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
         assert s.scalar(select(Survey.rating)) == 2 and item.follow_up
         negative = s.scalar(select(Event).where(Event.kind == "csat_negative"))
         assert negative is not None and negative.data["to"] == ["mei@team.example"]
-        assert s.scalar(select(OutboxMail.to_address).where(OutboxMail.kind == "csat_alert")) == "mei@team.example"
+        assert s.scalar(select(OutboxMail.to_address)
+                        .where(OutboxMail.kind == "csat_alert")) == "mei@team.example"
     intake(cfg, "run", "--once")
     alert = smtp_sink.wait_for(before + 3)[-1]
     assert alert.rcpt_tos == ["mei@team.example"] and zh_ref in parse(alert.raw)["Subject"]
@@ -202,7 +208,8 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
 
     # A comment is kept with the rating.
     token = links["4"].split("/")[2]
-    saved = visitor.post(f"/r/{token}/comment", data={"comment": "修复得很快，谢谢！"}, follow_redirects=False)
+    saved = visitor.post(f"/r/{token}/comment", data={"comment": "修复得很快，谢谢！"},
+                         follow_redirects=False)
     assert saved.status_code == 303
     assert "修复得很快" in visitor.get(saved.headers["location"]).text
 
@@ -235,7 +242,8 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
     engine.dispose()
 
 
-def test_a_survey_waits_and_is_cancelled_when_the_client_writes_again(sqlite_url, dovecot, smtp_sink, config_for):
+def test_a_survey_waits_and_is_cancelled_when_the_client_writes_again(sqlite_url, dovecot, smtp_sink,
+                                                                      config_for):
     cfg = config(config_for, sqlite_url, delay=60)
     dovecot.deliver("support", bytes(client_email(
         3, "How do I export invoices?", "Where can I export all invoices of last year as CSV?", "en",
@@ -268,8 +276,10 @@ def test_a_survey_waits_and_is_cancelled_when_the_client_writes_again(sqlite_url
         survey = s.scalar(select(Survey))
         assert survey.status == "cancelled"
         assert s.get(OutboxMail, survey.outbox_id).status == "cancelled"
-        assert s.scalar(select(Event.data).where(Event.kind == "survey_cancelled")) == {"reason": "client_wrote"}
-    assert not [m for m in smtp_sink.messages[sent_before:] if "How did we do" in str(parse(m.raw)["Subject"])]
+        assert s.scalar(select(Event.data)
+                        .where(Event.kind == "survey_cancelled")) == {"reason": "client_wrote"}
+    assert not [m for m in smtp_sink.messages[sent_before:]
+                if "How did we do" in str(parse(m.raw)["Subject"])]
 
     # The client unsubscribes from an earlier survey link: the next update is withheld, and said so.
     settings = client_mail_settings(load_config(cfg), factory)
@@ -282,7 +292,8 @@ def test_a_survey_waits_and_is_cancelled_when_the_client_writes_again(sqlite_url
     before = len(smtp_sink.messages)
     assert post_form(pm, f"/items/{ref}/status", status="answered").status_code == 303
     with factory() as s:
-        assert s.scalar(select(Event.data).where(Event.kind == "update_withheld").order_by(Event.id.desc())) == \
+        assert s.scalar(select(Event.data).where(Event.kind == "update_withheld")
+                        .order_by(Event.id.desc())) == \
             {"status": "answered", "reason": "opted_out"}
         assert s.scalar(select(Survey.status)) == "suppressed"
     assert len(smtp_sink.messages) == before
@@ -302,7 +313,8 @@ delay_minutes = 0
 statuses = ["resolved", "answered", "implemented", "rejected"]
 ''')
     dovecot.deliver("support", bytes(client_email(
-        5, "Change request: single sign-on", "Please add single sign-on with Azure AD to the portal. This is a new "
+        5, "Change request: single sign-on",
+        "Please add single sign-on with Azure AD to the portal. This is a new "
         "requirement beyond the agreed scope.", "en", msgid="<cr-5@client.example>")))
     intake(cfg, "db", "upgrade")
     intake(cfg, "run", "--once")
@@ -312,7 +324,8 @@ statuses = ["resolved", "answered", "implemented", "rejected"]
     with factory.begin() as s:  # the PM's part, as the app records it: assessed, sent for approval
         item = s.scalar(select(Item))
         item.category, item.status, ref = "change_request", "awaiting_approval", item.ref
-        s.add(ChangeAssessment(item_id=item.id, scope="SAML sign-in", cost="6 person-days", schedule="+2 weeks",
+        s.add(ChangeAssessment(item_id=item.id, scope="SAML sign-in", cost="6 person-days",
+                               schedule="+2 weeks",
                                assessed_by="mei@team.example", sent_at=utcnow()))
     dovecot.deliver("support", bytes(client_email(
         5, str(ack["Subject"]), "We reject this, the cost is too high for us this year.", "en",
@@ -324,7 +337,8 @@ statuses = ["resolved", "answered", "implemented", "rejected"]
         assert survey is not None and survey.status in ("scheduled", "sent")
     survey_mail = next(m for m in smtp_sink.wait_for(3) if "How did we do" in str(parse(m.raw)["Subject"]))
     assert ref in parse(survey_mail.raw)["Subject"]
-    links = dict(re.findall(r"^\s+(\d)\b.*?" + re.escape(PUBLIC) + r"(/r/\S+)$", text_of(survey_mail.raw), re.M))
+    links = dict(re.findall(r"^\s+(\d)\b.*?" + re.escape(PUBLIC) + r"(/r/\S+)$", text_of(survey_mail.raw),
+                            re.M))
     assert sorted(links) == ["1", "2", "3", "4", "5"]
     app, web_factory, web_engine = web_app(cfg)
     assert TestClient(app).post(links["5"]).status_code == 200  # the web app reads the worker's signature

@@ -1,4 +1,5 @@
-"""SIGKILLed at random moments while draining mail, the worker loses nothing, doubles nothing, acknowledges all."""
+"""SIGKILLed at random moments while draining mail, the worker loses nothing, doubles nothing, acknowledges
+all."""
 from __future__ import annotations
 
 import subprocess
@@ -27,15 +28,18 @@ def _assert_guarantees(report: CrashReport, kills: int) -> None:
     assert report.kill_phases.get("send", 0) >= 1, report.summary()
 
 
-def test_thousand_messages_survive_repeated_sigkill_on_sqlite(sqlite_url, dovecot, smtp_sink, config_for, tmp_path):
-    report = crash_drain(dovecot, smtp_sink, config_for(sqlite_url), sqlite_url, messages=1000, kills=12, seed=7,
+def test_thousand_messages_survive_repeated_sigkill_on_sqlite(sqlite_url, dovecot, smtp_sink, config_for,
+                                                              tmp_path):
+    report = crash_drain(dovecot, smtp_sink, config_for(sqlite_url), sqlite_url, messages=1000, kills=12,
+                         seed=7,
                          log_dir=tmp_path / "logs")
     _assert_guarantees(report, 10)
 
 
 def test_two_workers_survive_repeated_sigkill_on_postgresql(pg_url, dovecot, smtp_sink, config_for, tmp_path):
     """Two workers share the mailbox and the outbox (the scale-out setup); one of them is killed each time."""
-    # Ten kills over a thousand emails: two of them aimed inside a batch and two mid-send, while a backlog lasts.
+    # Ten kills over a thousand emails: two of them aimed inside a batch and two mid-send, while a backlog
+    # lasts.
     report = crash_drain(dovecot, smtp_sink, config_for(pg_url), pg_url, messages=1000, kills=10, seed=11,
                          workers=2, log_dir=tmp_path / "logs")
     _assert_guarantees(report, 9)
@@ -73,12 +77,14 @@ def test_claims_of_a_killed_worker_are_released_at_once(db, smtp_sink):
     result = drain(db, SmtpSettings(host=smtp_sink.host, port=smtp_sink.port), me)
     assert result.sent == 1 and [m.rcpt_tos for m in smtp_sink.messages] == [["client0@client.example"]]
     with db() as s:
-        assert [r.status for r in s.scalars(select(OutboxMail).order_by(OutboxMail.id))] == ["sent", "pending",
+        assert [r.status
+                for r in s.scalars(select(OutboxMail).order_by(OutboxMail.id))] == ["sent", "pending",
                                                                                             "pending"]
 
 
 def test_same_pid_under_another_token_is_an_earlier_process(db):
-    """In a container the worker is pid 1 every time: a claim with our pid but not our token is a dead one's."""
+    """In a container the worker is pid 1 every time: a claim with our pid but not our token is a dead
+    one's."""
     me = worker_name()
     earlier = me.rsplit(":", 1)[0] + ":00000000"
     _fill(db, [earlier, me])
@@ -87,8 +93,9 @@ def test_same_pid_under_another_token_is_an_earlier_process(db):
 
 
 def test_mail_handed_to_smtp_before_a_crash_is_booked_once_and_not_sent_again(db, smtp_sink):
-    """A worker killed between the SMTP server's OK and the batch's booking: the next drain books what it handed
-    over (sent, the item acknowledged, one event) and sends nothing twice; a live worker's rows are its own."""
+    """A worker killed between the SMTP server's OK and the batch's booking: the next drain books what it
+    handed over (sent, the item acknowledged, one event) and sends nothing twice; a live worker's rows are its
+    own."""
     dead_name = _dead_worker_name()
     other_host = "elsewhere.example:4242:0badcafe"
     now = utcnow()
@@ -97,9 +104,11 @@ def test_mail_handed_to_smtp_before_a_crash_is_booked_once_and_not_sent_again(db
             item = Item(ref=f"CI-{n + 1:06d}", category="question", subject=f"s{n}")
             s.add(item)
             s.flush()
-            s.add(OutboxMail(item_id=item.id, message_id=f"<ack{n}@team.example>", from_address="support@team.example",
+            s.add(OutboxMail(item_id=item.id, message_id=f"<ack{n}@team.example>",
+                             from_address="support@team.example",
                              to_address=f"client{n}@client.example", raw=b"Subject: ack\r\n\r\nhi\r\n",
-                             status=HANDED, sent_at=now, claimed_by=who, claimed_until=now + timedelta(seconds=300)))
+                             status=HANDED, sent_at=now, claimed_by=who,
+                             claimed_until=now + timedelta(seconds=300)))
     result = drain(db, SmtpSettings(host=smtp_sink.host, port=smtp_sink.port), worker_name())
     assert result.sent == 0 and smtp_sink.messages == []
     engine = db.kw["bind"]
@@ -131,7 +140,8 @@ def test_mail_journaled_before_a_crash_on_sqlite_is_booked_once_and_not_sent_aga
             item = Item(ref=f"CI-{n + 1:06d}", category="question", subject=f"s{n}")
             s.add(item)
             s.flush()
-            s.add(OutboxMail(item_id=item.id, message_id=f"<ack{n}@team.example>", from_address="support@team.example",
+            s.add(OutboxMail(item_id=item.id, message_id=f"<ack{n}@team.example>",
+                             from_address="support@team.example",
                              to_address=f"client{n}@client.example", raw=b"Subject: ack\r\n\r\nhi\r\n",
                              claimed_by=dead_name, claimed_until=now + timedelta(seconds=300)))
     with factory() as s:
@@ -140,7 +150,8 @@ def test_mail_journaled_before_a_crash_on_sqlite_is_booked_once_and_not_sent_aga
     journal.record(ids[1], "<another@team.example>", now)        # a stale record for what is now another row
     result = drain(factory, SmtpSettings(host=smtp_sink.host, port=smtp_sink.port), worker_name())
     assert result.sent == 2
-    assert sorted(m.rcpt_tos[0] for m in smtp_sink.messages) == ["client1@client.example", "client2@client.example"]
+    assert sorted(m.rcpt_tos[0] for m in smtp_sink.messages) == ["client1@client.example",
+                                                                 "client2@client.example"]
     assert journal.entries() == []
     with factory() as s:
         assert [o.status for o in s.scalars(select(OutboxMail).order_by(OutboxMail.id))] == ["sent"] * 3

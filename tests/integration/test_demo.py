@@ -1,4 +1,5 @@
-"""The demo: weeks of history and the samples; a second run reuses what the first made and says so; a taken web
+"""The demo: weeks of history and the samples; a second run reuses what the first made and says so; a taken
+web
 port is an error with a hint."""
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def test_running_the_demo_twice_reuses_the_first_runs_items(tmp_path):
     assert {"<sample-13@contoso.example>", "<sample-14@jiahe.example>"} <= flagged
     history = [r for r in rows if r["message_id"].startswith("<demo-history-")]
     assert len(history) == HISTORY
-    assert {r["category"] for r in history} == set(CATEGORIES) and {r["lang"] for r in history} == {"en", "zh"}
+    assert {r["category"] for r in history} == set(CATEGORIES) and {r["lang"]
+                                                                    for r in history} == {"en", "zh"}
     assert all(r["organization"].endswith(("(demo)", "(演示)")) for r in history)
     assert all(r["received_at"] < rows[-1]["received_at"] for r in history)  # weeks before the samples
     assert any(r["needs_review"] for r in history)

@@ -26,11 +26,14 @@ def tls_dovecot(tmp_path) -> Iterator[tuple[Dovecot, Path]]:
         yield server, cert
 
 
-def _config(tmp_path: Path, server: Dovecot, sink: SmtpSink, cert: Path | None, folder: str = "INBOX") -> Path:
-    """A working config for SERVER over TLS (trusting CERT when given) and SINK, with the database migrated."""
+def _config(tmp_path: Path, server: Dovecot, sink: SmtpSink, cert: Path | None,
+            folder: str = "INBOX") -> Path:
+    """A working config for SERVER over TLS (trusting CERT when given) and SINK, with the database
+    migrated."""
     os.environ[KEY_ENV] = "k" * 40
     cfg = write_config(tmp_path / "intake.toml", f"sqlite:///{tmp_path / 'db.sqlite'}", server, sink,
-                       extra=f'[web]\npublic_url = "https://intake.example.com"\nsecret_key_env = "{KEY_ENV}"\n')
+                       extra='[web]\npublic_url = "https://intake.example.com"\nsecret_key_env = '
+                             f'"{KEY_ENV}"\n')
     trust = f'ca_file = "{cert}"\n' if cert else ""
     cfg.write_text(cfg.read_text().replace('security = "none"\nusername',
                                            f'security = "ssl"\n{trust}folder = "{folder}"\nusername', 1))
@@ -61,8 +64,10 @@ def test_all_checks_pass_on_the_test_servers(tmp_path, tls_dovecot, smtp_sink):
     result = run_intake(_config(tmp_path, server, smtp_sink, cert), "doctor", timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = _lines(result.stdout)
-    for name in ("config", "database", "mailbox support: connect", "mailbox support: TLS", "mailbox support: login",
-                 "mailbox support: folder", "mailbox support: IDLE", "mailbox support: clock", "smtp: connect",
+    for name in ("config", "database", "mailbox support: connect", "mailbox support: TLS",
+                 "mailbox support: login",
+                 "mailbox support: folder", "mailbox support: IDLE", "mailbox support: clock",
+                 "smtp: connect",
                  "smtp: login", "smtp: from address", "model", "web.public_url", "web.secret_key"):
         assert lines[name].startswith("OK "), result.stdout
     # The sink speaks plain SMTP: a warning, not a failure.
@@ -82,7 +87,8 @@ def test_a_wrong_imap_password_is_named(tmp_path, tls_dovecot, smtp_sink, monkey
     assert result.returncode == 1
     lines = _lines(result.stdout)
     assert lines["mailbox support: login"].startswith("FAIL ")
-    assert "refused for support: [AUTHENTICATIONFAILED] Authentication failed." in lines["mailbox support: login"]
+    assert "refused for support: [AUTHENTICATIONFAILED] Authentication failed." in lines["mailbox support: "
+                                                                                         "login"]
     assert "mailboxes[0].password_env" in lines["mailbox support: login"]
     assert lines["mailbox support: folder"].startswith("SKIP ")
     assert lines["mailbox support: TLS"].startswith("OK ") and lines["smtp: from address"].startswith("OK ")
@@ -116,7 +122,8 @@ def test_a_stopped_smtp_server_is_named(tmp_path, tls_dovecot, smtp_sink):
     assert result.returncode == 1
     lines = _lines(result.stdout)
     assert lines["smtp: connect"].startswith("FAIL ")
-    assert f"cannot connect to {smtp_sink.host}:{smtp_sink.port}: Connection refused" in lines["smtp: connect"]
+    assert (f"cannot connect to {smtp_sink.host}:{smtp_sink.port}: Connection "
+            "refused" in lines["smtp: connect"])
     assert lines["smtp: from address"].startswith("SKIP ")
     assert lines["mailbox support: login"].startswith("OK ")
 

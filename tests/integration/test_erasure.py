@@ -1,6 +1,6 @@
-"""`intake client export` and `intake client erase` through the real worker, web actions and database: after an
-erasure, a dump of the whole database (SQLite's iterdump, PostgreSQL's pg_dump) holds no trace of the contact's
-address, name or text, the items are still there, and the SLA report's figures are unchanged."""
+"""`intake client export` and `intake client erase` through the real worker, web actions and database: after
+an erasure, a dump of the whole database (SQLite's iterdump, PostgreSQL's pg_dump) holds no trace of the
+contact's address, name or text, the items are still there, and the SLA report's figures are unchanged."""
 from __future__ import annotations
 
 import json
@@ -88,7 +88,8 @@ def test_erase_leaves_no_trace_and_the_sla_figures(any_db_url, dovecot, smtp_sin
     dovecot.deliver("support", _mail(f"{NAME} <{ADDRESS}>", "导出崩溃", TEXTS[0]))
     dovecot.deliver("support", _mail(f"{LATIN_NAME} <{ADDRESS}>", "Dashboard export", TEXTS[1]))
     dovecot.deliver("support", _mail("Bo Chen <bo@acme.example>", "Invoice question",
-                                     f"Hello, I copied {LATIN_NAME} ({ADDRESS}) on this. When is the invoice due?",
+                                     f"Hello, I copied {LATIN_NAME} ({ADDRESS}) on this. When is the invoice "
+                                     "due?",
                                      cc=f"{LATIN_NAME} <{ADDRESS}>"))
     assert run_intake(cfg, "db", "upgrade").returncode == 0
     ran = run_intake(cfg, "run", "--once")
@@ -112,7 +113,8 @@ def test_erase_leaves_no_trace_and_the_sla_figures(any_db_url, dovecot, smtp_sin
     run_intake(cfg, "run", "--once")  # sends the reply
     with factory.begin() as session:  # her survey comment, and chat alerts about her item (one still pending)
         item = session.scalar(select(Item).where(Item.ref == anna_refs[0]))
-        session.add(Survey(item=item, status="sent", to_address=ADDRESS, rating=2, comment=f"Still: {TEXTS[1]}"))
+        session.add(Survey(item=item, status="sent", to_address=ADDRESS, rating=2,
+                           comment=f"Still: {TEXTS[1]}"))
         alerts = Alerts((AlertRoute("ops", "webhook"), AlertRoute("team", "slack")), "http://127.0.0.1")
         assert enqueue_alert(session, alerts, ("negative_csat",), item, datetime.now(timezone.utc),
                              rating=2, comment=TEXTS[1]) == 2

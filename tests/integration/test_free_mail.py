@@ -1,4 +1,5 @@
-"""Free-mail providers are never organizations: new senders, existing data (migration 0008), PM assignments."""
+"""Free-mail providers are never organizations: new senders, existing data (migration 0008), PM
+assignments."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -7,11 +8,11 @@ import pytest
 from sqlalchemy import MetaData, Table, select
 
 from classifiers import load_classifier
+from cli.main import main
 from db.engine import make_engine, make_sessionmaker
 from db.free_mail import is_free_mail
 from db.migrate import upgrade
 from db.models import Contact, Item, Organization, User, UserOrganization
-from intake.cli import main
 from intake.config import parse_config
 from intake.pipeline import process_batch
 from intake.values import RawMail
@@ -36,16 +37,18 @@ def test_free_mail_senders_get_no_organization(db):
     raws = [RawMail("support", 1, i + 1, bytes(m)) for i, m in enumerate(mails)]
     process_batch(db, cfg, "support", raws, load_classifier())
     with db() as s:
-        orgs = {c.email: (c.organization.domain if c.organization else None) for c in s.scalars(select(Contact))}
-        assert orgs == {"client1@gmail.com": None, "client2@qq.com": None, "client3@mail.partner.example": None,
+        orgs = {c.email: (c.organization.domain if c.organization else None)
+                for c in s.scalars(select(Contact))}
+        assert orgs == {"client1@gmail.com": None, "client2@qq.com": None,
+                        "client3@mail.partner.example": None,
                         "client4@acme.example": "acme.example"}
         assert s.scalar(select(Organization.domain)) == "acme.example"
         assert len(list(s.scalars(select(Item)))) == 4
 
 
 def _old_row(conn, table_name: str, **given: object) -> int:
-    """Inserts a row into table TABLE_NAME as the schema is now (an older revision: the models have columns it lacks),
-    with GIVEN and a plain value for every other required column; returns its id."""
+    """Inserts a row into table TABLE_NAME as the schema is now (an older revision: the models have columns it
+    lacks), with GIVEN and a plain value for every other required column; returns its id."""
     table = Table(table_name, MetaData(), autoload_with=conn)
     plain = {bool: False, int: 0, float: 0.0, datetime: datetime(2026, 1, 1, tzinfo=timezone.utc), dict: {}}
     values = dict(given)
@@ -79,7 +82,8 @@ def test_migration_moves_existing_items_off_free_mail_organizations(any_db_url):
         assert [o.domain for o in s.scalars(select(Organization))] == ["acme.example"]
         contacts = {c.email: c.organization_id for c in s.scalars(select(Contact))}
         assert contacts["a@gmail.com"] is None and contacts["b@acme.example"] is not None
-        assert [u.organization_id for u in s.scalars(select(UserOrganization))] == [contacts["b@acme.example"]]
+        assert [u.organization_id
+                for u in s.scalars(select(UserOrganization))] == [contacts["b@acme.example"]]
         assert s.scalar(select(Item)).contact.email == "a@gmail.com"  # the item stays, now the admins'
     engine.dispose()
 

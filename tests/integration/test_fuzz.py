@@ -1,4 +1,5 @@
-"""Seeded MIME fuzzing of the real pipeline: every mutated message is stored or quarantined, no batch ever raises.
+"""Seeded MIME fuzzing of the real pipeline: every mutated message is stored or quarantined, no batch ever
+raises.
 
 The run seed is INTAKE_FUZZ_SEED and the count INTAKE_FUZZ_COUNT; a failure names each offending case as a
 `python -m tests.mutations FILE SEED` command that writes its bytes.
@@ -116,7 +117,8 @@ def _short(path: str) -> str:
     return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
 
 
-def culprits(batch: Sequence[tuple[Case, bytes]], cfg: Config, classifier: Classifier) -> list[tuple[Case, str]]:
+def culprits(batch: Sequence[tuple[Case, bytes]], cfg: Config,
+             classifier: Classifier) -> list[tuple[Case, str]]:
     """The cases of BATCH that make parse_email, screen or predict_many raise something other than ParseError
     on their own; failing that, those that make predict_many raise next to an ordinary message."""
     found: list[tuple[Case, str]] = []
@@ -231,8 +233,10 @@ def problems(factory: sessionmaker[Session], run: FuzzRun) -> list[tuple[str, st
                 out.append(("wrong direction", f"{case}: stored with direction {direction!r}"))
             if hashlib.sha256(raw or b"").digest() != case.sha256:
                 out.append(("raw bytes differ", f"{case}: {len(raw or b'')} bytes stored, not the bytes fed"))
-            if not (status == "quarantined" or (item_id is not None) or (item_id is None and status == "ignored")):
-                out.append(("unexpected state", f"{case}: neither an item's message, a record nor quarantined "
+            if not (status == "quarantined" or (item_id is not None)
+                    or (item_id is None and status == "ignored")):
+                out.append(("unexpected state",
+                            f"{case}: neither an item's message, a record nor quarantined "
                                                  f"(status={status!r}, item_id={item_id})"))
         lost_quietly = []
         for c in run.cases:
@@ -242,14 +246,16 @@ def problems(factory: sessionmaker[Session], run: FuzzRun) -> list[tuple[str, st
                 if any(uid < c.uid and seen[uid] for uid in same[c.loose]):
                     continue  # the same message fed earlier (up to line endings): a duplicate by design
                 lost_quietly.append(c)
-        out.extend(("lost", f"{c}: not stored and not quarantined (no earlier stored input has the same bytes, "
+        out.extend(("lost",
+                    f"{c}: not stored and not quarantined (no earlier stored input has the same bytes, "
                             "up to line endings)") for c in lost_quietly)
         item_uid = dict(session.execute(select(Message.item_id, Message.uid).where(
             Message.mailbox_id == box.id, Message.item_id.is_not(None)).order_by(Message.id.desc())).all())
         for to, item_id in session.execute(select(OutboxMail.to_address, OutboxMail.item_id)).all():
             if to.count("@") != 1 or any(ch.isspace() for ch in to) or _BAD_ADDRESS_CHARS.intersection(to):
                 case = by_uid.get(item_uid.get(item_id, -1))
-                out.append(("bad ack address", f"{case or f'item {item_id}'}: acknowledgment queued to {to!r}"))
+                out.append(("bad ack address",
+                            f"{case or f'item {item_id}'}: acknowledgment queued to {to!r}"))
     return out
 
 

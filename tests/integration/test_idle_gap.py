@@ -1,15 +1,16 @@
-"""No lost wake-ups: mail that arrives while a sync runs is taken right away, not at the next safety re-sync."""
+"""No lost wake-ups: mail that arrives while a sync runs is taken right away, not at the next safety
+re-sync."""
 from __future__ import annotations
 
 import threading
 
 import pytest
 
+from cli.serve import load_in_background
+from cli.shell import open_factory
 from intake import imap
 from intake.config import MailboxConfig, load_config
 from intake.imap import MailboxClient
-from intake.serve import load_in_background
-from intake.shell import open_factory
 from intake.worker import Worker
 from tests.integration.conftest import MAILBOX_PASSWORD, MAILBOX_USER, run_intake
 from tests.mailgen import client_email
@@ -18,12 +19,14 @@ pytestmark = pytest.mark.integration
 
 
 def mail(n: int) -> bytes:
-    return bytes(client_email(n, f"Question {n}", "When is the next release?", "en", msgid=f"<gap-{n}@client.example>"))
+    return bytes(client_email(n, f"Question {n}", "When is the next release?", "en",
+                              msgid=f"<gap-{n}@client.example>"))
 
 
 def deliver_during_first_fetch(monkeypatch, dovecot) -> threading.Event:
     """Makes the first FETCH deliver a new message just before it runs: after the SEARCH of the sync, so the
-    server announces it (EXISTS) in the FETCH's answer, which nobody reads; IDLE then has nothing new to say."""
+    server announces it (EXISTS) in the FETCH's answer, which nobody reads; IDLE then has nothing new to
+    say."""
     original = MailboxClient.fetch
     done = threading.Event()
 
@@ -78,7 +81,8 @@ def test_the_gap_is_real_and_the_check_before_idle_sees_it(sqlite_url, dovecot, 
 
 def test_the_worker_processes_mail_that_arrived_during_its_sync_without_waiting_for_the_resync(
         sqlite_url, dovecot, smtp_sink, config_for, monkeypatch):
-    path = config_for(sqlite_url, extra="[worker]\nresync_seconds = 3600\n")  # the safety re-sync is an hour away
+    # the safety re-sync is an hour away
+    path = config_for(sqlite_url, extra="[worker]\nresync_seconds = 3600\n")
     assert run_intake(path, "db", "upgrade").returncode == 0
     cfg = load_config(path)
     dovecot.deliver(MAILBOX_USER, mail(1))
@@ -97,7 +101,8 @@ def test_the_worker_processes_mail_that_arrived_during_its_sync_without_waiting_
     assert not thread.is_alive()
 
 
-def test_while_mail_keeps_coming_the_client_looks_again_instead_of_waiting_for_idle_news(dovecot, monkeypatch):
+def test_while_mail_keeps_coming_the_client_looks_again_instead_of_waiting_for_idle_news(dovecot,
+                                                                                           monkeypatch):
     """Dovecot holds IDLE news back for half a second; right after new mail the client looks every tenth of a
     second instead, and idles only once the mailbox has been quiet for a while."""
     monkeypatch.setattr(imap, "BUSY_SECONDS", 5.0)  # wide enough that a slow delivery still falls inside it

@@ -1,12 +1,10 @@
 """IMAP over TLS: certificates are verified, a configured CA file is trusted, a failure is one clear error."""
 from __future__ import annotations
 
-
 import pytest
 
 from deploy.mailserver import Dovecot
-from tests.integration.conftest import (MAILBOX_PASSWORD, MAILBOX_USER, run_intake, start_worker,
-                                        write_config)
+from tests.integration.conftest import MAILBOX_PASSWORD, MAILBOX_USER, run_intake, start_worker, write_config
 from tests.integration.test_mailservers import make_self_signed
 from tests.mailgen import client_email
 
@@ -19,7 +17,8 @@ def test_ssl_with_ca_file_and_verification_failure(tmp_path, smtp_sink):
         server.deliver(MAILBOX_USER, bytes(client_email(1, "TLS", "When is the release?", "en")))
         url = f"sqlite:///{tmp_path / 'db.sqlite'}"
         cfg = write_config(tmp_path / "untrusted.toml", url, server, smtp_sink)
-        cfg.write_text(cfg.read_text().replace('security = "none"\nusername', 'security = "ssl"\nusername', 1))
+        cfg.write_text(cfg.read_text().replace('security = "none"\nusername', 'security = "ssl"\nusername',
+                                               1))
         assert run_intake(cfg, "db", "upgrade").returncode == 0
         failed = run_intake(cfg, "run", "--once")
         assert failed.returncode == 1
@@ -50,12 +49,15 @@ def test_starttls_verifies_the_certificate(tmp_path, smtp_sink):
     with Dovecot(tmp_path / "starttls", {MAILBOX_USER: MAILBOX_PASSWORD}, ssl_cert=cert, ssl_key=key,
                  starttls=True) as server:
         server.deliver(MAILBOX_USER, bytes(client_email(1, "STARTTLS", "When is the release?", "en")))
-        cfg = write_config(tmp_path / "starttls.toml", f"sqlite:///{tmp_path / 'db.sqlite'}", server, smtp_sink)
-        cfg.write_text(cfg.read_text().replace('security = "none"\nusername', 'security = "starttls"\nusername', 1))
+        cfg = write_config(tmp_path / "starttls.toml", f"sqlite:///{tmp_path / 'db.sqlite'}", server,
+                           smtp_sink)
+        cfg.write_text(cfg.read_text().replace('security = "none"\nusername',
+                                               'security = "starttls"\nusername', 1))
         assert run_intake(cfg, "db", "upgrade").returncode == 0
         failed = run_intake(cfg, "run", "--once")
         assert failed.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in failed.stderr
-        cfg.write_text(cfg.read_text().replace('security = "starttls"\n', f'security = "starttls"\nca_file = "{cert}"\n', 1))
+        cfg.write_text(cfg.read_text().replace('security = "starttls"\n',
+                                               f'security = "starttls"\nca_file = "{cert}"\n', 1))
         ok = run_intake(cfg, "run", "--once")
         assert ok.returncode == 0, ok.stderr
         assert "new items: 1" in ok.stdout

@@ -1,4 +1,5 @@
-"""Black-box flow: client mail in Dovecot, `intake run --once`, items in the tracker, acknowledgments over SMTP."""
+"""Black-box flow: client mail in Dovecot, `intake run --once`, items in the tracker, acknowledgments over
+SMTP."""
 from __future__ import annotations
 
 import json
@@ -57,7 +58,8 @@ def test_fifty_emails_end_to_end(any_db_url, dovecot, smtp_sink, config_for):
         ref = by_msgid[msg["In-Reply-To"]]["ref"]
         assert msg["Subject"].endswith(f"[{ref}]")
         assert msg["Auto-Submitted"] == "auto-replied"
-        client_lang = detect_language(original["Subject"] + original.get_body(("plain", "html")).get_content())
+        client_lang = detect_language(original["Subject"] + original.get_body(("plain",
+                                                                               "html")).get_content())
         assert msg["Content-Language"] == ("zh-CN" if client_lang == "zh" else "en")
         body = msg.get_body(("plain",)).get_content()
         assert ("您好" in body) == (client_lang == "zh")
@@ -71,7 +73,8 @@ def test_fifty_emails_end_to_end(any_db_url, dovecot, smtp_sink, config_for):
     # The client answers the acknowledgment: it joins the item, and no second acknowledgment goes out.
     ack = _parse(acks[0].raw)
     ref = ack["Subject"].rsplit("[", 1)[1].rstrip("]")
-    reply = client_email(999, ack["Subject"], "Thanks, here are more details: it happens every morning.", "en",
+    reply = client_email(999, ack["Subject"], "Thanks, here are more details: it happens every morning.",
+                         "en",
                          msgid="<reply-1@client.example>")
     reply.replace_header("From", ack["To"])
     reply["In-Reply-To"] = ack["Message-ID"]
@@ -107,14 +110,17 @@ def test_reply_by_headers_only_threads_without_reference(sqlite_url, dovecot, sm
 def test_malformed_messages_are_kept_and_do_not_stop_the_run(sqlite_url, dovecot, smtp_sink, config_for):
     cfg = config_for(sqlite_url)
     broken_mime = (b"From: a@client.example\r\nSubject: broken\r\nMessage-ID: <broken@client.example>\r\n"
-                   b"Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\n"
+                   b"Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n--zz\r\nContent-Type: "
+                   b"text/plain\r\n\r\n"
                    b"The dashboard is blank.\r\n--zz\r\nContent-Type: application/octet-stream\r\n"
                    b"Content-Transfer-Encoding: base64\r\n\r\n!!!notbase64\r\n")
     wrong_charset = ("From: b@client.example\r\nSubject: charset\r\nMessage-ID: <cs@client.example>\r\n"
                      "Content-Type: text/plain; charset=utf-8\r\n\r\n报表导出错误").encode("gbk")
-    unknown_charset = (b"From: c@client.example\r\nSubject: =?x-nonsense?q?hi?=\r\nMessage-ID: <uc@client.example>"
+    unknown_charset = (b"From: c@client.example\r\nSubject: =?x-nonsense?q?hi?=\r\nMessage-ID: "
+                       b"<uc@client.example>"
                        b"\r\nContent-Type: text/plain; charset=x-nonsense\r\n\r\n\xff\xfe\xfd")
-    good = bytes(client_email(4, "Question", "When is the next release planned?", "en", msgid="<good@client.example>"))
+    good = bytes(client_email(4, "Question", "When is the next release planned?", "en",
+                              msgid="<good@client.example>"))
     for raw in (broken_mime, wrong_charset, unknown_charset, good):
         dovecot.deliver("support", raw)
     intake(cfg, "db", "upgrade")
@@ -157,12 +163,13 @@ def test_every_corpus_message_is_accounted_for(any_db_url, dovecot, smtp_sink, c
         on_server = imap.fetch(imap.search(), ["BODY.PEEK[]"])
         imap.logout()
         assert len(on_server) == len(files)
-        names = {uid: path.name for uid, path in zip(sorted(on_server), files)}
+        names = {uid: path.name for uid, path in zip(sorted(on_server), files, strict=True)}
         assert {r.uid: r.raw for r in rows} == {uid: data[b"BODY[]"] for uid, data in on_server.items()
                                                 if names[uid] not in COPIES}
         assert s.scalar(select(Mailbox.last_uid)) == max(on_server)
         quarantined = sorted(names[r.uid] for r in rows if r.status == "quarantined")
-        assert quarantined == sorted(NOT_EMAIL), [(names[r.uid], r.error) for r in rows if r.status == "quarantined"]
+        assert quarantined == sorted(NOT_EMAIL), [(names[r.uid],
+                                                   r.error) for r in rows if r.status == "quarantined"]
         for r in rows:
             # An item (new or follow-up), ours (a staff reply), or a record of an automatic message.
             assert r.item_id is not None or r.status in ("quarantined", "ignored"), names[r.uid]

@@ -26,7 +26,8 @@ BODY = "Zebra harbour ledger for the quarter, zebra harbour figures attached as 
 
 
 def _write(path: Path, rows) -> Path:  # type: ignore[no-untyped-def]
-    path.write_text("".join(json.dumps({"subject": e.subject, "body": e.body, "label": e.label, "lang": e.lang},
+    path.write_text("".join(json.dumps({"subject": e.subject, "body": e.body, "label": e.label,
+                                        "lang": e.lang},
                                        ensure_ascii=False) + "\n" for e in rows), encoding="utf-8")
     return path
 
@@ -69,7 +70,8 @@ def test_a_correction_changes_what_train_learns(sqlite_url, dovecot, smtp_sink, 
                        "--no-corrections")
     taught = run_intake(cfg, "train", "--data", str(train), "--dev", str(dev), "--out", str(tmp_path / "b"))
     for done in (plain, taught):
-        assert done.returncode in (0, 3), done.stderr  # 3: trained, not activated (worse than the shipped model)
+        # 3: trained, not activated (worse than the shipped model)
+        assert done.returncode in (0, 3), done.stderr
     assert "learning from 1 emails corrected by PMs" in taught.stderr
     assert "train en" in taught.stderr and "epoch" in taught.stderr  # the progress bar
 
@@ -142,6 +144,7 @@ def test_eval_command_reads_the_shipped_real_test_split_per_source(sqlite_url, c
     assert figures["by_source"]["ibm-twitter-cdp"]["total"] == 55
     assert 0 < figures["flagged_share"] < 1
     text = run_intake(cfg, "eval", "--real", "test")
-    assert text.returncode == 0 and "flagged for review (below" in text.stdout and "== per source" in text.stdout
+    assert (text.returncode == 0 and "flagged for review (below" in text.stdout
+            and "== per source" in text.stdout)
     none = run_intake(cfg, "eval")
     assert none.returncode == 1 and "no examples" in none.stderr

@@ -74,7 +74,8 @@ def test_two_instances_answering_each_other_stop(tmp_path, two_boxes):
             r.thread.start()
         try:
             time.sleep(2)
-            two_boxes.deliver("a", bytes(client_email(1, "Hello from B", "Could you send the report again?", "en",
+            two_boxes.deliver("a", bytes(client_email(1, "Hello from B", "Could you send the report again?",
+                                                      "en",
                                                       domain="team-b.example")))
             total = _settle([out_a, out_b])
         finally:

@@ -1,12 +1,13 @@
-"""Mailboxes as they change under the worker: processed-mail actions, recreated folders, oversize mail, several boxes."""
+"""Mailboxes as they change under the worker: processed-mail actions, recreated folders, oversize mail,
+several boxes."""
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
 
+from cli.main import main
 from db.engine import make_engine, make_sessionmaker
 from db.models import Event, Item, Mailbox, Message
-from intake.cli import main
 from tests.mailgen import client_email
 
 pytestmark = pytest.mark.integration
@@ -28,7 +29,8 @@ def _box_setting(cfg, text: str) -> None:
 @pytest.mark.parametrize("action", ["keep", "seen", "move"])
 def test_processed_mail_action(sqlite_url, dovecot, smtp_sink, config_for, action):
     cfg = config_for(sqlite_url)
-    _box_setting(cfg, f'on_processed = "{action}"' + ('\nmove_to = "Processed/Intake"' if action == "move" else ""))
+    _box_setting(cfg, f'on_processed = "{action}"' + ('\nmove_to = "Processed/Intake"' if action == "move"
+                                                      else ""))
     dovecot.deliver("support", bytes(client_email(1, "Hello", "When is the release?", "en")))
     _run(cfg)
     imap = dovecot.login("support")
@@ -106,7 +108,8 @@ def test_two_mailboxes_in_one_worker(sqlite_url, dovecot, smtp_sink, config_for)
     assert len(smtp_sink.wait_for(2)) == 2
 
 
-def test_processed_action_interrupted_by_a_crash_is_finished_on_restart(sqlite_url, dovecot, smtp_sink, config_for,
+def test_processed_action_interrupted_by_a_crash_is_finished_on_restart(sqlite_url, dovecot, smtp_sink,
+                                                                        config_for,
                                                                         monkeypatch):
     from intake.imap import MailboxClient
 

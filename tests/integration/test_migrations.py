@@ -31,7 +31,8 @@ def test_migrations_match_models_and_downgrade(any_db_url):
 
 
 def test_stored_mail_is_compressed_with_lz4_on_postgresql(pg_url):
-    """pglz spent most of PostgreSQL's time in a drain on mail it could not shrink; lz4 (or none) is stored."""
+    """pglz spent most of PostgreSQL's time in a drain on mail it could not shrink; lz4 (or none) is
+    stored."""
     from sqlalchemy import text
 
     engine = make_engine(pg_url)

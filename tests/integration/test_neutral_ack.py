@@ -1,5 +1,5 @@
-"""An email the classifier is unsure of gets a category-neutral acknowledgment in the client's language (received,
-the reference, when a person answers), sent over SMTP; a confident one gets its category's text."""
+"""An email the classifier is unsure of gets a category-neutral acknowledgment in the client's language
+(received, the reference, when a person answers), sent over SMTP; a confident one gets its category's text."""
 from __future__ import annotations
 
 from email import message_from_bytes
@@ -16,24 +16,29 @@ from tests.mailgen import client_email
 
 pytestmark = pytest.mark.integration
 
-UNSURE_EN = client_email(1, "A quick word", "Could you take a look at the thing we talked about last week, whenever "
+UNSURE_EN = client_email(1, "A quick word",
+                         "Could you take a look at the thing we talked about last week, whenever "
                          "you have a moment?", "en", msgid="<unsure-en@client.example>")
-UNSURE_ZH = client_email(2, "合同", "关于合同的事情，我们再沟通一下。", "zh", msgid="<unsure-zh@client.example>")
-SURE_EN = client_email(3, "Export crashes", "The export crashes with error 500 when the report has more than 1,000 "
+UNSURE_ZH = client_email(2, "合同", "关于合同的事情，我们再沟通一下。", "zh",
+                         msgid="<unsure-zh@client.example>")
+SURE_EN = client_email(3, "Export crashes",
+                       "The export crashes with error 500 when the report has more than 1,000 "
                        "rows.", "en", msgid="<sure-en@client.example>")
 # Category words the neutral text must not use (the category is the model's guess, not checked yet).
 CATEGORY_WORDS = {"en": ["problem you reported", "change request", "question", "feedback", "issue report"],
                   "zh": list(CATEGORY_NAMES["zh"].values()) + ["您报告的问题"]}
 
 
-def test_flagged_emails_get_the_neutral_acknowledgment_in_their_language(sqlite_url, dovecot, smtp_sink, config_for):
+def test_flagged_emails_get_the_neutral_acknowledgment_in_their_language(sqlite_url, dovecot, smtp_sink,
+                                                                         config_for):
     cfg = config_for(sqlite_url)
     for mail in (UNSURE_EN, UNSURE_ZH, SURE_EN):
         dovecot.deliver("support", bytes(mail))
     for args in (("db", "upgrade"), ("run", "--once")):
         proc = run_intake(cfg, *args)
         assert proc.returncode == 0, proc.stderr
-    acks = {message_from_bytes(m.raw, policy=default)["In-Reply-To"]: message_from_bytes(m.raw, policy=default)
+    acks = {message_from_bytes(m.raw,
+                               policy=default)["In-Reply-To"]: message_from_bytes(m.raw, policy=default)
             for m in smtp_sink.wait_for(3, timeout=60)}
 
     factory = make_sessionmaker(make_engine(sqlite_url))

@@ -1,4 +1,5 @@
-"""XOAUTH2 logins against Dovecot checking tokens at a local introspection endpoint (as Microsoft 365 and Gmail do)."""
+"""XOAUTH2 logins against Dovecot checking tokens at a local introspection endpoint (as Microsoft 365 and
+Gmail do)."""
 from __future__ import annotations
 
 import json
@@ -26,7 +27,8 @@ class Introspection(BaseHTTPRequestHandler):
         token = self.headers.get("Authorization", "").removeprefix("Bearer ")
         Introspection.seen.append(token)
         active = token == GOOD
-        body = json.dumps({"active": True, "username": MAILBOX_USER} if active else {"active": False}).encode()
+        body = json.dumps({"active": True, "username": MAILBOX_USER} if active
+                          else {"active": False}).encode()
         self.send_response(200 if active else 401)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -52,7 +54,8 @@ def oauth_dovecot(tmp_path) -> Iterator[Dovecot]:
 
 def _oauth_config(tmp_path, server, sink, source: str):
     cfg = write_config(tmp_path / "oauth.toml", f"sqlite:///{tmp_path / 'db.sqlite'}", server, sink)
-    text = cfg.read_text().replace('password_env = "INTAKE_TEST_IMAP_PASSWORD"\n', f'auth = "xoauth2"\n{source}\n')
+    text = cfg.read_text().replace('password_env = "INTAKE_TEST_IMAP_PASSWORD"\n',
+                                   f'auth = "xoauth2"\n{source}\n')
     cfg.write_text(text)
     return cfg
 

@@ -76,7 +76,8 @@ def test_smtp_outage_keeps_acknowledgments_until_it_is_back(sqlite_url, dovecot,
         smtp_sink.wait_for(1, timeout=60)
         smtp_sink.stop()
         for n in range(3):
-            dovecot.deliver("support", bytes(client_email(n, f"Mail {n}", "The login page shows error 500.", "en")))
+            dovecot.deliver("support", bytes(client_email(n, f"Mail {n}", "The login page shows error 500.",
+                                                          "en")))
         deadline = time.monotonic() + 60
         while _counts(sqlite_url)[0] < 4 and time.monotonic() < deadline:
             time.sleep(0.5)

@@ -104,7 +104,8 @@ def test_an_acknowledgment_that_cannot_be_built_keeps_the_item(db, monkeypatch):
 
 def test_threading_and_rate_limit(db):
     clf = load_classifier()
-    first = client_email(1, "Login broken", "The login page shows error 500.", "en", msgid="<t1@client.example>")
+    first = client_email(1, "Login broken", "The login page shows error 500.", "en",
+                         msgid="<t1@client.example>")
     process_batch(db, CFG, "support", [raw(1, first)], clf)
     by_ref = client_email(1, "Re: Login broken [CI-000001]", "Any news?", "en")
     by_header = client_email(1, "more", "It also fails on mobile.", "en", In_Reply_To="<t1@client.example>")
@@ -137,14 +138,17 @@ def _bounce_of(ack_id: str, subject: str, include_id: bool = True) -> bytes:
 
 def test_bounce_and_out_of_office_join_the_item_without_a_reply(db):
     clf = load_classifier()
-    process_batch(db, CFG, "support", [raw(1, client_email(1, "Login", "Login fails with error 500.", "en"))], clf)
+    process_batch(db, CFG, "support", [raw(1, client_email(1, "Login", "Login fails with error 500.", "en"))],
+                  clf)
     with db() as s:
         ack_id = s.scalar(select(OutboxMail.message_id))
     bounce = RawMail("support", 1, 2, _bounce_of(ack_id, "Re: Login [CI-000001]"), WHEN, 900)
-    by_subject = RawMail("support", 1, 3, _bounce_of("<lost@team.example>", "Re: Login [CI-000001]", False), WHEN, 900)
+    by_subject = RawMail("support", 1, 3, _bounce_of("<lost@team.example>", "Re: Login [CI-000001]", False),
+                         WHEN, 900)
     ooo = client_email(1, "Automatic reply: Re: Login [CI-000001]", "I am out of the office.", "en",
                        In_Reply_To=ack_id, X_Auto_Response_Suppress="All")
-    unrelated = RawMail("support", 1, 5, _bounce_of("<unknown@team.example>", "Re: something else"), WHEN, 900)
+    unrelated = RawMail("support", 1, 5, _bounce_of("<unknown@team.example>", "Re: something else"), WHEN,
+                        900)
     result = process_batch(db, CFG, "support", [bounce, by_subject, raw(4, ooo), unrelated], clf)
     assert result.follow_ups == ["CI-000001"] * 3 and result.recorded == 1 and result.acks_queued == 0
     with db() as s:
@@ -197,8 +201,8 @@ def test_delivery_report_without_a_daemon_sender_is_recorded(db):
 def test_unhappy_feedback_is_flagged_for_follow_up_and_happy_feedback_is_not(db):
     clf = load_classifier()
     unhappy = client_email(1, "Very disappointed with the support",
-                           "I am writing to let you know we are very unhappy with the support since the project "
-                           "ended. Our requests sit unanswered for days. This is unacceptable.", "en")
+                           "I am writing to let you know we are very unhappy with the support since the "
+                           "project ended. Our requests sit unanswered for days. This is unacceptable.", "en")
     happy = client_email(2, "感谢", "昨天的演示非常成功，领导很满意，辛苦大家了！", "zh")
     process_batch(db, CFG, "support", [raw(1, unhappy), raw(2, happy)], clf)
     with db() as s:
@@ -221,7 +225,8 @@ def test_each_new_item_records_the_sla_policy_of_its_clients_tier(db):
     cfg = parse_config({"smtp": {"from_address": "Support <support@team.example>"}, "sla": {
         "default_policy": "standard",
         "policies": {"standard": {"targets": {"issue": {"acknowledge": "10m", "resolution": "3d"}}},
-                     "gold": {"tiers": ["gold"], "targets": {"issue": {"acknowledge": "2m", "resolution": "1d"}}}}}})
+                     "gold": {"tiers": ["gold"], "targets": {"issue": {"acknowledge": "2m",
+                                                                       "resolution": "1d"}}}}}})
     with db.begin() as s:
         s.add(Organization(name="Gold Client", domain="gold.example", tier="gold"))
     mails = [client_email(1, "Export broken", "The export page shows error 500 since this morning.", "en",
@@ -231,8 +236,10 @@ def test_each_new_item_records_the_sla_policy_of_its_clients_tier(db):
     with db() as s:
         gold, plain = s.scalars(select(Item).order_by(Item.id)).all()
         assert gold.sla["policy"] == "gold" and gold.sla["targets"]["issue"]["acknowledge"] == 120.0
-        assert plain.sla["policy"] == "standard" and plain.sla["targets"]["issue"]["resolution"] == 3 * 86400.0
-        assert plain.sla["targets"]["question"] == {"acknowledge": None, "first_response": None, "resolution": None}
+        assert (plain.sla["policy"] == "standard"
+                and plain.sla["targets"]["issue"]["resolution"] == 3 * 86400.0)
+        assert plain.sla["targets"]["question"] == {"acknowledge": None, "first_response": None,
+                                                    "resolution": None}
 
 
 def test_a_staff_reply_from_their_own_mail_client_is_the_first_human_response(db):
@@ -250,7 +257,8 @@ def test_a_staff_reply_from_their_own_mail_client_is_the_first_human_response(db
         answer = client_email(n, "Re: Invoice address", "Yes, we will change it on the next invoice.", "en",
                               **{"In-Reply-To": question["Message-ID"], "Cc": "support@team.example"})
         answer.replace_header("From", sender)
-        answers.append(RawMail("support", 1, n, bytes(answer), later + timedelta(minutes=n), len(bytes(answer))))
+        answers.append(RawMail("support", 1, n, bytes(answer), later + timedelta(minutes=n),
+                               len(bytes(answer))))
     process_batch(db, cfg, "support", answers, load_classifier())
     with db() as s:
         item = s.scalar(select(Item))

@@ -28,7 +28,8 @@ EMPTY = (b"From: Ann Lee <ann@client.example>\r\nTo: support@team.example\r\nSub
          b"Message-ID: <empty@client.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n")
 
 
-def raws(mails: list[bytes], first_uid: int = 1, mailbox: str = "support", validity: int = 1) -> list[RawMail]:
+def raws(mails: list[bytes], first_uid: int = 1, mailbox: str = "support",
+         validity: int = 1) -> list[RawMail]:
     return [RawMail(mailbox, validity, first_uid + i, m, WHEN, len(m)) for i, m in enumerate(mails)]
 
 
@@ -46,7 +47,8 @@ def test_an_empty_email_among_twenty_gives_twenty_one_items(db):
         assert empty.needs_review and empty.confidence == pytest.approx(0.25)
         ack = s.scalar(select(OutboxMail).where(OutboxMail.item_id == empty.id))
         assert b"will read it and get back to you" in ack.raw  # neutral: the category is a guess
-        others = s.scalar(select(func.count(Item.id)).where(Item.id != empty.id, Item.acknowledged_at.is_(None)))
+        others = s.scalar(select(func.count(Item.id)).where(Item.id != empty.id,
+                                                            Item.acknowledged_at.is_(None)))
         assert s.scalar(select(func.count(OutboxMail.id))) == 21 and others == 20  # all queued, none sent yet
         assert s.scalar(select(Mailbox.last_uid)) == 21
 
@@ -89,7 +91,8 @@ def test_a_batch_failing_in_any_stage_is_processed_one_by_one(db, monkeypatch, s
         assert sorted(rows) == [1, 2, 3, 4, 5] and s.scalar(select(Mailbox.last_uid)) == 5
         assert s.scalar(select(func.count(ProcessingAttempt.uid))) == 0
         if stage == "parse":
-            assert rows[3].status == "quarantined" and "RecursionError" in rows[3].error and rows[3].raw == mails[2]
+            assert (rows[3].status == "quarantined" and "RecursionError" in rows[3].error
+                    and rows[3].raw == mails[2])
             assert len(result.new_items) == 4 and result.quarantined == 1
         elif stage == "classify":
             # Readable text is never quarantined for the classifier's sake: an item a PM classifies.
@@ -101,7 +104,8 @@ def test_a_batch_failing_in_any_stage_is_processed_one_by_one(db, monkeypatch, s
 
 def dead_worker() -> str:
     """The claim name of a process on this host that has exited."""
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True)
     host, _pid, token = worker_name().rsplit(":", 2)
     return f"{host}:{proc.stdout.strip()}:{token}"
 
@@ -113,7 +117,8 @@ def test_a_batch_whose_worker_died_is_processed_one_by_one(db):
         s.flush()
         box = s.scalar(select(Mailbox))
         for uid in range(1, 5):
-            s.add(ProcessingAttempt(mailbox_id=box.id, uidvalidity=1, uid=uid, attempts=0, claimed_by=dead_worker(),
+            s.add(ProcessingAttempt(mailbox_id=box.id, uidvalidity=1, uid=uid, attempts=0,
+                                    claimed_by=dead_worker(),
                                     claimed_at=WHEN))
     result = process_batch(db, CFG, "support", raws(mails), load_classifier())
     assert result.one_by_one and len(result.new_items) == 4
@@ -155,9 +160,11 @@ CRASHER = textwrap.dedent("""
     parsed.parse_email = parse
     url, folder = sys.argv[1], sys.argv[2]
     names = sorted(os.listdir(folder))
-    raws = [RawMail("support", 1, i + 1, open(os.path.join(folder, n), "rb").read()) for i, n in enumerate(names)]
+    raws = [RawMail("support", 1, i + 1, open(os.path.join(folder, n), "rb").read())
+            for i, n in enumerate(names)]
     cfg = parse_config({"smtp": {"from_address": "Support <support@team.example>"}})
-    result = pipeline.process_batch(make_sessionmaker(make_engine(url)), cfg, "support", raws, load_classifier())
+    factory = make_sessionmaker(make_engine(url))
+    result = pipeline.process_batch(factory, cfg, "support", raws, load_classifier())
     print(len(result.new_items), result.quarantined, result.one_by_one)
 """)
 
@@ -174,7 +181,8 @@ def test_a_message_that_keeps_killing_the_worker_is_quarantined(db, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     outputs = []
     for _ in range(MAX_CRASHES + 2):
-        proc = subprocess.run([sys.executable, "-c", CRASHER, url, str(folder)], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-c", CRASHER, url, str(folder)], capture_output=True,
+                              text=True,
                               env=env, timeout=120)
         outputs.append((proc.returncode, proc.stdout.strip()))
         if proc.returncode == 0:
@@ -195,12 +203,17 @@ def test_a_message_that_keeps_killing_the_worker_is_quarantined(db, tmp_path):
 
 def test_senders_without_a_usable_address_still_make_items_without_acknowledgments(db):
     odd = [
-        b"From: nobody at all\r\nSubject: The export fails\r\nMessage-ID: <o1@x.example>\r\n\r\nIt fails.\r\n",
-        b"Subject: No From header\r\nMessage-ID: <o2@x.example>\r\n\r\nPlease add a PO field to the form.\r\n",
-        b"From: pete(his account)@silly.test(his host)\r\nSubject: Question\r\nMessage-ID: <o3@x.example>\r\n\r\n"
+        b"From: nobody at all\r\nSubject: The export fails\r\nMessage-ID: <o1@x.example>\r\n\r\nIt "
+        b"fails.\r\n",
+        b"Subject: No From header\r\nMessage-ID: <o2@x.example>\r\n\r\nPlease add a PO field to the "
+        b"form.\r\n",
+        b"From: pete(his account)@silly.test(his host)\r\nSubject: Question\r\nMessage-ID: "
+        b"<o3@x.example>\r\n\r\n"
         b"How do I export the report?\r\n",
-        b"From: big bug bb@bug.com\r\nSubject: Broken\r\nMessage-ID: <o4@x.example>\r\n\r\nThe login page crashes.\r\n",
-        b"From: tim@powerupdev.com concierge@powerupdev.com\r\nSubject: Thanks\r\nMessage-ID: <o5@x.example>\r\n\r\n"
+        b"From: big bug bb@bug.com\r\nSubject: Broken\r\nMessage-ID: <o4@x.example>\r\n\r\nThe login page "
+        b"crashes.\r\n",
+        b"From: tim@powerupdev.com concierge@powerupdev.com\r\nSubject: Thanks\r\nMessage-ID: "
+        b"<o5@x.example>\r\n\r\n"
         b"Great work on the release.\r\n",
     ]
     result = process_batch(db, CFG, "support", raws(odd), load_classifier())
@@ -210,7 +223,8 @@ def test_senders_without_a_usable_address_still_make_items_without_acknowledgmen
         assert sent_to == ["bb@bug.com", "tim@powerupdev.com"]
         reasons = {e.data["reason"] for e in s.scalars(select(Event).where(Event.kind == "ack_suppressed"))}
         assert reasons == {"no_reply_address", "invalid_address"}
-        senders = {m.message_id: m.sender for m in s.scalars(select(Message).where(Message.direction == "in"))}
+        senders = {m.message_id: m.sender
+                   for m in s.scalars(select(Message).where(Message.direction == "in"))}
         assert senders["<o3@x.example>"] == "pete@silly.test" and senders["<o1@x.example>"] == ""
         assert all(i.contact_id is None for i in s.scalars(select(Item).join(Message).where(
             Message.message_id.in_(["<o1@x.example>", "<o2@x.example>"]))))
@@ -218,8 +232,10 @@ def test_senders_without_a_usable_address_still_make_items_without_acknowledgmen
 
 def test_a_reused_message_id_keeps_both_messages_and_a_copy_is_still_one(db):
     clf = load_classifier()
-    first = client_email(1, "Export fails", "The export crashes above 1,000 rows.", "en", msgid="<same@mailer.example>")
-    other = client_email(2, "Add a field", "Please add a PO number field.", "en", msgid="<same@mailer.example>")
+    first = client_email(1, "Export fails", "The export crashes above 1,000 rows.", "en",
+                         msgid="<same@mailer.example>")
+    other = client_email(2, "Add a field", "Please add a PO number field.", "en",
+                         msgid="<same@mailer.example>")
     copy = b"Delivered-To: sales@team.example\r\nReceived: from mx; Tue, 1 Dec 2026\r\n" + bytes(first)
     process_batch(db, CFG, "support", raws([bytes(first)]), clf)
     result = process_batch(db, CFG, "support", raws([bytes(other)], first_uid=2), clf)

@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import func, select
 
 from classifiers import load_classifier
+from cli.main import main
 from db.engine import make_engine, make_sessionmaker
 from db.models import Item, Message, OutboxMail
 from db.quarantine import QUARANTINED
-from intake import parsed, pipeline
-from intake.cli import main
+from intake import parsed
 from intake.config import load_config
 from intake.parse import ParseError
 from intake.pipeline import process_batch
@@ -52,7 +52,8 @@ def intake_bytes(cfg: Path, *args: str) -> bytes:
 
 
 def listed(cfg: Path) -> list[dict]:
-    return [json.loads(line) for line in intake(cfg, "quarantine", "list", "--format", "json").stdout.splitlines()]
+    return [json.loads(line) for line in intake(cfg, "quarantine", "list", "--format",
+                                                "json").stdout.splitlines()]
 
 
 def on_server(dovecot) -> dict[int, bytes]:
@@ -95,7 +96,8 @@ def test_list_show_delete_and_a_retry_that_still_fails(sqlite_url, dovecot, smtp
     held = on_server(dovecot)
     for e in entries:
         assert e["mailbox"] == "support" and e["error"] == NOT_EMAIL
-        assert set(e) == {"id", "mailbox", "uidvalidity", "uid", "message_id", "sender", "subject", "received_at",
+        assert set(e) == {"id", "mailbox", "uidvalidity", "uid", "message_id", "sender", "subject",
+                          "received_at",
                           "size", "error", "retry_requested"}
         assert e["retry_requested"] is False and datetime.fromisoformat(e["received_at"]).tzinfo is not None
         assert intake_bytes(cfg, "quarantine", "show", str(e["id"]), "--raw") == held[e["uid"]]
@@ -103,7 +105,8 @@ def test_list_show_delete_and_a_retry_that_still_fails(sqlite_url, dovecot, smtp
     table = intake(cfg, "quarantine", "list").stdout.splitlines()
     assert table[0].split()[:3] == ["ID", "RECEIVED", "(UTC)"] and table[-1] == "2 quarantined messages"
     assert [line.split()[0] for line in table[1:-1]] == [str(controls["id"]), str(outlook["id"])]
-    assert "support:2" in table[2] and file_size(outlook["size"]) in table[2] and "not an email message" in table[2]
+    assert ("support:2" in table[2] and file_size(outlook["size"]) in table[2]
+            and "not an email message" in table[2])
     page = intake(cfg, "quarantine", "list", "--limit", "1").stdout.splitlines()
     assert len(page) == 3 and page[-1] == "showing 1-1 of 2 quarantined messages; more with --offset 1"
 
@@ -135,7 +138,8 @@ def test_retry_after_an_upgrade_stores_the_message_exactly_once(sqlite_url, dove
     late = client_email(1, "Export fails", "The export to Excel fails above 1,000 rows.", "en",
                         msgid="<late@client.example>")
     dovecot.deliver("support", bytes(late))
-    dovecot.deliver("support", bytes(client_email(2, "Invoice address", "Please change our invoice address.", "en")))
+    dovecot.deliver("support", bytes(client_email(2, "Invoice address", "Please change our invoice address.",
+                                                  "en")))
     intake(cfg, "db", "upgrade")
     real = parsed.parse_email
 
@@ -174,7 +178,8 @@ def test_retry_after_an_upgrade_stores_the_message_exactly_once(sqlite_url, dove
     engine.dispose()
 
 
-def test_two_retries_at_once_on_postgresql_store_one_item(pg_url, dovecot, smtp_sink, config_for, monkeypatch):
+def test_two_retries_at_once_on_postgresql_store_one_item(pg_url, dovecot, smtp_sink, config_for,
+                                                          monkeypatch):
     cfg = config_for(pg_url)
     intake(cfg, "db", "upgrade")
     mail = bytes(client_email(1, "Login", "The login page shows error 500 since this morning.", "en"))
@@ -182,17 +187,20 @@ def test_two_retries_at_once_on_postgresql_store_one_item(pg_url, dovecot, smtp_
     engine = make_engine(pg_url)
     factory = make_sessionmaker(engine)
     when = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
-    result = process_batch(factory, load_config(str(cfg)), "support", [RawMail("support", 1, 1, mail, when, len(mail))],
+    result = process_batch(factory, load_config(str(cfg)), "support",
+                           [RawMail("support", 1, 1, mail, when, len(mail))],
                            load_classifier())
     monkeypatch.undo()
     assert result.quarantined == 1
     [entry] = listed(cfg)
 
-    runs = [subprocess.Popen(intake_command(cfg, "quarantine", "retry", str(entry["id"])), stdout=subprocess.PIPE,
+    runs = [subprocess.Popen(intake_command(cfg, "quarantine", "retry", str(entry["id"])),
+                             stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=os.environ.copy()) for _ in range(2)]
     outputs = [p.communicate(timeout=300) for p in runs]
     assert [p.returncode for p in runs] == [0, 0], outputs
-    assert sorted(out for out, _err in outputs) == [f"#{entry['id']}: new item CI-000001, acknowledgment queued\n",
+    assert sorted(out for out,
+                  _err in outputs) == [f"#{entry['id']}: new item CI-000001, acknowledgment queued\n",
                                                     f"#{entry['id']}: not in quarantine\n"]
     assert counts(pg_url) == (1, 1)
     assert len(smtp_sink.wait_for(1)) == 1

@@ -50,7 +50,8 @@ def test_retry_stores_what_the_current_code_reads_and_only_once(db, monkeypatch)
         assert s.scalar(select(func.count(Item.id))) == 1 and s.scalar(select(func.count(OutboxMail.id))) == 1
         assert count_quarantined(s) == 0
     # The worker fetching the message again (same mailbox position) knows it.
-    refetch = process_batch(db, CFG, "support", [RawMail("support", 1, 1, mail, WHEN, len(mail))], load_classifier())
+    refetch = process_batch(db, CFG, "support", [RawMail("support", 1, 1, mail, WHEN, len(mail))],
+                            load_classifier())
     assert refetch.duplicates == 1
 
 

@@ -1,4 +1,5 @@
-"""A drain reads and classifies its mail in the reading processes; the worker reads mail itself only when they fail."""
+"""A drain reads and classifies its mail in the reading processes; the worker reads mail itself only when they
+fail."""
 from __future__ import annotations
 
 import os
@@ -8,10 +9,10 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
+from cli.serve import build_worker
+from cli.shell import open_factory
 from db.models import Item, Message
 from intake.config import load_config
-from intake.serve import build_worker
-from intake.shell import open_factory
 from intake.worker import Worker
 from tests.integration.conftest import MAILBOX_USER, run_intake
 from tests.mailgen import client_email
@@ -24,7 +25,8 @@ COUNT = 120  # three batches of 50, 50 and 20
 def fill(dovecot) -> None:
     for n in range(1, COUNT + 1):
         lang = "zh" if n % 3 == 0 else "en"
-        text = "系统登录后页面报错，无法保存订单。" if lang == "zh" else "The export button fails since Monday."
+        text = ("系统登录后页面报错，无法保存订单。" if lang == "zh"
+                else "The export button fails since Monday.")
         mail = client_email(n, f"Request {n}", text, lang, msgid=f"<pool-{n}@c.example>")
         dovecot.deliver(MAILBOX_USER, bytes(mail))
 
@@ -44,10 +46,12 @@ def counts(factory) -> tuple[int, int, int]:
     with factory() as session:
         return (session.scalar(select(func.count(Item.id))),
                 session.scalar(select(func.count(Message.id)).where(Message.direction == "in")),
-                session.scalar(select(func.count(func.distinct(Message.uid))).where(Message.direction == "in")))
+                session.scalar(select(func.count(func.distinct(Message.uid)))
+                               .where(Message.direction == "in")))
 
 
-def test_a_drain_reads_every_batch_in_the_pool_and_never_loads_the_model_itself(sqlite_url, dovecot, smtp_sink,
+def test_a_drain_reads_every_batch_in_the_pool_and_never_loads_the_model_itself(sqlite_url, dovecot,
+                                                                                smtp_sink,
                                                                                  config_for):
     worker, loading, factory = drained(sqlite_url, dovecot, config_for)
     stats = worker.run_once()

@@ -1,5 +1,5 @@
-"""`intake purge`: raw messages (and with them the attachments) of items closed more than retention.raw_days ago
-go; the items, their texts and history stay, and so do the SLA figures. --dry-run changes nothing."""
+"""`intake purge`: raw messages (and with them the attachments) of items closed more than retention.raw_days
+ago go; the items, their texts and history stay, and so do the SLA figures. --dry-run changes nothing."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -25,7 +25,8 @@ pytestmark = pytest.mark.integration
 def _sla(factory) -> dict:
     now = datetime.now(timezone.utc)
     with factory() as session:
-        report = sla_to_dict(compute_sla(session, parse_policies({}, {}, ""), (now - timedelta(days=60)).date(),
+        report = sla_to_dict(compute_sla(session, parse_policies({}, {}, ""),
+                                         (now - timedelta(days=60)).date(),
                                          now.date(), now=now))
     report.pop("generated_at")
     return report
@@ -34,7 +35,8 @@ def _sla(factory) -> dict:
 def test_purge_removes_old_raw_messages_only(any_db_url, dovecot, smtp_sink, config_for):
     cfg = config_for(any_db_url, extra="[retention]\nraw_days = 30\n")
     for n in range(1, 4):
-        dovecot.deliver("support", bytes(client_email(n, f"Export {n}", "The export crashes above 1,000 rows.", "en",
+        dovecot.deliver("support", bytes(client_email(n, f"Export {n}",
+                                                      "The export crashes above 1,000 rows.", "en",
                                                       style="attachment")))
     assert run_intake(cfg, "db", "upgrade").returncode == 0
     assert "new items: 3" in run_intake(cfg, "run", "--once").stdout
@@ -46,27 +48,31 @@ def test_purge_removes_old_raw_messages_only(any_db_url, dovecot, smtp_sink, con
         # Closed 40 days ago (due), closed 5 days ago (not yet), and one still open.
         for item_id, days in ((old, 40), (recent, 5)):
             session.execute(update(Item).where(Item.id == item_id).values(
-                status="closed", resolved_at=now - timedelta(days=days), received_at=now - timedelta(days=days + 1)))
+                status="closed", resolved_at=now - timedelta(days=days),
+                received_at=now - timedelta(days=days + 1)))
         # The client's message and our acknowledgment's copy.
-        old_count, old_size = session.execute(select(func.count(Message.id), func.sum(func.length(Message.raw)))
+        old_count, old_size = session.execute(select(func.count(Message.id),
+                                                     func.sum(func.length(Message.raw)))
                                               .where(Message.item_id == old)).one()
     assert old_count == 2
     before = _sla(factory)
 
     dry = run_intake(cfg, "purge", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert f"would remove the raw bytes of 2 messages ({old_size:,} bytes) on 1 items, with the content of 2 " \
-           "attachments" in dry.stdout
+    assert (f"would remove the raw bytes of 2 messages ({old_size:,} bytes) on 1 items, with the content of "
+            "2 attachments") in dry.stdout
     with factory() as session:
         assert session.scalar(select(func.count(Message.id)).where(Message.raw_purged_at.is_not(None))) == 0
 
     done = run_intake(cfg, "purge")
     assert done.returncode == 0 and "removed the raw bytes of 2 messages" in done.stdout
     with factory() as session:
-        purged = session.scalars(select(Message).where(Message.item_id == old, Message.direction == "in")).one()
+        purged = session.scalars(select(Message).where(Message.item_id == old,
+                                                       Message.direction == "in")).one()
         assert bytes(session.scalar(select(Message.raw).where(Message.id == purged.id))) == b""
         assert purged.raw_purged_at is not None and "1,000 rows" in purged.new_text  # the text stays
-        assert session.scalar(select(func.count(Attachment.id)).where(Attachment.message_id == purged.id)) == 2
+        assert session.scalar(select(func.count(Attachment.id))
+                              .where(Attachment.message_id == purged.id)) == 2
         assert session.scalar(select(func.count(Message.id)).where(Message.raw_purged_at.is_not(None))) == 2
         kept = session.scalars(select(Message.raw).where(Message.item_id.in_([recent, _open]),
                                                          Message.direction == "in")).all()

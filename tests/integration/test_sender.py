@@ -21,9 +21,11 @@ def _fill(factory, n: int) -> None:
             item = Item(ref=f"CI-{i + 1:06d}", category="question", subject=f"s{i}")
             s.add(item)
             s.flush()
-            s.add(OutboxMail(item_id=item.id, message_id=f"<ack{i}@team.example>", from_address="support@team.example",
+            s.add(OutboxMail(item_id=item.id, message_id=f"<ack{i}@team.example>",
+                             from_address="support@team.example",
                              to_address=f"client{i}@client.example",
-                             raw=f"Subject: ack {i}\r\nMessage-ID: <ack{i}@team.example>\r\n\r\nhi\r\n".encode()))
+                             raw=f"Subject: ack {i}\r\nMessage-ID: "
+                                 f"<ack{i}@team.example>\r\n\r\nhi\r\n".encode()))
 
 
 def _settings(sink) -> SmtpSettings:
@@ -38,9 +40,11 @@ def test_sends_in_order_and_marks_items(db, smtp_sink):
     with db() as s:
         assert all(i.acknowledged_at is not None and i.status == "new" for i in s.scalars(select(Item)))
         events = list(s.scalars(select(Event).where(Event.kind == "acknowledged").order_by(Event.item_id)))
-        assert [e.data for e in events] == [{"message_id": f"<ack{i}@team.example>", "to": f"client{i}@client.example"}
+        assert [e.data for e in events] == [{"message_id": f"<ack{i}@team.example>",
+                                             "to": f"client{i}@client.example"}
                                             for i in range(5)]
-        assert all(o.status == "sent" and o.attempts == 1 and o.sent_at for o in s.scalars(select(OutboxMail)))
+        assert all(o.status == "sent" and o.attempts == 1 and o.sent_at
+                   for o in s.scalars(select(OutboxMail)))
     assert drain(db, _settings(smtp_sink), "w1").sent == 0
 
 
@@ -85,4 +89,5 @@ def test_two_drains_at_once_never_send_twice(db, smtp_sink):
     for t in threads:
         t.join()
     assert sum(r.sent for r in results) == 40
-    assert sorted(m.rcpt_tos[0] for m in smtp_sink.messages) == sorted(f"client{i}@client.example" for i in range(40))
+    assert sorted(m.rcpt_tos[0] for m in smtp_sink.messages) == sorted(f"client{i}@client.example"
+                                                                       for i in range(40))

@@ -67,7 +67,8 @@ def test_the_store_functions_on_each_database(db):
     now = utcnow()
     with db.begin() as s:
         user = find_user(s, PM)
-        opened = [start_session(s, user, timedelta(hours=1), "2001:db8::1", "x" * 1000, now) for _ in range(3)]
+        opened = [start_session(s, user, timedelta(hours=1), "2001:db8::1", "x" * 1000,
+                                now) for _ in range(3)]
         stale = start_session(s, user, timedelta(seconds=1), "192.0.2.9", "old", now - timedelta(hours=1))
     with db() as s:
         assert find_session(s, opened[0].key, now) is not None

@@ -1,4 +1,5 @@
-"""Workers share mailboxes through leases: each mailbox served by one worker, taken over when that one is killed."""
+"""Workers share mailboxes through leases: each mailbox served by one worker, taken over when that one is
+killed."""
 from __future__ import annotations
 
 import os
@@ -47,14 +48,16 @@ class Delivery:
     def to(self, box: str) -> None:
         n = len(self.sent)
         msgid = f"<shared-{n}@client.example>"
-        self.dovecot.deliver(box, bytes(client_email(n, f"Question {n} for {box}", "When is the next release?",
+        self.dovecot.deliver(box, bytes(client_email(n, f"Question {n} for {box}",
+                                                     "When is the next release?",
                                                      "en", msgid=msgid)))
         self.sent.append(msgid)
 
 
 def start(cfg: Path, log: Path, *args: str, **kwargs) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
-        return subprocess.Popen(intake_command(cfg, "--log-level", "info", "run", *args), stdin=subprocess.DEVNULL,
+        return subprocess.Popen(intake_command(cfg, "--log-level", "info", "run", *args),
+                                stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=out, **kwargs)
 
 
@@ -83,7 +86,8 @@ def wait_until(check, timeout: float = WAIT, what: str = "") -> float:
 def serving_from_log(log: Path) -> set[str]:
     """The mailboxes a worker's log says it serves now."""
     now: set[str] = set()
-    for event, box in re.findall(r"event=(serving|stopped_serving) mailbox=(\S+)", log.read_text(errors="replace")):
+    for event, box in re.findall(r"event=(serving|stopped_serving) mailbox=(\S+)",
+                                 log.read_text(errors="replace")):
         (now.add if event == "serving" else now.discard)(box)
     return now
 
@@ -153,7 +157,8 @@ def test_two_workers_split_the_mailboxes_and_take_over_from_a_frozen_or_killed_o
         victim = next(i for i, log in enumerate(logs) if "box0" in serving_from_log(log))
         workers[victim].send_signal(signal.SIGKILL)
         workers[victim].wait(timeout=30)
-        took = wait_until(lambda: all_served_by(1 - victim) and boxes_dovecot.sessions() == {b: 1 for b in BOXES},
+        took = wait_until(lambda: all_served_by(1 - victim)
+                          and boxes_dovecot.sessions() == {b: 1 for b in BOXES},
                           what="the survivor serves every mailbox")
         print(f"takeover from a killed worker: {took:.1f}s")
         assert took <= TAKEOVER_SECONDS, f"took over after {took:.1f}s"
@@ -177,7 +182,8 @@ def test_two_workers_split_the_mailboxes_and_take_over_from_a_frozen_or_killed_o
 
 def test_processes_share_mailboxes_reload_on_sighup_and_stop_on_ctrl_c(sqlite_url, boxes_dovecot, smtp_sink,
                                                                         tmp_path):
-    """`intake run --processes 2` on SQLite: two processes split the mailboxes; SIGHUP adds one; Ctrl-C stops all."""
+    """`intake run --processes 2` on SQLite: two processes split the mailboxes; SIGHUP adds one; Ctrl-C stops
+    all."""
     cfg = write_mailboxes_config(tmp_path / "intake.toml", sqlite_url, boxes_dovecot, smtp_sink, BOXES[:2])
     assert run_intake(cfg, "db", "upgrade").returncode == 0
     log = tmp_path / "run.log"
@@ -185,7 +191,8 @@ def test_processes_share_mailboxes_reload_on_sighup_and_stop_on_ctrl_c(sqlite_ur
     proc = start(cfg, log, "--processes", "2", start_new_session=True)
     mail = Delivery(boxes_dovecot)
     try:
-        wait_until(lambda: sorted(owners(sqlite_url)) == BOXES[:2] and len(set(owners(sqlite_url).values())) == 2,
+        wait_until(lambda: sorted(owners(sqlite_url)) == BOXES[:2]
+                   and len(set(owners(sqlite_url).values())) == 2,
                    what="each process holds one mailbox")
         for box in BOXES[:2]:
             mail.to(box)

@@ -33,13 +33,16 @@ BASE = "https://intake.example/app"
 SVG = "{http://www.w3.org/2000/svg}"
 FIGURES = (*COUNTS, "compliance", "p50", "p90", "max")
 POLICIES = parse_policies(
-    {"beijing": {"timezone": "Asia/Shanghai", "country": "CN", "hours": {"weekdays": "09:00-12:00, 13:00-18:00"}}},
+    {"beijing": {"timezone": "Asia/Shanghai", "country": "CN",
+                 "hours": {"weekdays": "09:00-12:00, 13:00-18:00"}}},
     {"standard": {"targets": {"issue": {"acknowledge": "5m", "first_response": "4h", "resolution": "72h"},
                               "question": {"acknowledge": "5m", "first_response": "8h", "resolution": "48h"},
                               "change_request": {"acknowledge": "5m", "first_response": "24h"},
-                              "feedback": {"acknowledge": "5m", "first_response": "24h", "resolution": "5d"}}},
+                              "feedback": {"acknowledge": "5m", "first_response": "24h",
+                                           "resolution": "5d"}}},
      "gold": {"calendar": "beijing", "tiers": ["gold"],
-              "targets": {c: {"acknowledge": "15m", "first_response": "2h", "resolution": "16h"} for c in CATEGORIES}}},
+              "targets": {c: {"acknowledge": "15m", "first_response": "2h",
+                              "resolution": "16h"} for c in CATEGORIES}}},
     "standard")
 
 
@@ -51,7 +54,8 @@ def seed(session, n: int = 1000, seed: int = 20261123) -> None:
              "Zeta Industries International Holdings", "acme (EU)"]
     orgs = [Organization(name=name, domain=f"o{i}.example", tier="gold" if i in (1, 5) else "")
             for i, name in enumerate(names)]
-    users = [User(email=f"pm{i}@team.example", name=["Ann", "", "李雷", "bob", "Carla", ""][i]) for i in range(6)]
+    users = [User(email=f"pm{i}@team.example", name=["Ann", "", "李雷", "bob", "Carla",
+                                                     ""][i]) for i in range(6)]
     session.add_all(orgs + users)
     session.flush()
     contacts = [Contact(email=f"c{i}@o{i % len(orgs)}.example", organization_id=orgs[i % len(orgs)].id)
@@ -68,7 +72,8 @@ def seed(session, n: int = 1000, seed: int = 20261123) -> None:
         category = rng.choice(CATEGORIES)
 
         def later(t: datetime | None, seconds: float) -> datetime | None:
-            return None if t is None or t + timedelta(seconds=seconds) > NOW else t + timedelta(seconds=seconds)
+            return (None if t is None or t + timedelta(seconds=seconds) > NOW else t
+                    + timedelta(seconds=seconds))
 
         ack = later(received, rng.expovariate(1 / 240)) if rng.random() < 0.93 else None
         first = later(received, rng.lognormvariate(1.2, 1.1) * h) if rng.random() < 0.85 else None
@@ -101,16 +106,22 @@ def seeded(any_db_url):
     factory = make_sessionmaker(engine)
     with factory() as s:
         seed(s)
-        # Every seventh item's client answered the survey (ratings 1 to 5 in turn), every eleventh got one only.
+        # Every seventh item's client answered the survey (ratings 1 to 5 in turn), every eleventh got one
+        # only.
         for n, item_id in enumerate(s.scalars(select(Item.id).order_by(Item.id))):
             if n % 7 == 0 or n % 11 == 0:
-                mail = OutboxMail(item_id=item_id, kind="survey", message_id=f"<s{n}@x.example>", status="sent",
-                                  from_address="s@x.example", to_address="c@x.example", raw=b"", created_at=NOW)
+                mail = OutboxMail(item_id=item_id, kind="survey", message_id=f"<s{n}@x.example>",
+                                  status="sent",
+                                  from_address="s@x.example", to_address="c@x.example", raw=b"",
+                                  created_at=NOW)
                 s.add(mail)
                 s.flush()
-                s.add(Survey(item_id=item_id, status="scheduled", scheduled_for=NOW, created_at=NOW, outbox_id=mail.id,
-                             rating=(n // 7) % 5 + 1 if n % 7 == 0 else None, rated_at=NOW if n % 7 == 0 else None))
-        refresh_states(s, POLICIES, NOW)  # the stored states the queue's sla filter reads, as the worker keeps them
+                s.add(Survey(item_id=item_id, status="scheduled", scheduled_for=NOW, created_at=NOW,
+                             outbox_id=mail.id,
+                             rating=(n // 7) % 5 + 1 if n % 7 == 0 else None,
+                             rated_at=NOW if n % 7 == 0 else None))
+        # the stored states the queue's sla filter reads, as the worker keeps them
+        refresh_states(s, POLICIES, NOW)
         s.commit()
     yield factory
     engine.dispose()
@@ -221,8 +232,8 @@ def _check_sums(report) -> None:
         for k in COUNTS:
             assert sum(g["clocks"][clock][k] for g in doc["groups"]) == t[k], (report.by, clock, k)
         for c in [g["clocks"][clock] for g in doc["groups"]] + [t]:
-            assert c["items"] == c["met"] + c["missed"] + c["breached_open"] + c["at_risk"] + c["on_track"] + \
-                c["no_target"]
+            assert c["items"] == (c["met"] + c["missed"] + c["breached_open"] + c["at_risk"] + c["on_track"]
+                                  + c["no_target"])
             assert c["measured"] == c["met"] + c["missed"] + c["breached_open"]
             assert c["compliance"] == (round(c["met"] / c["measured"], 4) if c["measured"] else None)
     assert sum(doc["charts"]["response_times"]["counts"]["first_response"]) == \
@@ -276,7 +287,8 @@ def _check_charts(report) -> None:
         (counts.index(max(counts)), sum(1 for n in counts if n))
     measured = sum(1 for w in report.weeks for m in ("first_response", "resolution") if w.clock(m).measured)
     assert len(bars[1]) == measured and measured >= 2 * 11
-    assert len(bars[2]) == len(report.breached_by_organization) == 10  # nine organizations and "(no organization)"
+    # nine organizations and "(no organization)"
+    assert len(bars[2]) == len(report.breached_by_organization) == 10
     labels = {t.text for t in svgs[2].iter(f"{SVG}text")}
     assert 'R&D <Labs> "Ltd"' in labels and "(no organization)" in labels
     for svg in svgs:
@@ -303,7 +315,8 @@ def test_formats_agree_sums_links_and_charts_on_each_backend(seeded):
     docs = _check_all(seeded)
     t = docs["category"]["all"]["clocks"]
     # the seed gives every kind of clock
-    assert all(t[m][k] > 0 for m in ("first_response", "resolution") for k in ("met", "missed", "breached_open"))
+    assert all(t[m][k] > 0 for m in ("first_response", "resolution") for k in ("met", "missed",
+                                                                               "breached_open"))
     assert t["resolution"]["at_risk"] + t["resolution"]["on_track"] > 0 and t["resolution"]["no_target"] > 0
     # satisfaction: answered and unanswered surveys, ratings low and high (reports.csat)
     csat = docs["category"]["csat"]["total"]

@@ -1,4 +1,5 @@
-"""At-risk warnings: one email per clock and item, to the assignee or the organization's PMs, over real SMTP."""
+"""At-risk warnings: one email per clock and item, to the assignee or the organization's PMs, over real
+SMTP."""
 from __future__ import annotations
 
 import email
@@ -12,9 +13,9 @@ from sqlalchemy import select
 from db.engine import make_engine, make_sessionmaker
 from db.models import Contact, Event, Item, Organization, OutboxMail, User
 from intake.config import parse_config
-from intake.sla_check import check_sla
 from reports.state import WARNING_EVENT
 from responders.sender import SmtpSettings, drain
+from responders.sla_warnings import check_sla
 from tests.integration.conftest import start_worker
 from tests.mailgen import client_email
 
@@ -33,7 +34,8 @@ question = { first_response = "1h" }
 def _cfg(extra: str = "") -> object:
     import tomllib
 
-    return parse_config({**tomllib.loads(POLICY + extra), "smtp": {"from_address": "Support <support@team.example>"},
+    return parse_config({**tomllib.loads(POLICY + extra),
+                         "smtp": {"from_address": "Support <support@team.example>"},
                          "web": {"public_url": "https://intake.team.example"}})
 
 
@@ -69,7 +71,8 @@ def _seed(factory, cfg) -> dict[str, int]:
 
 def _outbox(factory) -> list[tuple[int | None, str]]:
     with factory() as s:
-        return [(r.item_id, r.to_address) for r in s.scalars(select(OutboxMail).where(OutboxMail.kind == "sla_warning")
+        return [(r.item_id, r.to_address)
+                for r in s.scalars(select(OutboxMail).where(OutboxMail.kind == "sla_warning")
                                                            .order_by(OutboxMail.id))]
 
 
@@ -93,7 +96,8 @@ def test_each_clock_warns_once_to_the_right_people(db, smtp_sink):
         assert again.emails == 0
     with db() as s:
         warnings = [e.data for e in s.scalars(select(Event).where(Event.kind == WARNING_EVENT))]
-        # The at-risk warnings, then each clock's breach, recorded (and announced to chat targets), not emailed.
+        # The at-risk warnings, then each clock's breach, recorded (and announced to chat targets), not
+        # emailed.
         assert [(w["state"], w.get("suppressed")) for w in warnings] == [("at_risk", None)] * 3 + [
             ("breached", "warned_at_risk")] * 3
         assert s.get(Item, ids["assigned"]).sla_state == "breached"
@@ -140,7 +144,8 @@ def test_resolved_items_get_their_final_state_and_no_warning(db):
     ids = _seed(db, cfg)
     with db.begin() as s:
         item = s.get(Item, ids["assigned"])
-        item.first_response_at, item.resolved_at, item.status = (T0 + timedelta(minutes=20), T0 + timedelta(hours=2),
+        item.first_response_at, item.resolved_at, item.status = (T0 + timedelta(minutes=20),
+                                                                 T0 + timedelta(hours=2),
                                                                   "resolved")
     check_sla(db, cfg, T0 + timedelta(hours=3))
     with db() as s:
@@ -167,7 +172,8 @@ feedback = { first_response = "12s" }
         factory = make_sessionmaker(make_engine(sqlite_url))
         with factory.begin() as s:
             s.add(User(email="admin@team.example", name="Admin", role="admin"))
-        dovecot.deliver("support", bytes(client_email(1, "Where do I find the invoice?", "Where is it?", "en")))
+        dovecot.deliver("support", bytes(client_email(1, "Where do I find the invoice?", "Where is it?",
+                                                      "en")))
         smtp_sink.wait_for(1, timeout=30)  # the acknowledgment
         warnings = smtp_sink.wait_for(2, timeout=40)
         time.sleep(15)  # past the breach and at least two more checks

@@ -76,8 +76,8 @@ def test_storing_a_batch_takes_a_fixed_number_of_statements(db):
 
 
 def _answers(first_uid: int, originals: list[RawMail], by_ref: bool) -> list[RawMail]:
-    """A client's answer to each of ORIGINALS, from the same sender: naming the item's reference in the subject
-    (BY_REF), else answering the original's Message-ID."""
+    """A client's answer to each of ORIGINALS, from the same sender: naming the item's reference in the
+    subject (BY_REF), else answering the original's Message-ID."""
     raws = []
     for k, original in enumerate(originals):
         n = original.uid
@@ -85,7 +85,8 @@ def _answers(first_uid: int, originals: list[RawMail], by_ref: bool) -> list[Raw
                                      "References": f"<orig-{n}@org{n % 7}.example>"}
         subject = f"Re: [CI-{n:06d}] any news?" if by_ref else "Re: any news?"
         mail = client_email(n, subject, "Any update on this? It still happens every morning.", "en",
-                            domain=f"org{n % 7}.example", msgid=f"<answer-{first_uid + k}@org{n % 7}.example>",
+                            domain=f"org{n % 7}.example",
+                            msgid=f"<answer-{first_uid + k}@org{n % 7}.example>",
                             **headers)
         data = bytes(mail)
         raws.append(RawMail("support", 1, first_uid + k, data, None, len(data)))
@@ -115,7 +116,8 @@ def test_follow_ups_on_stored_threads_take_a_fixed_number_of_statements(db):
         data = bytes(client_email(500 + k, f"Re: [CI-{n:06d}] me too", "Same problem here.", "en",
                                   domain="elsewhere.example", msgid=f"<stranger-{k}@elsewhere.example>"))
         strangers.append(RawMail("support", 1, 240 + k, data, None, len(data)))
-    unreadable = RawMail("support", 1, 260, b"\r\n\r\n", None, 4)  # nothing to read: quarantined, names nothing
+    # nothing to read: quarantined, names nothing
+    unreadable = RawMail("support", 1, 260, b"\r\n\r\n", None, 4)
     with counted(db) as large:
         many = process_batch(db, CFG, "support", batch + strangers + [unreadable], clf)
     assert len(few.follow_ups) == 4 and len(many.follow_ups) == 40 and len(many.new_items) == 10

@@ -34,7 +34,8 @@ def raw(uid: int, mail, minutes: int = 0) -> RawMail:
     return RawMail("support", 1, uid, data, WHEN + timedelta(minutes=minutes), len(data))
 
 
-def mail_from(sender: str, subject: str, body: str, msgid: str, **headers: str):  # type: ignore[no-untyped-def]
+def mail_from(sender: str, subject: str, body: str, msgid: str,
+              **headers: str):  # type: ignore[no-untyped-def]
     m = client_email(1, subject, body, "en", msgid=msgid, **headers)
     m.replace_header("From", sender)
     return m
@@ -45,7 +46,8 @@ def item(session, ref: str) -> Item:  # type: ignore[no-untyped-def]
 
 
 def events(session, ref: str, kind: str) -> list[dict]:  # type: ignore[no-untyped-def]
-    return [e.data for e in session.scalars(select(Event).join(Item).where(Item.ref == ref, Event.kind == kind)
+    return [e.data for e in session.scalars(select(Event).join(Item).where(Item.ref == ref,
+                                                                           Event.kind == kind)
                                             .order_by(Event.id))]
 
 
@@ -85,7 +87,8 @@ def test_a_stranger_claiming_a_thread_gets_an_item_of_their_own(db, globex):
         assert new.contact.organization.domain == "acme.example"
         assert "CI-000001" not in new.subject and "Invoice" not in new.subject
         assert [m.message_id for m in new.messages if m.direction == "in"] == ["<probe1@acme.example>"]
-        assert events(s, "CI-000002", "thread_claim") == [{"ref": "CI-000001", "message_id": "<probe1@acme.example>"}]
+        assert events(s, "CI-000002", "thread_claim") == [{"ref": "CI-000001",
+                                                           "message_id": "<probe1@acme.example>"}]
         assert events(s, "CI-000001", "thread_claim_refused") == [
             {"ref": "CI-000002", "from": ATTACKER, "message_id": "<probe1@acme.example>"}]
         ack = s.scalar(select(OutboxMail).where(OutboxMail.item_id == new.id))
@@ -130,7 +133,8 @@ def test_people_we_wrote_to_join_but_only_the_client_decides(db, globex):
     result = process_batch(db, CFG, "support", [raw(4, partner, 20), raw(5, stranger, 21)], globex)
     assert result.follow_ups == ["CI-000001"] and result.new_items == ["CI-000002"]
     with db() as s:
-        assert item(s, "CI-000001").status == "awaiting_approval"  # the partner was copied in; they do not decide
+        # the partner was copied in; they do not decide
+        assert item(s, "CI-000001").status == "awaiting_approval"
         assert [e["from"] for e in events(s, "CI-000001", "thread_claim_refused")] == ["sam@partner2.example"]
     client = mail_from(f"Client 1 <{GLOBEX}>", "Re: Invoice dispute for October [CI-000001]", "I approve.",
                        "<g3@globex.example>", In_Reply_To="<s1@team.example>")
@@ -141,7 +145,8 @@ def test_people_we_wrote_to_join_but_only_the_client_decides(db, globex):
 
 def test_a_free_mail_contact_is_only_their_own_address(db):
     clf = load_classifier()
-    first = mail_from("Kim <kim@gmail.com>", "Dashboard is empty", "The dashboard shows no data since Monday.",
+    first = mail_from("Kim <kim@gmail.com>", "Dashboard is empty",
+                      "The dashboard shows no data since Monday.",
                       "<k1@gmail.com>")
     process_batch(db, CFG, "support", [raw(1, first)], clf)
     other = mail_from("Sam <sam@gmail.com>", "Re: Dashboard is empty [CI-000001]", "Me too, what is the fix?",
@@ -169,7 +174,8 @@ def app_client(db, globex):
                       sender=ATTACKER, sender_name="M", subject="Re: GLOBEX [CI-000001]", body_text="Status?",
                       received_at=WHEN + timedelta(hours=1), raw=b"raw"))
     sent: list[int] = []
-    app = create_app(db, settings=WebSettings(from_address=FROM, team="Team"), send_outbox=lambda: sent.append(1))
+    app = create_app(db, settings=WebSettings(from_address=FROM, team="Team"),
+                     send_outbox=lambda: sent.append(1))
     with TestClient(app) as c:
         signed_in(c, db, email="pm@team.example", role="pm", orgs=("globex.example",))
         yield c
@@ -181,16 +187,19 @@ def _replies(db) -> list[OutboxMail]:  # type: ignore[no-untyped-def]
 
 
 def _post_reply(client, text: str, cc: list[str] | None = None):  # type: ignore[no-untyped-def]
-    return client.post("/items/CI-000001/reply", data={"text": text, "cc": cc or [], "csrf_token": client.csrf},
+    return client.post("/items/CI-000001/reply", data={"text": text, "cc": cc or [],
+                                                       "csrf_token": client.csrf},
                        follow_redirects=False)
 
 
 def test_replies_from_the_app_go_to_the_contact_and_ticked_participants_only(db, app_client):
     page = app_client.get("/items/CI-000001").text
     # The colleague who wrote in the thread is offered, unticked; the probe's address never is.
-    assert f'name="cc" value="{COLLEAGUE}">' in page and "checked" not in page.split('id="reply-copies"')[1][:600]
+    assert (f'name="cc" value="{COLLEAGUE}">' in page
+            and "checked" not in page.split('id="reply-copies"')[1][:600])
     assert f'value="{ATTACKER}"' not in page and f'value="{GLOBEX}"' not in page
-    assert [c["address"] for c in app_client.get("/api/items/CI-000001").json()["reply_copies"]] == [COLLEAGUE]
+    assert [c["address"]
+            for c in app_client.get("/api/items/CI-000001").json()["reply_copies"]] == [COLLEAGUE]
 
     # A reply without copies: the contact alone, answering the latest message of a participant.
     assert _post_reply(app_client, "We credit the 40 hours on the next invoice.").status_code == 303
@@ -220,7 +229,8 @@ def test_replies_from_the_app_go_to_the_contact_and_ticked_participants_only(db,
     count = len(_replies(db))
     r = _post_reply(app_client, "Here is the confidential rate sheet.", [COLLEAGUE, ATTACKER])
     assert r.status_code == 400 and "is not a participant of this thread" in r.text and ATTACKER in r.text
-    r = app_client.post("/api/items/CI-000001/replies", json={"text": "Rate sheet attached.", "cc": [ATTACKER]})
+    r = app_client.post("/api/items/CI-000001/replies", json={"text": "Rate sheet attached.",
+                                                              "cc": [ATTACKER]})
     assert r.status_code == 400 and "is not a participant" in r.json()["error"]
     r = app_client.post("/api/items/CI-000001/replies", json={"text": "Rate sheet attached.", "cc": ATTACKER})
     assert r.status_code == 400
@@ -228,7 +238,8 @@ def test_replies_from_the_app_go_to_the_contact_and_ticked_participants_only(db,
     with db() as s:
         assert s.scalar(select(func.count(OutboxMail.id)).where(OutboxMail.to_address == ATTACKER,
                                                                 OutboxMail.kind != "acknowledgment")) == 0
-    r = app_client.post("/api/items/CI-000001/replies", json={"text": "Via the API.", "cc": [COLLEAGUE.upper()]})
+    r = app_client.post("/api/items/CI-000001/replies", json={"text": "Via the API.",
+                                                              "cc": [COLLEAGUE.upper()]})
     assert r.status_code == 200
     assert [m.to_address for m in _replies(db)[count:]] == [GLOBEX, COLLEAGUE]
 
@@ -237,17 +248,21 @@ def test_an_assessment_goes_to_the_contact_with_the_copies_ticked(db, app_client
     with db.begin() as s:
         found = item(s, "CI-000001")
         found.category, found.status = "change_request", "impact_assessed"
-        s.add(ChangeAssessment(item_id=found.id, scope="Rework the October invoice", cost="1 day", schedule="now"))
+        s.add(ChangeAssessment(item_id=found.id, scope="Rework the October invoice", cost="1 day",
+                               schedule="now"))
     page = app_client.get("/items/CI-000001").text
     assert f'name="cc" value="{COLLEAGUE}">' in page.split('id="send-assessment-form"')[1].split("</form>")[0]
-    r = app_client.post("/items/CI-000001/assessment/send", data={"cc": [ATTACKER], "csrf_token": app_client.csrf},
+    r = app_client.post("/items/CI-000001/assessment/send", data={"cc": [ATTACKER],
+                                                                  "csrf_token": app_client.csrf},
                         follow_redirects=False)
     assert r.status_code == 400
-    r = app_client.post("/items/CI-000001/assessment/send", data={"cc": [COLLEAGUE], "csrf_token": app_client.csrf},
+    r = app_client.post("/items/CI-000001/assessment/send", data={"cc": [COLLEAGUE],
+                                                                  "csrf_token": app_client.csrf},
                         follow_redirects=False)
     assert r.status_code == 303
     with db() as s:
-        rows = list(s.scalars(select(OutboxMail).where(OutboxMail.kind == "assessment").order_by(OutboxMail.id)))
+        rows = list(s.scalars(select(OutboxMail).where(OutboxMail.kind == "assessment")
+                              .order_by(OutboxMail.id)))
     assert [r.to_address for r in rows] == [GLOBEX, COLLEAGUE]
     msg = message_from_bytes(rows[0].raw, policy=default)
     assert [a.addr_spec for a in msg["To"].addresses] == [GLOBEX]

@@ -1,5 +1,6 @@
-"""Chat alerts and webhooks end to end: the worker delivers each event, signed, in every platform's shape, to a
-local receiver; with the receiver down (and a worker killed meanwhile) every event still arrives exactly once."""
+"""Chat alerts and webhooks end to end: the worker delivers each event, signed, in every platform's shape, to
+a local receiver; with the receiver down (and a worker killed meanwhile) every event still arrives exactly
+once."""
 from __future__ import annotations
 
 import signal
@@ -14,8 +15,8 @@ from sqlalchemy.orm import selectinload
 from db.engine import make_engine, make_sessionmaker
 from db.models import ChangeAssessment, Contact, Item, Organization, WebhookDelivery
 from intake.config import parse_config
-from intake.sla_check import check_sla
 from intake.worker import webhook_targets
+from responders.sla_warnings import check_sla
 from responders.webhooks import WebhookSender
 from review.actions import change_status
 from review.viewer import Viewer
@@ -76,7 +77,8 @@ def _check_shape(call, ref: str) -> None:
         assert card["content"]["type"] == "AdaptiveCard" and card["content"]["actions"][0]["url"] == link
     elif call.kind == "dingtalk":
         assert body["msgtype"] == "link" and body["link"]["messageUrl"] == link
-        assert ref in body["link"]["title"] and ("新" in body["link"]["title"] or "待审核" in body["link"]["title"])
+        assert ref in body["link"]["title"] and ("新" in body["link"]["title"]
+                                                 or "待审核" in body["link"]["title"])
     elif call.kind == "feishu":
         assert body["msg_type"] == "interactive" and ref in body["card"]["header"]["title"]["content"]
         assert body["card"]["elements"][-1]["actions"][0]["url"] == link
@@ -92,7 +94,8 @@ def test_new_items_reach_every_platform_signed_and_in_its_shape(any_db_url, dove
     try:
         dovecot.deliver("support", bytes(client_email(1, "Login page broken", "The login page shows an error "
                                                       "since this morning, please fix it.", "en")))
-        dovecot.deliver("support", bytes(client_email(2, "发票问题", "请问上个月的发票什么时候可以开具？", "zh")))
+        dovecot.deliver("support", bytes(client_email(2, "发票问题", "请问上个月的发票什么时候可以开具？",
+                                                      "zh")))
         calls = receiver.wait_for(2 * len(KINDS), timeout=60)
     finally:
         err = _stop(worker)
@@ -125,7 +128,8 @@ def test_with_the_receiver_down_and_a_worker_killed_every_event_arrives_once(any
     worker = start_worker(cfg)
     try:
         for n in range(3):
-            dovecot.deliver("support", bytes(client_email(n, f"Question {n}", "When is the next release?", "en")))
+            dovecot.deliver("support", bytes(client_email(n, f"Question {n}", "When is the next release?",
+                                                          "en")))
         smtp_sink.wait_for(3, timeout=60)  # intake is not held up by the dead targets
         _wait_until(lambda: sum(r.attempts > 0 for r in _deliveries(any_db_url)) >= len(KINDS), 60,
                     "failed tries at every target")
@@ -155,8 +159,8 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 
 
 def test_sla_and_decision_events_follow_the_filters(db, receiver):
-    """SLA warnings and a PM's decision on a change request are delivered to the targets whose organizations and
-    categories match, through the same sender the worker runs."""
+    """SLA warnings and a PM's decision on a change request are delivered to the targets whose organizations
+    and categories match, through the same sender the worker runs."""
     import os
     import tomllib
 
@@ -175,7 +179,8 @@ def test_sla_and_decision_events_follow_the_filters(db, receiver):
         issue = Item(ref="CI-000001", category="issue", subject="Login *broken* <b>", received_at=T0,
                      acknowledged_at=T0, sla=cfg.sla.built.for_tier("").snapshot(),
                      contact=Contact(email="c1@acme.example", name="Carl", organization=acme))
-        change = Item(ref="CI-000002", category="change_request", subject="Add SSO", status="awaiting_approval",
+        change = Item(ref="CI-000002", category="change_request", subject="Add SSO",
+                      status="awaiting_approval",
                       received_at=T0, acknowledged_at=T0, first_response_at=T0,
                       contact=Contact(email="c2@globex.example", organization=globex))
         s.add_all([issue, change])
@@ -249,7 +254,8 @@ def test_sighup_brings_new_targets_to_a_running_worker(sqlite_url, dovecot, smtp
     """[[notify]] is read again on SIGHUP, as the mailboxes are: no restart to add a chat target."""
     import threading
 
-    with_targets = _extra(receiver)  # puts the targets' URLs and secrets in the environment the worker inherits
+    # puts the targets' URLs and secrets in the environment the worker inherits
+    with_targets = _extra(receiver)
     cfg = config_for(sqlite_url, extra=f'[web]\npublic_url = "{PUBLIC}"\n')
     worker = start_worker(cfg)
     lines: list[str] = []
@@ -261,7 +267,8 @@ def test_sighup_brings_new_targets_to_a_running_worker(sqlite_url, dovecot, smtp
         config_for(sqlite_url, extra=with_targets)  # the same file, now with a target of each kind
         worker.send_signal(signal.SIGHUP)
         _wait_until(lambda: any("event=config_reloaded" in line for line in list(lines)), 60, "the reload")
-        dovecot.deliver("support", bytes(client_email(2, "After the reload", "The export fails with 500.", "en")))
+        dovecot.deliver("support", bytes(client_email(2, "After the reload", "The export fails with 500.",
+                                                      "en")))
         calls = receiver.wait_for(len(KINDS), timeout=60)
     finally:
         worker.send_signal(signal.SIGTERM)

@@ -1,4 +1,5 @@
-"""The weekly client digest reaches only the contacts of organizations that asked for it, listing their own items."""
+"""The weekly client digest reaches only the contacts of organizations that asked for it, listing their own
+items."""
 from __future__ import annotations
 
 import email
@@ -10,9 +11,9 @@ import pytest
 
 from db.models import Contact, Item, Organization, User
 from intake.config import parse_config
-from intake.weekly import send_weekly
 from reports.digest import last_full_week, week_bounds
 from responders.sender import SmtpSettings, drain
+from responders.weekly_digest import send_weekly
 
 pytestmark = pytest.mark.integration
 
@@ -32,9 +33,11 @@ def _seed(factory) -> None:
         idle = Contact(email="idle@acme.example", organization=acme)
         gina = Contact(email="gina@globex.example", organization=globex)
 
-        def item(n: int, contact: Contact, received: datetime, resolved: datetime | None = None, lang: str = "en",
+        def item(n: int, contact: Contact, received: datetime, resolved: datetime | None = None,
+                 lang: str = "en",
                  status: str = "new") -> Item:
-            return Item(ref=f"CI-{n:06d}", category="issue", subject=f"Subject {n}", contact=contact, lang=lang,
+            return Item(ref=f"CI-{n:06d}", category="issue", subject=f"Subject {n}", contact=contact,
+                        lang=lang,
                         received_at=received, resolved_at=resolved, status=status)
 
         s.add_all([
@@ -104,7 +107,8 @@ def test_week_bounds_follow_the_report_time_zone():
     assert last_full_week(date(2026, 11, 22)) == date(2026, 11, 9)
 
 
-SUMMARY_POLICY = {"policies": {"standard": {"targets": {"issue": {"acknowledge": "5m", "first_response": "1h"}}}}}
+SUMMARY_POLICY = {"policies": {"standard": {"targets": {"issue": {"acknowledge": "5m",
+                                                                  "first_response": "1h"}}}}}
 
 
 def _summary_seed(factory, cfg) -> None:
@@ -132,7 +136,7 @@ def _summary_seed(factory, cfg) -> None:
 
 
 def test_team_summary_goes_to_the_leads_with_hand_checked_figures(db, smtp_sink):
-    from intake.sla_check import check_sla  # noqa: PLC0415
+    from responders.sla_warnings import check_sla  # noqa: PLC0415
 
     cfg = parse_config({"sla": SUMMARY_POLICY, "web": {"public_url": "https://intake.team.example"},
                         "acknowledgment": {"team_name": "Acme project team"}})
@@ -195,7 +199,8 @@ from_address = "Acme Team <team@team.example>"
         s.add(User(email="lead@team.example", name="Lee", role="admin"))
     done = run_intake(cfg, "report", "weekly", "--week-of", "2026-11-19")
     assert done.returncode == 0, done.stderr
-    assert "week of 2026-11-16: 1 SLA summaries, 2 client digests queued" in done.stderr and "sent 3" in done.stderr
+    assert ("week of 2026-11-16: 1 SLA summaries, 2 client digests queued" in done.stderr
+            and "sent 3" in done.stderr)
     assert sorted(m.rcpt_tos[0] for m in smtp_sink.messages) == ["carl@acme.example", "lead@team.example",
                                                                  "wang@acme.example"]
     again = run_intake(cfg, "report", "weekly", "--week-of", "2026-11-16")

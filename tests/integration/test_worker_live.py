@@ -1,4 +1,5 @@
-"""`intake run` stays up: IDLE push (and polling when IDLE is off), acknowledgments on arrival, clean stop on signals."""
+"""`intake run` stays up: IDLE push (and polling when IDLE is off), acknowledgments on arrival, clean stop on
+signals."""
 from __future__ import annotations
 
 import signal
@@ -20,7 +21,8 @@ def test_running_worker_acknowledges_new_mail_and_stops_cleanly(sqlite_url, dove
     worker = start_worker(cfg)
     try:
         for n in range(3):
-            dovecot.deliver("support", bytes(client_email(n, f"Question {n}", "When is the next release?", "en")))
+            dovecot.deliver("support", bytes(client_email(n, f"Question {n}", "When is the next release?",
+                                                          "en")))
             acks = smtp_sink.wait_for(n + 1, timeout=30)
             assert acks[-1].rcpt_tos == [f"client{n}@client.example"]
     finally:
@@ -32,7 +34,8 @@ def test_running_worker_acknowledges_new_mail_and_stops_cleanly(sqlite_url, dove
 
 
 def test_running_worker_takes_an_empty_email_among_twenty(any_db_url, dovecot, smtp_sink, config_for):
-    """Twenty-one waiting at start (one batch), then an empty one on IDLE: every one an item, every one answered."""
+    """Twenty-one waiting at start (one batch), then an empty one on IDLE: every one an item, every one
+    answered."""
     from sqlalchemy import select
 
     from db.engine import make_engine, make_sessionmaker

@@ -1,4 +1,5 @@
-"""Fixtures the unit tests share: the review app with an admin signed in, a config file over a migrated database."""
+"""Fixtures the unit tests share: the review app with an admin signed in, a config file over a migrated
+database."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -6,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 from starlette.testclient import TestClient
 
+from cli.main import main
 from db.engine import make_engine, make_sessionmaker
-from intake.cli import main
 from review.app import create_app
 from tests.web import signed_in
 
@@ -29,4 +30,5 @@ def cli_db(tmp_path) -> SimpleNamespace:
     path = tmp_path / "c.toml"
     path.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "x.db"}"\n')
     assert main(["--config", str(path), "db", "upgrade"]) == 0
-    return SimpleNamespace(path=path, factory=make_sessionmaker(make_engine(f"sqlite:///{tmp_path / 'x.db'}")))
+    return SimpleNamespace(path=path,
+                           factory=make_sessionmaker(make_engine(f"sqlite:///{tmp_path / 'x.db'}")))

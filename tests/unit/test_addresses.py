@@ -65,7 +65,8 @@ REAL = [
     ("rfc2822-example11.eml", "To",  # a source route, an empty list element and spaces around a dot
      [("Mary Smith", "mary@example.net"), ("", "jdoe@test.example")]),
     ("rfc2822-example13.eml", "From", [("John Doe", "jdoe@machine.example")]),
-    # The RFC folds this To field across a whitespace-only line; the fixture has "__" there, skipped by header().
+    # The RFC folds this To field across a whitespace-only line; the fixture has "__" there, skipped by
+    # header().
     ("rfc2822-example13.eml", "To", [("Mary Smith", "mary@example.net")]),
     ("rfc2822-example14.eml", "Reply-To", [("", "rudeboyjet@gmail.com")]),
     ("plain_emails-raw_email_multiple_from.eml", "From",
@@ -80,7 +81,8 @@ REAL = [
      [("", "smith@gmail.com"), ("Mikel@Lindsaar", "raasdnil@gmail.com"), ("", "tom@gmail.com")]),
     ("plain_emails-raw_email_trailing_dot.eml", "From", [("Sandy M.", "noreply@rubyforge.org")]),
     ("error_emails-cant_parse_from.eml", "From", [("Apple", "news@insideapple.apple.com")]),
-    ("error_emails-weird_to_header.eml", "To", [("", "user-example@aol.com"), ("", "e-s-a-s-2200@app.ar.com")]),
+    ("error_emails-weird_to_header.eml", "To", [("", "user-example@aol.com"),
+                                                ("", "e-s-a-s-2200@app.ar.com")]),
     ("error_emails-empty_group_lists.eml", "To", []),  # "undisclosed recipients: ;"
     ("rfc6532-utf8_headers.eml", "From", [("Jöhn Doe", "jdöe@mächine.example")]),
     ("rfc6532-utf8_headers.eml", "To", [("Märy Smith", "märy@exämple.net")]),
@@ -125,7 +127,8 @@ def test_first_mailbox_of_real_from(filename, expected):
 
 CASES = [
     # the failures that motivated the module
-    ("tim@powerupdev.com concierge@powerupdev.com", [("", "tim@powerupdev.com"), ("", "concierge@powerupdev.com")]),
+    ("tim@powerupdev.com concierge@powerupdev.com", [("", "tim@powerupdev.com"),
+                                                     ("", "concierge@powerupdev.com")]),
     ("pete(his account)@silly.test(his host)", [("his host", "pete@silly.test")]),
     ("big bug bb@bug.com", [("big bug", "bb@bug.com")]),
     # ordinary forms
@@ -257,7 +260,8 @@ def test_plausible(address):
 
 @pytest.mark.parametrize("address", [
     "", "a", "@b.c", "a@", "a@b..c", "a@.b.c", "a@b.c.", "a@-b.c", "a@b-.c", "a@b_c.d", "a b@c.d", "a@b c.d",
-    "a@@b.c", "a@b@c.d", "<a@b.c>", "a@[1.2.3.4]", '""@b.c', "a(x)@b.c", "a@\udcff.example", "a\udcff@b.example",
+    "a@@b.c", "a@b@c.d", "<a@b.c>", "a@[1.2.3.4]", '""@b.c', "a(x)@b.c", "a@\udcff.example",
+    "a\udcff@b.example",
     '"a\udcff"@b.example', "a\x00@b.c",
     '"unclosed@b.c', "x@" + "a" * 64 + ".example", "a@" + "b." * 127 + "c",
 ])

@@ -34,7 +34,8 @@ def office() -> BusinessCalendar:
 
 @pytest.fixture
 def us_office() -> BusinessCalendar:
-    return build_calendar("ny-us", timezone="America/New_York", hours={"weekdays": "09:00-18:00"}, country="US")
+    return build_calendar("ny-us", timezone="America/New_York", hours={"weekdays": "09:00-18:00"},
+                          country="US")
 
 
 @pytest.fixture
@@ -172,7 +173,8 @@ def test_make_up_days_known_to_holidays():
 
 def test_holiday_is_a_whole_local_day(cn):
     # 2025-10-01 00:00 in Shanghai is 2025-09-30 16:00 UTC; only Sep 30 16:00-18:00 local counts.
-    assert cn.business_seconds(datetime(2025, 9, 30, 8, tzinfo=UTC), datetime(2025, 10, 1, 2, tzinfo=UTC)) == 2 * H
+    assert cn.business_seconds(datetime(2025, 9, 30, 8, tzinfo=UTC),
+                               datetime(2025, 10, 1, 2, tzinfo=UTC)) == 2 * H
     assert not cn.is_working_day(datetime(2025, 9, 30, 20, tzinfo=UTC))  # Oct 1, 04:00 in Shanghai
     assert cn.is_working_day(datetime(2025, 9, 30, 9, tzinfo=UTC))
 
@@ -184,8 +186,10 @@ def test_extra_holidays_and_workdays():
     assert not cal.is_working_day(date(2025, 3, 12))
     assert cal.business_seconds(ny(2025, 3, 11, 17), ny(2025, 3, 13, 10)) == 2 * H
     # An extra Saturday works Monday's hours; an extra working day on a US holiday its own (Friday) hours.
-    assert list(cal.working_intervals(ny(2025, 3, 15), ny(2025, 3, 16))) == [(ny(2025, 3, 15, 8), ny(2025, 3, 15, 17))]
-    assert list(cal.working_intervals(ny(2025, 7, 4), ny(2025, 7, 5))) == [(ny(2025, 7, 4, 9), ny(2025, 7, 4, 18))]
+    assert list(cal.working_intervals(ny(2025, 3, 15), ny(2025, 3, 16))) == [(ny(2025, 3, 15, 8),
+                                                                              ny(2025, 3, 15, 17))]
+    assert list(cal.working_intervals(ny(2025, 7, 4), ny(2025, 7, 5))) == [(ny(2025, 7, 4, 9),
+                                                                            ny(2025, 7, 4, 18))]
     assert cal.day_hours(date(2025, 3, 16)) == ()
 
 
@@ -225,7 +229,8 @@ def test_make_up_day_uses_monday_hours():
     cal = build_calendar("sh", timezone="Asia/Shanghai", country="CN",
                          hours={"weekdays": "09:00-18:00", "mon": "10:00-19:00", "fri": "09:00-17:00"})
     assert cal.day_hours(date(2025, 10, 11)) == ((time(10), time(19)),)
-    assert list(cal.working_intervals(sh(2025, 9, 28), sh(2025, 9, 29))) == [(sh(2025, 9, 28, 10), sh(2025, 9, 28, 19))]
+    assert list(cal.working_intervals(sh(2025, 9, 28), sh(2025, 9, 29))) == [(sh(2025, 9, 28, 10),
+                                                                              sh(2025, 9, 28, 19))]
 
 
 def test_weekend_hours_and_chinese_holidays():
@@ -282,7 +287,8 @@ def test_first_year_chinesecalendar_does_not_cover_yet(cn):
 
 def test_naive_datetimes_are_refused(office):
     naive, aware = datetime(2025, 3, 4, 10), ny(2025, 3, 4, 10)
-    with pytest.raises(ValueError, match="start must be timezone-aware, got naive datetime 2025-03-04T10:00:00"):
+    with pytest.raises(ValueError,
+                       match="start must be timezone-aware, got naive datetime 2025-03-04T10:00:00"):
         office.business_seconds(naive, aware)
     with pytest.raises(ValueError, match="end must be timezone-aware"):
         office.business_seconds(aware, naive)
@@ -342,9 +348,11 @@ BAD_CONFIGS = [
     ({"subdivision": "CA"}, 'subdivision: "CA" given without a country'),
     ({"holidays": ["2025-13-01"]}, 'holidays[0]: "2025-13-01" is not a YYYY-MM-DD date'),
     ({"holidays": ["2025-01-01", "1/2/2025"]}, 'holidays[1]: "1/2/2025" is not a YYYY-MM-DD date'),
-    ({"workdays": [datetime(2025, 1, 4)]}, "workdays[0]: datetime.datetime(2025, 1, 4, 0, 0) is not a YYYY-MM-DD date"),
+    ({"workdays": [datetime(2025, 1, 4)]},
+     "workdays[0]: datetime.datetime(2025, 1, 4, 0, 0) is not a YYYY-MM-DD date"),
     ({"holidays": "2025-01-01"}, 'holidays: expected a list of dates, got "2025-01-01"'),
-    ({"holidays": ["2025-05-01"], "workdays": [date(2025, 5, 1)]}, "workdays: 2025-05-01 is also listed in holidays"),
+    ({"holidays": ["2025-05-01"], "workdays": [date(2025, 5, 1)]},
+     "workdays: 2025-05-01 is also listed in holidays"),
     ({"name": " "}, 'name: " " is empty; a calendar needs a name'),
 ]
 
@@ -358,7 +366,8 @@ def test_build_calendar_errors(overrides, message):
 
 
 def test_build_calendar_parsing():
-    cal = build_calendar("x", timezone="UTC", hours={"fri": "09:00-15:00", "weekdays": " 09:00 - 12:00 ,13:00-18:00 ",
+    cal = build_calendar("x", timezone="UTC", hours={"fri": "09:00-15:00",
+                                                     "weekdays": " 09:00 - 12:00 ,13:00-18:00 ",
                                                      "SAT": "Closed", "sun": "20:00-24:00"})
     assert cal.hours[0] == ((time(9), time(12)), (time(13), time(18)))
     assert cal.hours[4] == ((time(9), time(15)),)  # a named day wins over "weekdays", in any order

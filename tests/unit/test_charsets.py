@@ -6,9 +6,9 @@ import re
 
 import pytest
 
+from intake.parse import ParseError, parse_email
 from intake.parse.charsets import decode_bytes, normalize_charset
 from intake.parse.encoded_words import decode_words
-from intake.parse import ParseError, parse_email
 from tests.corpus import MAIL_CORPUS
 
 CORPUS = MAIL_CORPUS
@@ -56,7 +56,8 @@ def test_crafted_corpus_decodes_exactly(name):
 
 
 def test_crafted_corpus_recovery_is_noted():
-    assert any("gb18030" in d for d in parse_email((CRAFTED / "gb2312-mislabeled-gb18030.eml").read_bytes()).defects)
+    assert any("gb18030" in d
+               for d in parse_email((CRAFTED / "gb2312-mislabeled-gb18030.eml").read_bytes()).defects)
     assert any("malformed encoded word" in d
                for d in parse_email((CRAFTED / "encoded-word-oddities.eml").read_bytes()).defects)
     clean = parse_email((CRAFTED / "gbk-plain.eml").read_bytes())
@@ -97,7 +98,8 @@ def test_corpus_text_fields_have_no_control_characters(path):
 def test_corpus_spam_in_legacy_charsets_decodes():
     test9 = parse_email((CORPUS / "mail-parser" / "mail_test_9.eml").read_bytes())  # gb2312 label, GBK bytes
     assert test9.subject.startswith("我把镜头拉近些")
-    test12 = parse_email((CORPUS / "mail-parser" / "mail_test_12.eml").read_bytes())  # gb2312 label, UTF-8 body
+    # gb2312 label, UTF-8 body
+    test12 = parse_email((CORPUS / "mail-parser" / "mail_test_12.eml").read_bytes())
     assert test12.text.startswith("你好！我公司可代开各类增值税发票")
     assert test12.recipients == ("danglüe@email.com",)
     test18 = parse_email((CORPUS / "mail-parser" / "mail_test_18.eml").read_bytes())  # comma in encoded name
@@ -243,7 +245,8 @@ def test_decode_bytes_never_raises_nor_returns_surrogates():
 def test_encoded_words_adjacent_split_and_folded():
     assert decode_words("=?utf-8?q?=E7=8E=8B?= =?utf-8?q?=E4=BA=94?=") == ("王五", [])
     assert decode_words("=?gbk?b?sQ==?= =?gbk?b?qLHt?=") == ("报表", [])  # a character split between words
-    assert decode_words("=?utf-8?B?5oql6KGo5a?=\r\n =?utf-8?B?+85Ye66ZSZ6K+v?=")[0] == "报表导出错误"  # base64 too
+    # base64 too
+    assert decode_words("=?utf-8?B?5oql6KGo5a?=\r\n =?utf-8?B?+85Ye66ZSZ6K+v?=")[0] == "报表导出错误"
     assert decode_words("Re: =?GBK?B?saix7bW8s/a07c7z?=\r\n\t(2)")[0] == "Re: 报表导出错误\t(2)"
     assert decode_words("a =?utf-8?q?b_c?= d") == ("a b c d", [])
 
@@ -269,7 +272,8 @@ def test_raw_8bit_header_text():
     assert text == "报表导出错误" and notes == ["8-bit header text; decoded as gb18030"]
 
 
-# --- parse_email on hand-made messages ------------------------------------------------------------------------
+# --- parse_email on hand-made messages
+# ------------------------------------------------------------------------
 
 
 def test_subject_and_from_with_wrong_charset_labels():
@@ -298,7 +302,8 @@ def test_display_names_cannot_move_the_address():
 
 def _with_attachment(disposition: bytes) -> bytes:
     return mail(b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX",
-                b"--XX\r\nContent-Type: text/plain; charset=gbk\r\n\r\nsee\r\n--XX\r\nContent-Type: application/pdf\r\n"
+                b"--XX\r\nContent-Type: text/plain; charset=gbk\r\n\r\nsee\r\n--XX\r\nContent-Type: "
+                b"application/pdf\r\n"
                 b"Content-Disposition: " + disposition + b"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
                 b"aGVsbG8=\r\n--XX--\r\n")
 
@@ -329,7 +334,8 @@ def test_nameless_attachment_gets_a_stable_name():
 def test_bad_quoted_printable():
     body = (b"=E8=83=BD=e5=90=a6=E6=8E=A8=E8=BF=9F = \r\nsoft=\r\nbreak =3D ok =ZZ and =E\r\n"
             b"=E4=B8=80=E5=91=A8=EF=BC=9F=")
-    raw = mail(b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable", body)
+    raw = mail(b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable",
+               body)
     assert parse_email(raw).text == "能否推迟 softbreak = ok =ZZ and =E\n一周？"
 
 
@@ -356,7 +362,8 @@ def test_html_entities_do_not_smuggle_control_characters():
 
 
 def test_binary_in_a_text_part_is_not_text():
-    raw = mail(b"Content-Type: text/plain", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100 + b"\xff" * 50)
+    raw = mail(b"Content-Type: text/plain", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100
+               + b"\xff" * 50)
     email = parse_email(raw)
     assert email.text == ""
     assert any("binary data" in d for d in email.defects)
@@ -364,7 +371,8 @@ def test_binary_in_a_text_part_is_not_text():
 
 def test_multipart_with_the_wrong_boundary_is_read_with_the_real_one():
     raw = mail(b"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"declared\"",
-               b"--real\r\nContent-Type: text/plain; charset=gb2312\r\n\r\n" + ZH.encode("gbk") + b"\r\n--real--\r\n")
+               b"--real\r\nContent-Type: text/plain; charset=gb2312\r\n\r\n" + ZH.encode("gbk")
+               + b"\r\n--real--\r\n")
     email = parse_email(raw)
     assert email.text == ZH
     assert any("boundary" in d for d in email.defects)

@@ -1,4 +1,5 @@
-"""The classifier takes any text: empty, blank, symbols only, garbage, huge, and any mix of them in one batch."""
+"""The classifier takes any text: empty, blank, symbols only, garbage, huge, and any mix of them in one
+batch."""
 from __future__ import annotations
 
 import math

@@ -1,5 +1,5 @@
-"""The real-text set and what reads it: licensed sources only, a test split of whole sources, normalized reading,
-calibration on real texts read out of fold."""
+"""The real-text set and what reads it: licensed sources only, a test split of whole sources, normalized
+reading, calibration on real texts read out of fold."""
 from __future__ import annotations
 
 import hashlib
@@ -12,9 +12,9 @@ import pytest
 
 from classifiers import LABELS, load_classifier
 from classifiers.corpus import REAL_DIR, Example, read_real, read_split
-from classifiers.text import model_text, normalize
 from classifiers.retrain import real_dev_scores, train_new_version
 from classifiers.store import ModelStore
+from classifiers.text import model_text, normalize
 from classifiers.train import ModelSpec, calibration_folds, real_digest, train_language, train_version
 
 # Sources whose licence is not stated stay out of the repository.
@@ -59,12 +59,14 @@ def test_real_texts_are_licensed_and_split_by_whole_sources(lang):
     test = [r for r in first if r["split"] == "test"]
     assert 0.25 <= len(test) / len(first) <= 0.30
     assert second and {r["source"] for r in first}.isdisjoint({r["source"] for r in second})
-    assert all(n > 0 for n in Counter(r["label"] for r in test).values()) and len({r["label"] for r in test}) == 4
+    assert all(n > 0 for n in Counter(r["label"] for r in test).values()) and len({r["label"]
+                                                                                   for r in test}) == 4
 
 
 def test_read_real_keeps_splits_apart_and_off_the_written_corpus():
     train, test = read_real("train"), read_real("test")
-    assert {(e.lang, e.group) for e in train}.isdisjoint({(e.lang, e.group) for e in test})  # groups are per language
+    # groups are per language
+    assert {(e.lang, e.group) for e in train}.isdisjoint({(e.lang, e.group) for e in test})
     assert all(e.group for e in train + test)
     assert len(train) + len(test) == len(_rows("en")) + len(_rows("zh"))
     assert all(not e.group for e in read_split("train"))  # the written corpus alone
@@ -79,7 +81,8 @@ def test_normalize_reads_machine_output_as_placeholders():
             "- [x] I searched the tracker\nThe log is in /var/log/app/export.log, id 3f2a9b8c7d6e5f4a")
     out = normalize(text)
     assert out.startswith("Describe the bug")
-    for gone in ("<!--", "import x", "Traceback", "ValueError", "https://", "searched", "/var/log", "3f2a9b8c"):
+    for gone in ("<!--", "import x", "Traceback", "ValueError", "https://", "searched", "/var/log",
+                 "3f2a9b8c"):
         assert gone not in out
     for placeholder in ("codeblock", "logline", "link", "screenshot", "filepath", "hexid"):
         assert placeholder in out
@@ -88,12 +91,14 @@ def test_normalize_reads_machine_output_as_placeholders():
     assert normalize(plain) == plain
     assert model_text("Re: Export", "It fails, see https://x.example/a", normalized=True) == \
         "Re: Export\nIt fails, see  link "
-    assert model_text("Re: Export", "It fails, see https://x.example/a") == "Re: Export\nIt fails, see https://x.example/a"
+    assert model_text("Re: Export",
+                      "It fails, see https://x.example/a") == "Re: Export\nIt fails, see https://x.example/a"
 
 
 def _corpus() -> list[Example]:
     texts = {
-        "en": {"issue": ["the page crashes", "error 500 on login", "the export is broken", "sync fails again"],
+        "en": {"issue": ["the page crashes", "error 500 on login", "the export is broken",
+                         "sync fails again"],
                "change_request": ["please add a field", "could you also add a button", "change the colour",
                                   "move the launch a week"],
                "question": ["when is the release", "how do I get an account", "what does it cost",
@@ -108,7 +113,8 @@ def _corpus() -> list[Example]:
     for lang, by_label in texts.items():
         for label, lines in by_label.items():
             # The last two of each label are "real" texts from two source groups.
-            out += [Example("", t, label, lang, group="" if i < 2 else f"src-{i % 2}") for i, t in enumerate(lines)]
+            out += [Example("", t, label, lang, group="" if i < 2 else f"src-{i % 2}") for i,
+                    t in enumerate(lines)]
     return out
 
 
@@ -129,12 +135,14 @@ def test_normalized_model_with_real_texts_trains_calibrates_and_reads_normalized
     pred = clf.predict("", "the page crashes, see https://example.com/a/b/c")
     assert pred.label in LABELS and abs(sum(pred.scores.values()) - 1) < 1e-6
     assert meta["real_examples"] == 16  # type: ignore[index]
-    # Out-of-fold macro-F1 on the real texts, and which texts it was measured on, for the guard of `intake train`.
+    # Out-of-fold macro-F1 on the real texts, and which texts it was measured on, for the guard of `intake
+    # train`.
     for lang in ("en", "zh"):
         record = meta["real_dev"][lang]  # type: ignore[index]
         assert record["texts"] == 8 and 0.0 <= record["macro_f1"] <= 1.0
         assert record["digest"] == real_digest([e for e in _corpus() if e.group and e.lang == lang])
-    assert real_digest([e for e in _corpus() if e.group][::-1]) == real_digest([e for e in _corpus() if e.group])
+    assert real_digest([e for e in _corpus() if e.group][::-1]) == real_digest([e for e in _corpus()
+                                                                                if e.group])
     # The per-language review threshold is chosen on the real texts read out of fold, and applied when loaded.
     for lang, check in meta["review_check"].items():  # type: ignore[union-attr]
         assert check["on"] == "real texts out of fold" and check["texts"] == 8

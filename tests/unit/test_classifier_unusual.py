@@ -1,4 +1,5 @@
-"""Text unlike what the models learned from (very short, mostly code or logs, another language) goes to a PM."""
+"""Text unlike what the models learned from (very short, mostly code or logs, another language) goes to a
+PM."""
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,10 @@ TRACE = ("```\nTraceback (most recent call last):\n  File \"/srv/app/export.py\"
     ("Hi", "Thanks", SHORT),
     ("", "很好", SHORT),
     ("Export", TRACE, CODE),
-    ("", "2026-12-01 10:22:01 ERROR sync failed: timeout\n2026-12-01 10:22:09 ERROR sync failed: timeout", CODE),
-    ("Mot de passe", "Bonjour, je voudrais savoir comment changer mon mot de passe sur votre site.", LANGUAGE),
+    ("", "2026-12-01 10:22:01 ERROR sync failed: timeout\n2026-12-01 10:22:09 ERROR sync failed: timeout",
+     CODE),
+    ("Mot de passe", "Bonjour, je voudrais savoir comment changer mon mot de passe sur votre site.",
+     LANGUAGE),
     ("", "Hallo, die App stürzt beim Start ab, bitte helfen Sie mir schnell.", LANGUAGE),
     ("", "¿Cómo puedo cambiar la contraseña de mi cuenta? No encuentro la opción en el menú.", LANGUAGE),
     # What clients write, with or without a pasted log, is not unusual.
@@ -40,7 +43,8 @@ def test_unusual_says_why(subject, body, why):
 
 def test_unusual_text_is_flagged_with_its_reason():
     clf = load_classifier()
-    french, plain = clf.predict_many([("Mot de passe", "Bonjour, je voudrais savoir comment changer mon mot de "
+    french, plain = clf.predict_many([("Mot de passe",
+                                       "Bonjour, je voudrais savoir comment changer mon mot de "
                                        "passe sur votre site, merci."),
                                       ("", "Could you add a PO number field to the invoice form?")])
     assert french.unusual == LANGUAGE and french.needs_review(0.0)  # flagged whatever its confidence

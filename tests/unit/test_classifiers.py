@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from classifiers import LABELS, load_classifier
-from classifiers.calibrate import apply_temperature, choose_threshold, expected_calibration_error, fit_temperature
+from classifiers.calibrate import (
+    apply_temperature,
+    choose_threshold,
+    expected_calibration_error,
+    fit_temperature,
+)
 from classifiers.corpus import CorpusError, Example, read_examples, read_split
 from classifiers.evaluate import evaluate, format_report, score
 from classifiers.lang import detect_language, route
@@ -25,7 +30,8 @@ from classifiers.train import ModelSpec, train_version
     ("为什么登录后一直显示500错误？", "zh", "zh"),
     ("UAT 环境登录页面报 500 error，请尽快处理", "zh", "zh"),
     ("Please check the attached file. 谢谢", "en", "en"),
-    ("订单同步失败，日志如下: Error: connection refused while calling OrderService at line 42 of the sync job", "zh",
+    ("订单同步失败，日志如下: Error: connection refused while calling OrderService at line 42 of the sync "
+     "job", "zh",
      "mixed"),
     # A fifth of the text in Chinese: the writer reads Chinese, so the reply is Chinese.
     ("Hi Anna, the client wrote 我们下周二之前需要这个报表 and asked for a call.", "zh", "mixed"),
@@ -42,7 +48,8 @@ def test_language_routing(text, answer_in, routed):
     ('{"subject": "a", "body": "b", "label": "issue", "lang": "en"}\n{"label": "bug", "lang": "en"}\n',
      r"bad.jsonl:2: label must be one of"),
     ("not json\n", r"bad.jsonl:1: not JSON"),
-    ('{"subject": "", "body": " ", "label": "issue", "lang": "en"}\n', r"bad.jsonl:1: subject and body are both empty"),
+    ('{"subject": "", "body": " ", "label": "issue", "lang": "en"}\n',
+     r"bad.jsonl:1: subject and body are both empty"),
     ('{"subject": "a", "body": "b", "label": "issue", "lang": "fr"}\n', r"lang must be one of en, zh, mixed"),
 ])
 def test_corpus_errors_name_file_and_line(tmp_path, content, error):
@@ -62,10 +69,12 @@ def test_shipped_splits_are_large_balanced_and_disjoint():
     assert sum(e.boundary for e in everything) >= len(everything) / 4
     keys = {name: {(e.subject, e.body) for e in rows} for name, rows in splits.items()}
     assert len(keys["dev"]) == len(splits["dev"]) and len(keys["test"]) == len(splits["test"])
-    assert not keys["train"] & keys["dev"] and not keys["train"] & keys["test"] and not keys["dev"] & keys["test"]
+    assert (not keys["train"] & keys["dev"] and not keys["train"] & keys["test"]
+            and not keys["dev"] & keys["test"])
     for name in ("dev", "test"):
         for lang in ("en", "zh"):
-            assert all(sum(e.lang == lang and e.label == label for e in splits[name]) >= 30 for label in LABELS)
+            assert all(sum(e.lang == lang and e.label == label for e in splits[name]) >= 30
+                       for label in LABELS)
 
 
 def _tiny_corpus() -> list[Example]:
@@ -95,7 +104,9 @@ def test_train_save_load_predict(tmp_path):
     assert set(saved["temperature"]) == {"en", "zh"} and saved["spec"]["arch"] == FAST.arch
     clf = load_classifier(tmp_path / "model")
     preds = clf.predict_many([("", "the page crashes"), ("", "能否再加一个按钮"),
-                              ("", "登录页面一直报错500，日志: connection refused while calling the login service")])
+                              ("",
+                               "登录页面一直报错500，日志: connection refused while calling the login "
+                               "service")])
     assert [p.lang for p in preds] == ["en", "zh", "mixed"]
     for p in preds:
         assert set(p.scores) == set(LABELS)
@@ -148,7 +159,8 @@ def test_ngram_extractor_honours_the_minimum():
 
 
 def test_missing_language_or_label_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match="no zh training examples for issue, change_request, question, feedback"):
+    with pytest.raises(ValueError,
+                       match="no zh training examples for issue, change_request, question, feedback"):
         train_version([Example("", "x", label, "en") for label in LABELS], [], tmp_path / "m", FAST)
 
 
@@ -178,7 +190,8 @@ def test_a_worse_model_is_not_activated(tmp_path):
     good = train_new_version(_tiny_corpus(), dev, tmp_path, spec=FAST)
     assert good.activated
     # The same texts with every label rotated: a model that learned the wrong thing.
-    rotated = [Example(e.subject, e.body, LABELS[(LABELS.index(e.label) + 1) % 4], e.lang) for e in _tiny_corpus()]
+    rotated = [Example(e.subject, e.body, LABELS[(LABELS.index(e.label) + 1) % 4],
+                       e.lang) for e in _tiny_corpus()]
     bad = train_new_version(rotated, dev, tmp_path, spec=FAST)
     assert not bad.activated and "worse" in bad.reason
     assert bad.dev.overall.macro_f1 < good.dev.overall.macro_f1
@@ -280,7 +293,8 @@ def test_shipped_model_agrees_with_the_category_definitions():
     examples = _label_examples()
     assert len(examples) >= 14
     preds = load_classifier().predict_many([("", text) for text, _ in examples])
-    wrong = [(text, gold, p.label, round(p.confidence, 3)) for (text, gold), p in zip(examples, preds)
+    wrong = [(text, gold, p.label, round(p.confidence, 3)) for (text, gold),
+             p in zip(examples, preds, strict=True)
              if p.label != gold]
     assert len(wrong) <= 2, wrong
     assert all(conf < threshold for *_, conf in wrong), wrong

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from intake.cli import main
+from cli.main import main
 
 
 def test_classify_text(capsys):
@@ -12,7 +12,8 @@ def test_classify_text(capsys):
     assert out["label"] in ("issue", "change_request", "question", "feedback")
     assert out["lang"] == "en" and 0 < out["confidence"] <= 1 and "unusual" not in out
     # Text unlike the training texts says why it goes to a PM.
-    assert main(["classify", "Bonjour, je voudrais savoir comment changer mon mot de passe sur votre site."]) == 0
+    assert main(["classify",
+                 "Bonjour, je voudrais savoir comment changer mon mot de passe sur votre site."]) == 0
     assert json.loads(capsys.readouterr().out)["unusual"] == "language"
 
 

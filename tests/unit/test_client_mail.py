@@ -16,7 +16,8 @@ from responders.notices import render_notice
 
 
 def test_defaults_and_a_category_left_out_keeps_its_statuses():
-    settings = client_mail_settings(parse_config({"updates": {"statuses": {"issue": ["in_progress", "resolved"]}}}))
+    cfg = parse_config({"updates": {"statuses": {"issue": ["in_progress", "resolved"]}}})
+    settings = client_mail_settings(cfg)
     assert settings.update_statuses["issue"] == ("in_progress", "resolved")
     assert settings.update_statuses["question"] == ("answered",)
     assert settings.survey_links is None  # without a database nothing can be signed: no survey is sent
@@ -60,7 +61,8 @@ def test_csat_counts_only_what_reached_the_client():
         tally.add(delivered, rating)
     f = tally.figures()
     assert (f.surveys_sent, f.responses) == (4, 3)
-    assert f.response_rate == 0.75 and f.average == pytest.approx(11 / 3) and f.satisfied_share == pytest.approx(2 / 3)
+    assert (f.response_rate == 0.75 and f.average == pytest.approx(11 / 3)
+            and f.satisfied_share == pytest.approx(2 / 3))
     assert CsatFigures().average is None and CsatFigures().response_rate is None
 
 

@@ -1,4 +1,5 @@
-"""The clients' status and survey pages over HTTP: what they show and hide, 404s, the rate limit, opting out."""
+"""The clients' status and survey pages over HTTP: what they show and hide, 404s, the rate limit, opting
+out."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -28,7 +29,8 @@ def item_link(factory):
     with factory.begin() as s:
         acme, globex = two_clients(s)
         one = add_item(s, 1, subject="Export <b>fails</b>", body="Exporting 2,000 rows gives error 500.")
-        two = add_item(s, 2, email="bo@globex.example", subject="Globex invoice question", category="question")
+        two = add_item(s, 2, email="bo@globex.example", subject="Globex invoice question",
+                       category="question")
         s.add(Event(item_id=one.id, kind="note", actor="mei@team.example", data={"text": "SECRET NOTE"}))
         return new_link(s, one.id, utcnow()), new_link(s, two.id, utcnow())
 
@@ -45,7 +47,8 @@ def test_the_status_page_shows_the_item_and_nothing_internal(factory, item_link)
         assert "CI-000001" in page.text and "Export &lt;b&gt;fails&lt;/b&gt;" in page.text
         assert "Exporting 2,000 rows" in page.text
         assert "SECRET NOTE" not in page.text and "CI-000002" not in page.text and "spacy" not in page.text
-        assert page.headers["x-robots-tag"] == "noindex, nofollow" and page.headers["cache-control"] == "no-store"
+        assert (page.headers["x-robots-tag"] == "noindex, nofollow"
+                and page.headers["cache-control"] == "no-store")
         assert "<script" not in page.text
         second = c.get(f"/s/{other}")
         assert "CI-000002" in second.text and "CI-000001" not in second.text
@@ -112,7 +115,8 @@ def test_opening_a_rating_link_records_nothing_until_the_page_is_confirmed(facto
         assert sent.status_code == 303 and sent.headers["location"] == f"/r/{token}/comment?rated=1"
         thanks = c.get(sent.headers["location"]).text
         assert 'id="thanks"' in thanks and "Thank you! Your rating: 2 of 5." in thanks
-        assert 'id="confirm"' not in c.get(f"/r/{token}/2").text  # the rating it already has: nothing to confirm
+        # the rating it already has: nothing to confirm
+        assert 'id="confirm"' not in c.get(f"/r/{token}/2").text
     with factory() as s:
         assert s.scalar(select(Survey.rating)) == 2
 
@@ -153,7 +157,8 @@ def test_an_expired_or_foreign_survey_link_is_a_404(factory, item_link):
     with TestClient(app_for(factory)) as c:
         assert c.get(f"/r/{token}/comment").status_code == 200
         for method in (c.get, c.post):
-            assert method(f"/r/{SurveyLinks('x' * 48).token(survey_id, 1)}/5").status_code == 404  # another key
+            # another key
+            assert method(f"/r/{SurveyLinks('x' * 48).token(survey_id, 1)}/5").status_code == 404
             assert method(f"/r/{MAIL.survey_links.token(survey_id, 2)}/5").status_code == 404  # another item
     with factory() as s:
         assert s.scalar(select(Survey.rating)) is None

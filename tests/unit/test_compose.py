@@ -41,7 +41,8 @@ def test_headers():
 
 def test_chinese_ack_and_escaping():
     msg = message_from_bytes(build_ack(_req(lang="zh", category="issue", subject="<b>登录</b> 报错",
-                                            to_name="张三"), "support@team.example", "项目组", NOW).as_bytes(),
+                                            to_name="张三"), "support@team.example", "项目组",
+                                       NOW).as_bytes(),
                              policy=default)
     assert msg["Content-Language"] == "zh-CN"
     text = msg.get_body(("plain",)).get_content()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from intake.cli import main
+from cli.main import main
 from intake.config import ConfigError, load_config, parse_config
 
 BOX = {"name": "support", "host": "imap.example.com", "username": "support@example.com",
@@ -22,7 +22,8 @@ def test_full_config_parses(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[database]\nurl = "postgresql://x@h/db"\n[[mailboxes]]\nname = "support"\n'
                     'host = "imap.example.com"\nusername = "support@example.com"\npassword_env = "PW"\n'
-                    'on_processed = "seen"\n[smtp]\nhost = "smtp.example.com"\nport = 587\nsecurity = "starttls"\n'
+                    'on_processed = "seen"\n[smtp]\nhost = "smtp.example.com"\nport = 587\nsecurity = '
+                    '"starttls"\n'
                     'from_address = "Support <support@example.com>"\n')
     cfg = load_config(path)
     assert cfg.mailboxes[0].on_processed == "seen"
@@ -33,14 +34,16 @@ def test_full_config_parses(tmp_path):
 @pytest.mark.parametrize("data, key", [
     ({"database": {"urll": "x"}}, "database.urll: unknown key"),
     ({"mailboxes": [{**BOX, "security": "tls"}]}, "mailboxes[0].security: must be one of"),
-    ({"mailboxes": [{k: v for k, v in BOX.items() if k != "host"}]}, "mailboxes[0].host: missing required key"),
+    ({"mailboxes": [{k: v for k, v in BOX.items() if k != "host"}]},
+     "mailboxes[0].host: missing required key"),
     ({"mailboxes": [{**BOX, "port": "993"}]}, "mailboxes[0].port: expected a whole number"),
     ({"mailboxes": [{**BOX, "password": "hunter2"}]}, "mailboxes[0].password: passwords are not allowed"),
     ({"mailboxes": [{**BOX, "on_processed": "move"}]}, "mailboxes[0].move_to: required"),
     ({"mailboxes": [BOX, BOX]}, "mailboxes[1].name: duplicate"),
     ({"classifier": {"review_threshold": 2}}, "classifier.review_threshold: must be between 0 and 1"),
     ({"smtp": {"from_address": "nobody"}}, "smtp.from_address: must be an email address"),
-    ({"worker": {"lease_seconds": 8, "heartbeat_seconds": 5}}, "worker.lease_seconds: must be at least twice"),
+    ({"worker": {"lease_seconds": 8, "heartbeat_seconds": 5}},
+     "worker.lease_seconds: must be at least twice"),
     ({"worker": {"heartbeat_seconds": 0.1}}, "worker.heartbeat_seconds: must be at least 0.5"),
     ({"worker": {"resync_seconds": 0}}, "worker.resync_seconds: must be at least 1"),
 ])
@@ -108,8 +111,8 @@ def test_token_source_reads_fresh_and_reports_failures(tmp_path):
 
 
 def test_web_secret_key_comes_from_a_file_or_the_environment(tmp_path, monkeypatch):
-    from intake.cli import web_settings
-    from intake.shell import UserError
+    from cli.main import web_settings
+    from cli.shell import UserError
 
     key = tmp_path / "web.key"
     key.write_text("k" * 40 + "\n")

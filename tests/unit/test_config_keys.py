@@ -42,11 +42,13 @@ def code_keys() -> set[str]:
 
 
 def normalized(path: list[str]) -> str:
-    """A key's path with the user's names replaced: sla.policies.gold.targets.issue -> ...NAME.targets.CATEGORY."""
+    """A key's path with the user's names replaced: sla.policies.gold.targets.issue ->
+    ...NAME.targets.CATEGORY."""
     out: list[str] = []
     for part in path:
         parent = ".".join(out)
-        out.append("NAME" if parent in NAMED else "CATEGORY" if parent == "sla.policies.NAME.targets" else part)
+        out.append("NAME" if parent in NAMED else "CATEGORY" if parent == "sla.policies.NAME.targets"
+                   else part)
     return ".".join(out)
 
 
@@ -124,7 +126,8 @@ def test_every_key_is_in_the_readme_table():
 def test_the_example_sets_no_key_the_code_does_not_read():
     keys = code_keys()
     # Sections and tables themselves, and what is inside a key's own value (hours = { weekdays = ... }).
-    unknown = sorted(k for k in example_keys() - keys if not any(c.startswith(k + ".") or k.startswith(c + ".")
+    unknown = sorted(k for k in example_keys() - keys if not any(c.startswith(k + ".")
+                                                                 or k.startswith(c + ".")
                                                                  for c in keys))
     assert not unknown
 

@@ -1,4 +1,5 @@
-"""The item export (JSON lines, CSV with spreadsheet-safe cells), and the export with the SLA figures on PostgreSQL."""
+"""The item export (JSON lines, CSV with spreadsheet-safe cells), and the export with the SLA figures on
+PostgreSQL."""
 from __future__ import annotations
 
 import csv
@@ -7,16 +8,16 @@ import json
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
-from sqlalchemy import select
-
 from db.models import Contact, Item, Message, Organization, User
 from reports.export import FIELDS, write_export
 from reports.render import spreadsheet_safe
 from reports.sla import compute_sla
 from tests.unit.test_reports import MIN, NOW2, POLICIES, SINCE, T0, UNTIL, _item, _seed_case, fig
+
 
 def _export_items(session) -> None:
     contact = Contact(email="li@example.cn", name="李")

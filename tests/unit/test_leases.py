@@ -1,4 +1,5 @@
-"""Mailbox leases: one owner at a time, taken over after expiry (at once from a dead local worker), shared fairly."""
+"""Mailbox leases: one owner at a time, taken over after expiry (at once from a dead local worker), shared
+fairly."""
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
-"""Large base64 bodies lifted out before parsing come back exactly as the email package reads them in place."""
+"""Large base64 bodies lifted out before parsing come back exactly as the email package reads them in
+place."""
 from __future__ import annotations
 
 import base64
@@ -75,9 +76,11 @@ _leaf = st.tuples(st.sampled_from(["application/pdf", "image/png", "text/plain"]
 
 @st.composite
 def _mime(draw: st.DrawFn, depth: int = 0) -> tuple[str, str]:
-    """A (headers, body) pair of a random MIME tree whose leaves are base64 parts, with odd but legal layout."""
+    """A (headers, body) pair of a random MIME tree whose leaves are base64 parts, with odd but legal
+    layout."""
     if depth < 2 and draw(st.booleans()):
-        boundary = draw(st.sampled_from(["b1", "=_Part_0_123.456", "outer boundary", "--dashes--"])) + str(depth)
+        boundary = draw(st.sampled_from(["b1", "=_Part_0_123.456", "outer boundary",
+                                         "--dashes--"])) + str(depth)
         parts = draw(st.lists(_mime(depth + 1), min_size=1, max_size=3))
         eol = draw(_eol)
         preamble = draw(st.sampled_from(["", "This is a multi-part message." + eol, "--not" + eol]))

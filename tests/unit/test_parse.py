@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from intake.parse.attachments import safe_filename
 from intake.parse import ParseError, parse_email, synthetic_message_id
+from intake.parse.attachments import safe_filename
 from intake.parse.text import html_to_text, new_text
 from tests.corpus import MAIL_CORPUS
 
@@ -46,8 +46,10 @@ def test_html_only_body_becomes_text_without_script():
 
 def test_attachment_metadata_and_hash():
     raw = (b"From: a@b.example\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
-           b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nsee file\r\n"
-           b"--XX\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"../../x.pdf\"\r\n"
+           b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nsee "
+           b"file\r\n"
+           b"--XX\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; "
+           b"filename=\"../../x.pdf\"\r\n"
            b"Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--XX--\r\n")
     email = parse_email(raw)
     (att,) = email.attachments
@@ -81,7 +83,8 @@ def test_html_to_text_keeps_paragraphs():
     assert html_to_text("<div>a</div><div>b<br>c</div>") == "a\nb\nc"
 
 
-# A whole Outlook .msg file saved as if it were a message: no header fields, no text; the only one quarantined.
+# A whole Outlook .msg file saved as if it were a message: no header fields, no text; the only one
+# quarantined.
 NOT_EMAIL = {"mail-parser/mail_outlook_1.eml"}
 
 
@@ -108,7 +111,8 @@ def test_corpus_gbk_subject_decodes():
 def test_corpus_is_present():
     # Without the corpus the tests above would silently shrink.
     assert len(list(CORPUS.glob("*/*.eml"))) >= 500, f"expected the mail corpus in {CORPUS}"
-    assert {p.name for p in CORPUS.iterdir() if p.is_dir()} >= {"crafted", "mail-parser", "mikel-mail", "sisimai"}
+    assert {p.name for p in CORPUS.iterdir() if p.is_dir()} >= {"crafted", "mail-parser", "mikel-mail",
+                                                                "sisimai"}
 
 
 def test_every_corpus_attachment_can_be_extracted_again_by_its_hash():

@@ -1,4 +1,5 @@
-"""What the parser reads when the libraries cannot: fallbacks, MIME nesting limits, broken header blocks, odd From."""
+"""What the parser reads when the libraries cannot: fallbacks, MIME nesting limits, broken header blocks, odd
+From."""
 from __future__ import annotations
 
 import mailparser
@@ -30,11 +31,13 @@ def nested(depth: int, rfc822: bool = False) -> bytes:
 
 def test_a_message_mail_parser_cannot_read_is_read_by_the_standard_library(monkeypatch):
     raw = (MAIL_CORPUS / "sisimai" / "bsd-lhost-sendgrid-01.eml").read_bytes()
-    # mail-parser 4.8's full pass raises AttributeError decoding this bounce; the reader's lighter pass reads it.
+    # mail-parser 4.8's full pass raises AttributeError decoding this bounce; the reader's lighter pass reads
+    # it.
     with pytest.raises(AttributeError):
         mailparser.MailParser(message_from_bytes(raw))
     email = parse_email(raw)
-    assert email.sender == "mailer-daemon@nijo.example.jp" and email.subject == "Undelivered Mail Returned to Sender"
+    assert (email.sender == "mailer-daemon@nijo.example.jp"
+            and email.subject == "Undelivered Mail Returned to Sender")
     assert "standard library" not in " ".join(email.defects) and email.text
 
     def fails(self):
@@ -70,7 +73,8 @@ def test_limit_nesting_leaves_ordinary_messages_alone():
 
 @pytest.mark.parametrize(("raw", "subject", "sender"), [
     (b"\xef\xbb\xbf" + HEAD + b"Subject: bom\r\n\r\nbody", "bom", "ann@client.example"),
-    (b"\r\n\r\n" + HEAD + b"Subject: blank lines first\r\n\r\nbody", "blank lines first", "ann@client.example"),
+    (b"\r\n\r\n" + HEAD + b"Subject: blank lines first\r\n\r\nbody", "blank lines first",
+     "ann@client.example"),
     (b" " + HEAD + b"Subject: indented\r\n\r\nbody", "indented", "ann@client.example"),
     (b"Received: from x\r\nquite Delivered-To: y@z\r\n" + HEAD + b"Subject: stray line\r\n\r\nbody",
      "stray line", "ann@client.example"),
@@ -95,7 +99,8 @@ def test_a_well_formed_message_is_not_touched_by_the_repairs():
     (b"big bug bb@bug.com", "bb@bug.com", "big bug"),
     (b"Doe, John <john.doe@client.example>", "john.doe@client.example", "Doe, John"),
     (b"=?utf-8?b?5byg5LiJ?= <Zhang@Client.Example>", "zhang@client.example", "\u5f20\u4e09"),
-    (b"\"J\xc3\xb6hn Doe\" <jd\xc3\xb6e@m\xc3\xa4chine.example>", "jd\u00f6e@m\u00e4chine.example", "J\u00f6hn Doe"),
+    (b"\"J\xc3\xb6hn Doe\" <jd\xc3\xb6e@m\xc3\xa4chine.example>", "jd\u00f6e@m\u00e4chine.example",
+     "J\u00f6hn Doe"),
     (b"MAILER-DAEMON <>", "", "MAILER-DAEMON"),
     (b"undisclosed-recipients:;", "", ""),
 ])

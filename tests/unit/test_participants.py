@@ -22,7 +22,7 @@ FREE_ITEM = Parties.of("kim@gmail.com", None, ["kim@gmail.com"])
     ("eve@stranger.example", None, GLOBEX_ITEM, False),              # nobody we know
     ("", None, GLOBEX_ITEM, False),                                  # no usable address
     ("kim@gmail.com", None, FREE_ITEM, True),                        # a free-mail contact: their own address
-    ("sam@gmail.com", None, FREE_ITEM, False),                       # the same free-mail domain is no organization
+    ("sam@gmail.com", None, FREE_ITEM, False),  # the same free-mail domain is no organization
     ("sam@gmail.com", None, Parties.of("", None), False),            # an item without a contact
 ])
 def test_who_may_join_a_thread(sender, organization, parties, joins):
@@ -40,10 +40,12 @@ def test_a_stranger_naming_a_guessed_reference_joins_nothing():
 
 
 def test_a_stranger_with_a_copied_in_reply_to_joins_nothing():
-    # The In-Reply-To is a real Globex Message-ID, so it finds Globex's item; the sender still is not a participant.
+    # The In-Reply-To is a real Globex Message-ID, so it finds Globex's item; the sender still is not a
+    # participant.
     claimed = [("CI-000003", GLOBEX_ITEM)]
     assert first_joinable("m@acme.example", ACME, claimed) is None
-    assert first_joinable("m@acme.example", None, claimed) is None  # not even without an organization of their own
+    # not even without an organization of their own
+    assert first_joinable("m@acme.example", None, claimed) is None
 
 
 def test_a_participant_joins_the_first_thread_that_is_theirs():

@@ -1,4 +1,5 @@
-"""`intake quarantine` in-process: what reaches the terminal is escaped and aligned, bad arguments are usage errors."""
+"""`intake quarantine` in-process: what reaches the terminal is escaped and aligned, bad arguments are usage
+errors."""
 from __future__ import annotations
 
 import json
@@ -8,9 +9,9 @@ from datetime import datetime, timezone
 
 import pytest
 
+from cli.main import build_parser, main
+from cli.quarantine_commands import _cut, _printable, _width
 from db.models import Mailbox, Message
-from intake.cli import build_parser, main
-from intake.quarantine_commands import _cut, _printable, _width
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 HOSTILE = "报表导出错误 \x1b[2J\x1b]0;owned\x07 \u202eevil\tTab"
@@ -23,9 +24,11 @@ def cfg(cli_db):
         box = Mailbox(name="support", uidvalidity=7, last_uid=2)
         s.add(box)
         s.flush()
-        s.add_all([Message(direction="in", mailbox_id=box.id, uidvalidity=7, uid=uid, message_id=f"<q{uid}@x>",
+        s.add_all([Message(direction="in", mailbox_id=box.id, uidvalidity=7, uid=uid,
+                           message_id=f"<q{uid}@x>",
                            received_at=T0.replace(minute=uid), size=len(RAW), raw=RAW, sender="li@client.cn",
-                           subject=HOSTILE if uid == 2 else "Plain", status="retry" if uid == 2 else "quarantined",
+                           subject=HOSTILE if uid == 2 else "Plain",
+                           status="retry" if uid == 2 else "quarantined",
                            error=f"{HOSTILE}\nsecond line") for uid in (1, 2)])
     return cli_db
 
@@ -44,7 +47,8 @@ def test_the_list_escapes_what_the_sender_wrote_and_keeps_columns_aligned(cfg, c
     assert lines[-1] == "2 quarantined messages" and len(lines) == 4
     assert "\\x1b[2J" in lines[1] and "retry requested" in lines[1] and "retry requested" not in lines[2]
     # The reason column starts at the same terminal column on every line, Chinese characters counting two.
-    starts = {_width(line[:line.rindex(marker)]) for line, marker in zip(lines, ("REASON", "报表", "报表"))}
+    starts = {_width(line[:line.rindex(marker)]) for line, marker in zip(lines, ("REASON", "报表", "报表"),
+                                                                         strict=False)}
     assert len(starts) == 1, lines
 
 
@@ -78,7 +82,8 @@ def test_bad_arguments_are_usage_errors(cfg, args):
 def test_unknown_ids_are_one_line_errors_and_retry_all_of_nothing_is_fine(cfg, capsys):
     assert run(cfg, capsys, "show", "9")[1:] == ("", "intake: quarantine: no quarantined message 9\n")
     assert run(cfg, capsys, "delete", "9")[1:] == ("", "intake: quarantine: no quarantined message 9\n")
-    assert run(cfg, capsys, "retry", "9", "9") == (0, "#9: not in quarantine\n", "")  # once, and no model loaded
+    # once, and no model loaded
+    assert run(cfg, capsys, "retry", "9", "9") == (0, "#9: not in quarantine\n", "")
     assert run(cfg, capsys, "delete", "1")[1].startswith("deleted #1 (support:1, ")
     assert run(cfg, capsys, "delete", "2")[0] == 0
     assert run(cfg, capsys, "list") == (0, "no quarantined messages\n", "")
@@ -94,7 +99,7 @@ def test_every_subcommand_explains_itself(capsys):
 
 
 def test_list_show_and_delete_do_not_load_spacy():
-    code = ("import sys, intake.cli, intake.quarantine_commands; "
+    code = ("import sys, cli.main, cli.quarantine_commands; "
             "sys.exit('spacy' in sys.modules or 'classifiers' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 

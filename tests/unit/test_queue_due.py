@@ -22,7 +22,8 @@ from tests.unit.test_review_app import add_item
 from tests.web import add_user, sign_in, signed_in
 
 NOW = datetime(2026, 11, 4, 12, 0, tzinfo=timezone.utc)  # a Wednesday
-POLICIES = {"standard": {"targets": {"issue": {"acknowledge": "5m", "first_response": "4h", "resolution": "3d"},
+POLICIES = {"standard": {"targets": {"issue": {"acknowledge": "5m", "first_response": "4h",
+                                               "resolution": "3d"},
                                      "question": {"first_response": "8h"},
                                      "change_request": {"resolution": "2d"}}}}
 
@@ -61,7 +62,8 @@ def test_a_deadline_on_a_business_calendar_skips_the_night_and_the_weekend():
     assert deadline(office, friday_5pm, 4 * 3600) == datetime(2026, 11, 9, 4, 0, tzinfo=timezone.utc)
 
 
-# --- the stored due time -------------------------------------------------------------------------------------
+# --- the stored due time
+# -------------------------------------------------------------------------------------
 
 def test_the_sla_check_stores_when_the_first_running_clock_runs_out(factory):
     with factory.begin() as s:
@@ -98,7 +100,8 @@ def test_the_sla_check_stores_when_the_first_running_clock_runs_out(factory):
     assert due["CI-000002"] is None  # resolved: no longer due, though its state stays breached
 
 
-# --- the queue -----------------------------------------------------------------------------------------------
+# --- the queue
+# -----------------------------------------------------------------------------------------------
 
 @pytest.fixture
 def urgent(factory):
@@ -163,7 +166,8 @@ def test_my_queue_holds_my_items_and_the_unassigned_of_my_clients(factory, urgen
     add_user(factory, "pat@example.com", "pm", orgs=("acme.example",), name="Pat")
     add_user(factory, "sam@example.com", "pm", orgs=("acme.example",), name="Sam")
     with factory.begin() as s:
-        pat, sam = (s.scalar(select(User.id).where(User.email == e)) for e in ("pat@example.com", "sam@example.com"))
+        pat, sam = (s.scalar(select(User.id).where(User.email == e)) for e in ("pat@example.com",
+                                                                               "sam@example.com"))
         items = {i.ref: i for i in s.scalars(select(Item))}
         items["CI-000001"].assignee_id = sam
         items["CI-000002"].assignee_id = pat

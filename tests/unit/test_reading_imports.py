@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_reading_processes_import_no_sqlalchemy():
-    code = "import sys, intake.prepare; print(sorted(m for m in ('sqlalchemy', 'db.models') if m in sys.modules))"
+    code = ("import sys, intake.prepare; print(sorted(m for m in ('sqlalchemy', 'db.models') if m in "
+            "sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr

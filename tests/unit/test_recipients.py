@@ -78,7 +78,8 @@ def test_odd_types_are_refused():
 
 
 _ADDRESSY = st.from_regex(
-    r"[A-Za-z0-9._%+'\-]{1,20}@[A-Za-z0-9.\-]{1,20}\.(example|com|org|test|invalid|local|xn--p1ai)", fullmatch=True)
+    r"[A-Za-z0-9._%+'\-]{1,20}@[A-Za-z0-9.\-]{1,20}\.(example|com|org|test|invalid|local|xn--p1ai)",
+    fullmatch=True)
 _TEXT = st.one_of(
     st.text(max_size=120),
     st.text(alphabet=st.sampled_from(list('aZ0.@-+"() <>[]\\\t\r\n\x00éü\udcff')), max_size=40),

@@ -11,10 +11,10 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from markupsafe import Markup
 
+from cli.main import main
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
 from db.models import Contact, Event, Item, Message, Organization, User
-from intake.cli import main
 from reports.policy import parse_policies
 from reports.render import (
     CSV_COLUMNS,
@@ -57,10 +57,10 @@ def _item(session, category: str = "issue", received: datetime = T0, ack_after: 
 # I2    issue           standard  Acme   Bob       Tue 11-17 10:00    ack 420 missed, fr 18000 missed,
 #                                                                     res running 525600 > 259200 breached
 # I3    question        standard  -      -         Sun 11-22 20:00    ack running 57600 breached, fr running
-#                                                                     57600 > 28800 breached, res 57600 on_track
+# 57600 > 28800 breached, res 57600 on_track
 # I4    change_request  gold      Beta   Ann       Fri 11-20 16:00    ack 16:10 = 600 met; fr Mon 10:30 =
 #                                                                     1 h Fri + 1.5 h Mon = 9000 met; res
-#                                                                     running 1 h + 3 h = 14400, half: on_track
+# running 1 h + 3 h = 14400, half: on_track
 # I5    change_request  gold      Beta   Bob       Thu 11-19 15:00    ack 60 met, fr 16:30 = 5400 met; res Mon
 #       awaiting_approval Thu 16:30 .. Fri 16:00; resolved Mon 11:00: 2 + 8 + 2 = 12 h of office time, less
 #       the paused 0.5 + 7 = 7.5 h: 16200 met (unpaused, 43200 would miss the 8 h)
@@ -69,7 +69,7 @@ def _item(session, category: str = "issue", received: datetime = T0, ack_after: 
 # I7    issue           standard  Acme   Ann       Sat 11-21 00:00    ack 240 met, fr 10800 met, res running
 #                                                                     216000 = 83% of 259200: at_risk
 # I8    question        gold      Beta   -         Wed 11-18 18:00    ack 18:20 = 0 met (after hours), fr Thu
-#                                                                     09:30 = 1800 met, res Thu 16:00 = 25200 met
+# 09:30 = 1800 met, res Thu 16:00 = 25200 met
 # I11   change_request  standard  (no contact) Bob Sun 11-22 11:58    ack running 86520 breached, fr running
 #                                                                     86520 > 86400 breached, res no target
 # I9 (Sun 11-08 23:59) and I10 (Mon 11-23 00:00) fall outside the period.
@@ -81,10 +81,12 @@ POLICIES = parse_policies(
     {"standard": {"targets": {"issue": {"acknowledge": "5m", "first_response": "4h", "resolution": "72h"},
                               "question": {"acknowledge": "5m", "first_response": "8h", "resolution": "48h"},
                               "change_request": {"acknowledge": "5m", "first_response": "24h"},
-                              "feedback": {"acknowledge": "5m", "first_response": "24h", "resolution": "120h"}}},
+                              "feedback": {"acknowledge": "5m", "first_response": "24h",
+                                           "resolution": "120h"}}},
      "gold": {"calendar": "office", "tiers": ["gold"],
               "targets": {"issue": {"acknowledge": "15m", "first_response": "2h", "resolution": "8h"},
-                          "change_request": {"acknowledge": "15m", "first_response": "4h", "resolution": "8h"},
+                          "change_request": {"acknowledge": "15m", "first_response": "4h",
+                                             "resolution": "8h"},
                           "question": {"acknowledge": "15m", "first_response": "4h", "resolution": "16h"},
                           "feedback": {"acknowledge": "15m", "first_response": "8h", "resolution": "16h"}}}},
     "standard")
@@ -105,7 +107,8 @@ def utc(month: int, day: int, hour: int, minute: int = 0) -> datetime:
 
 def _seed_case(session) -> dict[str, int]:
     """The items above; returns the ids of Acme, Beta, Ann and Bob."""
-    acme, beta = Organization(name="Acme", domain="acme.example"), Organization(name="Beta", domain="beta.example",
+    acme, beta = Organization(name="Acme", domain="acme.example"), Organization(name="Beta",
+                                                                                domain="beta.example",
                                                                                  tier="gold")
     ann, bob = User(email="ann@team.example", name="Ann"), User(email="bob@team.example", name="")
     session.add_all([acme, beta, ann, bob])
@@ -136,13 +139,16 @@ def _seed_case(session) -> dict[str, int]:
     add("I5", "change_request", gold, b, bob, utc(11, 19, 15), utc(11, 19, 15, 1), utc(11, 19, 16, 30),
         utc(11, 23, 11), events=[(utc(11, 19, 16, 30), "status_changed",
                                   {"from": "impact_assessed", "to": "awaiting_approval"}),
-                                 (utc(11, 20, 16), "approved", {"from": "awaiting_approval", "to": "approved"}),
-                                 (utc(11, 23, 11), "status_changed", {"from": "approved", "to": "implemented"})])
+                                 (utc(11, 20, 16), "approved",
+                                  {"from": "awaiting_approval", "to": "approved"}),
+                                 (utc(11, 23, 11), "status_changed",
+                                  {"from": "approved", "to": "implemented"})])
     t = utc(11, 10, 8)
     add("I6", "feedback", None, a, None, t, t + m)
     t = utc(11, 21, 0)
     add("I7", "issue", std, a, ann, t, t + 4 * m, t + 3 * h)
-    add("I8", "question", gold, b, None, utc(11, 18, 18), utc(11, 18, 18, 20), utc(11, 19, 9, 30), utc(11, 19, 16))
+    add("I8", "question", gold, b, None, utc(11, 18, 18), utc(11, 18, 18, 20), utc(11, 19, 9, 30),
+        utc(11, 19, 16))
     t = utc(11, 8, 23, 59)
     add("I9", "issue", std, a, ann, t, t + 2 * m)
     add("I10", "issue", std, a, ann, utc(11, 23, 0))
@@ -166,7 +172,8 @@ def _report(case, by="category", **kw):
 
 def fig(c) -> tuple:
     """items, measured, met, missed, breached_open, at_risk, on_track, no_target, stopped, p50, p90, max."""
-    return (c.items, c.measured, c.met, c.missed, c.breached_open, c.at_risk, c.on_track, c.no_target, c.stopped,
+    return (c.items, c.measured, c.met, c.missed, c.breached_open, c.at_risk, c.on_track, c.no_target,
+            c.stopped,
             c.p50_seconds, c.p90_seconds, c.max_seconds)
 
 
@@ -206,7 +213,8 @@ def test_by_category_hand_computed(case):
     assert fig(question.clock("acknowledge")) == (2, 2, 1, 0, 1, 0, 0, 0, 1, 0.0, 0.0, 0.0)
     assert fig(question.clock("first_response")) == (2, 2, 1, 0, 1, 0, 0, 0, 1, 1800.0, 1800.0, 1800.0)
     assert fig(question.clock("resolution")) == (2, 1, 1, 0, 0, 0, 1, 0, 1, 25200.0, 25200.0, 25200.0)
-    # feedback: I6 only, under the default policy (no snapshot): acknowledged in 60 s, then nothing for 13 days.
+    # feedback: I6 only, under the default policy (no snapshot): acknowledged in 60 s, then nothing for 13
+    # days.
     assert fig(feedback.clock("acknowledge")) == (1, 1, 1, 0, 0, 0, 0, 0, 1, 60.0, 60.0, 60.0)
     assert fig(feedback.clock("first_response")) == (1, 1, 0, 0, 1, 0, 0, 0, 0, None, None, None)
     assert feedback.clock("first_response").compliance == 0.0
@@ -259,8 +267,10 @@ def test_chart_data_hand_computed(case):
     w46, w47 = r.weeks
     assert (w46.clock("first_response").met, w46.clock("first_response").measured) == (0, 1)  # I6
     assert (w47.clock("first_response").met, w47.clock("first_response").measured) == (5, 8)
-    assert (w47.clock("resolution").met, w47.clock("resolution").measured) == (3, 4)  # I1 I5 I8 met, I2 breached
-    assert [(o.name, o.breached_items) for o in r.breached_by_organization] == [("Acme", 2), ("(no organization)", 2)]
+    # I1 I5 I8 met, I2 breached
+    assert (w47.clock("resolution").met, w47.clock("resolution").measured) == (3, 4)
+    assert [(o.name, o.breached_items) for o in r.breached_by_organization] == [("Acme", 2),
+                                                                                ("(no organization)", 2)]
 
 
 def test_time_zone_and_organizations(case):
@@ -271,7 +281,8 @@ def test_time_zone_and_organizations(case):
     assert r.total.items == 9
     assert [(g.key, g.items) for g in r.groups] == [("2026-W46", 2), ("2026-W47", 7)]  # I6 and I9 in W46
     only = _report(case, "organization", organizations=[ids["beta"]])
-    assert [g.label for g in only.groups] == ["Beta"] and only.total.items == 3 and only.organizations == (ids["beta"],)
+    assert [g.label for g in only.groups] == ["Beta"]
+    assert only.total.items == 3 and only.organizations == (ids["beta"],)
     assert _report(case, organizations=[]).total.items == 0
 
 
@@ -280,7 +291,8 @@ def test_empty_period_and_bad_arguments(case):
     with factory() as s:
         empty = compute_sla(s, POLICIES, date(2025, 1, 1), date(2025, 1, 1), now=NOW2)
         assert [g.items for g in empty.rows] == [0, 0, 0, 0, 0]
-        assert empty.total.clock("acknowledge").compliance is None and empty.total.clock("acknowledge").p50_seconds is None
+        assert (empty.total.clock("acknowledge").compliance is None
+                and empty.total.clock("acknowledge").p50_seconds is None)
         assert [w.key for w in empty.weeks] == ["2025-W01"]
         with pytest.raises(ValueError, match="comes after"):
             compute_sla(s, POLICIES, UNTIL, SINCE, now=NOW2)
@@ -313,7 +325,8 @@ def test_render_json_hand_computed(case):
     issue = doc["groups"][0]
     assert issue["clocks"]["acknowledge"] == {
         "items": 3, "measured": 3, "met": 2, "missed": 1, "breached_open": 0, "at_risk": 0, "on_track": 0,
-        "no_target": 0, "stopped": 3, "compliance": 0.6667, "seconds": {"p50": 240.0, "p90": 384.0, "max": 420.0}}
+        "no_target": 0, "stopped": 3, "compliance": 0.6667, "seconds": {"p50": 240.0, "p90": 384.0,
+                                                                        "max": 420.0}}
     assert issue["links"] == {
         "items": "https://intake.example/?category=issue&since=2026-11-09&until=2026-11-22",
         "breached": "https://intake.example/?category=issue&since=2026-11-09&until=2026-11-22&sla=breached"}
@@ -321,7 +334,8 @@ def test_render_json_hand_computed(case):
     assert doc["all"]["breached_items"] == 4
     charts = doc["charts"]
     assert charts["response_times"]["counts"]["first_response"] == [1, 4, 1, 0, 0, 0]
-    assert charts["response_times"]["buckets"][1] == {"label": "1–4 h", "from_seconds": 3600.0, "to_seconds": 14400.0}
+    assert charts["response_times"]["buckets"][1] == {"label": "1–4 h", "from_seconds": 3600.0,
+                                                      "to_seconds": 14400.0}
     assert charts["weekly_compliance"][1]["first_response"] == {"met": 5, "measured": 8, "compliance": 0.625}
     assert [o["breached_items"] for o in charts["breached_by_organization"]] == [2, 2]
 
@@ -331,10 +345,13 @@ def test_render_csv_hand_computed(case):
     assert tuple(rows[0]) == CSV_COLUMNS
     assert len(rows) == 4 * 3  # Acme, Beta, (no organization), all; three clocks each
     acme_fr = rows[1]
-    assert (acme_fr["group_by"], acme_fr["group"], acme_fr["clock"]) == ("organization", "Acme", "first_response")
-    assert (acme_fr["items"], acme_fr["measured"], acme_fr["met"], acme_fr["compliance"]) == ("4", "4", "2", "0.5000")
+    assert (acme_fr["group_by"], acme_fr["group"], acme_fr["clock"]) == ("organization", "Acme",
+                                                                         "first_response")
+    assert (acme_fr["items"], acme_fr["measured"], acme_fr["met"],
+            acme_fr["compliance"]) == ("4", "4", "2", "0.5000")
     assert rows[-1]["group_by"] == "all" and rows[-1]["clock"] == "resolution"
-    assert (rows[-1]["p90_seconds"], rows[-1]["compliance"], rows[-1]["breached_items"]) == ("91440.0", "0.6000", "4")
+    assert (rows[-1]["p90_seconds"], rows[-1]["compliance"],
+            rows[-1]["breached_items"]) == ("91440.0", "0.6000", "4")
     none = next(r for r in rows if r["group"] == "(no organization)")
     assert none["group_id"] == "" and none["p50_seconds"] == "" and none["compliance"] == "0.0000"
 
@@ -357,7 +374,8 @@ def _html_cells(page: str) -> dict[tuple[str, str, str, str], tuple[str, str | N
                 self.group = a.get("data-group", "")
             elif tag == "td" and "data-figure" in a:
                 clock = a.get("data-clock") or (self.table if self.table != "overview" else "")
-                self.cell = {"key": (self.table, self.group, clock, a["data-figure"]), "value": a["data-value"],
+                self.cell = {"key": (self.table, self.group, clock, a["data-figure"]),
+                             "value": a["data-value"],
                              "href": None}
                 cells[self.cell["key"]] = self.cell
             elif tag == "a" and self.cell is not None:
@@ -380,7 +398,8 @@ def test_render_html_hand_computed(case):
     base = f"http://127.0.0.1:8025/?org={acme}&since=2026-11-09&until=2026-11-22"
     assert cells[("first_response", acme, "first_response", "met")] == ("2", base)
     assert cells[("first_response", acme, "first_response", "missed")] == ("1", base + "&sla=breached")
-    assert cells[("first_response", acme, "first_response", "at_risk")] == ("0", None)  # nothing behind a zero
+    # nothing behind a zero
+    assert cells[("first_response", acme, "first_response", "at_risk")] == ("0", None)
     assert cells[("overview", acme, "", "breached_items")] == ("2", base + "&sla=breached")
     assert cells[("overview", "all", "first_response", "compliance")] == (
         "0.5556", "http://127.0.0.1:8025/?since=2026-11-09&until=2026-11-22")
@@ -400,8 +419,10 @@ def test_fragment_is_csp_safe_translated_and_escaped(factory):
         report = compute_sla(s, POLICIES, T0.date(), T0.date(), by="organization", now=NOW2)
     marked = render_sla_fragment(report, gettext=lambda m: f"«{m}»")
     assert isinstance(marked, Markup)
-    assert "<html" not in marked and "<style" not in marked and "style=" not in marked and "<head" not in marked
-    assert "«Time to first response»" in marked and "«Items»" in marked and "«Breached items per client organization»" in marked
+    assert ("<html" not in marked and "<style" not in marked and "style=" not in marked
+            and "<head" not in marked)
+    assert ("«Time to first response»" in marked and "«Items»" in marked
+            and "«Breached items per client organization»" in marked)
     assert "<b>" not in marked and "&lt;b&gt;&#34;Evil&#34; &amp; Co&lt;/b&gt;" in marked
     plain = render_sla_fragment(report)  # the other language's render left nothing behind
     assert "«" not in plain and "Time to first response" in plain
@@ -455,7 +476,8 @@ def test_cli_report_sla_json_and_html(cli_config, tmp_path, capsys):
     assert main(["--config", cli_config, "report", "sla", "--since", "2026-11-09", "--until", "2026-11-22",
                  "--format", "html", "--out", str(out), "--base-url", ""]) == 0
     assert "(9 items) written to" in capsys.readouterr().err
-    assert 'href="/?category=issue&amp;since=2026-11-09&amp;until=2026-11-22"' in out.read_text(encoding="utf-8")
+    html = out.read_text(encoding="utf-8")
+    assert 'href="/?category=issue&amp;since=2026-11-09&amp;until=2026-11-22"' in html
 
 
 def test_cli_report_sla_defaults_to_four_weeks_until_today(cli_config, capsys):
@@ -469,8 +491,10 @@ def test_cli_report_sla_defaults_to_four_weeks_until_today(cli_config, capsys):
 @pytest.mark.parametrize("args, error", [
     (["--since", "2026-13-01"], "intake: --since: expected a date like 2026-11-23, not '2026-13-01'"),
     (["--until", "yesterday"], "intake: --until: expected a date like 2026-11-23, not 'yesterday'"),
-    (["--since", "2026-11-30", "--until", "2026-11-01"], "intake: --since: 2026-11-30 comes after --until 2026-11-01"),
-    (["--base-url", "intake.example"], "intake: --base-url: must start with http:// or https://, not 'intake.example'"),
+    (["--since", "2026-11-30", "--until", "2026-11-01"],
+     "intake: --since: 2026-11-30 comes after --until 2026-11-01"),
+    (["--base-url", "intake.example"],
+     "intake: --base-url: must start with http:// or https://, not 'intake.example'"),
 ])
 def test_cli_report_sla_errors_are_one_line(cli_config, capsys, args, error):
     assert main(["--config", cli_config, "report", "sla", *args]) == 1

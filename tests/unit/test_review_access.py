@@ -32,7 +32,8 @@ def two_orgs(factory):
 
 
 def _concrete(path: str) -> str:
-    return path.replace("{ref}", REF).replace("{path:path}", "style.css").replace("{attachment_id}", "1").replace("{user_id}", "1")
+    return (path.replace("{ref}", REF).replace("{path:path}", "style.css").replace("{attachment_id}", "1")
+            .replace("{user_id}", "1"))
 
 
 def _routes(app, api: bool, method: str) -> list[str]:
@@ -41,7 +42,8 @@ def _routes(app, api: bool, method: str) -> list[str]:
         if isinstance(r, Route) and method in (r.methods or ()):
             if r.path in ("/login", "/healthz", "/readyz") or r.path.startswith("/api") != api:
                 continue
-            if r.path.startswith(PUBLIC_PREFIXES):  # the clients' pages: their token is the key (test_client_pages)
+            # the clients' pages: their token is the key (test_client_pages)
+            if r.path.startswith(PUBLIC_PREFIXES):
                 continue
             found.append(_concrete(r.path))
     assert found, f"no {method} routes found"
@@ -66,12 +68,14 @@ def test_every_page_sends_anonymous_users_to_sign_in(app, factory, two_orgs):
 
 def test_every_api_route_refuses_anonymous_and_bad_tokens(app, factory, two_orgs):
     with TestClient(app) as c:
-        for headers in ({}, {"authorization": "Bearer cit_not-a-real-token"}, {"authorization": "Basic eDp5"}):
+        for headers in ({}, {"authorization": "Bearer cit_not-a-real-token"},
+                        {"authorization": "Basic eDp5"}):
             for method in ("GET", "POST"):
                 for path in _routes(app, api=True, method=method) if method == "GET" or headers else []:
                     r = c.request(method, path, headers=headers, json={"category": "issue"})
                     assert r.status_code == 401, (method, path, headers)
-                    assert "Bearer" in r.json()["error"] and r.headers["www-authenticate"].startswith("Bearer")
+                    assert ("Bearer" in r.json()["error"]
+                            and r.headers["www-authenticate"].startswith("Bearer"))
         assert c.get("/healthz").status_code == 200
         assert c.get("/readyz").json() == {"ok": True, "database": "ok"}  # says nothing about the data
 
@@ -82,7 +86,8 @@ def test_sign_in_then_out(app, factory, two_orgs):
         r = sign_in(c, "LEAD@example.com ")
         assert r.status_code == 303 and r.headers["location"] == "/"
         cookie = r.headers["set-cookie"]
-        assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower() and "secure" not in cookie.lower()
+        assert ("httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
+                and "secure" not in cookie.lower())
         queue = c.get("/")
         assert queue.status_code == 200 and "Lin Lead" in queue.text and REF in queue.text
         r = c.post("/logout", data={"csrf_token": csrf_from(queue.text)}, follow_redirects=False)
@@ -100,7 +105,8 @@ def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(app, factory, 
                                    "csrf_token": csrf_from(page.text), "next": f"/items/{REF}?x=1"},
                    follow_redirects=False)
         assert r.headers["location"] == f"/items/{REF}?x=1"
-    for bad in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "", None):
+    for bad in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "",
+                None):
         assert safe_next(bad) == "/"
 
 

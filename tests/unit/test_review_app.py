@@ -1,4 +1,5 @@
-"""The review app through HTTP: queue order, filters and pages, the item page, escaping, corrections, JSON API."""
+"""The review app through HTTP: queue order, filters and pages, the item page, escaping, corrections, JSON
+API."""
 from __future__ import annotations
 
 import re
@@ -27,7 +28,8 @@ def add_item(session, n: int, *, subject: str = "Login page broken", category: s
              confidence: float = 0.91, needs_review: bool = False, status: str = "new",
              received: datetime = T0, email: str = "anna@acme.example", name: str = "Anna Lee",
              body: str = "The login page shows an error.", organization: Organization | None = None) -> Item:
-    """Item N with its client's first message and classification; the contact joins ORGANIZATION when given."""
+    """Item N with its client's first message and classification; the contact joins ORGANIZATION when
+    given."""
     contact = session.scalar(select(Contact).where(Contact.email == email))
     if contact is None:
         contact = Contact(email=email, name=name)
@@ -44,7 +46,8 @@ def add_item(session, n: int, *, subject: str = "Login page broken", category: s
     session.add(Event(item_id=item.id, kind="classified", created_at=received,
                       data={"label": category, "confidence": confidence, "model_version": "spacy-1.0",
                             "needs_review": needs_review,
-                            "scores": {"issue": 0.7, "question": 0.2, "feedback": 0.06, "change_request": 0.04}}))
+                            "scores": {"issue": 0.7, "question": 0.2, "feedback": 0.06,
+                                       "change_request": 0.04}}))
     session.flush()
     return item
 
@@ -220,7 +223,8 @@ def test_item_page_shows_facts_thread_scores_and_history(client, full_item):
     assert "anna@acme.example reached the limit of 5 acknowledgments per hour" in history
     assert "Acknowledgment sent to anna@acme.example" in history
     # the category form
-    form = html[html.index('<form class="category-form"'):html.index("</form>", html.index('class="category-form"'))]
+    form = html[html.index('<form class="category-form"'):html.index("</form>",
+                                                                     html.index('class="category-form"'))]
     assert 'method="post" action="/items/CI-000007/category"' in form
     assert re.findall(r'<option value="([^"]+)"', form) == ["issue", "change_request", "question", "feedback"]
     assert '<option value="issue" selected>' in form
@@ -325,7 +329,8 @@ def test_choosing_the_same_category_confirms_it(client, factory, three):
 @pytest.mark.parametrize("form", [{"category": "bug"}, {"category": ""}, {}, {"category": "Issue"}])
 def test_invalid_category_is_400_and_stores_nothing(client, factory, three, form):
     before = _item(factory, "CI-000003")
-    r = client.post("/items/CI-000003/category", data={**form, "csrf_token": client.csrf}, follow_redirects=False)
+    r = client.post("/items/CI-000003/category", data={**form, "csrf_token": client.csrf},
+                    follow_redirects=False)
     assert r.status_code == 400
     assert "category:" in r.text and "issue, change_request, question, feedback" in r.text
     assert 'href="/items/CI-000003"' in r.text
@@ -350,7 +355,8 @@ def test_api_lists_items(client, three):
         "confidence": 0.42, "confidence_band": "low", "needs_review": True, "status": "new", "lang": "en",
         "model_version": "spacy-1.0",
         "client": {"name": "李雷", "email": "li@example.cn"}, "received_at": "2026-11-02T11:00:00Z",
-        "acknowledged_at": None, "first_response_at": None, "resolved_at": None, "sla_state": "", "sla_due_at": None,
+        "acknowledged_at": None, "first_response_at": None, "resolved_at": None, "sla_state": "",
+        "sla_due_at": None,
     }
 
 
@@ -456,8 +462,8 @@ def test_items_without_an_address_we_can_answer_say_so(client, factory):
         nobody = add_item(s, 3, email="x@acme.example", subject="No From header")
         nobody.contact = None
         s.add(Message(item_id=nobody.id, direction="in", message_id="<notes@x>", received_at=T0, raw=b"raw",
-                      parse_notes="From: no usable address in 'nobody at all'\nblank lines before the header fields "
-                                  "skipped"))
+                      parse_notes="From: no usable address in 'nobody at all'\nblank lines before the header "
+                                  "fields skipped"))
     html = client.get("/").text
     rows = {ref: row for ref, row in re.findall(r'data-ref="([^"]+)"(.*?)</tr>', html, re.S)}
     assert "No reply address" not in rows["CI-000001"]

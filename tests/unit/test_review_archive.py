@@ -1,4 +1,5 @@
-"""The client archive through HTTP: organizations, contacts, their items and messages, paging, access, escaping."""
+"""The client archive through HTTP: organizations, contacts, their items and messages, paging, access,
+escaping."""
 from __future__ import annotations
 
 import re
@@ -18,7 +19,8 @@ XSS = "<script>alert(1)</script>"
 
 @pytest.fixture
 def world(factory) -> dict[str, int]:
-    """Acme (Anna: 3 items, Ben: 1), Globex (Bo: 1), and a free-mail sender of no organization (1); ids by name."""
+    """Acme (Anna: 3 items, Ben: 1), Globex (Bo: 1), and a free-mail sender of no organization (1); ids by
+    name."""
     with factory.begin() as s:
         acme = Organization(name="Acme Corp", domain="acme.example")
         globex = Organization(name="Globex", domain="globex.example")
@@ -29,7 +31,8 @@ def world(factory) -> dict[str, int]:
         s.flush()
         # Stored out of arrival order on purpose: pages must sort by time, not by id.
         add_item(s, 1, email="anna@acme.example", subject="Export fails", received=T0 + timedelta(hours=2))
-        add_item(s, 2, email="anna@acme.example", subject="Old question", category="question", status="closed",
+        add_item(s, 2, email="anna@acme.example", subject="Old question", category="question",
+                 status="closed",
                  received=T0)
         add_item(s, 3, email="ben@acme.example", subject="Invoice wrong", status="resolved",
                  received=T0 + timedelta(hours=5))
@@ -70,7 +73,8 @@ def test_admins_see_every_organization_with_counts_and_the_contacts_without_one(
     r = admin.get("/organizations")
     assert r.status_code == 200
     html = r.text
-    assert re.findall(r'data-org="([^"]+)"', html) == [str(world["acme.example"]), str(world["globex.example"]),
+    assert re.findall(r'data-org="([^"]+)"', html) == [str(world["acme.example"]),
+                                                       str(world["globex.example"]),
                                                        str(world["initech.example"]), "none"]
     acme = row(html, "data-org", world["acme.example"])
     assert f'href="/organizations/{world["acme.example"]}"' in acme
@@ -89,7 +93,8 @@ def test_a_pm_sees_only_their_organizations(app, factory, world):
     with TestClient(app) as pm:
         signed_in(pm, factory, email="pm@example.com", role="pm", orgs=("acme.example", "initech.example"))
         html = pm.get("/organizations").text
-        assert re.findall(r'data-org="([^"]+)"', html) == [str(world["acme.example"]), str(world["initech.example"])]
+        assert re.findall(r'data-org="([^"]+)"', html) == [str(world["acme.example"]),
+                                                           str(world["initech.example"])]
         assert "Globex" not in html and "without an organization" not in html
 
 
@@ -99,7 +104,8 @@ def test_a_pm_gets_404_for_what_is_not_theirs_exactly_as_for_unknown_ids(app, fa
         assert pm.get(f"/organizations/{world['acme.example']}").status_code == 200
         assert pm.get(f"/contacts/{world['anna@acme.example']}").status_code == 200
         unknown_org = pm.get("/organizations/9999")
-        assert unknown_org.status_code == 404 and "There is no organization with the number 9999." in unknown_org.text
+        assert (unknown_org.status_code == 404
+                and "There is no organization with the number 9999." in unknown_org.text)
         globex = world["globex.example"]
         for path in (f"/organizations/{globex}", f"/organizations/{globex}?page=abc"):
             r = pm.get(path)
@@ -143,14 +149,16 @@ def test_organization_page_lists_its_contacts_and_their_items_newest_first(admin
     assert refs_in(html) == ["CI-000003", "CI-000001", "CI-000004", "CI-000002"]
     first = row(html, "data-ref", "CI-000003")
     assert '<a href="/items/CI-000003">CI-000003</a>' in first
-    assert cells(first) == {"Reference": "CI-000003", "Received (UTC)": "2026-11-02 14:00", "Client": "Ben Ode",
+    assert cells(first) == {"Reference": "CI-000003", "Received (UTC)": "2026-11-02 14:00",
+                            "Client": "Ben Ode",
                             "Subject": "Invoice wrong", "Category": "Issue", "Status": "Resolved"}
     assert cells(row(html, "data-ref", "CI-000004"))["Category"] == "Change request"
     assert "Bo Chen" not in html and "CI-000005" not in html and "CI-000006" not in html
 
 
 def test_numbers_too_large_for_an_id_are_404_not_500(admin, world):
-    for path in ("/contacts/99999999999999999999", "/organizations/99999999999999999999", "/contacts/2147483648"):
+    for path in ("/contacts/99999999999999999999", "/organizations/99999999999999999999",
+                 "/contacts/2147483648"):
         r = admin.get(path)
         assert r.status_code == 404 and "There is no" in r.text, path
 
@@ -231,7 +239,8 @@ def test_contact_messages_and_items_are_paged_separately(admin, factory, world):
             add_item(s, n, email="bo@globex.example", received=T0 + timedelta(days=10, minutes=n))
     first = admin.get(f"/contacts/{cid}").text
     assert len(refs_in(first)) == 50 and len(re.findall(r"data-message=", first)) == 50
-    assert f'href="/contacts/{cid}?page=2" rel="next"' in first and f'href="/contacts/{cid}?items=2" rel="next"' in first
+    assert (f'href="/contacts/{cid}?page=2" rel="next"' in first
+            and f'href="/contacts/{cid}?items=2" rel="next"' in first)
     older = admin.get(f"/contacts/{cid}?page=2").text
     assert len(refs_in(older)) == 50 and len(re.findall(r"data-message=", older)) == 6
     assert f'href="/contacts/{cid}?page=2&amp;items=2" rel="next"' in older
@@ -261,13 +270,15 @@ def test_client_text_is_escaped_everywhere(admin, factory, world):
         s.scalar(select(Item).where(Item.ref == "CI-000001")).subject = f"Subject {XSS}"
         s.scalar(select(Message).where(Message.message_id == "<m1@acme.example>")).sender_name = f"Anna {XSS}"
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
-    for path in ("/organizations", f"/organizations/{world['acme.example']}", f"/contacts/{world['anna@acme.example']}",
+    for path in ("/organizations", f"/organizations/{world['acme.example']}",
+                 f"/contacts/{world['anna@acme.example']}",
                  "/items/CI-000001"):
         html = admin.get(path).text
         assert "<script" not in html.lower(), path
         assert escaped in html, path
     contact_page = admin.get(f"/contacts/{world['anna@acme.example']}").text
-    assert f"Subject {escaped}" in contact_page and f"Anna {escaped} &lt;anna@acme.example&gt;" in contact_page
+    assert (f"Subject {escaped}" in contact_page
+            and f"Anna {escaped} &lt;anna@acme.example&gt;" in contact_page)
 
 
 def test_the_item_page_links_to_its_contact_and_organization(admin, world):
@@ -276,7 +287,8 @@ def test_the_item_page_links_to_its_contact_and_organization(admin, world):
     assert f'<a href="/contacts/{world["anna@acme.example"]}" id="contact-link">' in facts
     assert f'href="/organizations/{world["acme.example"]}" id="organization-link">Acme Corp</a>' in facts
     loose = admin.get("/items/CI-000006").text
-    assert f'href="/contacts/{world["someone@mail.example"]}"' in loose and 'id="organization-link"' not in loose
+    assert (f'href="/contacts/{world["someone@mail.example"]}"' in loose
+            and 'id="organization-link"' not in loose)
 
 
 def test_anonymous_users_are_sent_to_sign_in(app, world):

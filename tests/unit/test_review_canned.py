@@ -25,7 +25,8 @@ def app(factory):
 
 
 def textarea(html: str) -> str:
-    return unescape(re.search(r'<textarea id="reply-text" name="text" rows="5" required>(.*?)</textarea>', html,
+    return unescape(re.search(r'<textarea id="reply-text" name="text" rows="5" required>(.*?)</textarea>',
+                              html,
                               re.S).group(1))
 
 
@@ -33,7 +34,8 @@ def test_an_admin_adds_templates_and_a_pm_inserts_one(app, factory):
     with TestClient(app) as admin:
         signed_in(admin, factory)
         for name, category, lang, body in [
-            ("Looking into it", "issue", "en", "Dear {name},\n\nwe are looking into {ref} and will report back."),
+            ("Looking into it", "issue", "en",
+             "Dear {name},\n\nwe are looking into {ref} and will report back."),
             ("Thanks", "", "en", "Thank you, {name}."),
             ("已收到", "", "zh", "{name}您好，{ref} 已收到。"),
             ("Answer", "question", "en", "Here is the answer."),
@@ -55,15 +57,18 @@ def test_an_admin_adds_templates_and_a_pm_inserts_one(app, factory):
         signed_in(client, factory, "lead2@example.com")
         item = client.get("/items/CI-000001").text
         offered = re.findall(r'<option value="(\d+)">([^<]+)</option>', item[item.index('id="template"'):])
-        assert [name for _id, name in offered] == ["Looking into it", "Thanks"]  # the issue's and every category's
+        # the issue's and every category's
+        assert [name for _id, name in offered] == ["Looking into it", "Thanks"]
         assert textarea(item) == ""
         filled = client.get(f"/items/CI-000001?template={ids['Looking into it']}").text
         assert textarea(filled) == "Dear Anna Lee,\n\nwe are looking into CI-000001 and will report back."
         zh = client.get(f"/items/CI-000002?template={ids['已收到']}").text
         assert textarea(zh) == "李雷您好，CI-000002 已收到。"
-        assert textarea(client.get(f"/items/CI-000002?template={ids['Looking into it']}").text) == ""  # not its category
+        # not its category
+        assert textarea(client.get(f"/items/CI-000002?template={ids['Looking into it']}").text) == ""
         assert textarea(client.get("/items/CI-000001?template=oops").text) == ""
         r = client.post("/replies/999/delete", data={"csrf_token": client.csrf})
         assert r.status_code == 404
-        r = client.post(f"/replies/{ids['Thanks']}/delete", data={"csrf_token": client.csrf}, follow_redirects=False)
+        r = client.post(f"/replies/{ids['Thanks']}/delete", data={"csrf_token": client.csrf},
+                        follow_redirects=False)
         assert r.status_code == 303 and "Deleted the reply template Thanks." in client.get("/replies").text

@@ -1,5 +1,6 @@
 """Confidence as a calibrated band cut at the review threshold, the exact figure on hover and on the item
-page; a quieter item page: our own messages without a screening note, the model version in the history only."""
+page; a quieter item page: our own messages without a screening note, the model version in the history
+only."""
 from __future__ import annotations
 
 import re
@@ -18,7 +19,8 @@ from tests.web import signed_in
 
 
 @pytest.mark.parametrize("value, threshold, band", [
-    (0.47, 0.8, "low"), (0.7999, 0.8, "low"), (0.8, 0.8, "medium"), (0.949, 0.8, "medium"), (0.95, 0.8, "high"),
+    (0.47, 0.8, "low"), (0.7999, 0.8, "low"), (0.8, 0.8, "medium"), (0.949, 0.8, "medium"),
+    (0.95, 0.8, "high"),
     (1.0, 0.8, "high"), (0.6, 0.5, "medium"), (0.96, 0.97, "low"), (0.97, 0.97, "high"), (None, 0.8, ""),
 ])
 def test_bands_are_cut_at_the_review_threshold(value, threshold, band):
@@ -26,7 +28,8 @@ def test_bands_are_cut_at_the_review_threshold(value, threshold, band):
 
 
 def test_the_exact_figure_never_rounds_up_to_certainty():
-    assert exact_percent(0.9996) == "99.9%" and exact_percent(1.0) == "100.0%" and exact_percent(0.985) == "98.5%"
+    assert (exact_percent(0.9996) == "99.9%" and exact_percent(1.0) == "100.0%"
+            and exact_percent(0.985) == "98.5%")
 
 
 @pytest.fixture
@@ -35,8 +38,10 @@ def client(factory):
         add_item(s, 1, confidence=0.985, received=T0)
         add_item(s, 2, confidence=0.62, needs_review=True, received=T0 + timedelta(hours=1))
         item = add_item(s, 3, confidence=0.88, received=T0 + timedelta(hours=2))
-        s.add(Message(item_id=item.id, direction="out", message_id="<ack3@example.com>", sender="support@example.com",
-                      recipients="anna@acme.example", subject="[CI-000003] Login page broken", screening="ours",
+        s.add(Message(item_id=item.id, direction="out", message_id="<ack3@example.com>",
+                      sender="support@example.com",
+                      recipients="anna@acme.example", subject="[CI-000003] Login page broken",
+                      screening="ours",
                       received_at=T0 + timedelta(hours=2, minutes=1), body_text="Thank you.", raw=b"raw"))
     settings = replace(WebSettings(), review_threshold=0.7)
     with TestClient(create_app(factory, settings)) as c:

@@ -34,7 +34,8 @@ EMAIL = "lead@example.com"
 # --- the catalog ---------------------------------------------------------------------------------------
 
 def extracted() -> dict[tuple[str | None, str], tuple[str, ...]]:
-    """Every message the app marks for translation, as (context, msgid) -> (msgid[, plural]), as pybabel finds them."""
+    """Every message the app marks for translation, as (context, msgid) -> (msgid[, plural]), as pybabel finds
+    them."""
     with (REVIEW / "babel.cfg").open(encoding="utf-8") as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)
     keywords = {**DEFAULT_KEYWORDS, "_": None, "N_": None}
@@ -82,13 +83,16 @@ def test_every_message_has_a_chinese_translation_with_the_same_placeholders():
 
 
 def test_the_catalogs_hold_exactly_what_the_app_uses():
-    """No stale entries in the Chinese catalog, and the .pot is the current extraction (see review/babel.cfg)."""
+    """No stale entries in the Chinese catalog, and the .pot is the current extraction (see
+    review/babel.cfg)."""
     used = set(extracted())
     in_po = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in catalog() if m.id}
-    assert in_po == used, f"stale: {sorted(in_po - used, key=str)[:5]}, missing: {sorted(used - in_po, key=str)[:5]}"
+    assert in_po == used, (f"stale: {sorted(in_po - used, key=str)[:5]}, missing: "
+                           f"{sorted(used - in_po, key=str)[:5]}")
     with TEMPLATE.open("rb") as f:
         in_pot = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in read_po(f) if m.id}
-    assert in_pot == used, "review/locales/messages.pot is out of date: run the pybabel commands in review/babel.cfg"
+    assert in_pot == used, ("review/locales/messages.pot is out of date: run the pybabel commands in "
+                            "review/babel.cfg")
 
 
 @pytest.mark.parametrize(("header", "language"), [
@@ -119,13 +123,16 @@ def data(factory):
         message.attachments.append(Attachment(filename="error screenshot.png", content_type="image/png",
                                               size=48_213, sha256="0" * 64))
         s.add(Message(item_id=issue.id, direction="in", message_id="<auto1@acme.example>",
-                      sender="anna@acme.example", subject="Out of office until Monday", received_at=T0 + timedelta(hours=1),
-                      body_text="I am away until Monday next week.", screening="auto_submitted", status="ignored",
+                      sender="anna@acme.example", subject="Out of office until Monday",
+                      received_at=T0 + timedelta(hours=1),
+                      body_text="I am away until Monday next week.", screening="auto_submitted",
+                      status="ignored",
                       raw=b"raw"))
         when = T0 + timedelta(minutes=5)
         for kind, data, actor in [
             ("acknowledged", {"to": "anna@acme.example"}, "system"),
-            ("ack_suppressed", {"reason": "rate_limit", "to": "anna@acme.example", "limit_per_hour": 5}, "system"),
+            ("ack_suppressed", {"reason": "rate_limit", "to": "anna@acme.example", "limit_per_hour": 5},
+             "system"),
             ("auto_reply_received", {"from": "anna@acme.example", "screening": "auto_submitted"}, "system"),
             ("message_received", {"from": "anna@acme.example"}, "system"),
             ("corrected", {"from": "question", "to": "issue"}, EMAIL),
@@ -141,12 +148,14 @@ def data(factory):
             s.add(Event(item_id=issue.id, kind=kind, actor=actor, created_at=when, data=data))
         change = add_item(s, 2, subject="Please add single sign-on", category="change_request",
                           status="awaiting_approval", received=T0 + timedelta(hours=3))
-        s.add(ChangeAssessment(item_id=change.id, scope="SAML single sign-on for the portal", cost="8 person-days",
+        s.add(ChangeAssessment(item_id=change.id, scope="SAML single sign-on for the portal",
+                               cost="8 person-days",
                                schedule="+1 week", assessed_by=EMAIL, sent_at=T0 + timedelta(hours=4)))
         for kind, data in [("assessed", {"cost": "8 person-days", "schedule": "+1 week"}),
                            ("assessment_sent", {"to": "anna@acme.example"}),
                            ("approved", {"excerpt": "Yes, please go ahead"})]:
-            s.add(Event(item_id=change.id, kind=kind, actor=EMAIL, created_at=T0 + timedelta(hours=4), data=data))
+            s.add(Event(item_id=change.id, kind=kind, actor=EMAIL, created_at=T0 + timedelta(hours=4),
+                        data=data))
         add_item(s, 3, subject="如何导出报表？", category="question", received=T0 + timedelta(hours=2),
                  email="li@example.cn", name="李雷")
 
@@ -189,15 +198,21 @@ def test_signed_in_pages_are_in_chinese_for_a_chinese_browser(app, factory):
         "/": ["工单队列", "待复核", "退出登录", "问题", "变更请求", "咨询", "负责人", "置信度", "筛选",
               "第 1–3 个，共 3 个工单", "1 个待复核", "最新优先", "仅看待复核", "设置状态：待审批", "需跟进",
               "如何导出报表？", "Export to Excel fails on large reports"],
-        "/items/CI-000001": ["返回工单队列", "详情", "编号", "接收时间", "回执时间", "分类器评分", "处理此工单",
+        "/items/CI-000001": ["返回工单队列", "详情", "编号", "接收时间", "回执时间", "分类器评分",
+                             "处理此工单",
                              "发送回复", "内部备注", "处理记录", "操作人", "系统", "自动分类", "收到自动回复",
-                             "分类由“咨询”改为“问题”", "状态由“新建”改为“处理中”", "已向 anna@acme.example 发送回执",
-                             "未发送回执：anna@acme.example 已达到每小时 5 封回执的上限", "筛查结果：自动发送。",
-                             "已忽略。", "附件", "47.1 KB", "取消跟进标记", "问题（置信度 48%，模型 spacy-1.0），已标记为待复核"],
-        "/items/CI-000002": ["影响评估", "范围", "成本", "工期", "已评估影响：成本 8 person-days，工期 +1 week",
+                             "分类由“咨询”改为“问题”", "状态由“新建”改为“处理中”",
+                             "已向 anna@acme.example 发送回执",
+                             "未发送回执：anna@acme.example 已达到每小时 5 封回执的上限",
+                             "筛查结果：自动发送。",
+                             "已忽略。", "附件", "47.1 KB", "取消跟进标记",
+                             "问题（置信度 48%，模型 spacy-1.0），已标记为待复核"],
+        "/items/CI-000002": ["影响评估", "范围", "成本", "工期",
+                             "已评估影响：成本 8 person-days，工期 +1 week",
                              "已将评估发送给 anna@acme.example 审批", "变更已批准：“Yes, please go ahead”",
                              "已于 <time", "发送给客户，等待客户答复。", "待审批"],
-        "/organizations": ["客户", "组织", "域名", "未结", "最新工单（UTC）", "1 个组织", "无所属组织的联系人"],
+        "/organizations": ["客户", "组织", "域名", "未结", "最新工单（UTC）", "1 个组织",
+                           "无所属组织的联系人"],
         "/organizations/1": ["全部客户", "联系人", "1 位联系人", "工单"],
         "/people": ["人员", "姓名", "角色", "管理员", "登录权限", "已启用", "新建账号："],
         "/contacts/1": ["邮箱", "组织", "邮件", "方向", "收到"],
@@ -217,9 +232,12 @@ def test_signed_in_pages_are_in_chinese_for_a_chinese_browser(app, factory):
 def test_pages_are_in_english_for_an_english_browser(app, factory):
     client = browser(app, EN, factory)
     for path, texts in {
-        "/": ["Queue", "Needs review", "Sign out", "Showing 1&ndash;3 of 3 items", "1 needs review", "Change request"],
-        "/items/CI-000001": ["Back to the queue", "Classifier scores", "History", "Category changed from Question to Issue",
-                             "Automatic reply from anna@acme.example (auto_submitted)", "Screening: auto_submitted."],
+        "/": ["Queue", "Needs review", "Sign out", "Showing 1&ndash;3 of 3 items", "1 needs review",
+              "Change request"],
+        "/items/CI-000001": ["Back to the queue", "Classifier scores", "History",
+                             "Category changed from Question to Issue",
+                             "Automatic reply from anna@acme.example (auto_submitted)",
+                             "Screening: auto_submitted."],
         "/organizations": ["Clients", "Latest item (UTC)", "1 organization"],
         "/people": ["People", "Sign-in", "active"],
     }.items():
@@ -240,7 +258,8 @@ def test_error_pages_are_translated(app, factory, monkeypatch):
     r = client.get("/items/CI-999999")
     assert r.status_code == 404 and "不存在编号为 CI-999999 的工单。" in r.text
     r = client.get("/?page=abc")
-    assert r.status_code == 400 and "请求无效" in r.text and "page：应为 1 到 1000000 之间的整数，而不是 &#39;abc&#39;" in r.text
+    assert (r.status_code == 400 and "请求无效" in r.text
+            and "page：应为 1 到 1000000 之间的整数，而不是 &#39;abc&#39;" in r.text)
     r = client.get("/?since=2026-12-01&until=2026-11-01")
     assert "日期：起始日期晚于截止日期" in r.text
     r = client.get("/organizations/999")
@@ -269,7 +288,8 @@ def test_error_pages_are_translated(app, factory, monkeypatch):
 def test_english_error_messages_are_unchanged(app, factory):
     client = browser(app, EN, factory)
     r = client.post("/items/CI-000003/status", data={"csrf_token": client.csrf, "status": "implemented"})
-    assert r.status_code == 400 and "status: question items in &#39;new&#39; can move to answered, closed" in r.text
+    assert (r.status_code == 400
+            and "status: question items in &#39;new&#39; can move to answered, closed" in r.text)
     r = client.get("/?page=abc")
     assert "page: expected a whole number from 1 to 1000000, not &#39;abc&#39;" in r.text
 
@@ -293,7 +313,8 @@ def test_the_json_api_stays_english_for_a_chinese_user(app, factory):
     r = client.get("/api/items?page=abc")
     assert r.status_code == 400 and r.json()["error"].startswith("page: expected a whole number")
     r = client.post("/api/items/CI-000003/status", json={"status": "implemented"})
-    assert r.status_code == 400 and r.json()["error"].startswith("status: question items in 'new' can move to")
+    assert r.status_code == 400 and r.json()["error"].startswith("status: question items in 'new' can move "
+                                                                 "to")
     assert not re.search(r"[\u4e00-\u9fff]", r.text)
 
 
@@ -348,7 +369,8 @@ def test_the_switch_refuses_unknown_languages_and_never_leaves_the_site(app, fac
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
 
 
-# --- no English left -----------------------------------------------------------------------------------------
+# --- no English left
+# -----------------------------------------------------------------------------------------
 
 class _Text(HTMLParser):
     """The visible text of a page and the attributes people see or hear, less message bodies and code."""
@@ -390,14 +412,16 @@ def visible_texts(html: str) -> list[str]:
 
 # What the fixture's data says in English (subjects, names, notes, costs...): allowed on Chinese pages.
 DATA = ["Export to Excel fails on large reports", "Please add single sign-on", "Login page broken",
-        "Out of office until Monday", "Anna Lee", "Lead", "Acme Corporation", "SAML single sign-on for the portal",
+        "Out of office until Monday", "Anna Lee", "Lead", "Acme Corporation",
+        "SAML single sign-on for the portal",
         "Checked with the reporting team today", "Yes, please go ahead", "8 person-days", "+1 week",
         "error screenshot.png", "bounced (5.1.1)", "image/png", "spacy-1.0", "English"]
 ENGLISH_RUN = re.compile(r"[A-Za-z][A-Za-z'’-]*(?:[\s,.:;!?()/]+[A-Za-z][A-Za-z'’-]*){2,}")
 EMAIL_OR_REF = re.compile(r"[\w.+-]+@[\w.-]+|CI-\d+|\d{4}-\d{2}-\d{2}( \d{2}:\d{2})?( UTC)?")
 
 
-@pytest.mark.parametrize("path", ["/", "/?review=1", "/items/CI-000001", "/items/CI-000002", "/items/CI-000003"])
+@pytest.mark.parametrize("path", ["/", "/?review=1", "/items/CI-000001", "/items/CI-000002",
+                                  "/items/CI-000003"])
 def test_chinese_pages_have_no_english_left_but_data(app, factory, path):
     client = browser(app, ZH, factory)
     html = client.get(path).text

@@ -32,7 +32,8 @@ from review.params import (
 from tests.unit.test_review_app import add_item
 from tests.web import add_user, sign_in, signed_in
 
-NOT_NUMBERS = ["\u00b2", "\u0661\u0662", "\uff11", "-1", "+1", "0", "1e9", "1.5", "0x1f", "1_000", " 1", "1 ", "",
+NOT_NUMBERS = ["\u00b2", "\u0661\u0662", "\uff11", "-1", "+1", "0", "1e9", "1.5", "0x1f", "1_000", " 1", "1 ",
+               "",
                "99999999999999999999", str(MAX_ID + 1), "1" * 10_000, "\x00", "%00", "<script>"]
 SECURITY = {"content-security-policy": "default-src 'none'", "x-content-type-options": "nosniff",
             "referrer-policy": "same-origin", "x-frame-options": "DENY"}
@@ -65,7 +66,8 @@ def test_days_are_iso_dates_within_the_supported_range():
                 "1999-12-31", "2101-01-01", "9999-12-31", "0001-01-01"]:
         with pytest.raises(InvalidInput, match="^since: expected a d"):
             day_param({"since": bad}, "since")
-    with pytest.raises(InvalidInput, match="^until: expected a day from 2000-01-01 to 2100-12-31, not '9999-12-31'"):
+    with pytest.raises(InvalidInput,
+                       match="^until: expected a day from 2000-01-01 to 2100-12-31, not '9999-12-31'"):
         day_param({"until": "9999-12-31"}, "until")
 
 
@@ -146,7 +148,8 @@ def test_hostile_query_values_are_a_400_with_one_line(admin, acme, path):
 @pytest.mark.parametrize("path", ["/items/CI-%00", "/items/" + "x" * 10_000, "/organizations/%C2%B2",
                                   "/organizations/" + "1" * 10_000, "/contacts/99999999999999999999",
                                   "/items/CI-000001/attachments/%C2%B2", "/people/%D9%A1%D9%A2",
-                                  "/quarantine/1" + "0" * 30 + "/raw", "/api/items/%00", "/api/items/CI-%00/messages"])
+                                  "/quarantine/1" + "0" * 30 + "/raw", "/api/items/%00",
+                                  "/api/items/CI-%00/messages"])
 def test_ids_that_name_nothing_are_a_404(admin, acme, path):
     assert admin.get(path).status_code == 404
 
@@ -162,7 +165,8 @@ def test_the_sla_report_runs_to_the_edge_of_the_supported_range(admin, acme):
 def test_hostile_form_and_json_values_are_refused(admin, acme):
     r = admin.post("/items/CI-000001/assign", data={"csrf_token": admin.csrf, "assignee": "\u00b2"})
     assert r.status_code == 400 and "assignee: choose a person from the list" in r.text
-    r = admin.post("/items/CI-000001/assign", data={"csrf_token": admin.csrf, "assignee": "99999999999999999999"})
+    r = admin.post("/items/CI-000001/assign", data={"csrf_token": admin.csrf,
+                                                    "assignee": "99999999999999999999"})
     assert r.status_code == 400
     r = admin.post("/items/CI-000001/note", data={"csrf_token": admin.csrf, "text": "a\x00b"})
     assert r.status_code == 400 and "note: must not contain control characters" in r.text
@@ -177,7 +181,8 @@ def test_hostile_form_and_json_values_are_refused(admin, acme):
     r = admin.post("/api/items/CI-000001/status", content=deep, headers={"content-type": "application/json"})
     assert r.status_code == 400 and r.json() == {"error": 'body: nested more than 20 levels deep; send '
                                                           '{"status": "in_progress"}'}
-    r = admin.post("/api/items/CI-000001/category", content=deep, headers={"content-type": "application/json"})
+    r = admin.post("/api/items/CI-000001/category", content=deep,
+                   headers={"content-type": "application/json"})
     assert r.status_code == 400
     r = admin.post("/api/items/CI-000001/notes", json={"text": "a\x00b"})
     assert r.status_code == 400 and "NUL" in r.json()["error"]
@@ -232,7 +237,8 @@ def test_a_500_has_the_headers_and_no_traceback(factory, acme, monkeypatch):
         monkeypatch.setattr(pages, "error_page", boom)  # the error page itself fails too
         bare = c.get("/boom")
     assert page.status_code == api.status_code == bare.status_code == 500
-    assert "Something went wrong" in page.text and api.json() == {"error": "internal error; see the server log"}
+    assert "Something went wrong" in page.text and api.json() == {"error": "internal error; see the server "
+                                                                           "log"}
     assert bare.text == "Internal Server Error"
     for r in (page, api, bare):
         assert _has_security_headers(r) and "no-store" in r.headers["cache-control"]

@@ -19,14 +19,17 @@ def ids(factory) -> dict[str, int]:
     return found
 
 
-def save(client, user_id: int, role: str = "pm", active: bool = True, orgs: tuple[int, ...] = ()):  # type: ignore[no-untyped-def]
-    data: dict[str, object] = {"csrf_token": client.csrf, "role": role, "organization": [str(o) for o in orgs]}
+def save(client, user_id: int, role: str = "pm", active: bool = True,
+         orgs: tuple[int, ...] = ()):  # type: ignore[no-untyped-def]
+    data: dict[str, object] = {"csrf_token": client.csrf, "role": role,
+                               "organization": [str(o) for o in orgs]}
     if active:
         data["active"] = "1"
     return client.post(f"/people/{user_id}", data=data, follow_redirects=False)
 
 
-def test_admin_assigns_a_pm_to_organizations_and_the_pm_sees_exactly_those(app, factory, two_orgs):  # noqa: F811
+def test_admin_assigns_a_pm_to_organizations_and_the_pm_sees_exactly_those(app, factory,
+                                                                           two_orgs):  # noqa: F811
     add_user(factory, "pat@example.com", "pm", orgs=("acme.example",), name="Pat PM")
     known = ids(factory)
     with TestClient(app) as admin, TestClient(app) as pat:
@@ -83,7 +86,8 @@ def test_disabling_a_user_ends_their_session_and_the_last_admin_stays(app, facto
         pat.csrf = re.search(r'name="csrf_token" value="([^"]+)"', pat.get("/").text).group(1)
         assert save(pat, known["lead@example.com"], role="pm").status_code == 303
     with factory() as s:
-        assert find_user(s, "lead@example.com").role == "pm" and find_user(s, "pat@example.com").role == "admin"
+        assert find_user(s, "lead@example.com").role == "pm" and find_user(s,
+                                                                           "pat@example.com").role == "admin"
 
 
 def test_bad_people_input_gets_a_clear_error_and_changes_nothing(app, factory, two_orgs):  # noqa: F811
@@ -105,4 +109,5 @@ def test_bad_people_input_gets_a_clear_error_and_changes_nothing(app, factory, t
         assert r.status_code == 403
     with factory() as s:
         user = find_user(s, "pat@example.com")
-        assert user.role == "pm" and [o.domain for o in user.organizations] == ["acme.example"] and user.active
+        assert user.role == "pm" and [o.domain
+                                      for o in user.organizations] == ["acme.example"] and user.active

@@ -1,5 +1,5 @@
-"""The admins' client-data page: export a contact as a zip, erase a contact (the address typed twice), the audit
-log; other users do not see it."""
+"""The admins' client-data page: export a contact as a zip, erase a contact (the address typed twice), the
+audit log; other users do not see it."""
 from __future__ import annotations
 
 import io

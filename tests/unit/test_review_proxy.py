@@ -7,7 +7,7 @@ import logging
 import httpx
 import pytest
 
-from intake.cli import proxy_options
+from cli.main import proxy_options
 from intake.config import ConfigError, parse_config
 from review.app import create_app
 from review.settings import WebSettings
@@ -19,15 +19,19 @@ LIMIT = 3  # failed sign-ins per client address in these tests
 def test_trusted_proxies_are_addresses_or_networks_and_need_behind_proxy():
     assert parse_config({}).web.forwarded_allow_ips is None
     assert parse_config({"web": {"behind_proxy": True}}).web.forwarded_allow_ips == "127.0.0.1,::1"
-    web = parse_config({"web": {"behind_proxy": True, "trusted_proxies": ["10.0.0.5", "10.1.0.0/16", "fd00::/8"]}}).web
+    web = parse_config({"web": {"behind_proxy": True, "trusted_proxies": ["10.0.0.5", "10.1.0.0/16",
+                                                                          "fd00::/8"]}}).web
     assert web.forwarded_allow_ips == "10.0.0.5,10.1.0.0/16,fd00::/8"
-    for web, words in [({"trusted_proxies": ["10.0.0.5"]}, "web.trusted_proxies: forwarded headers are read only "
+    for web, words in [({"trusted_proxies": ["10.0.0.5"]},
+                        "web.trusted_proxies: forwarded headers are read only "
                                                            "with web.behind_proxy = true"),
-                       ({"behind_proxy": True, "trusted_proxies": ["*"]}, r"web.trusted_proxies\[0\]: '\*' is not"),
+                       ({"behind_proxy": True, "trusted_proxies": ["*"]},
+                        r"web.trusted_proxies\[0\]: '\*' is not"),
                        ({"behind_proxy": True, "trusted_proxies": ["10.0.0.1/8"]}, "has host bits set"),
                        ({"behind_proxy": True, "trusted_proxies": ["10.0.0.5", "proxy.local"]},
                         r"web.trusted_proxies\[1\]: 'proxy.local' is not an IP address or network"),
-                       ({"behind_proxy": True, "trusted_proxies": "10.0.0.5"}, "web.trusted_proxies: expected a list")]:
+                       ({"behind_proxy": True, "trusted_proxies": "10.0.0.5"},
+                        "web.trusted_proxies: expected a list")]:
         with pytest.raises(ConfigError, match=words):
             parse_config({"web": web})
 
@@ -57,15 +61,18 @@ def _failed_sign_in(client: httpx.Client, forwarded_for: str) -> int:
     ({"behind_proxy": True, "trusted_proxies": ["10.9.9.9"]}, "peer"),      # 127.0.0.1 is not that proxy
     ({}, "peer"),                                                            # not behind a proxy at all
 ])
-def test_the_sign_in_limit_counts_the_forwarded_address_only_from_a_trusted_proxy(factory, caplog, web, counted):
+def test_the_sign_in_limit_counts_the_forwarded_address_only_from_a_trusted_proxy(factory, caplog, web,
+                                                                                  counted):
     app = create_app(factory, WebSettings(login_failures_per_address=LIMIT))
-    with serving(app, **proxy_options(parse_config({"web": web}))) as url, httpx.Client(base_url=url) as client, \
+    with serving(app,
+                 **proxy_options(parse_config({"web": web}))) as url, httpx.Client(base_url=url) as client, \
             caplog.at_level(logging.INFO, logger="review.login"):
         first = [_failed_sign_in(client, "203.0.113.7") for _ in range(LIMIT)]
         again = _failed_sign_in(client, "203.0.113.7")
         rotated = _failed_sign_in(client, "198.51.100.1")
     assert first == [401] * LIMIT and again == 429
-    addresses = {line.rsplit("address=", 1)[1] for line in caplog.text.splitlines() if "event=login_failed" in line}
+    addresses = {line.rsplit("address=", 1)[1] for line in caplog.text.splitlines()
+                 if "event=login_failed" in line}
     if counted == "forwarded":
         # Each client behind the proxy has its own count: another address may still try.
         assert rotated == 401 and addresses == {"203.0.113.7", "198.51.100.1"}

@@ -1,4 +1,5 @@
-"""The admin's quarantine page over HTTP: the list, raw downloads, retry and delete, who may, and hostile input."""
+"""The admin's quarantine page over HTTP: the list, raw downloads, retry and delete, who may, and hostile
+input."""
 from __future__ import annotations
 
 import ast
@@ -32,8 +33,10 @@ def add_quarantined(factory, n: int, *, status: str = QUARANTINED, raw: bytes = 
             box = Mailbox(name="support", uidvalidity=7, last_uid=0)
             s.add(box)
             s.flush()
-        row = Message(direction="in", mailbox_id=box.id, uidvalidity=7, uid=n, message_id=f"<q{n}@acme.example>",
-                      received_at=received or T0 + timedelta(minutes=n), size=len(raw), raw=raw, status=status,
+        row = Message(direction="in", mailbox_id=box.id, uidvalidity=7, uid=n,
+                      message_id=f"<q{n}@acme.example>",
+                      received_at=received or T0 + timedelta(minutes=n), size=len(raw), raw=raw,
+                      status=status,
                       error=error or f"not an email message: no header fields and no readable text ({n})",
                       subject=subject, sender=sender)
         s.add(row)
@@ -69,7 +72,8 @@ def test_admin_sees_the_quarantined_messages_newest_first(admin, factory):
                           error="ParseError: bad header\nsecond line of the reason")
     new = add_quarantined(factory, 2, status=RETRY_REQUESTED)
     with factory.begin() as s:  # an ordinary message is not in quarantine
-        s.add(Message(direction="in", message_id="<ok@acme.example>", received_at=T0, raw=b"x", status="processed",
+        s.add(Message(direction="in", message_id="<ok@acme.example>", received_at=T0, raw=b"x",
+                      status="processed",
                       subject="Fine and stored"))
     page = admin.get("/quarantine")
     assert page.status_code == 200
@@ -194,7 +198,8 @@ def test_fifty_per_page(admin, factory):
 
 
 def test_client_text_is_escaped(admin, factory):
-    qid = add_quarantined(factory, 1, subject="<script>alert('s')</script>", sender="<img src=x onerror=alert(1)>",
+    qid = add_quarantined(factory, 1, subject="<script>alert('s')</script>",
+                          sender="<img src=x onerror=alert(1)>",
                           error="<b onmouseover=alert(2)>reason</b>")
     row = row_html(admin.get("/quarantine").text, qid)
     assert "<script>" not in row and "<img" not in row and "<b " not in row
@@ -203,13 +208,15 @@ def test_client_text_is_escaped(admin, factory):
 
 @pytest.mark.parametrize("done", ["retry", "delete"])
 def test_the_chinese_page_has_no_english_left(admin, factory, done):
-    add_quarantined(factory, 1, status=RETRY_REQUESTED, subject="发票抬头", sender="li@example.cn", error="解析失败")
+    add_quarantined(factory, 1, status=RETRY_REQUESTED, subject="发票抬头", sender="li@example.cn",
+                    error="解析失败")
     add_quarantined(factory, 2, error="解析失败")
     html = admin.get(f"/quarantine?done={done}", headers={"accept-language": "zh-CN"}).text
     assert "<h1>隔离区</h1>" in html and "已请求重试" in html and "已隔离" in html and "永久删除" in html
     ui_english = {m.id for m in catalog() if isinstance(m.id, str) and m.id and not PLACEHOLDER.search(m.id)}
     leftovers = [t for t in visible_texts(html) if t in ui_english]
-    leftovers += [m.group(0) for t in visible_texts(html) for m in ENGLISH_RUN.finditer(EMAIL_OR_REF.sub(" ", t))]
+    leftovers += [m.group(0) for t in visible_texts(html)
+                  for m in ENGLISH_RUN.finditer(EMAIL_OR_REF.sub(" ", t))]
     assert leftovers == []
 
 

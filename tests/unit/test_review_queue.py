@@ -69,12 +69,14 @@ def test_counts_per_category_and_status_follow_the_other_filters(client):
     html = client.get("/?q=export").text
     assert "Issue (1)" in html and "Question (0)" in html and "New (1)" in html
     html = client.get("/?category=question").text
-    assert "Issue (1)" in html and "Question (1)" in html and "Change request (1)" in html  # not narrowed by itself
+    # not narrowed by itself
+    assert "Issue (1)" in html and "Question (1)" in html and "Change request (1)" in html
     assert "New (1)" in html
 
 
 @pytest.mark.parametrize("query,word", [
-    ("since=yesterday", "since:"), ("until=2026-13-01", "until:"), ("since=2026-11-05&until=2026-11-01", "since:"),
+    ("since=yesterday", "since:"), ("until=2026-13-01", "until:"),
+    ("since=2026-11-05&until=2026-11-01", "since:"),
     ("org=acme", "org:"), ("assignee=bob", "assignee:"), ("sort=random", "sort:"), ("q=" + "x" * 201, "q:"),
     ("follow_up=maybe", "follow_up:"),
 ])
@@ -85,12 +87,14 @@ def test_bad_filters_are_400_with_the_reason(client, query, word):
 
 
 def test_bulk_changes_apply_item_by_item(client, factory):
-    form = {"csrf_token": client.csrf, "back": "/?sort=oldest", "ref": ["CI-000001", "CI-000002", "CI-000404"],
+    form = {"csrf_token": client.csrf, "back": "/?sort=oldest",
+            "ref": ["CI-000001", "CI-000002", "CI-000404"],
             "action": "status:in_progress"}
     r = client.post("/bulk", data=form, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/?sort=oldest"
     page = client.get("/?sort=oldest").text
-    assert "1 of 3 items changed." in page and "CI-000002: status: question items" in page and "CI-000404: no such item" in page
+    assert ("1 of 3 items changed." in page and "CI-000002: status: question items" in page
+            and "CI-000404: no such item" in page)
     with factory() as s:
         status = dict(s.execute(select(Item.ref, Item.status)).all())
     assert status == {"CI-000001": "in_progress", "CI-000002": "new", "CI-000003": "new"}
@@ -103,7 +107,8 @@ def test_bulk_changes_apply_item_by_item(client, factory):
             "feedback", "feedback"]
         assert len(s.scalars(select(Event).where(Event.kind == "corrected")).all()) == 2
     assert client.post("/bulk", data={**form, "action": "explode"}).status_code == 400
-    r = client.post("/bulk", data={"csrf_token": client.csrf, "action": "status:closed"}, follow_redirects=False)
+    r = client.post("/bulk", data={"csrf_token": client.csrf, "action": "status:closed"},
+                    follow_redirects=False)
     assert "Select at least one item first." in client.get(r.headers["location"]).text
     r = client.post("/bulk", data={**form, "back": "https://evil.example/"}, follow_redirects=False)
     assert r.headers["location"] == "/"

@@ -51,7 +51,8 @@ def test_the_lists_start_with_a_neutral_choice(client):
     assert re.match(r'name="action"[^>]*>\s*<option value="" selected>Choose…</option>', bulk)
     assert bulk.count(" selected>") == 1
     item = client.get("/items/CI-000002").text  # a new change request: Rejected and Closed only
-    status = item[item.index('<select id="status"'):item.index("</select>", item.index('<select id="status"'))]
+    status = item[item.index('<select id="status"'):item.index("</select>",
+                                                               item.index('<select id="status"'))]
     assert re.findall(r'<option value="([^"]*)"', status) == ["", "rejected", "closed"]
     assert '<option value="" selected>Choose…</option>' in status
 
@@ -75,7 +76,8 @@ def test_the_empty_choice_changes_nothing(client, factory):
     before = statuses(factory)
     r = client.post("/items/CI-000001/status", data={"csrf_token": client.csrf, "status": ""})
     assert r.status_code == 400 and "choose where to move the item first" in r.text
-    r = client.post("/bulk", data={"csrf_token": client.csrf, "back": "/", "action": "", "ref": ["CI-000001"]},
+    r = client.post("/bulk", data={"csrf_token": client.csrf, "back": "/", "action": "",
+                                   "ref": ["CI-000001"]},
                     follow_redirects=False)
     assert r.status_code == 303
     assert flash(client.get("/").text) == "Choose what to do with the selected items first."
@@ -137,7 +139,8 @@ def test_five_items_change_at_once_unless_they_close(client, factory):
     assert statuses(factory)["CI-000003"] == "answered"
     with factory() as s:
         lead = s.scalar(select(User.id))
-    r = client.post("/bulk", data={**form, "ref": refs[:2], "action": f"assign:{lead}"}, follow_redirects=False)
+    r = client.post("/bulk", data={**form, "ref": refs[:2], "action": f"assign:{lead}"},
+                    follow_redirects=False)
     assert r.status_code == 303
     assert flash(client.get("/").text) == "2 of 2 items changed."
 
@@ -150,7 +153,8 @@ def test_five_items_change_at_once_unless_they_close(client, factory):
     ("category", {"category": "issue"}, "Category confirmed: Issue."),
 ])
 def test_every_action_ends_with_a_notice(client, factory, path, data, notice):
-    r = client.post(f"/items/CI-000001/{path}", data={"csrf_token": client.csrf, **data}, follow_redirects=False)
+    r = client.post(f"/items/CI-000001/{path}", data={"csrf_token": client.csrf, **data},
+                    follow_redirects=False)
     assert r.status_code == 303
     page = client.get("/items/CI-000001").text
     assert flash(page) == notice
@@ -162,10 +166,12 @@ def test_notices_are_in_the_language_of_the_person_who_acted(client, factory):
         lead = s.scalar(select(User).where(User.email == "lead@example.com"))
         lead_id = lead.id
     zh = {"accept-language": "zh-CN"}
-    client.post("/items/CI-000001/assign", data={"csrf_token": client.csrf, "assignee": str(lead_id)}, headers=zh,
+    client.post("/items/CI-000001/assign", data={"csrf_token": client.csrf, "assignee": str(lead_id)},
+                headers=zh,
                 follow_redirects=False)
     assert flash(client.get("/items/CI-000001", headers=zh).text) == "已分配给 lead@example.com。"
-    r = client.post("/items/CI-000002/status", data={"csrf_token": client.csrf, "status": "rejected"}, headers=zh)
+    r = client.post("/items/CI-000002/status", data={"csrf_token": client.csrf, "status": "rejected"},
+                    headers=zh)
     assert "拒绝 CI-000002？" in r.text and "是的，拒绝" in r.text
     with factory() as s:
         assert s.scalar(select(Event.kind).order_by(Event.id.desc())) == "assigned"

@@ -1,4 +1,5 @@
-"""Server-side sessions over HTTP: what ends a session (and a copy of its cookie), what leaves the others alone."""
+"""Server-side sessions over HTTP: what ends a session (and a copy of its cookie), what leaves the others
+alone."""
 from __future__ import annotations
 
 import base64
@@ -11,9 +12,9 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from starlette.testclient import TestClient
 
+from cli.main import main
 from db.models import ApiToken, User, UserSession
 from db.types import utcnow
-from intake.cli import main
 from review.auth import token_hash
 from tests.web import PASSWORD, add_user, csrf_from, sign_in, signed_in
 
@@ -154,10 +155,12 @@ def test_a_password_change_on_the_web_ends_every_other_session_and_revokes_token
         assert r.status_code == 400 and message in r.text
     assert signed_in_now(phone) and api.get("/api/items").status_code == 200  # nothing changed
     r = here.post("/account/password", data={"csrf_token": here.csrf, "current": PASSWORD,
-                                             "new": "a brand new passphrase", "again": "a brand new passphrase"},
+                                             "new": "a brand new passphrase",
+                                             "again": "a brand new passphrase"},
                   follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/account"
-    assert "1 API token was revoked" in here.get("/account").text  # this browser stays signed in, on a new key
+    # this browser stays signed in, on a new key
+    assert "1 API token was revoked" in here.get("/account").text
     assert not signed_in_now(stolen) and not signed_in_now(phone)
     assert api.get("/api/items").status_code == 401
     assert sessions_in_table(factory) == 1
@@ -173,15 +176,18 @@ def test_wrong_current_passwords_count_as_failed_sign_ins(factory):
     here = browser(app, factory)
     for _ in range(2):
         r = here.post("/account/password", data={"csrf_token": here.csrf, "current": "a guess at it",
-                                                 "new": "a brand new passphrase", "again": "a brand new passphrase"})
+                                                 "new": "a brand new passphrase",
+                                                 "again": "a brand new passphrase"})
         assert r.status_code == 400
     r = here.post("/account/password", data={"csrf_token": here.csrf, "current": PASSWORD,
-                                             "new": "a brand new passphrase", "again": "a brand new passphrase"})
+                                             "new": "a brand new passphrase",
+                                             "again": "a brand new passphrase"})
     assert r.status_code == 429 and "Too many failed sign-ins" in r.text
     assert sign_in(TestClient(app), PM).status_code == 429  # the same limit as the sign-in form's
 
 
-def test_a_password_change_on_the_command_line_ends_sessions_and_revokes_tokens(app, factory, sqlite_url, tmp_path,
+def test_a_password_change_on_the_command_line_ends_sessions_and_revokes_tokens(app, factory, sqlite_url,
+                                                                                tmp_path,
                                                                                monkeypatch, capsys):
     token = add_user(factory, PM)
     here, phone = browser(app, factory), browser(app, factory)

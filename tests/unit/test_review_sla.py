@@ -1,4 +1,5 @@
-"""SLA in the review app: the queue's state column, filter and counts, the item page's clocks, the policies page."""
+"""SLA in the review app: the queue's state column, filter and counts, the item page's clocks, the policies
+page."""
 from __future__ import annotations
 
 import re
@@ -94,13 +95,15 @@ def test_an_unknown_sla_state_is_a_400_that_names_the_choices(client, value):
     assert f"sla: unknown SLA state &#39;{value}&#39;; use one of on_track, at_risk, breached, met" in r.text
     r = client.get(f"/api/items?sla={value}")
     assert r.status_code == 400
-    assert r.json()["error"] == f"sla: unknown SLA state '{value}'; use one of on_track, at_risk, breached, met"
+    assert (r.json()["error"] == f"sla: unknown SLA state '{value}'; use one of on_track, at_risk, breached, "
+                                 "met")
 
 
 def test_the_queue_shows_a_badge_per_state_and_nothing_for_unmeasured_items(client):
     html = client.get("/").text
     assert "<th scope=\"col\">SLA</th>" in html
-    for n, state, name in [(1, "on_track", "On track"), (2, "at_risk", "At risk"), (3, "breached", "Breached"),
+    for n, state, name in [(1, "on_track", "On track"), (2, "at_risk", "At risk"),
+                           (3, "breached", "Breached"),
                            (5, "met", "Met")]:
         assert f'<span class="sla sla-{state}">{name}</span>' in row(html, f"CI-00000{n}")
     assert '<td data-label="SLA" class="sla-cell"></td>' in row(html, "CI-000004")
@@ -115,7 +118,8 @@ def test_counts_per_sla_state_follow_the_other_filters_and_the_choice_is_kept(cl
         assert f"{name} ({n})</option>" in html
     html = client.get("/?sla=breached&category=question").text
     assert '<option value="breached" selected>Breached (1)</option>' in html
-    assert "On track (0)" in html and "At risk (1)" in html  # the questions, not narrowed by the SLA filter itself
+    # the questions, not narrowed by the SLA filter itself
+    assert "On track (0)" in html and "At risk (1)" in html
     assert "Question (1)" in html and "Issue (1)" in html    # the categories under the SLA filter
     assert "Clear filters" in html
     assert 'name="back" value="/?category=question&amp;sla=breached"' in html
@@ -173,7 +177,8 @@ def test_sla_states_and_the_filter_are_in_chinese(client):
 @pytest.mark.parametrize("seconds, days, text", [
     (None, False, "\u2014"), (0, False, "0 s"), (45, False, "45 s"), (300, False, "5 min"),
     (12_600, False, "3 h 30 min"), (14_400, False, "4 h"), (259_200, False, "72 h"), (259_200, True, "3 d"),
-    (246_600, True, "2 d 20 h"), (3_600 * 23, True, "23 h"), (119.6, False, "2 min"), (14_399, False, "3 h 59 min"),
+    (246_600, True, "2 d 20 h"), (3_600 * 23, True, "23 h"), (119.6, False, "2 min"),
+    (14_399, False, "3 h 59 min"),
 ])
 def test_durations_are_short_and_human(seconds, days, text):
     assert duration_text(seconds, days) == text
@@ -238,7 +243,8 @@ def test_a_paused_resolution_clock_and_a_calendar_no_longer_configured(factory):
     with factory.begin() as s:
         item = add_item(s, 1, received=T0, status="awaiting_approval")
         item.sla = {**policies.for_tier("gold").snapshot(), "calendar": "old-office"}
-        s.add(Event(item_id=item.id, kind="status_changed", actor="pm@example.com", created_at=T0 + timedelta(hours=1),
+        s.add(Event(item_id=item.id, kind="status_changed", actor="pm@example.com",
+                    created_at=T0 + timedelta(hours=1),
                     data={"from": "new", "to": "awaiting_approval"}))
     app = create_app(factory, sla=policies, now=lambda: T0 + timedelta(hours=3))
     with TestClient(app) as c:
@@ -247,7 +253,8 @@ def test_a_paused_resolution_clock_and_a_calendar_no_longer_configured(factory):
         api = c.get("/api/items/CI-000001").json()["sla"]
     assert ("Policy gold, recorded with the calendar old-office, which is no longer configured: "
             "time is counted around the clock.") in html
-    assert clocks(html)["resolution"] == "Resolution 16 h 1 h (15 h left) Paused: waiting for the client On track"
+    assert (clocks(html)["resolution"] == "Resolution 16 h 1 h (15 h left) Paused: waiting for the client On "
+                                          "track")
     assert api["paused"] is True and api["clocks"]["resolution"]["counted_seconds"] == 3600.0
 
 
@@ -263,12 +270,15 @@ def test_stopped_clocks_show_when_they_stopped_and_whether_they_met_the_target(f
         html = c.get("/items/CI-000001").text
         api = c.get("/api/items/CI-000001").json()["sla"]
     assert api["state"] == "breached" and api["clocks"]["acknowledge"] == {
-        "target_seconds": 300.0, "counted_seconds": 540.0, "state": "missed", "stopped_at": "2026-11-02T09:09:00Z"}
+        "target_seconds": 300.0, "counted_seconds": 540.0, "state": "missed",
+        "stopped_at": "2026-11-02T09:09:00Z"}
     shown = clocks(html)
-    assert shown["acknowledge"] == "Acknowledgment 5 min 9 min (4 min over the target) 2026-11-02 09:09 UTC Missed"
+    assert (shown["acknowledge"] == "Acknowledgment 5 min 9 min (4 min over the target) 2026-11-02 09:09 UTC "
+                                    "Missed")
     assert shown["first_response"] == "First response 4 h 1 h 2026-11-02 10:00 UTC Met"
     assert shown["resolution"] == "Resolution 3 d 5 h 2026-11-02 14:00 UTC Met"
-    assert '<span class="sla sla-breached" id="sla-state">Breached</span>' in html  # a missed clock stays a breach
+    # a missed clock stays a breach
+    assert '<span class="sla sla-breached" id="sla-state">Breached</span>' in html
 
 
 def test_the_clocks_are_in_chinese(factory):
@@ -301,7 +311,8 @@ def test_admins_see_the_configured_policies_tiers_targets_and_calendars(policies
         r = c.get("/sla/policies")
     assert r.status_code == 200
     html = r.text
-    assert "Policies are set in the configuration file (section [sla]) and take effect when the app restarts." in html
+    assert ("Policies are set in the configuration file (section [sla]) and take effect when the app "
+            "restarts." in html)
     assert '<dd id="default-policy">standard</dd>' in html
     assert "once 75% of a target is used" in html and "Awaiting approval" in html
     standard = re.search(r'<section[^>]*data-policy="standard".*?</section>', html, re.S).group(0)
@@ -310,12 +321,14 @@ def test_admins_see_the_configured_policies_tiers_targets_and_calendars(policies
     assert "Default" in standard and "Default" not in gold
     assert "Around the clock (24/7)" in standard and '<dd class="calendar">office</dd>' in gold
     assert "gold, platinum" in text_of(gold)
-    assert "2 clients" in standard and "1 client" in gold  # Plain Co and Lost Co (unknown tier) get the default
+    # Plain Co and Lost Co (unknown tier) get the default
+    assert "2 clients" in standard and "1 client" in gold
     issue = text_of(re.search(r'<tr data-category="issue">.*?</tr>', standard, re.S).group(0))
     assert issue == "Issue 5 min 4 h 3 d"
     feedback = re.search(r'<tr data-category="feedback">.*?</tr>', gold, re.S).group(0)
     assert feedback.count("&mdash;") == 3
-    assert text_of(re.search(r'<tr data-category="issue">.*?</tr>', gold, re.S).group(0)) == "Issue \u2014 4 h 16 h"
+    assert text_of(re.search(r'<tr data-category="issue">.*?</tr>', gold,
+                             re.S).group(0)) == "Issue \u2014 4 h 16 h"
     office = text_of(re.search(r'<section[^>]*data-calendar="office".*?</section>', html, re.S).group(0))
     assert "Asia/Shanghai" in office and "Monday 09:00-18:00" in office and "Sunday closed" in office
     assert "Used by gold" in office

@@ -83,7 +83,8 @@ def test_csv_download_and_bad_requests(app, seeded):
         assert got.text == render_sla(expected(factory, "week"), "csv")
         assert list(csv.reader(io.StringIO(got.text)))[0][0] == "group_by"
         for query, message in [("by=team", "by: unknown grouping"), ("since=2026-11-30&until=2026-11-01",
-                                                                       "the first day comes after the last day"),
+                                                                       "the first day comes after the last "
+                                                                       "day"),
                                ("since=yesterday", "since: expected a date like"),
                                ("format=pdf", "format: unknown format"),
                                ("since=2020-01-01&until=2026-01-01", "at most 732 days")]:
@@ -102,8 +103,10 @@ def test_the_report_page_is_in_chinese(app, seeded):
     with TestClient(app) as c:
         signed_in(c, factory)
         html = c.get(f"/reports/sla?{PERIOD}", headers={"accept-language": "zh-CN"}).text
-    for chinese in ("服务级别报告", "首次回复时长", "变更请求", "各客户的超时事项", "数字的计算方法", "下载 CSV"):
+    for chinese in ("服务级别报告", "首次回复时长", "变更请求", "各客户的超时事项", "数字的计算方法",
+                    "下载 CSV"):
         assert chinese in html, chinese
     text = re.sub(r"<[^>]+>", " ", html)
-    for english in ("Time to first response", "Breached items", "How the figures are counted", "Change request"):
+    for english in ("Time to first response", "Breached items", "How the figures are counted",
+                    "Change request"):
         assert english not in text, english

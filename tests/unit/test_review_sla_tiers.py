@@ -1,4 +1,5 @@
-"""A client's tier and digest on the organization page: admins change them, PMs read them, all else is refused."""
+"""A client's tier and digest on the organization page: admins change them, PMs read them, all else is
+refused."""
 from __future__ import annotations
 
 import logging
@@ -43,7 +44,8 @@ def stored(factory, org_id: int) -> tuple[str, bool]:  # type: ignore[no-untyped
         return org.tier, org.client_digest
 
 
-def save(client, org_id: object, tier: str, digest: bool, csrf: str | None = None):  # type: ignore[no-untyped-def]
+def save(client, org_id: object, tier: str, digest: bool,
+         csrf: str | None = None):  # type: ignore[no-untyped-def]
     data = {"csrf_token": client.csrf if csrf is None else csrf, "tier": tier}
     if digest:
         data["client_digest"] = "1"
@@ -100,7 +102,8 @@ def test_without_tiers_in_the_config_only_none_can_be_chosen(factory, acme):
         html = c.get(f"/organizations/{acme}").text
         assert "The SLA policies name no tiers, so every client gets the default policy." in html
         r = save(c, acme, "gold", False)
-        assert r.status_code == 400 and "tier: the SLA policies name no tiers, so &#39;gold&#39; cannot be set" in r.text
+        assert (r.status_code == 400
+                and "tier: the SLA policies name no tiers, so &#39;gold&#39; cannot be set" in r.text)
         assert save(c, acme, "", True).status_code == 303
     assert stored(factory, acme) == ("", True)
 
@@ -109,7 +112,8 @@ def test_a_tier_the_config_no_longer_names_is_kept_when_only_the_digest_changes(
     with factory.begin() as s:
         s.get(Organization, acme).tier = "silver"
     html = admin.get(f"/organizations/{acme}").text
-    assert '<option value="silver" selected>silver: not named by any policy, the default policy applies</option>' in html
+    assert ('<option value="silver" selected>silver: not named by any policy, the default policy '
+            'applies</option>' in html)
     assert "(not named by any policy)" in html and '<dd id="policy-value">standard</dd>' in html
     assert save(admin, acme, "silver", True).status_code == 303
     assert stored(factory, acme) == ("silver", True)

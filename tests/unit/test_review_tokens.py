@@ -1,4 +1,5 @@
-"""API tokens you can manage: listed, created (shown once), revoked and expired on the account and person pages."""
+"""API tokens you can manage: listed, created (shown once), revoked and expired on the account and person
+pages."""
 from __future__ import annotations
 
 import re
@@ -35,12 +36,14 @@ def test_a_token_made_on_the_account_page_is_shown_once_and_revoked_at_once(app,
         assert row.name == "weekly export"
         assert abs(row.expires_at - (row.created_at + timedelta(days=90))) < timedelta(seconds=1)
     assert re.search(rf'<tr data-token="{row.id}".*?Revoke', page, re.S)
-    r = client.post(f"/account/tokens/{row.id}/revoke", data={"csrf_token": client.csrf}, follow_redirects=False)
+    r = client.post(f"/account/tokens/{row.id}/revoke", data={"csrf_token": client.csrf},
+                    follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/account"
     assert api(app, token) == 401
     page = client.get("/account").text
     assert f"API token {row.id} is revoked" in page
-    assert re.search(rf'<tr data-token="{row.id}" id="token-{row.id}" class="inactive">.*?revoked ', page, re.S)
+    assert re.search(rf'<tr data-token="{row.id}" id="token-{row.id}" class="inactive">.*?revoked ', page,
+                     re.S)
 
 
 def test_only_ones_own_tokens_are_listed_and_revoked_from_the_account_page(app, factory):
@@ -49,10 +52,12 @@ def test_only_ones_own_tokens_are_listed_and_revoked_from_the_account_page(app, 
     with factory() as s:
         their_id = s.scalar(select(ApiToken.id).where(ApiToken.token_hash == token_hash(theirs)))
     assert f'data-token="{their_id}"' not in client.get("/account").text
-    r = client.post(f"/account/tokens/{their_id}/revoke", data={"csrf_token": client.csrf}, follow_redirects=False)
+    r = client.post(f"/account/tokens/{their_id}/revoke", data={"csrf_token": client.csrf},
+                    follow_redirects=False)
     assert r.status_code == 404 and api(app, theirs) == 200
     for bad in ("abc", "0", "99999999999"):
-        r = client.post(f"/account/tokens/{bad}/revoke", data={"csrf_token": client.csrf}, follow_redirects=False)
+        r = client.post(f"/account/tokens/{bad}/revoke", data={"csrf_token": client.csrf},
+                        follow_redirects=False)
         assert r.status_code == 404
 
 

@@ -29,7 +29,8 @@ from tests.unit.test_review_app import add_item
 from tests.unit.test_review_quarantine import add_quarantined
 from tests.web import add_user, signed_in, two_clients
 
-HOSTILE = ["\u00b2", "\u0661\u0662", "-1", "0", "99999999999999999999", "1e9", " 1", "1 ", "0x1f", "", "x" * 10_000,
+HOSTILE = ["\u00b2", "\u0661\u0662", "-1", "0", "99999999999999999999", "1e9", " 1", "1 ", "0x1f", "",
+           "x" * 10_000,
            "\x00", "%00", "../..", "<script>alert(1)</script>", "9999-12-31", "0001-01-01", "2026-02-30"]
 # What a JSON field may hold besides those strings: other types, numbers past every bound, nesting.
 HOSTILE_JSON = [None, True, -1, 0, 2**31, 10**20, 10**400, 1e9, 1.5, 1e400, [], {}, ["CI-000001"], {"a": 1},
@@ -45,8 +46,10 @@ HOSTILE_BODIES = [
     ("application/json", b'{"a":' * (DEEP // 2) + b"1" + b"}" * (DEEP // 2)),  # 60 KB: within the size limit
     ("application/json", b"\xff\xfe{}"), ("application/json", b"\xef\xbb\xbf{}"),
     ("application/json", b'{"x": NaN}'), ("application/json", b'{"x": -Infinity}'),
-    ("application/json", b'{"assignee": ' + b"1" * 5000 + b"}"), ("application/json", b'{"text": "a\\u0000b"}'),
-    ("application/json", b'{"category": "issue", "category": "\\ud800"}'), ("application/json", b" " * 100_000),
+    ("application/json", b'{"assignee": ' + b"1" * 5000 + b"}"),
+    ("application/json", b'{"text": "a\\u0000b"}'),
+    ("application/json", b'{"category": "issue", "category": "\\ud800"}'),
+    ("application/json", b" " * 100_000),
     ("application/json; charset=latin-1", b'{"category": "issue"}'),
 ]
 # Whole bodies for the form routes: anything but a form with this session's CSRF token.
@@ -58,17 +61,19 @@ HOSTILE_FORMS = [
     ("application/x-www-form-urlencoded", b"a=" + b"x" * 100_000),
     ("application/x-www-form-urlencoded", b"&".join(b"f%d=1" % n for n in range(5000))),
 ]
-HOSTILE_HEADERS = [("accept-language", v) for v in ("zh;q=nan", "zh;q=inf", "*;q=1e999", "x" * 10_000, ",,;;=")] + [
+HOSTILE_HEADERS = [("accept-language", v) for v in ("zh;q=nan", "zh;q=inf", "*;q=1e999", "x" * 10_000,
+                                                    ",,;;=")] + [
     ("referer", v) for v in ("http://[::1", "http://testserver/\x7f", "//evil.example/", "x" * 10_000)]
 SECURITY = {"content-security-policy": "default-src 'none'", "x-content-type-options": "nosniff",
             "referrer-policy": "same-origin", "x-frame-options": "DENY"}
-PASSWORD_WRONG = "not the password, ever"  # the walk must never sign in afresh: that would change the CSRF token
+# the walk must never sign in afresh: that would change the CSRF token
+PASSWORD_WRONG = "not the password, ever"
 
 
 @dataclass(frozen=True)
 class Reads:
-    """What a route reads. PATH maps each path parameter to the world's valid value for it; QUERY, FORM and JSON
-    map each field to a valid value (None: left out unless it is the one being tried)."""
+    """What a route reads. PATH maps each path parameter to the world's valid value for it; QUERY, FORM and
+    JSON map each field to a valid value (None: left out unless it is the one being tried)."""
 
     path: dict[str, str] = field(default_factory=dict)
     query: dict[str, str | None] = field(default_factory=dict)
@@ -81,10 +86,12 @@ QUEUE = {"q": "login", "category": "issue", "status": "new", "sla": "on_track", 
          "since": "2026-01-01", "until": "2026-12-31", "review": "0", "follow_up": "0", "sort": "oldest",
          "page": "1", "mine": "1"}
 REF = {"ref": "ref"}
-# Every route by name. A new route must be added here (the test fails until it is), with every parameter it reads.
+# Every route by name. A new route must be added here (the test fails until it is), with every parameter it
+# reads.
 TABLE: dict[str, Reads] = {
     "login_page": Reads(query={"next": "/"}),
-    "login": Reads(query={"next": "/"}, form={"email": "lead@example.com", "password": PASSWORD_WRONG, "next": "/"}),
+    "login": Reads(query={"next": "/"}, form={"email": "lead@example.com", "password": PASSWORD_WRONG,
+                                              "next": "/"}),
     "logout": Reads(discover=False),
     "language": Reads(form={"language": "en"}),
     "queue": Reads(query=QUEUE),
@@ -99,7 +106,8 @@ TABLE: dict[str, Reads] = {
     "add_note": Reads(path=REF, form={"text": "A note."}),
     "follow_up": Reads(path=REF, form={"on": "0"}),
     "reply": Reads(path=REF, form={"text": "Thank you.", "cc": None}),
-    "assess": Reads(path={"ref": "change_ref"}, form={"scope": "Two screens.", "cost": "3 days", "schedule": "May"}),
+    "assess": Reads(path={"ref": "change_ref"}, form={"scope": "Two screens.", "cost": "3 days",
+                                                      "schedule": "May"}),
     "send_assessment": Reads(path={"ref": "change_ref"}, form={"cc": None}),
     "organizations": Reads(),
     "unaffiliated": Reads(query={"page": "1"}),
@@ -137,7 +145,8 @@ TABLE: dict[str, Reads] = {
     "api_webhooks": Reads(),
     "api_webhook_deliveries": Reads(query={"target": "ops", "status": "sent", "page": "1"}),
     "account": Reads(),
-    "account_password": Reads(form={"current": PASSWORD_WRONG, "new": "a new password 1", "again": "a new password 1"}),
+    "account_password": Reads(form={"current": PASSWORD_WRONG, "new": "a new password 1",
+                                    "again": "a new password 1"}),
     "account_end_others": Reads(),
     "account_end_session": Reads(path={"session_id": "missing"}),
     "account_time_zone": Reads(form={"time_zone": "Asia/Shanghai"}),
@@ -152,7 +161,8 @@ TABLE: dict[str, Reads] = {
     "api_item_survey": Reads(path=REF),
     "api_surveys": Reads(query={"rated": "1"}),
     "client_status": Reads(path={"token": "status_token"}),
-    "client_survey": Reads(path={"token": "survey_token", "action": "rating"}, query={"saved": None, "rated": None},
+    "client_survey": Reads(path={"token": "survey_token", "action": "rating"},
+                           query={"saved": None, "rated": None},
                            form={"comment": None, "rating": None}),
     "client_unsubscribe": Reads(path={"token": "survey_token"}),
     "static": Reads(path={"path": "style"}),
@@ -206,7 +216,8 @@ def build_world(factory) -> dict[str, str]:  # type: ignore[no-untyped-def]
         attachment = Attachment(filename="log.txt", content_type="text/plain", size=3, sha256="a" * 64)
         message.attachments.append(attachment)
         s.flush()
-        ids = {"acme": acme.id, "anna": s.scalar(select(Contact.id).where(Contact.email == "anna@acme.example")),
+        ids = {"acme": acme.id,
+               "anna": s.scalar(select(Contact.id).where(Contact.email == "anna@acme.example")),
                "attachment": attachment.id}
     add_user(factory, "other@example.com", "pm", ("globex.example",))
     with factory() as s:
@@ -229,7 +240,8 @@ def client_tokens(factory) -> dict[str, str]:  # type: ignore[no-untyped-def]
         survey = schedule_survey(s, item, WALK_MAIL, utcnow())
         assert survey is not None
         item.status = "new"
-        return {"status_token": status_token, "survey_token": WALK_MAIL.survey_links.token(survey.id, item.id),
+        return {"status_token": status_token,
+                "survey_token": WALK_MAIL.survey_links.token(survey.id, item.id),
                 "rating": "3"}
 
 
@@ -273,7 +285,8 @@ def _url(template: str, values: dict[str, str]) -> str:
     return template
 
 
-def _send(client, method: str, url: str, reads: Reads, *, form: dict | None = None,  # type: ignore[no-untyped-def]
+def _send(client, method: str, url: str, reads: Reads, *,
+          form: dict | None = None,  # type: ignore[no-untyped-def]
           body: dict | None = None, raw: tuple[str | None, bytes] | None = None, headers: dict | None = None):
     extra = dict(headers or {})
     if raw is not None:
@@ -282,7 +295,8 @@ def _send(client, method: str, url: str, reads: Reads, *, form: dict | None = No
             extra["content-type"] = content_type
         return client.request(method, url, content=content, headers=extra)
     if reads.json or body is not None:
-        return client.request(method, url, content=json.dumps(body if body is not None else reads.json).encode(),
+        return client.request(method, url, content=json.dumps(body if body is not None
+                                                              else reads.json).encode(),
                               headers={"content-type": "application/json", **extra})
     if method == "POST":
         data = {"csrf_token": client.csrf, **{k: v for k, v in (form or {}).items() if v is not None}}
@@ -297,7 +311,8 @@ def _valid(reads: Reads, world: dict[str, str]) -> dict[str, str]:
 def test_every_route_has_an_entry_and_reads_nothing_else(app, factory, world):
     routes = _routes(app)
     names = {name for name, _method, _path in routes}
-    assert not names - TABLE.keys(), f"routes without an entry in TABLE (add what they read): {names - TABLE.keys()}"
+    assert not names - TABLE.keys(), ("routes without an entry in TABLE (add what they read): "
+                                      f"{names - TABLE.keys()}")
     assert not TABLE.keys() - names, f"entries in TABLE for routes that are gone: {TABLE.keys() - names}"
     with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as c:
         signed_in(c, factory, "lead@example.com", "admin")
@@ -320,7 +335,8 @@ def test_every_route_has_an_entry_and_reads_nothing_else(app, factory, world):
 
 
 def _with_query(url: str, query: dict[str, str]) -> str:
-    return url + ("?" + "&".join(f"{quote(k)}={quote(v, safe='')}" for k, v in query.items()) if query else "")
+    return url + ("?" + "&".join(f"{quote(k)}={quote(v, safe='')}" for k,
+                                 v in query.items()) if query else "")
 
 
 def _cases(reads: Reads, method: str, template: str, world: dict[str, str],
@@ -376,7 +392,8 @@ def test_nul_and_control_values_on_postgresql(pg_url, cheap_passwords, capsys):
         engine.dispose()
 
 
-def walk_every_route(factory, world: dict[str, str], values: list[str], capsys) -> None:  # type: ignore[no-untyped-def]
+def walk_every_route(factory, world: dict[str, str], values: list[str],
+                     capsys) -> None:  # type: ignore[no-untyped-def]
     """Sends VALUES into every parameter of every route and fails on any 500 or missing security header."""
     app = create_app(factory, client_mail=WALK_MAIL)
     walk, started, cases = Walk(), time.monotonic(), 0

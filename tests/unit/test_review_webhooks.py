@@ -1,4 +1,5 @@
-"""The webhook delivery log over HTTP: the admin page, its retry, the API and its OpenAPI entry, who may see them."""
+"""The webhook delivery log over HTTP: the admin page, its retry, the API and its OpenAPI entry, who may see
+them."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -30,7 +31,8 @@ def seeded(factory) -> dict[str, int]:
         slack.status, slack.sent_at, slack.attempts, slack.last_status = "sent", NOW, 1, 200
         erp.status, erp.attempts, erp.last_status, erp.last_error = "failed", 12, 503, "HTTP 503: down"
         # A target removed from the configuration keeps its log.
-        s.add(WebhookDelivery(delivery_id="old-1", target="legacy", kind="teams", event="new_item", item_id=item.id,
+        s.add(WebhookDelivery(delivery_id="old-1", target="legacy", kind="teams", event="new_item",
+                              item_id=item.id,
                               body="{}", status="pending", next_attempt_at=NOW, created_at=NOW))
         return {"slack": slack.id, "erp": erp.id}
 
@@ -47,7 +49,8 @@ def test_the_admin_sees_each_target_and_every_delivery(admin_client, seeded):
     for text in ("ops-slack", "erp", "legacy", "(no longer configured)", "HTTP 503: down", "CI-000007"):
         assert text in page.text
     failed = admin_client.get("/webhooks?status=failed&target=erp")
-    assert failed.text.count('data-delivery="') == 1 and f'action="/webhooks/{seeded["erp"]}/retry"' in failed.text
+    assert (failed.text.count('data-delivery="') == 1
+            and f'action="/webhooks/{seeded["erp"]}/retry"' in failed.text)
     assert admin_client.get("/webhooks?status=lost").status_code == 400
 
 
@@ -60,14 +63,17 @@ def test_retry_queues_a_failed_delivery_again(admin_client, seeded, factory):
         assert (row.status, row.attempts) == ("pending", 0)
     # A sent delivery, or one that does not exist, is not retried.
     for target in (seeded["slack"], 999999, "x"):
-        assert admin_client.post(f"/webhooks/{target}/retry", data={"csrf_token": admin_client.csrf}).status_code == 404
+        assert admin_client.post(f"/webhooks/{target}/retry",
+                                 data={"csrf_token": admin_client.csrf}).status_code == 404
     assert admin_client.post(f"/webhooks/{seeded['erp']}/retry").status_code in (400, 403)  # no CSRF token
 
 
 def test_the_api_lists_targets_and_deliveries(admin_client, seeded):
     targets = admin_client.get("/api/webhooks").json()["targets"]
-    assert [(t["name"], t["target"], t["configured"], t["pending"], t["sent"], t["failed"]) for t in targets] == [
-        ("ops-slack", "slack", True, 0, 1, 0), ("erp", "webhook", True, 0, 0, 1), ("legacy", "", False, 1, 0, 0)]
+    assert [(t["name"], t["target"], t["configured"], t["pending"], t["sent"],
+             t["failed"]) for t in targets] == [
+        ("ops-slack", "slack", True, 0, 1, 0), ("erp", "webhook", True, 0, 0, 1),
+        ("legacy", "", False, 1, 0, 0)]
     page = admin_client.get("/api/webhooks/deliveries?target=erp").json()
     assert page["total"] == 1 and page["per_page"] == 50
     (d,) = page["deliveries"]

@@ -34,7 +34,8 @@ def client(factory):
 
 
 def _post(client, ref: str, action: str, **form: str):
-    return client.post(f"/items/{ref}/{action}", data={**form, "csrf_token": client.csrf}, follow_redirects=False)
+    return client.post(f"/items/{ref}/{action}", data={**form, "csrf_token": client.csrf},
+                       follow_redirects=False)
 
 
 def _item(factory, ref: str) -> Item:
@@ -93,7 +94,8 @@ def test_assigning_only_to_people_of_that_organization(client, factory):
 
 
 def test_notes_stay_internal_and_replies_go_out_threaded(client, factory):
-    assert _post(client, "CI-000001", "note", text="Checked the logs: a timeout in the export job.").status_code == 303
+    assert _post(client, "CI-000001", "note",
+                 text="Checked the logs: a timeout in the export job.").status_code == 303
     assert _post(client, "CI-000001", "note", text="   ").status_code == 400
     with factory() as s:
         assert s.scalar(select(OutboxMail)) is None
@@ -106,7 +108,8 @@ def test_notes_stay_internal_and_replies_go_out_threaded(client, factory):
         item = s.scalar(select(Item).where(Item.ref == "CI-000001"))
     msg = message_from_bytes(mail.raw, policy=default)
     assert msg["In-Reply-To"] == "<m1@acme.example>" and "<m1@acme.example>" in msg["References"]
-    assert msg["Subject"] == "Re: Export fails [CI-000001]" and msg["To"].addresses[0].addr_spec == "anna@acme.example"
+    assert (msg["Subject"] == "Re: Export fails [CI-000001]"
+            and msg["To"].addresses[0].addr_spec == "anna@acme.example")
     assert "deploy a fix tonight" in msg.get_content() and "CI-000001" in msg.get_content()
     assert "Auto-Submitted" not in msg
     assert copy.direction == "out" and copy.item_id == item.id and item.first_response_at is not None
@@ -117,7 +120,8 @@ def test_a_change_request_is_assessed_and_sent_for_approval(client, factory):
     r = _post(client, "CI-000002", "assessment/send")
     assert r.status_code == 400 and "assess the change request first" in r.text
     assert _post(client, "CI-000001", "assessment", scope="x").status_code == 400  # an issue
-    r = _post(client, "CI-000002", "assessment", scope="SAML SSO for the portal, two IdPs", cost="8 person-days",
+    r = _post(client, "CI-000002", "assessment", scope="SAML SSO for the portal, two IdPs",
+              cost="8 person-days",
               schedule="+1 week")
     assert r.status_code == 303 and _item(factory, "CI-000002").status == "impact_assessed"
     assert _post(client, "CI-000002", "assessment/send").status_code == 303
@@ -153,7 +157,8 @@ def test_follow_up_flag(client, factory):
 @pytest.mark.parametrize("body,expected", [
     ("Approve.", "approved"), ("We approve the change, go ahead.", "approved"), ("同意", "approved"),
     ("批准，请尽快安排。", "approved"), ("OK to proceed.", "approved"),
-    ("不同意这个报价", "rejected"), ("We do not approve this.", "rejected"), ("Not approved, too expensive.", "rejected"),
+    ("不同意这个报价", "rejected"), ("We do not approve this.", "rejected"),
+    ("Not approved, too expensive.", "rejected"),
     ("拒绝，预算不够。", "rejected"),
     ("Can you approve a smaller scope?", ""), ("Thanks, we will discuss internally.", ""),
     ("Thanks\n\nOn Mon, 2 Nov 2026, Support wrote:\n> please reply approve or reject", ""),
@@ -176,7 +181,8 @@ def test_api_changes_status_assignee_notes_and_replies(client, factory):
         me = s.scalar(select(User).where(User.email == "pm@example.com")).id
     assert client.post("/api/items/CI-000001/assignee", json={"assignee": me}).json()["result"] == {
         "assignee": "pm@example.com"}
-    assert client.post("/api/items/CI-000001/assignee", json={"assignee": None}).json()["result"] == {"assignee": None}
+    assert client.post("/api/items/CI-000001/assignee",
+                       json={"assignee": None}).json()["result"] == {"assignee": None}
     assert client.post("/api/items/CI-000001/assignee", json={"assignee": "me"}).status_code == 400
     assert client.post("/api/items/CI-000001/notes", json={"text": "from a script"}).status_code == 200
     assert client.post("/api/items/CI-000001/notes", json={"text": ""}).status_code == 400

@@ -34,7 +34,8 @@ def test_complaints_are_negative(subject, body):
     ("", "We are not disappointed at all: the new reports are exactly what we wanted."),
     ("校园网", "以前那种晚上连不上的投诉基本没了，老师们很满意。"),
     ("阅", "已阅，没有意见。"),
-    ("Re: update", "Looks good, thanks!\n\nOn Mon, 3 Nov 2026 at 10:00, Support wrote:\n> Sorry you were disappointed "
+    ("Re: update",
+     "Looks good, thanks!\n\nOn Mon, 3 Nov 2026 at 10:00, Support wrote:\n> Sorry you were disappointed "
                    "with the delay; it was unacceptable and we apologize.\n"),
 ])
 def test_praise_neutral_and_negated_text_is_not(subject, body):
@@ -42,7 +43,8 @@ def test_praise_neutral_and_negated_text_is_not(subject, body):
 
 
 def test_share_of_training_feedback_flagged_is_plausible():
-    """About one feedback email in ten in the corpus is a complaint; flagging should be near that, not all or none."""
+    """About one feedback email in ten in the corpus is a complaint; flagging should be near that, not all or
+    none."""
     rows = [json.loads(line) for path in DATA.glob("*.jsonl") for line in path.open(encoding="utf-8")]
     feedback = [r for r in rows if r["label"] == "feedback"]
     flagged = sum(is_negative(r["subject"], r["body"]) for r in feedback)

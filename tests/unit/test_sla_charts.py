@@ -7,7 +7,13 @@ from datetime import date, datetime, timezone
 import pytest
 
 from db.models import Item
-from reports.charts import breaches_chart, nice_ticks, response_time_chart, sla_charts, weekly_compliance_chart
+from reports.charts import (
+    breaches_chart,
+    nice_ticks,
+    response_time_chart,
+    sla_charts,
+    weekly_compliance_chart,
+)
 from reports.policy import parse_policies
 from reports.sla import compute_sla
 from tests.unit.test_reports import client_contact
@@ -41,7 +47,8 @@ def test_empty_period_gives_valid_empty_charts(factory):
     weekly = ET.fromstring(weekly_compliance_chart(report, identity))
     assert bars(weekly) == [] and [t.text for t in weekly.iter(f"{SVG}text")].count("–") == 2
     orgs = ET.fromstring(breaches_chart(report, identity))
-    assert bars(orgs) == [] and "No breached items in this period." in {t.text for t in orgs.iter(f"{SVG}text")}
+    assert bars(orgs) == [] and "No breached items in this period." in {t.text
+                                                                        for t in orgs.iter(f"{SVG}text")}
 
 
 def test_a_year_of_weeks_keeps_labels_apart(factory):

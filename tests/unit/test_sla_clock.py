@@ -56,7 +56,8 @@ def test_national_day_holiday_and_its_make_up_saturday():
     for now, expected_hours, state in ((cst(2025, 10, 11, 10, 0), 2, "on_track"),   # the Saturday counts
                                        (cst(2025, 10, 11, 11, 0), 3, "at_risk"),    # 3 of 4 hours used
                                        (cst(2025, 10, 11, 12, 30), 4.5, "breached"),
-                                       (cst(2025, 10, 12, 12, 0), 10, "breached")):  # Sunday 12th: 9 h Saturday
+                                       # Sunday 12th: 9 h Saturday
+                                       (cst(2025, 10, 12, 12, 0), 10, "breached")):
         m = measure("resolution", BEIJING, friday, None, 4 * H, now, 0.75)
         assert (m.elapsed / H, m.state) == (expected_hours, state), now
     # The deadline lands on the make-up Saturday, not on Monday 13 October; on the wall clock, Friday night.
@@ -66,14 +67,16 @@ def test_national_day_holiday_and_its_make_up_saturday():
 
 def test_a_paused_clock_leaves_out_time_waiting_for_the_client():
     t0 = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
-    item = SimpleNamespace(category="change_request", received_at=t0, acknowledged_at=t0 + timedelta(minutes=1),
+    item = SimpleNamespace(category="change_request", received_at=t0,
+                           acknowledged_at=t0 + timedelta(minutes=1),
                            first_response_at=t0 + timedelta(hours=1), resolved_at=t0 + timedelta(hours=5))
     events = [SimpleNamespace(kind="assessment_sent", created_at=t0 + timedelta(hours=1),
                               data={"status": "awaiting_approval"}),
               SimpleNamespace(kind="approved", created_at=t0 + timedelta(hours=3),
                               data={"from": "awaiting_approval", "to": "approved"}),
               SimpleNamespace(kind="note", created_at=t0 + timedelta(hours=4), data={"text": "to: nobody"})]
-    snapshot = {"targets": {"change_request": {"acknowledge": 5 * M, "first_response": 4 * H, "resolution": 4 * H}}}
+    snapshot = {"targets": {"change_request": {"acknowledge": 5 * M, "first_response": 4 * H,
+                                               "resolution": 4 * H}}}
     paused = item_measures(item, snapshot, WALL, t0 + timedelta(days=1), 0.75, ("awaiting_approval",), events)
     assert paused["resolution"].elapsed == 3 * H and paused["resolution"].state == "met"
     assert paused["acknowledge"].state == "met" and paused["first_response"].elapsed == 1 * H
@@ -82,7 +85,8 @@ def test_a_paused_clock_leaves_out_time_waiting_for_the_client():
     # Still waiting for the client: the running clock stands still.
     item.resolved_at = None
     for hours in (2, 10):
-        waiting = item_measures(item, snapshot, WALL, t0 + timedelta(hours=hours), 0.75, ("awaiting_approval",),
+        waiting = item_measures(item, snapshot, WALL, t0 + timedelta(hours=hours), 0.75,
+                                ("awaiting_approval",),
                                 events[:1])
         assert waiting["resolution"].elapsed == 1 * H and waiting["resolution"].state == "on_track"
 
@@ -90,7 +94,8 @@ def test_a_paused_clock_leaves_out_time_waiting_for_the_client():
 def test_status_spans_and_overall_state():
     t0 = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
     at = [t0 + timedelta(hours=h) for h in range(6)]
-    spans = status_spans(t0, "new", [(at[3], "approved"), (at[1], "awaiting_approval"), (at[5], "closed")], at[4])
+    spans = status_spans(t0, "new", [(at[3], "approved"), (at[1], "awaiting_approval"), (at[5], "closed")],
+                         at[4])
     assert spans == [("new", at[0], at[1]), ("awaiting_approval", at[1], at[3]), ("approved", at[3], at[4])]
     t = datetime(2026, 11, 2, tzinfo=timezone.utc)
     ok = measure("acknowledge", WALL, t, t + timedelta(minutes=1), 5 * M, t, 0.75)
@@ -107,7 +112,8 @@ def test_status_spans_and_overall_state():
 def test_policies_by_tier_with_defaults_and_snapshot():
     built = parse_policies(
         {"beijing": {"timezone": "Asia/Shanghai", "country": "CN", "hours": {"weekdays": "09:00-18:00"}}},
-        {"standard": {"targets": {"issue": {"acknowledge": "5m", "first_response": "1d", "resolution": "3d"}}},
+        {"standard": {"targets": {"issue": {"acknowledge": "5m", "first_response": "1d",
+                                            "resolution": "3d"}}},
          "gold": {"calendar": "beijing", "tiers": ["gold", "platinum"],
                   "targets": {"issue": {"acknowledge": "2m", "first_response": "2h", "resolution": "16h"}}}},
         "standard")
@@ -115,8 +121,10 @@ def test_policies_by_tier_with_defaults_and_snapshot():
     assert built.for_tier("bronze").name == "standard"
     snapshot = built.for_tier("gold").snapshot()
     assert (snapshot["policy"], snapshot["calendar"]) == ("gold", "beijing")
-    assert snapshot["targets"]["issue"] == {"acknowledge": 120.0, "first_response": 7200.0, "resolution": 57600.0}
-    assert snapshot["targets"]["question"] == {"acknowledge": None, "first_response": None, "resolution": None}
+    assert snapshot["targets"]["issue"] == {"acknowledge": 120.0, "first_response": 7200.0,
+                                            "resolution": 57600.0}
+    assert snapshot["targets"]["question"] == {"acknowledge": None, "first_response": None,
+                                               "resolution": None}
     assert built.clock("beijing") is built.calendars["beijing"] and isinstance(built.clock("gone"), WallClock)
     default = parse_policies({}, {}, "")
     assert default.for_tier("x").targets == DEFAULT_TARGETS
@@ -128,10 +136,12 @@ def test_policies_by_tier_with_defaults_and_snapshot():
      {"p": {"calendar": "office", "targets": {"issue": {"resolution": "2d"}}}}, "p",
      "sla.policies.p.targets.issue.resolution: days are ambiguous on a business calendar"),
     ({}, {"p": {"targets": {"bug": {}}}}, "p", "sla.policies.p.targets.bug: unknown category"),
-    ({}, {"p": {"targets": {"issue": {"respond": "1h"}}}}, "p", "sla.policies.p.targets.issue.respond: unknown"),
+    ({}, {"p": {"targets": {"issue": {"respond": "1h"}}}}, "p",
+     "sla.policies.p.targets.issue.respond: unknown"),
     ({}, {"p": {"targets": {"issue": {"acknowledge": "soon"}}}}, "p", "is not a duration"),
     ({}, {"p": {}}, "q", "sla.default_policy: no policy 'q'"),
-    ({"office": {"timezone": "Mars/Base", "hours": {"weekdays": "09:00-18:00"}}}, {}, "", "sla.calendars.office."),
+    ({"office": {"timezone": "Mars/Base", "hours": {"weekdays": "09:00-18:00"}}}, {}, "",
+     "sla.calendars.office."),
     ({"office": {"hours": {}}}, {}, "", "sla.calendars.office: needs timezone and hours"),
 ])
 def test_policy_errors_name_the_key(calendars, policies, default, message):

@@ -1,4 +1,5 @@
-"""Batch slots: a few batches at once per worker process; a thread never takes two, giving back is always safe."""
+"""Batch slots: a few batches at once per worker process; a thread never takes two, giving back is always
+safe."""
 from __future__ import annotations
 
 import threading

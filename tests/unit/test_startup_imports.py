@@ -1,4 +1,5 @@
-"""Commands that do not classify start without spaCy; the worker imports it only in its model-loading thread."""
+"""Commands that do not classify start without spaCy; the worker imports it only in its model-loading
+thread."""
 from __future__ import annotations
 
 import os
@@ -53,7 +54,7 @@ def test_classify_does_import_spacy(config):
 
 def test_the_worker_modules_import_without_spacy():
     """The worker connects its mailboxes first; spaCy comes with the model, loaded in a thread beside them."""
-    code = ("import sys, intake.worker, intake.serve, intake.processes, intake.cli; "
+    code = ("import sys, intake.worker, cli.serve, cli.processes, cli.main; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'spacy', 'thinc'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timezone
 from email import message_from_bytes
 from email.policy import default
-from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -22,7 +22,8 @@ NOW = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
 
 
 def test_the_name_per_language_falls_back_to_team_name():
-    cfg = parse_config({"acknowledgment": {"team_name": "The demo project team", "team_names": {"zh": "演示项目团队"}}})
+    cfg = parse_config({"acknowledgment": {"team_name": "The demo project team",
+                                           "team_names": {"zh": "演示项目团队"}}})
     ack = cfg.acknowledgment
     assert ack.team_for("zh") == "演示项目团队" and ack.team_for("en") == "The demo project team"
     assert ack.team_for("ja") == "The demo project team"  # written in English
@@ -33,8 +34,10 @@ def test_the_name_per_language_falls_back_to_team_name():
 
 
 def test_a_chinese_acknowledgment_is_signed_with_the_chinese_name():
-    cfg = parse_config({"acknowledgment": {"team_name": "The demo project team", "team_names": {"zh": "演示项目团队"}}})
-    req = AckRequest(ref="CI-000001", category="question", lang="zh", to_address="li@example.cn", to_name="李雷",
+    cfg = parse_config({"acknowledgment": {"team_name": "The demo project team",
+                                           "team_names": {"zh": "演示项目团队"}}})
+    req = AckRequest(ref="CI-000001", category="question", lang="zh", to_address="li@example.cn",
+                     to_name="李雷",
                      subject="发票", in_reply_to="", references=())
     text = ack_mail(req, "Support <support@team.example>", cfg.acknowledgment.team_for(req.lang), NOW).text
     assert "此致\n演示项目团队" in text.replace("\r\n", "\n")
@@ -48,7 +51,8 @@ def test_a_reply_from_the_app_is_signed_in_the_clients_language(factory):
     settings = replace(WebSettings(), team="The demo project team", team_names={"zh": "演示项目团队"})
     with TestClient(create_app(factory, settings)) as client:
         signed_in(client, factory)
-        r = client.post("/items/CI-000001/reply", data={"csrf_token": client.csrf, "text": "您好，可以修改。"},
+        r = client.post("/items/CI-000001/reply", data={"csrf_token": client.csrf,
+                                                        "text": "您好，可以修改。"},
                         follow_redirects=False)
         assert r.status_code == 303
     with factory() as s:
@@ -62,7 +66,8 @@ def test_updates_and_surveys_to_a_chinese_client_are_signed_with_the_chinese_nam
     from intake.client_settings import client_mail_settings
     from responders.client_mail import item_moved
 
-    cfg = parse_config({"acknowledgment": {"team_name": "The demo project team", "team_names": {"zh": "演示项目团队"}}})
+    cfg = parse_config({"acknowledgment": {"team_name": "The demo project team",
+                                           "team_names": {"zh": "演示项目团队"}}})
     settings = client_mail_settings(cfg, factory)
     with factory.begin() as s:
         item = add_item(s, 1, subject="发票抬头", received=T0, email="li@example.cn", name="李雷")

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from cli.main import main
 from db.models import ApiToken, Organization, User, UserSession
 from db.types import utcnow
-from intake.cli import main
 from review.accounts import find_user
 from review.auth import token_hash, verify_password
 from review.user_sessions import start_session
@@ -79,7 +79,8 @@ def test_errors_are_one_clear_line_and_change_nothing(cfg, monkeypatch, capsys, 
 
 def test_duplicate_user_is_refused(cfg, monkeypatch, capsys):
     assert _run(cfg, monkeypatch, "add", "a@example.com", "--password-stdin", stdin="long enough pass\n") == 0
-    assert _run(cfg, monkeypatch, "add", "A@example.com", "--password-stdin", stdin="another long pass\n") == 1
+    assert _run(cfg, monkeypatch, "add", "A@example.com", "--password-stdin",
+                stdin="another long pass\n") == 1
     assert "a user a@example.com already exists" in capsys.readouterr().err
 
 
@@ -99,11 +100,13 @@ def test_password_change_from_the_command_line(cfg, monkeypatch, capsys):
     assert _run(cfg, monkeypatch, "add", "a@example.com", "--password-stdin", stdin="long enough pass\n") == 0
     assert _run(cfg, monkeypatch, "token", "a@example.com", "--name", "kept?") == 0
     with cfg.factory.begin() as s:
-        start_session(s, find_user(s, "a@example.com"), timedelta(hours=1), "192.0.2.1", "a browser", utcnow())
+        start_session(s, find_user(s, "a@example.com"), timedelta(hours=1), "192.0.2.1", "a browser",
+                      utcnow())
     capsys.readouterr()
-    assert _run(cfg, monkeypatch, "password", "a@example.com", "--password-stdin", stdin="changed passphrase\n") == 0
-    assert capsys.readouterr().out.strip() == ("password changed for a@example.com; ended 1 session and revoked "
-                                               "1 API token")
+    assert _run(cfg, monkeypatch, "password", "a@example.com", "--password-stdin",
+                stdin="changed passphrase\n") == 0
+    assert capsys.readouterr().out.strip() == ("password changed for a@example.com; ended 1 session and "
+                                               "revoked 1 API token")
     with cfg.factory() as s:
         user = s.scalar(select(User))
         assert verify_password(user.password_hash, "changed passphrase")
@@ -118,8 +121,10 @@ def _token_lines(out: str) -> list[list[str]]:
 
 def test_tokens_are_listed_revoked_and_made_to_expire(cfg, monkeypatch, capsys):
     assert _run(cfg, monkeypatch, "add", "a@example.com", "--password-stdin", stdin="long enough pass\n") == 0
-    assert _run(cfg, monkeypatch, "token", "a@example.com", "--name", "weekly export", "--expires-in", "90d") == 0
-    assert _run(cfg, monkeypatch, "token", "a@example.com", "--name", "one afternoon", "--expires-in", "4h") == 0
+    assert _run(cfg, monkeypatch, "token", "a@example.com", "--name", "weekly export", "--expires-in",
+                "90d") == 0
+    assert _run(cfg, monkeypatch, "token", "a@example.com", "--name", "one afternoon", "--expires-in",
+                "4h") == 0
     assert _run(cfg, monkeypatch, "token", "a@example.com") == 0
     capsys.readouterr()
     with cfg.factory() as s:
@@ -137,7 +142,8 @@ def test_tokens_are_listed_revoked_and_made_to_expire(cfg, monkeypatch, capsys):
 
     assert _run(cfg, monkeypatch, "revoke-token", str(weekly.id)) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"revoked API token {weekly.id} (weekly export) of a@example.com; it stopped working at")
+    assert out.startswith(f"revoked API token {weekly.id} (weekly export) of a@example.com; it stopped "
+                          "working at")
     assert _run(cfg, monkeypatch, "revoke-token", str(weekly.id)) == 0
     assert "was already revoked" in capsys.readouterr().out
     with cfg.factory.begin() as s:

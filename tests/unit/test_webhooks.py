@@ -35,7 +35,8 @@ def test_the_event_and_target_names_agree_between_config_and_responders():
 
 
 @pytest.mark.parametrize("table, message", [
-    ({"url": "https://hooks.slack.com/services/x"}, "notify[0].url: webhook URLs and secrets are credentials"),
+    ({"url": "https://hooks.slack.com/services/x"},
+     "notify[0].url: webhook URLs and secrets are credentials"),
     ({"secret": "s"}, "notify[0].secret: webhook URLs and secrets are credentials"),
     ({"target": "discord"}, "notify[0].target: must be one of webhook, slack"),
     ({"url_env": ""}, "notify[0].url_env: give url_env or url_file"),
@@ -87,7 +88,8 @@ def test_each_platform_gets_its_own_shape_in_the_configured_language():
     assert en["webhook"]["item"]["organization"] == {"name": "Acme", "domain": "acme.example"}
     assert en["webhook"]["text"] == "New issue: CI-000042: Login broken"
     assert en["slack"]["blocks"][0]["text"]["text"] == ("*New issue: CI-000042*  "
-                                                         "<https://intake.example/items/CI-000042|Open CI-000042>")
+                                                         "<https://intake.example/items/CI-000042|Open "
+                                                         "CI-000042>")
     assert en["teams"]["attachments"][0]["content"]["actions"][0]["title"] == "Open CI-000042"
     assert zh["dingtalk"]["link"]["title"] == "新问题：CI-000042"
     assert zh["feishu"]["card"]["elements"][-1]["actions"][0]["text"]["content"] == "查看 CI-000042"
@@ -119,8 +121,8 @@ def _plain_texts(value, key=None):
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_hostile_text_is_json_escaped_and_never_markup(target):
-    """Every XSS payload of the browser suite as subject, client and organization name: the body is JSON with no
-    raw <, > or &, and each platform shows the text as text."""
+    """Every XSS payload of the browser suite as subject, client and organization name: the body is JSON with
+    no raw <, > or &, and each platform shows the text as text."""
     for p in PAYLOADS:
         raw = payload(target, _alert(subject=p, name=p, org=p, comment=p), "en", "d", "x")
         assert not set("<>&\u2028\u2029") & set(raw), p
@@ -133,11 +135,13 @@ def test_hostile_text_is_json_escaped_and_never_markup(target):
             assert body["blocks"][1]["text"] == {"type": "plain_text", "text": line or "(no subject)",
                                                  "emoji": False}
             head = body["blocks"][0]["text"]["text"]
-            assert head.count("<") == 1 and head.endswith("|Open CI-000042>")  # our link, nothing of the client
+            # our link, nothing of the client
+            assert head.count("<") == 1 and head.endswith("|Open CI-000042>")
         elif target == "teams":
             blocks = body["attachments"][0]["content"]["body"]
             for block in blocks:
-                # Each Markdown character is escaped: removing the escapes gives the text back, nothing renders.
+                # Each Markdown character is escaped: removing the escapes gives the text back, nothing
+                # renders.
                 assert re.search(r"(?<!\\)[*_`\[\]<>#|~]", block["text"].replace("\\\\", "")) is None, block
             assert re.sub(r"\\(.)", r"\1", blocks[1]["text"]) == (line or "(no subject)")
         elif target == "feishu":
@@ -145,7 +149,8 @@ def test_hostile_text_is_json_escaped_and_never_markup(target):
             tags = [v for k, v in _plain_texts(card) if k == "tag"]
             assert set(tags) <= {"plain_text", "div", "action", "button"}
         elif target == "dingtalk":
-            assert body["msgtype"] == "link" and body["link"]["messageUrl"].startswith("https://intake.example/")
+            assert (body["msgtype"] == "link"
+                    and body["link"]["messageUrl"].startswith("https://intake.example/"))
         else:
             article = body["news"]["articles"][0]
             assert "<@" not in article["title"] + article["description"]
@@ -244,7 +249,8 @@ def test_a_dead_target_costs_one_try_per_pass_and_its_rows_wait_in_order(factory
         calls.append(request.headers["X-Intake-Delivery"])
         raise ConnectionRefusedError(111, "Connection refused")
 
-    sender = WebhookSender(factory, {"t": WebhookTarget("t", "slack", "http://127.0.0.1:9/x", retry_seconds=60)},
+    sender = WebhookSender(factory, {"t": WebhookTarget("t", "slack", "http://127.0.0.1:9/x",
+                                                        retry_seconds=60)},
                            "w:1:a", poster=refused)
     result = sender.deliver()
     rows = _rows(factory)

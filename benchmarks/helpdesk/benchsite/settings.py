@@ -1,4 +1,5 @@
-"""Settings for the comparison site: SQLite in WAL mode like client-intake's, email to the benchmark's SMTP sink.
+"""Settings for the comparison site: SQLite in WAL mode like client-intake's, email to the benchmark's SMTP
+sink.
 
 Everything that changes per run comes from the environment (HELPDESK_BENCH_DIR, HELPDESK_SMTP_HOST/PORT).
 """

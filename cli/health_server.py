@@ -1,4 +1,5 @@
-"""The worker's health endpoints on worker.health_address: /healthz (the process answers) and /readyz (database
+"""The worker's health endpoints on worker.health_address: /healthz (the process answers) and /readyz
+(database
 reachable and migrated, model loaded), and /metrics with worker.metrics on, served by the standard library in
 a thread of their own."""
 from __future__ import annotations
@@ -66,7 +67,8 @@ def start_health_server(address: str, ready: Readiness, metrics: Exposition | No
     try:
         server = HealthServer(host.strip("[]"), int(port), ready, metrics)
     except OSError as exc:
-        raise ConfigError(f"worker.health_address: cannot listen on {address}: {exc.strerror or exc}") from None
+        raise ConfigError(f"worker.health_address: cannot listen on {address}: "
+                          f"{exc.strerror or exc}") from None
     return server.start()
 
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from cli.shell import UserError, open_factory
 from intake.config import Config
-from intake.shell import UserError, open_factory
 
 
 def _actor() -> str:
@@ -62,17 +62,18 @@ def cmd_client_erase(cfg: Config, args: argparse.Namespace) -> int:
                 raise UserError(f"client: no contact with the address {args.email!r}")
             items = contact_item_ids(session, contact.id)
             messages = contact_message_ids(session, contact.email, items)
-        raise UserError(f"client erase: this removes for good the address, name and every text of {args.email} "
-                        f"from {len(items)} items and {len(messages)} messages (the items stay, without them, for "
-                        "the SLA figures); consider `intake client export` first, then add --yes")
+        raise UserError("client erase: this removes for good the address, name and every text of "
+                        f"{args.email} "
+                        f"from {len(items)} items and {len(messages)} messages (the items stay, without "
+                        "them, for the SLA figures); consider `intake client export` first, then add --yes")
     with factory.begin() as session:
         erased = erase_contact(session, args.email, _actor(), utcnow())
     if erased is None:
         raise UserError(f"client: no contact with the address {args.email!r}")
     print(f"contact #{erased.contact_id} erased: {erased.items} items kept without personal data, "
-          f"{erased.messages} messages and {erased.outbox} outgoing mails emptied, {erased.attachments} attachments "
-          f"deleted, {erased.events} history entries and {erased.mentions} other mentions cleaned; recorded in the "
-          "audit log")
+          f"{erased.messages} messages and {erased.outbox} outgoing mails emptied, {erased.attachments} "
+          f"attachments deleted, {erased.events} history entries and {erased.mentions} other mentions "
+          "cleaned; recorded in the audit log")
     return 0
 
 
@@ -95,7 +96,8 @@ def cmd_purge(cfg: Config, args: argparse.Namespace) -> int:
         with factory.begin() as session:
             found = purge(session, cutoff, now, _actor(), days)
         verb = "removed"
-    print(f"items closed before {cutoff:%Y-%m-%d %H:%M} UTC ({days} days): {verb} the raw bytes of {found.messages} "
+    print(f"items closed before {cutoff:%Y-%m-%d %H:%M} UTC ({days} days): {verb} the raw bytes of "
+          f"{found.messages} "
           f"messages ({found.bytes:,} bytes) on {found.items} items, with the content of {found.attachments} "
           "attachments; items, texts and history stay")
     return 0
@@ -114,7 +116,8 @@ def add_client_commands(sub: Any) -> None:
                             "request), or erased from every table (items stay for the SLA figures, without "
                             "personal data). Both are recorded in the audit log.")
     cmds = client.add_subparsers(dest="client_command", required=True, metavar="COMMAND")
-    export = cmds.add_parser("export", help="write everything held about EMAIL to a zip of JSON and .eml files")
+    export = cmds.add_parser("export",
+                             help="write everything held about EMAIL to a zip of JSON and .eml files")
     export.add_argument("email", metavar="EMAIL")
     export.add_argument("--out", metavar="FILE", help="the zip to write (default: EMAIL.zip)")
     export.set_defaults(func=cmd_client_export)
@@ -122,10 +125,11 @@ def add_client_commands(sub: Any) -> None:
     erase.add_argument("email", metavar="EMAIL")
     erase.add_argument("--yes", action="store_true", help="really erase (without it: say what would go)")
     erase.set_defaults(func=cmd_client_erase)
-    purge = sub.add_parser("purge", help="remove raw messages of items closed more than retention.raw_days ago",
-                           description="Removes the raw bytes, and with them the attachments' content, of the "
-                           "messages of items closed more than retention.raw_days days ago; items, texts and "
-                           "history stay. Run it daily (cron or a systemd timer).")
+    purge = sub.add_parser("purge",
+                           help="remove raw messages of items closed more than retention.raw_days ago",
+                           description="Removes the raw bytes, and with them the attachments' content, of "
+                           "the messages of items closed more than retention.raw_days days ago; items, texts "
+                           "and history stay. Run it daily (cron or a systemd timer).")
     purge.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     purge.add_argument("--days", type=_days, metavar="N", help="N days instead of retention.raw_days")
     purge.set_defaults(func=cmd_purge)

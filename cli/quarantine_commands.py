@@ -10,8 +10,8 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
 
+from cli.shell import UserError, open_factory
 from intake.config import Config
-from intake.shell import UserError, open_factory
 
 log = logging.getLogger("intake.quarantine")
 MAX_ID = 2**31 - 1  # message ids are 32-bit integers
@@ -117,7 +117,8 @@ def cmd_quarantine_list(cfg: Config, args: argparse.Namespace) -> int:
         return 0
     head = ("ID", "RECEIVED (UTC)", "MAILBOX:UID", "SIZE", "SENDER", "SUBJECT", "REASON", "")
     rows = [(str(e.id), _utc(e.received_at), _printable(_position(e)), file_size(e.size),
-             _cut(_printable(e.sender), SENDER_CUT) or NO_VALUE, _cut(_printable(e.subject), SUBJECT_CUT) or NO_VALUE,
+             _cut(_printable(e.sender), SENDER_CUT) or NO_VALUE,
+             _cut(_printable(e.subject), SUBJECT_CUT) or NO_VALUE,
              _cut(_printable(_first_line(e.error)), REASON_CUT) or NO_VALUE,
              "retry requested" if e.retry_requested else "") for e in entries]
     widths = [max(_width(r[i]) for r in [head, *rows]) for i in range(len(head))]
@@ -128,7 +129,8 @@ def cmd_quarantine_list(cfg: Config, args: argparse.Namespace) -> int:
     if not entries:
         print(f"{counted}; none after --offset {args.offset}")
     elif len(entries) < total:
-        print(f"showing {args.offset + 1}-{last} of {counted}" + (f"; more with --offset {last}" if last < total
+        print(f"showing {args.offset + 1}-{last} of {counted}"
+              + (f"; more with --offset {last}" if last < total
                                                                     else ""))
     else:
         print(counted)
@@ -236,9 +238,10 @@ def cmd_quarantine_retry(cfg: Config, args: argparse.Namespace) -> int:
         from classifiers import load_classifier
         from intake.quarantine import retry
 
-        done = {o.message: o for o in retry(factory, cfg, todo, load_classifier(cfg.classifier.model_dir or None))}
+        done = {o.message: o for o in retry(factory, cfg, todo,
+                                            load_classifier(cfg.classifier.model_dir or None))}
     outcomes = [done.get(i) for i in ids]
-    for message_id, outcome in zip(ids, outcomes):
+    for message_id, outcome in zip(ids, outcomes, strict=True):
         print(_outcome_line(outcome) if outcome is not None else f"#{message_id}: not in quarantine")
     if not args.no_send and any(o is not None and o.ack_queued for o in outcomes):
         from db.claims import worker_name
@@ -246,7 +249,8 @@ def cmd_quarantine_retry(cfg: Config, args: argparse.Namespace) -> int:
         from responders.sender import drain
 
         sent = drain(factory, smtp_settings(cfg), worker_name())
-        print(f"sent {sent.sent}" + (f"; the rest stays in the outbox for the worker: {sent.error}" if sent.error
+        print(f"sent {sent.sent}" + (f"; the rest stays in the outbox for the worker: {sent.error}"
+                                     if sent.error
                                      else ""), file=sys.stderr)
     return 1 if any(o is not None and o.kind == "quarantined" for o in outcomes) else 0
 
@@ -267,35 +271,39 @@ def cmd_quarantine_delete(cfg: Config, args: argparse.Namespace) -> int:
 def add_quarantine_commands(sub: Any) -> None:
     """Adds `intake quarantine` and its subcommands to SUB."""
     q = sub.add_parser("quarantine", help="messages the worker could not read or store",
-                       description="Messages the worker could not read or store are kept with their raw bytes "
-                       "and the reason. List and inspect them, run them again through the current code "
+                       description="Messages the worker could not read or store are kept with their raw "
+                       "bytes and the reason. List and inspect them, run them again through the current code "
                        "(after an upgrade that fixes the reason), or delete them.")
     cmds = q.add_subparsers(dest="quarantine_command", required=True, metavar="COMMAND")
     ls = cmds.add_parser("list", help="list quarantined messages, newest first",
                          description="List quarantined messages, newest first.")
-    ls.add_argument("--limit", type=_positive, default=50, metavar="N", help="at most N messages (default: 50)")
+    ls.add_argument("--limit", type=_positive, default=50, metavar="N",
+                    help="at most N messages (default: 50)")
     ls.add_argument("--offset", type=_count, default=0, metavar="N", help="skip the N newest (default: 0)")
     ls.add_argument("--format", choices=["text", "json"], default="text",
                     help="a table, or one JSON object per line (default: text)")
     ls.set_defaults(func=cmd_quarantine_list)
     show = cmds.add_parser("show", help="show one quarantined message: every field, the reason, the header",
-                           description="Show one quarantined message: every field, the reason in full and the "
-                           f"first {HEADER_LINES} lines of its header.")
+                           description="Show one quarantined message: every field, the reason in full and "
+                           f"the first {HEADER_LINES} lines of its header.")
     show.add_argument("id", type=_message_id, metavar="ID", help="the message's number, as the list shows it")
     show.add_argument("--raw", action="store_true", help="write the exact raw bytes to stdout instead")
     show.add_argument("--out", metavar="FILE", help="write the exact raw bytes to FILE (implies --raw)")
     show.set_defaults(func=cmd_quarantine_show)
     retry = cmds.add_parser("retry", help="run quarantined messages again through the current code, once",
                             usage="%(prog)s [-h] [--no-send] (ID [ID ...] | --all)",
-                            description="Run quarantined messages again through the current code: each becomes "
-                            "an item with its acknowledgment, a follow-up or a record, or stays quarantined with "
-                            "the new reason. Exit code 1 when some stay quarantined.")
+                            description="Run quarantined messages again through the current code: each "
+                            "becomes an item with its acknowledgment, a follow-up or a record, or stays "
+                            "quarantined with the new reason. Exit code 1 when some stay quarantined.")
     which = retry.add_mutually_exclusive_group(required=True)
-    which.add_argument("ids", nargs="*", type=_message_id, default=[], metavar="ID", help="the messages' numbers")
+    which.add_argument("ids", nargs="*", type=_message_id, default=[], metavar="ID",
+                       help="the messages' numbers")
     which.add_argument("--all", action="store_true", help="every quarantined message")
-    retry.add_argument("--no-send", action="store_true", help="only queue acknowledgments; the worker sends them")
+    retry.add_argument("--no-send", action="store_true",
+                       help="only queue acknowledgments; the worker sends them")
     retry.set_defaults(func=cmd_quarantine_retry)
     delete = cmds.add_parser("delete", help="delete a quarantined message with its raw bytes",
                              description="Delete a quarantined message with its raw bytes, for good.")
-    delete.add_argument("id", type=_message_id, metavar="ID", help="the message's number, as the list shows it")
+    delete.add_argument("id", type=_message_id, metavar="ID",
+                        help="the message's number, as the list shows it")
     delete.set_defaults(func=cmd_quarantine_delete)

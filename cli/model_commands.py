@@ -1,4 +1,5 @@
-"""The classifier's subcommands: `intake classify`, `intake train` (corpus, real texts, corrections), `intake eval`."""
+"""The classifier's subcommands: `intake classify`, `intake train` (corpus, real texts, corrections), `intake
+eval`."""
 from __future__ import annotations
 
 import argparse
@@ -7,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from cli.shell import UserError, open_factory
 from intake.config import Config
-from intake.shell import UserError, open_factory
 
 # A PM's correction is a real client email labeled by someone who knows the project; it counts
 # for more than one synthetic corpus example.
@@ -49,7 +50,7 @@ def _classify_lines(clf: Any, src: TextIO, out: TextIO) -> int:
             results[n] = {"line": n, "error": str(exc)}
             print(f"intake: line {n}: {exc}", file=sys.stderr)
     preds = clf.predict_many([(s, b) for _, s, b in rows])
-    for (n, _, _), p in zip(rows, preds):
+    for (n, _, _), p in zip(rows, preds, strict=True):
         results[n] = {"label": p.label, "confidence": round(p.confidence, 4), "lang": p.lang}
     for n in sorted(results):
         out.write(json.dumps(results[n], ensure_ascii=False) + "\n")
@@ -119,7 +120,8 @@ def cmd_train(cfg: Config, args: argparse.Namespace) -> int:
         examples += fixes * CORRECTION_WEIGHT
     root = Path(args.out or cfg.classifier.model_dir or DEFAULT_MODEL_DIR)
     logging.getLogger("spacy").setLevel(logging.WARNING)  # its setup chatter would break the progress bars
-    print(f"training on {len(examples)} examples; dev split {len(dev)} emails; models in {root}", file=sys.stderr)
+    print(f"training on {len(examples)} examples; dev split {len(dev)} emails; models in {root}",
+          file=sys.stderr)
     bars: dict[str, Any] = {}
 
     def progress(lang: str, epoch: int) -> None:
@@ -153,9 +155,8 @@ def cmd_train(cfg: Config, args: argparse.Namespace) -> int:
 
 def cmd_eval(cfg: Config, args: argparse.Namespace) -> int:
     from classifiers import load_classifier
-    from classifiers.evaluate import evaluate, format_report
-
     from classifiers.corpus import read_real
+    from classifiers.evaluate import evaluate, format_report
 
     examples = _read_corpus([Path(f) for f in args.files or []])
     if args.real:
@@ -181,19 +182,23 @@ def add_model_commands(sub: Any) -> None:
     cl.add_argument("--jsonl", metavar="FILE", help='lines of {"subject":..., "body":...}; - for stdin')
     cl.set_defaults(func=cmd_classify)
 
-    tr = sub.add_parser("train", help="train a new classifier version on the corpus, real texts and PM corrections",
+    tr = sub.add_parser("train",
+                        help="train a new classifier version on the corpus, real texts and PM corrections",
                         description="Trains a new model version beside the old ones on the train split, the "
-                        "real-text train split and PM corrections. It becomes active only if its macro-F1 is not "
-                        "below the active model's on the dev split, nor on the real texts read as unseen sources "
-                        "(exit code 3 otherwise).")
+                        "real-text train split and PM corrections. It becomes active only if its macro-F1 is "
+                        "not below the active model's on the dev split, nor on the real texts read as unseen "
+                        "sources (exit code 3 otherwise).")
     tr.add_argument("--data", nargs="*",
-                    help="JSON-lines training files (default: the shipped train split and real-text train split)")
-    tr.add_argument("--dev", help="JSON-lines dev file that decides activation (default: the shipped dev split)")
+                    help="JSON-lines training files (default: the shipped train split and real-text train "
+                         "split)")
+    tr.add_argument("--dev",
+                    help="JSON-lines dev file that decides activation (default: the shipped dev split)")
     tr.add_argument("--out", help="model directory (default: classifier.model_dir, else the shipped models)")
     tr.add_argument("--no-corrections", action="store_true",
                     help="do not learn from the categories PMs corrected in the tracker database")
     tr.add_argument("--no-real", action="store_true",
-                    help="without --data: do not learn from the real-text train split (classifiers/data/real)")
+                    help="without --data: do not learn from the real-text train split "
+                         "(classifiers/data/real)")
     tr.add_argument("--force", action="store_true", help="activate the new version even if it is worse")
     tr.set_defaults(func=cmd_train)
 

@@ -34,7 +34,8 @@ def run_checks(config_path: str | None) -> Iterator[Any]:
     try:
         cfg = load_config(config_path)
     except ConfigError as exc:
-        yield Check("FAIL", "config", str(exc), "fix the key it names; deploy/intake.example.toml lists them all")
+        yield Check("FAIL", "config", str(exc),
+                    "fix the key it names; deploy/intake.example.toml lists them all")
         return
     source = config_path or os.environ.get("INTAKE_CONFIG") or "built-in defaults"
     count = len(cfg.mailboxes)
@@ -83,7 +84,8 @@ def _database(cfg: Config) -> Check:
     path = engine.url.database if engine.dialect.name == "sqlite" else None
     if path and path != ":memory:" and not os.path.exists(path):
         # Connecting would make an empty file: a check must not change anything.
-        return Check("FAIL", "database", f"{path} does not exist", "check database.url, or create the database "
+        return Check("FAIL", "database", f"{path} does not exist",
+                     "check database.url, or create the database "
                      "with `intake db upgrade`")
     try:
         problem = schema_problem(engine)
@@ -105,7 +107,8 @@ def _smtp(cfg: Config, password: str | None | ConfigError) -> Iterable[Any]:
         yield Check("SKIP", "smtp", "not checked: its password cannot be read (see above)")
         return
     s = cfg.smtp
-    settings = SmtpSettings(host=s.host, port=s.port, security=s.security, username=s.username, password=password,
+    settings = SmtpSettings(host=s.host, port=s.port, security=s.security, username=s.username,
+                            password=password,
                             ca_file=s.ca_file, timeout=min(s.timeout_seconds, 15.0))
     yield from check_smtp(settings, s.from_address)
 
@@ -127,13 +130,16 @@ def _web(cfg: Config, key: str | None | ConfigError) -> Iterable[Check]:
     if cfg.web.public_url:
         yield Check("OK", "web.public_url", cfg.web.public_url)
     else:
-        yield Check("FAIL", "web.public_url", f"not set: links in mail and reports point at {cfg.web.base_url}",
+        yield Check("FAIL", "web.public_url",
+                    f"not set: links in mail and reports point at {cfg.web.base_url}",
                     "set web.public_url to the address people use, e.g. \"https://intake.example.com\"")
     if isinstance(key, ConfigError):
         return  # reported with the secrets
     if key is None:
-        yield Check("FAIL", "web.secret_key", "not set: a random key is made at every start, so every restart "
-                    "signs everyone out", "set web.secret_key_env or web.secret_key_file (`openssl rand -hex 32`)")
+        yield Check("FAIL", "web.secret_key",
+                    "not set: a random key is made at every start, so every restart "
+                    "signs everyone out",
+                    "set web.secret_key_env or web.secret_key_file (`openssl rand -hex 32`)")
     elif len(key) < 32:
         yield Check("FAIL", "web.secret_key", f"{len(key)} characters; at least 32 are needed",
                     "make a longer one with `openssl rand -hex 32`")

@@ -1,4 +1,5 @@
-"""`intake user ...`: add PMs and admins, list them, set their organizations and passwords, manage API tokens."""
+"""`intake user ...`: add PMs and admins, list them, set their organizations and passwords, manage API
+tokens."""
 from __future__ import annotations
 
 import argparse
@@ -8,12 +9,13 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from cli.shell import UserError, open_factory
 from intake.config import Config
-from intake.shell import UserError, open_factory
 
 
 def _read_password(args: argparse.Namespace, prompt: str = "Password") -> str:
-    """The new password: from $ARGS.password_env, stdin (--password-stdin), or prompted twice on a terminal."""
+    """The new password: from $ARGS.password_env, stdin (--password-stdin), or prompted twice on a
+    terminal."""
     if args.password_env:
         value = os.environ.get(args.password_env)
         if value is None:
@@ -49,7 +51,8 @@ def cmd_user_add(cfg: Config, args: argparse.Namespace) -> int:
         with factory.begin() as session:
             user = create_user(session, args.email, args.name, args.role, password)
             if args.org:
-                set_organizations(user, organizations_by_domain(session, args.org, cfg.tracker.free_mail_domains))
+                set_organizations(user, organizations_by_domain(session, args.org,
+                                                                cfg.tracker.free_mail_domains))
             line = f"added {user.role} {user.email}" + (f" ({', '.join(args.org)})" if args.org else "")
     except (AccountError, WeakPassword) as exc:
         raise UserError(str(exc)) from None
@@ -165,13 +168,15 @@ def cmd_user_revoke_token(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def _password_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of stdin")
     p.add_argument("--password-env", metavar="NAME", help="read the password from environment variable NAME")
 
 
 def add_user_commands(sub: Any) -> None:
     """Adds `intake user` and its subcommands to SUB."""
-    user = sub.add_parser("user", help="PM and admin accounts").add_subparsers(dest="user_command", required=True)
+    user = sub.add_parser("user", help="PM and admin accounts").add_subparsers(dest="user_command",
+                                                                               required=True)
     add = user.add_parser("add", help="add a PM or admin (the password is asked for)")
     add.add_argument("email")
     add.add_argument("--name", default="")
@@ -186,7 +191,8 @@ def add_user_commands(sub: Any) -> None:
     orgs.add_argument("--add", action="append", default=[], metavar="DOMAIN")
     orgs.add_argument("--remove", action="append", default=[], metavar="DOMAIN")
     orgs.set_defaults(func=cmd_user_orgs)
-    pw = user.add_parser("password", help="set a user's password (ends their sessions, revokes their API tokens)")
+    pw = user.add_parser("password",
+                         help="set a user's password (ends their sessions, revokes their API tokens)")
     pw.add_argument("email")
     _password_options(pw)
     pw.set_defaults(func=cmd_user_password)
@@ -199,6 +205,7 @@ def add_user_commands(sub: Any) -> None:
     tokens = user.add_parser("tokens", help="list a user's API tokens (never the tokens themselves)")
     tokens.add_argument("email")
     tokens.set_defaults(func=cmd_user_tokens)
-    revoke = user.add_parser("revoke-token", help="revoke an API token at once (its id from `intake user tokens`)")
+    revoke = user.add_parser("revoke-token",
+                             help="revoke an API token at once (its id from `intake user tokens`)")
     revoke.add_argument("id", type=int)
     revoke.set_defaults(func=cmd_user_revoke_token)

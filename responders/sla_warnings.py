@@ -9,7 +9,8 @@ from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import Event, User
+from db.events import add_event
+from db.models import User
 from db.people import responsible_people
 from db.types import utcnow
 from intake.config import Config
@@ -40,7 +41,8 @@ class SlaCheck:
 warning_recipients = responsible_people  # the same rule, shared with the alerts of poor ratings
 
 
-def _warn(session: Session, due: Due, cfg: Config, now: datetime, cache: dict[int | None, Sequence[User]]) -> int:
+def _warn(session: Session, due: Due, cfg: Config, now: datetime,
+          cache: dict[int | None, Sequence[User]]) -> int:
     item = due.item
     people, assigned = warning_recipients(session, item, cache)
     if due.stale or due.breach:
@@ -55,7 +57,8 @@ def _warn(session: Session, due: Due, cfg: Config, now: datetime, cache: dict[in
         lang = lang_of(person.language)
         text = render_notice("sla_warning", lang, name=person.name, ref=item.ref, subject=subject_line,
                              client=client + (f" ({org.name})" if org is not None else ""), clocks=due.clocks,
-                             policy=snapshot.get("policy", ""), calendar="" if calendar == WALL_CLOCK else calendar,
+                             policy=snapshot.get("policy", ""),
+                             calendar="" if calendar == WALL_CLOCK else calendar,
                              assigned=assigned, organization=org.name if org is not None else "",
                              url=f"{cfg.web.base_url}/items/{item.ref}", team=cfg.acknowledgment.team_name,
                              duration=partial(human_duration, lang=lang))
@@ -72,9 +75,10 @@ def _warn(session: Session, due: Due, cfg: Config, now: datetime, cache: dict[in
             data["suppressed"] = "stale"
         if due.breach:
             data["suppressed"] = "warned_at_risk"
-        session.add(Event(item_id=item.id, kind=WARNING_EVENT, created_at=now, data=data))
+        add_event(session, item.id, WARNING_EVENT, now, data)
         log.info("event=sla_warning ref=%s clock=%s state=%s recipients=%d%s", item.ref, m.name, m.state,
-                 len(people), " suppressed=stale" if due.stale else " breach=after_warning" if due.breach else "")
+                 len(people), " suppressed=stale" if due.stale else " breach=after_warning" if due.breach
+                 else "")
     item.sla_warned_at = now
     return len(people)
 
@@ -93,6 +97,7 @@ def check_sla(factory: sessionmaker[Session], cfg: Config, now: datetime | None 
             if not sent and not d.stale and not d.breach:
                 unsent.append(d.item.ref or "")
     if unsent:
-        log.warning("event=sla_warning_nobody items=%d first=%s detail=\"no active assignee, PM or admin to warn\"",
+        log.warning("event=sla_warning_nobody items=%d first=%s detail=\"no active assignee, PM or admin to "
+                    "warn\"",
                     len(unsent), unsent[0])
     return SlaCheck(changed, sum(len(d.clocks) for d in due if not d.breach), emails)

@@ -33,7 +33,8 @@ from responders.recipients import deliverable
 log = logging.getLogger("intake.weekly")
 SUMMARY_SUBJECT = {"en": "SLA summary, week of {period}", "zh": "服务级别周报：{period}"}
 OPEN_BREACHED_LISTED = 10
-DIGEST_SUBJECT = {"en": "Your requests with {team}: week of {period}", "zh": "您在{team}的事项：{period} 周报"}
+DIGEST_SUBJECT = {"en": "Your requests with {team}: week of {period}",
+                  "zh": "您在{team}的事项：{period} 周报"}
 
 
 @dataclass
@@ -59,7 +60,8 @@ def _message_id(kind: str, week_start: date, address: str, cfg: Config) -> str:
 
 
 def _already_sent(session: Session, message_id: str) -> bool:
-    return session.scalar(select(OutboxMail.id).where(OutboxMail.message_id == message_id).limit(1)) is not None
+    return session.scalar(select(OutboxMail.id).where(OutboxMail.message_id == message_id)
+                          .limit(1)) is not None
 
 
 def _digest_mail(d: ClientDigest, week_start: date, cfg: Config, now: datetime) -> EmailMessage:
@@ -70,7 +72,8 @@ def _digest_mail(d: ClientDigest, week_start: date, cfg: Config, now: datetime) 
     text = render_notice("client_digest", lang, d=d, team=team, period=period,
                          day=lambda value: value.astimezone(zone).date().isoformat())
     return build_notice(d.email, d.name, DIGEST_SUBJECT[lang].format(team=team, period=period), text,
-                        cfg.smtp.from_address, now, lang, message_id=_message_id("digest", week_start, d.email, cfg))
+                        cfg.smtp.from_address, now, lang, message_id=_message_id("digest", week_start,
+                                                                                 d.email, cfg))
 
 
 def _with_status_links(session: Session, d: ClientDigest, base_url: str, now: datetime) -> ClientDigest:
@@ -104,7 +107,8 @@ def queue_client_digests(session: Session, cfg: Config, week_start: date, now: d
 
 def team_leads(session: Session) -> list[tuple[str, str, str]]:
     """(email, name, language) of every active admin: the people who answer for the team's SLA."""
-    users = session.scalars(select(User).where(User.active.is_(true()), User.role == "admin").order_by(User.id))
+    users = session.scalars(select(User).where(User.active.is_(true()),
+                                               User.role == "admin").order_by(User.id))
     return [(u.email, u.name, u.language) for u in users]
 
 
@@ -128,7 +132,8 @@ def _clock_lines(report: SlaReport, previous: SlaReport) -> list[ClockLine]:
     lines = []
     for name in MEASURES:
         c, before = report.total.clock(name), previous.total.clock(name)
-        lines.append(ClockLine(name, c.measured, c.met, c.compliance, before.compliance if before.measured else None,
+        lines.append(ClockLine(name, c.measured, c.met, c.compliance,
+                               before.compliance if before.measured else None,
                                c.stopped, c.p50_seconds, c.p90_seconds, c.breached_open, c.at_risk))
     return lines
 

@@ -10,8 +10,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cli.shell import open_factory
 from intake.config import Config, ConfigError, load_config
-from intake.shell import open_factory
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -25,8 +25,8 @@ def load_in_background(model_dir: str | Path | None, after: threading.Event | No
                        wait: float = 1.0, wanted: threading.Event | None = None) -> Future:
     """Loads the classifier in a thread (spaCy is imported there); the Future holds the model or the error.
 
-    With AFTER, loading starts once it is set (the first mailbox connected) or WAIT seconds have passed, so the
-    start-up work is not slowed down by the model's; the processing modules are imported there too. With
+    With AFTER, loading starts once it is set (the first mailbox connected) or WAIT seconds have passed, so
+    the start-up work is not slowed down by the model's; the processing modules are imported there too. With
     WANTED, the model itself is loaded only once that is set (whoever waits for the Future sets it).
     """
     future: Future = Future()
@@ -69,7 +69,8 @@ def build_worker(cfg: Config, factory: sessionmaker[Session], stop: threading.Ev
 
         return load_classifier(model_dir)
 
-    worker = Worker(cfg, factory, loading, stop, reload=reload_model, reload_config=lambda: load_config(config_path))
+    worker = Worker(cfg, factory, loading, stop, reload=reload_model,
+                    reload_config=lambda: load_config(config_path))
     worker.connected = connected
     if wanted is not None:
         worker.model_wanted = wanted
@@ -123,7 +124,7 @@ def _start_health(cfg: Config, factory: Any, loading: Future) -> Any:
     """The health endpoints on worker.health_address, when configured (/metrics too with worker.metrics)."""
     if cfg.worker.health_endpoint is None:
         return None
-    from intake.health_server import start_health_server, worker_readiness
+    from cli.health_server import start_health_server, worker_readiness
 
     engine = factory.kw["bind"]
     return start_health_server(cfg.worker.health_address, worker_readiness(engine, loading),

@@ -10,15 +10,15 @@ from datetime import date, timedelta
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from intake.backup_commands import add_backup_commands
-from intake.client_commands import add_client_commands
+from cli.backup_commands import add_backup_commands
+from cli.client_commands import add_client_commands
+from cli.doctor import add_doctor_command
+from cli.logs import setup_logging
+from cli.model_commands import add_model_commands
+from cli.quarantine_commands import add_quarantine_commands
+from cli.shell import UserError, open_factory
+from cli.user_commands import add_user_commands
 from intake.config import Config, ConfigError, load_config
-from intake.doctor import add_doctor_command
-from intake.logs import setup_logging
-from intake.model_commands import add_model_commands
-from intake.quarantine_commands import add_quarantine_commands
-from intake.shell import UserError, open_factory
-from intake.user_commands import add_user_commands
 
 EXIT_USAGE = 2
 
@@ -51,7 +51,7 @@ def cmd_db_upgrade(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
-    from intake.serve import run_worker
+    from cli.serve import run_worker
 
     if args.processes < 1:
         raise UserError("--processes: must be at least 1")
@@ -62,12 +62,12 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     if not cfg.mailboxes:
         raise ConfigError("mailboxes: no mailbox configured; add a [[mailboxes]] table")
     factory = open_factory(cfg)  # a database problem is one line here, not one per process
-    from intake.processes import supervise
+    from cli.processes import supervise
 
     health = None
     if cfg.worker.health_endpoint is not None:
-        from intake.health_server import start_health_server, supervisor_readiness
-        from intake.serve import metrics_exposition
+        from cli.health_server import start_health_server, supervisor_readiness
+        from cli.serve import metrics_exposition
 
         def health(dead):  # type: ignore[no-untyped-def]
             # The processes are started by now, writing their metrics where intake.metrics told them.
@@ -112,7 +112,8 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
     from reports.render import render_sla
     from reports.sla import compute_sla
 
-    until = _report_day("--until", args.until) or utcnow().astimezone(ZoneInfo(cfg.sla.report_timezone)).date()
+    until = _report_day("--until",
+                        args.until) or utcnow().astimezone(ZoneInfo(cfg.sla.report_timezone)).date()
     since = _report_day("--since", args.since) or until - timedelta(days=27)  # four weeks, until included
     if since > until:
         raise UserError(f"--since: {since.isoformat()} comes after --until {until.isoformat()}")
@@ -127,18 +128,18 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
     out.write(text)
     if out is not sys.stdout:
         out.close()
-        print(f"SLA report for {since.isoformat()} to {until.isoformat()} ({report.total.items} items) written "
-              f"to {args.out}", file=sys.stderr)
+        print(f"SLA report for {since.isoformat()} to {until.isoformat()} ({report.total.items} items) "
+              f"written to {args.out}", file=sys.stderr)
     return 0
 
 
 def cmd_report_weekly(cfg: Config, args: argparse.Namespace) -> int:
     from db.claims import worker_name
     from db.types import utcnow
-    from intake.weekly import send_weekly
     from intake.worker import smtp_settings
     from reports.digest import last_full_week
     from responders.sender import drain
+    from responders.weekly_digest import send_weekly
 
     today = utcnow().astimezone(ZoneInfo(cfg.sla.report_timezone)).date()
     day = _report_day("--week-of", args.week_of)
@@ -152,11 +153,12 @@ def cmd_report_weekly(cfg: Config, args: argparse.Namespace) -> int:
     if not args.clients_only and not result.summaries and not result.skipped:
         print("no active admin to send the SLA summary to; add one with `intake user add --role admin` "
               "or name recipients with --to", file=sys.stderr)
-    print(f"week of {week_start.isoformat()}: {len(result.summaries)} SLA summaries, {len(result.digests)} client "
-          f"digests queued; {len(result.skipped)} already sent for this week", file=sys.stderr)
+    print(f"week of {week_start.isoformat()}: {len(result.summaries)} SLA summaries, {len(result.digests)} "
+          f"client digests queued; {len(result.skipped)} already sent for this week", file=sys.stderr)
     if not args.no_send and (result.summaries or result.digests):
         sent = drain(factory, smtp_settings(cfg), worker_name())
-        print(f"sent {sent.sent}" + (f"; the rest stays in the outbox for the worker: {sent.error}" if sent.error
+        print(f"sent {sent.sent}" + (f"; the rest stays in the outbox for the worker: {sent.error}"
+                                     if sent.error
                                      else ""), file=sys.stderr)
     return 0
 
@@ -204,8 +206,8 @@ def proxy_options(cfg: Config) -> dict[str, Any]:
 
     if cfg.web.behind_proxy and not cfg.web.trusted_proxies:
         logging.getLogger("intake.web").warning(
-            "event=web_proxy_loopback detail=\"web.behind_proxy without web.trusted_proxies: forwarded headers "
-            "are read from 127.0.0.1 and ::1 only; list the proxy's address in web.trusted_proxies\"")
+            "event=web_proxy_loopback detail=\"web.behind_proxy without web.trusted_proxies: forwarded "
+            "headers are read from 127.0.0.1 and ::1 only; list the proxy's address in web.trusted_proxies\"")
     return {"proxy_headers": cfg.web.behind_proxy, "forwarded_allow_ips": cfg.web.forwarded_allow_ips}
 
 
@@ -244,9 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_backup_commands(db)
 
     run = sub.add_parser("run", help="run the intake worker")
-    run.add_argument("--once", action="store_true", help="process what is pending, send acknowledgments, exit")
+    run.add_argument("--once", action="store_true",
+                     help="process what is pending, send acknowledgments, exit")
     run.add_argument("--processes", type=int, default=1, metavar="N",
-                     help="run N worker processes sharing the mailboxes (default: 1); SIGHUP reloads the mailboxes")
+                     help="run N worker processes sharing the mailboxes (default: 1); SIGHUP reloads the "
+                          "mailboxes")
     run.set_defaults(func=cmd_run)
 
     add_model_commands(sub)
@@ -255,14 +259,17 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     ex.add_argument("--out", help="output file (default: stdout)")
     ex.add_argument("--no-bom", action="store_true",
-                    help="CSV without the UTF-8 byte-order mark (which spreadsheet programs need to read Chinese)")
+                    help="CSV without the UTF-8 byte-order mark (which spreadsheet programs need to read "
+                         "Chinese)")
     ex.set_defaults(func=cmd_export)
 
     rp = sub.add_parser("report", help="reports").add_subparsers(dest="report", required=True)
     sla = rp.add_parser("sla", help="SLA figures: acknowledgment, first response and resolution against each "
-                        "item's policy", description="SLA figures of the items received on the days --since to "
+                        "item's policy",
+                        description="SLA figures of the items received on the days --since to "
                         "--until (UTC, both included), per group and in total, with charts in HTML.")
-    sla.add_argument("--since", metavar="DATE", help="first day, YYYY-MM-DD (default: 27 days before --until)")
+    sla.add_argument("--since", metavar="DATE",
+                     help="first day, YYYY-MM-DD (default: 27 days before --until)")
     sla.add_argument("--until", metavar="DATE", help="last day, YYYY-MM-DD (default: today, UTC)")
     sla.add_argument("--by", choices=["category", "organization", "assignee", "week"], default="category",
                      help="group the figures by (default: category)")
@@ -271,12 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
     sla.add_argument("--base-url", metavar="URL", help="the web app's address for links to the queue "
                      "(default: web.public_url, else http://web.host:web.port; \"\" for relative links)")
     sla.set_defaults(func=cmd_report)
-    weekly = rp.add_parser("weekly", help="email the team leads the week's SLA summary and clients their digests",
+    weekly = rp.add_parser("weekly",
+                           help="email the team leads the week's SLA summary and clients their digests",
                            description="Queues and sends the SLA summary of a week (Monday to Sunday in "
-                           "sla.report_timezone) to every active admin, and a status digest to each contact of the "
-                           "organizations with client digests on, listing only that contact's items. Running it "
-                           "again for the same week sends nothing twice.")
-    weekly.add_argument("--week-of", metavar="DATE", help="any day of the week to report (default: the last full week)")
+                           "sla.report_timezone) to every active admin, and a status digest to each contact "
+                           "of the organizations with client digests on, listing only that contact's items. "
+                           "Running it again for the same week sends nothing twice.")
+    weekly.add_argument("--week-of", metavar="DATE",
+                        help="any day of the week to report (default: the last full week)")
     scope = weekly.add_mutually_exclusive_group()
     scope.add_argument("--leads-only", action="store_true", help="only the team leads' SLA summary")
     scope.add_argument("--clients-only", action="store_true", help="only the client digests")

@@ -19,10 +19,10 @@ MAX_BACKOFF = 60.0
 
 def _child(config_path: str | None, log_level: str, log_format: str) -> None:
     """One worker process (started with spawn: a fresh interpreter, its own name on claims and leases)."""
+    from cli.logs import setup_logging
+    from cli.serve import run_worker
+    from cli.shell import UserError
     from intake.config import ConfigError, load_config
-    from intake.logs import setup_logging
-    from intake.serve import run_worker
-    from intake.shell import UserError
 
     setup_logging(log_level, log_format)
     try:
@@ -46,7 +46,8 @@ def _metrics_gone(pid: int | None) -> None:
 
 def supervise(count: int, config_path: str | None, log_level: str, log_format: str,
               health: Callable[[Callable[[], list[int]]], Any] | None = None) -> int:
-    """Runs COUNT worker processes until SIGINT/SIGTERM (passed on to them); restarts one that dies, with backoff.
+    """Runs COUNT worker processes until SIGINT/SIGTERM (passed on to them); restarts one that dies, with
+    backoff.
 
     SIGHUP is passed on too, so every process reloads its mailboxes. HEALTH, given the function that lists the
     processes not running, starts the health endpoints (and returns what to close at the end).
@@ -77,15 +78,18 @@ def supervise(count: int, config_path: str | None, log_level: str, log_format: s
     signal.signal(signal.SIGHUP, lambda *_: forward(signal.SIGHUP))
     for i in range(count):
         start(i)
-    server = health(lambda: [i for i, p in enumerate(procs) if p is None or not p.is_alive()]) if health else None
+    server = health(lambda: [i for i, p in enumerate(procs) if p is None
+                             or not p.is_alive()]) if health else None
     restart_at: dict[int, float] = {}
     while not stop.wait(0.5):
         for i, p in enumerate(procs):
             if p is None or p.is_alive() or stop.is_set():
                 continue
             if i not in restart_at:
-                # A process that ran for a while restarts at once; one that keeps failing waits longer each time.
-                backoff[i] = 1.0 if time.monotonic() - started[i] > MAX_BACKOFF else min(backoff[i] * 2, MAX_BACKOFF)
+                # A process that ran for a while restarts at once; one that keeps failing waits longer each
+                # time.
+                backoff[i] = (1.0 if time.monotonic() - started[i] > MAX_BACKOFF
+                              else min(backoff[i] * 2, MAX_BACKOFF))
                 restart_at[i] = time.monotonic() + backoff[i]
                 log.error("event=worker_process_exited index=%d pid=%s code=%s restart_in=%.0fs", i, p.pid,
                           p.exitcode, backoff[i])
