@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -51,11 +54,21 @@ def prepare(raws: Sequence[RawMail], cfg: Config, classifier: Classifier) -> Pre
 _cfg: Config | None = None
 
 
-def _start(cfg: Config) -> None:
+def _start(cfg: Config, parent: int | None = None) -> None:
     global _cfg
     _cfg = cfg
     logging.basicConfig(level=logging.ERROR)  # what reading repairs is recorded with each message
+    if parent is not None:
+        threading.Thread(target=_end_with, args=(parent,), name="end-with-worker", daemon=True).start()
     _classifier()
+
+
+def _end_with(parent: int, every: float = 1.0) -> None:
+    """Ends this process once PARENT is gone (a worker killed with SIGKILL closes nothing: the pool's queue
+    stays open in here, and without this the process would wait on it forever, holding its model)."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(0)
 
 
 def _classifier() -> Classifier:
@@ -89,7 +102,7 @@ class PreparePool:
     def _start(self) -> None:
         # Spawned, not forked: the worker has threads (mailboxes, sending), and a fork copies their locks.
         self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_start, initargs=(self.cfg,))
+                                         initializer=_start, initargs=(self.cfg, os.getpid()))
         self._warm = [self._pool.submit(_ready) for _ in range(self.processes)]
 
     @property

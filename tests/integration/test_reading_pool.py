@@ -102,3 +102,38 @@ def test_a_drain_that_finds_no_mail_stops_its_reading_processes_without_waiting_
     for process in processes:
         process.join(30)
         assert process.exitcode == -signal.SIGTERM
+
+
+def _running(pid: int) -> bool:
+    """Whether PID is a live process (a zombie waiting to be reaped counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_the_reading_processes_end_when_their_worker_is_killed(sqlite_url, config_for):
+    """SIGKILL closes nothing: without a check of their own the reading processes would wait on the pool's
+    queue forever, each holding a model in memory (a crash loop would pile them up)."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = ("import time; from intake.config import load_config; from intake.prepare import PreparePool; "
+            f"pool = PreparePool(load_config({str(config_for(sqlite_url))!r}), 1); "
+            "print(*[p.pid for p in pool._pool._processes.values()], flush=True); time.sleep(600)")
+    worker = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=root,
+                              env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        pids = [int(p) for p in worker.stdout.readline().split()]  # type: ignore[union-attr]
+        assert pids and all(_running(p) for p in pids)
+    finally:
+        worker.kill()
+        worker.wait()
+    deadline = time.monotonic() + 60
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_running(p) for p in pids)
