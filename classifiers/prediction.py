@@ -21,11 +21,11 @@ class Prediction:
     unusual: str = ""
     review_floor: float = 0.0  # the reading model's own review threshold (chosen on held-out real text)
 
-    def needs_review(self, threshold: float) -> bool:
-        """Whether a PM should check this: confidence under THRESHOLD or the model's own review threshold,
-        a language no model knows, no text, or text unlike what the models learned from."""
-        return (self.confidence < max(threshold, self.review_floor) or self.lang in ("other", NO_TEXT)
-                or bool(self.unusual))
+    def needs_review(self, threshold: float, model_threshold: bool = True) -> bool:
+        """Whether a PM should check this: confidence under THRESHOLD or (MODEL_THRESHOLD) the model's own
+        review threshold, a language no model knows, no text, or text unlike what the models learned from."""
+        floor = max(threshold, self.review_floor) if model_threshold else threshold
+        return self.confidence < floor or self.lang in ("other", NO_TEXT) or bool(self.unusual)
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -277,7 +277,8 @@ def _items(session: Session, cfg: Config, batch: Sequence[Parsed], fresh: Sequen
             items[i] = Item(subject=email.subject, category=pred.label,
                             confidence=pred.confidence,  # type: ignore
                             sla=snapshots[tier],
-                            needs_review=pred.needs_review(cfg.classifier.review_threshold),
+                            needs_review=pred.needs_review(cfg.classifier.review_threshold,
+                                                           cfg.classifier.model_thresholds),
                             model_version=pred.model_version, status="new", lang=email.lang,  # type: ignore
                             contact_id=contact.id if contact is not None else None,
                             received_at=batch[i].raw.internal_date or now, created_at=now,

@@ -149,6 +149,9 @@ class TrackerConfig:
 @dataclass(frozen=True)
 class ClassifierConfig:
     review_threshold: float = 0.8
+    # Whether a model version's own per-language review threshold (chosen on real text) applies too; off:
+    # review_threshold alone decides, trading more wrong unflagged answers for fewer items to review.
+    model_thresholds: bool = True
     model_dir: str = ""
     # Processes that read (parse, screen) and classify fetched mail beside the worker; 0: the worker alone.
     processes: int = 1

@@ -241,7 +241,8 @@ def _new_item(session: Session, cfg: Config, row: Message, email: Email, pred: P
     contact = upsert_contact(session, email.sender, email.sender_name, cfg.tracker.free_mail_domains)
     tier = contact.organization.tier if contact is not None and contact.organization is not None else ""
     subject = email.subject if claimed is None else without_references(email.subject, prefix)
-    needs_review = claimed is not None or pred.needs_review(cfg.classifier.review_threshold)
+    needs_review = claimed is not None or pred.needs_review(cfg.classifier.review_threshold,
+                                                            cfg.classifier.model_thresholds)
     item = Item(subject=subject, category=pred.label, confidence=pred.confidence,
                 sla=cfg.sla.built.for_tier(tier).snapshot(),
                 needs_review=needs_review, model_version=pred.model_version,

@@ -238,6 +238,17 @@ def test_a_models_own_review_threshold_raises_the_configured_one_only():
     assert not Prediction("issue", 0.96, "zh", "v", review_floor=0.94).needs_review(0.8)
 
 
+def test_the_models_own_threshold_can_be_switched_off_in_the_config():
+    from intake.config import parse_config
+
+    pred = Prediction("issue", 0.9, "zh", "v", review_floor=0.94)
+    assert parse_config({}).classifier.model_thresholds is True
+    off = parse_config({"classifier": {"model_thresholds": False}}).classifier
+    assert not pred.needs_review(off.review_threshold, off.model_thresholds)
+    assert pred.needs_review(off.review_threshold)
+    assert Prediction("issue", 0.7, "zh", "v", review_floor=0.94).needs_review(0.8, model_threshold=False)
+
+
 def test_scores_hand_computed():
     s = score(["issue", "issue", "question", "feedback"], ["issue", "question", "question", "question"],
               [0.9, 0.4, 0.8, 0.5], threshold=0.8)
