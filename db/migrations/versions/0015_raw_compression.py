@@ -28,25 +28,19 @@ def _has_lz4(bind: sa.Connection) -> bool:
     return row is not None and "lz4" in (row[0] or [])
 
 
-def upgrade() -> None:
+def _set(compression: str, storage: str) -> None:
+    """Sets COMPRESSION on the stored-mail columns, or STORAGE on a server built without lz4."""
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    lz4 = _has_lz4(bind)
+    change = f"SET COMPRESSION {compression}" if _has_lz4(bind) else f"SET STORAGE {storage}"
     for table, col in _COLUMNS:
-        if lz4:
-            op.execute(f"ALTER TABLE {table} ALTER COLUMN {col} SET COMPRESSION lz4")
-        else:
-            op.execute(f"ALTER TABLE {table} ALTER COLUMN {col} SET STORAGE EXTERNAL")
+        op.execute(f"ALTER TABLE {table} ALTER COLUMN {col} {change}")
+
+
+def upgrade() -> None:
+    _set("lz4", "EXTERNAL")
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
-        return
-    lz4 = _has_lz4(bind)
-    for table, col in _COLUMNS:
-        if lz4:
-            op.execute(f"ALTER TABLE {table} ALTER COLUMN {col} SET COMPRESSION pglz")
-        else:
-            op.execute(f"ALTER TABLE {table} ALTER COLUMN {col} SET STORAGE EXTENDED")
+    _set("pglz", "EXTENDED")
