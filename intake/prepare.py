@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from classifiers import Classifier, Prediction
 from intake.config import Config
@@ -85,7 +85,10 @@ def _ready() -> bool:
 
 def _prepare(raws: list[RawMail]) -> Prepared:
     assert _cfg is not None
-    return prepare(raws, _cfg, _classifier())
+    done = prepare(raws, _cfg, _classifier())
+    # The worker holds the bytes already: sending them back would copy every message through the pipe and
+    # pickle a second time (PreparePool.result puts them back).
+    return Prepared([replace(p, raw=replace(p.raw, raw=b"")) for p in done.parsed], done.preds)
 
 
 # -- in the worker --------------------------------------------------------------------------------------
@@ -124,12 +127,14 @@ class PreparePool:
             self._restart()
             return None
 
-    def result(self, future: Future[Prepared] | None) -> Prepared | None:
-        """The batch FUTURE read, or None when it failed there (the caller reads it itself)."""
+    def result(self, future: Future[Prepared] | None, raws: Sequence[RawMail]) -> Prepared | None:
+        """The batch RAWS read by FUTURE, or None when it failed there (the caller reads it itself)."""
         if future is None:
             return None
         try:
-            return future.result()
+            done = future.result()
+            return Prepared([replace(p, raw=raw) for p, raw in zip(done.parsed, raws, strict=True)],
+                            done.preds)
         except BrokenProcessPool:
             log.warning("event=prepare_process_died detail=\"reading this batch in the worker; restarting "
                         "the pool\"")

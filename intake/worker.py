@@ -203,7 +203,7 @@ class Worker:
         """Stores BATCH (read in the pool when READING is given); False when the worker is stopping."""
         if client.guard is not None:
             client.guard()  # the lease check, the last step before processing (raises LeaseLost)
-        prepared = self.pool.result(reading) if self.pool is not None else None
+        prepared = self.pool.result(reading, batch) if self.pool is not None else None
         result = process_batch(self.factory, self.cfg, client.cfg.name, batch, self.current_classifier,
                                prepared=prepared)
         with self._lock:
