@@ -35,7 +35,7 @@ def test_real_texts_are_licensed_and_split_by_whole_sources(lang):
     rows = _rows(lang)
     assert len({r["id"] for r in rows}) == len(rows)
     assert not {r["source"] for r in rows} & UNLICENSED
-    first, second = [], []
+    first, second, third = [], [], []
     for r in rows:
         assert r["label"] in LABELS and r["lang"] == lang and r["origin"] and r["licence"]
         assert "not verified" not in r["licence"] and "no licence" not in r["licence"]
@@ -46,6 +46,10 @@ def test_real_texts_are_licensed_and_split_by_whole_sources(lang):
             assert r["group"] == f"r2-{_hash_group(r['source'], 4)}"
             assert r["split"] == ("train" if r["group"] == "r2-3" else "test")
             second.append(r)
+        elif r["group"].startswith("r3-"):
+            # The third round: a group per source, all to train (the test split was fixed before it).
+            assert r["group"] == "r3-" + r["source"] and r["split"] == "train"
+            third.append(r)
         elif r["source"].startswith("gh-"):
             assert r["group"] == f"gh-{_hash_group(r['source'], 4 if lang == 'en' else 8)}"
             first.append(r)
@@ -59,6 +63,7 @@ def test_real_texts_are_licensed_and_split_by_whole_sources(lang):
     test = [r for r in first if r["split"] == "test"]
     assert 0.25 <= len(test) / len(first) <= 0.30
     assert second and {r["source"] for r in first}.isdisjoint({r["source"] for r in second})
+    assert third and {r["source"] for r in third}.isdisjoint({r["source"] for r in first + second})
     assert all(n > 0 for n in Counter(r["label"] for r in test).values()) and len({r["label"]
                                                                                    for r in test}) == 4
 
