@@ -46,7 +46,9 @@ def _fields(head: bytes) -> dict[bytes, list[bytes]]:
 def content_digest(raw: bytes) -> str:
     """SHA-256 (hex) of RAW's identity fields and body, the same for every copy of one message."""
     # Line endings and trailing blank lines change on the way through some servers; the words do not.
-    data = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    data = raw.replace(b"\r\n", b"\n")
+    if b"\r" in data:  # a lone CR is rare: a second pass over every message's bytes would cost more
+        data = data.replace(b"\r", b"\n")
     head, body = _split(data)
     fields = _fields(head)
     h = hashlib.sha256()
