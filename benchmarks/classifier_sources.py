@@ -138,6 +138,12 @@ VARIANTS: dict[str, Variant] = {
     "x0.5 balanced, chars 3-5 at 0.3": Variant(real=True, normalized=True,
                                                spec=replace(SHIPPED, real_balance=True, char_min_en=3,
                                                             char_max_en=5, char_weight=0.3)),
+    "x0.5 balanced, chars 3-5 at 0.2": Variant(real=True, normalized=True,
+                                               spec=replace(SHIPPED, real_balance=True, char_min_en=3,
+                                                            char_max_en=5, char_weight=0.2)),
+    "x0.5 balanced, chars 3-5 at 0.4": Variant(real=True, normalized=True,
+                                               spec=replace(SHIPPED, real_balance=True, char_min_en=3,
+                                                            char_max_en=5, char_weight=0.4)),
     "x0.5 balanced, line marks, chars 3-5 at 0.3": Variant(
         real=True, normalized=True, spec=replace(SHIPPED, real_balance=True, en_tokenizer="marks",
                                                  char_min_en=3, char_max_en=5, char_weight=0.3)),
