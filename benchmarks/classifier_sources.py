@@ -13,7 +13,9 @@ out of fold).
 With --written-cv it instead scores each variant by 5-fold cross-validation on the written corpus
 (train and dev; real texts only added to the training folds), the cost of real text on written mail.
 Usage: python -m benchmarks.classifier_sources [--only NAME ...] [--langs en zh] [--threshold 0.8]
-[--written-cv] (the TF-IDF rows need scikit-learn: pip install -e '.[bench]').
+[--written-cv | --speed] (the TF-IDF rows need scikit-learn: pip install -e '.[bench]').
+With --speed it instead trains each variant's models on all of the train splits and measures emails/s on
+one core over the written train and dev emails, the load time and the size.
 """
 from __future__ import annotations
 
@@ -23,24 +25,36 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, before numpy loads
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import statistics  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from dataclasses import dataclass, replace  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from dataclasses import asdict, dataclass, replace  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+import classifiers.train as train_module  # noqa: E402
 from benchmarks.baselines import TfidfBaseline  # noqa: E402
-from benchmarks.common import machine, one_core  # noqa: E402
+from benchmarks.common import dir_size, machine, one_core  # noqa: E402
 from classifiers.calibrate import apply_temperature, fit_temperature  # noqa: E402
 from classifiers.corpus import Example, read_real, read_split  # noqa: E402
 from classifiers.evaluate import Scores, score  # noqa: E402
+from classifiers.model import LANGS, load_classifier  # noqa: E402
 from classifiers.prediction import LABELS  # noqa: E402
 from classifiers.text import model_text  # noqa: E402
 from classifiers.train import DEFAULT_SPEC, ModelSpec, calibration_folds, for_language, train_language  # noqa: E402
 
 MAX_FOLDS = 5
-# The shipped design with every real text at full weight; each variant names what it changes.
-BASE = replace(DEFAULT_SPEC, real_weight=1.0, normalize=False)
+# The design shipped with the first model that learned real text, every real text at full weight and
+# without normalizing; each variant names what it changes. Written out, not taken from DEFAULT_SPEC, so the
+# rows keep their meaning when the shipped design changes.
+BASE = ModelSpec(arch="normbow", ngram_en=2, ngram_zh=2, zh_segmenter="charword", epochs=10, learn_rate=0.01)
+# What was shipped with it: real texts at half weight, read normalized (with Variant.normalized).
+SHIPPED = replace(BASE, real_weight=0.5)
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,9 @@ class Variant:
     normalized: bool = False    # logs, code, links, paths and template scaffolding read as placeholders
     tfidf: bool = False         # the TF-IDF + logistic regression baseline instead of the spaCy model
     spec: ModelSpec = BASE
+    # the spaCy model's probabilities averaged with TF-IDF + logistic regression's at this weight (real texts
+    # weighted as in SPEC)
+    tfidf_blend: float = 0.0
 
 
 VARIANTS: dict[str, Variant] = {
@@ -82,6 +99,61 @@ VARIANTS: dict[str, Variant] = {
                                                                        counts="binary")),
     "x0.5, Chinese characters 1-3": Variant(real=True, normalized=True,
                                             spec=replace(BASE, real_weight=0.5, ngram_zh=3)),
+    "DEFAULT_SPEC": Variant(real=True, normalized=DEFAULT_SPEC.normalize, spec=DEFAULT_SPEC),
+    "x0.5, chars 3-5 beside words": Variant(real=True, normalized=True,
+                                            spec=replace(SHIPPED, char_min_en=3, char_max_en=5)),
+    "x0.5, chars 3-5 alone": Variant(real=True, normalized=True,
+                                     spec=replace(SHIPPED, char_min_en=3, char_max_en=5, words_en=False)),
+    "x0.5, chars 2-4 beside words": Variant(real=True, normalized=True,
+                                            spec=replace(SHIPPED, char_min_en=2, char_max_en=4)),
+    "x0.5, chars 3-5 at 0.5 beside words": Variant(real=True, normalized=True,
+                                                   spec=replace(SHIPPED, char_min_en=3, char_max_en=5,
+                                                                char_weight=0.5)),
+    "x0.5, line marks": Variant(real=True, normalized=True, spec=replace(SHIPPED, en_tokenizer="marks")),
+    "x0.5, real balanced": Variant(real=True, normalized=True, spec=replace(SHIPPED, real_balance=True)),
+    "x0.5, 20 epochs, lr 0.005": Variant(real=True, normalized=True,
+                                         spec=replace(SHIPPED, epochs=20, learn_rate=0.005)),
+    "x0.5, 30 epochs, lr 0.003": Variant(real=True, normalized=True,
+                                         spec=replace(SHIPPED, epochs=30, learn_rate=0.003)),
+    "x0.5, chars 3-5 at 0.3 beside words": Variant(real=True, normalized=True,
+                                                   spec=replace(SHIPPED, char_min_en=3, char_max_en=5,
+                                                                char_weight=0.3)),
+    "x0.5, chars 2-4 at 0.5 beside words": Variant(real=True, normalized=True,
+                                                   spec=replace(SHIPPED, char_min_en=2, char_max_en=4,
+                                                                char_weight=0.5)),
+    "x0.5 balanced, chars 3-5 at 0.5": Variant(real=True, normalized=True,
+                                               spec=replace(SHIPPED, real_balance=True, char_min_en=3,
+                                                            char_max_en=5, char_weight=0.5)),
+    "x0.5 balanced, line marks": Variant(real=True, normalized=True,
+                                         spec=replace(SHIPPED, real_balance=True, en_tokenizer="marks")),
+    "x0.5 balanced, line marks, chars 3-5 at 0.5": Variant(
+        real=True, normalized=True, spec=replace(SHIPPED, real_balance=True, en_tokenizer="marks",
+                                                 char_min_en=3, char_max_en=5, char_weight=0.5)),
+    "x0.5, chars 3-5 at 0.2 beside words": Variant(real=True, normalized=True,
+                                                   spec=replace(SHIPPED, char_min_en=3, char_max_en=5,
+                                                                char_weight=0.2)),
+    "x0.5, chars 3-5 at 0.1 beside words": Variant(real=True, normalized=True,
+                                                   spec=replace(SHIPPED, char_min_en=3, char_max_en=5,
+                                                                char_weight=0.1)),
+    "x0.5 balanced, chars 3-5 at 0.3": Variant(real=True, normalized=True,
+                                               spec=replace(SHIPPED, real_balance=True, char_min_en=3,
+                                                            char_max_en=5, char_weight=0.3)),
+    "x0.5 balanced, chars 3-5 at 0.2": Variant(real=True, normalized=True,
+                                               spec=replace(SHIPPED, real_balance=True, char_min_en=3,
+                                                            char_max_en=5, char_weight=0.2)),
+    "x0.5 balanced, chars 3-5 at 0.4": Variant(real=True, normalized=True,
+                                               spec=replace(SHIPPED, real_balance=True, char_min_en=3,
+                                                            char_max_en=5, char_weight=0.4)),
+    "x0.5 balanced, line marks, chars 3-5 at 0.3": Variant(
+        real=True, normalized=True, spec=replace(SHIPPED, real_balance=True, en_tokenizer="marks",
+                                                 char_min_en=3, char_max_en=5, char_weight=0.3)),
+    "x0.75 balanced": Variant(real=True, normalized=True, spec=replace(SHIPPED, real_weight=0.75,
+                                                                       real_balance=True)),
+    "x0.35 balanced": Variant(real=True, normalized=True, spec=replace(SHIPPED, real_weight=0.35,
+                                                                       real_balance=True)),
+    "x0.5, averaged weights": Variant(real=True, normalized=True, spec=replace(SHIPPED, averaged=True)),
+    "x0.5, weight decay 0.05": Variant(real=True, normalized=True, spec=replace(SHIPPED, l2=0.05)),
+    "x0.5, averaged with TF-IDF": Variant(real=True, normalized=True, spec=SHIPPED, tfidf_blend=0.5),
     "TF-IDF written only": Variant(real=False, tfidf=True),
     "TF-IDF written + real x3": Variant(real=True, real_copies=3, tfidf=True),
 }
@@ -101,21 +173,35 @@ def _probs(lang: str, variant: Variant, train: list[Example], dev: list[Example]
         return model_text(subject, body, spec.normalize)
 
     if variant.tfidf:
-        rows = [replace(e, subject="", body=read(e.subject, e.body)) for e in train]
-        c, _ = TfidfBaseline.tuned(lang, rows, [replace(e, subject="",
-                                                        body=read(e.subject, e.body)) for e in dev])
-        model = TfidfBaseline._pipeline(lang, c)
-        model.fit([model_text(e.subject, e.body) for e in rows], [e.label for e in rows])
-        order = [list(model.classes_).index(label) for label in LABELS]
-        return tuple(model.predict_proba([read(e.subject, e.body) for e in part])[:,
-                                                                                  order]  # type: ignore[return-value]
-                     for part in (dev, test))
+        return _tfidf_probs(lang, train, dev, test, read)
     nlp = train_language(lang, train, spec)
     out = []
     for part in (dev, test):
         docs = nlp.pipe(read(e.subject, e.body) for e in part)
         out.append(np.array([[doc.cats[label] for label in LABELS] for doc in docs], dtype=np.float64))
+    if variant.tfidf_blend:
+        weights = [spec.real_weight if e.group else 1.0 for e in train]
+        tf = _tfidf_probs(lang, train, dev, test, read, weights)
+        b = variant.tfidf_blend
+        out = [(1 - b) * p + b * q for p, q in zip(out, tf, strict=True)]
     return out[0], out[1]
+
+
+def _tfidf_probs(lang: str, train: list[Example], dev: list[Example], test: list[Example],
+                 read: Callable[[str, str], str],
+                 weights: list[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities for DEV, for TEST) of TF-IDF + logistic regression trained on TRAIN (each example at
+    its weight in WEIGHTS), C chosen on DEV."""
+    rows = [replace(e, subject="", body=read(e.subject, e.body)) for e in train]
+    held = [replace(e, subject="", body=read(e.subject, e.body)) for e in dev]
+    c, _ = TfidfBaseline.tuned(lang, rows, held)
+    model = TfidfBaseline._pipeline(lang, c)
+    model.fit([model_text(e.subject, e.body) for e in rows], [e.label for e in rows],
+              logisticregression__sample_weight=weights)
+    order = [list(model.classes_).index(label) for label in LABELS]
+    dev_p, test_p = (model.predict_proba([read(e.subject, e.body) for e in part])[:, order]
+                     for part in (dev, test))
+    return dev_p, test_p
 
 
 def _present_f1(s: Scores) -> float:
@@ -188,6 +274,41 @@ def written_cross_validate(name: str, variant: Variant, lang: str, k: int = 5) -
           f"{statistics.stdev(results):.3f} (per fold {' '.join(f'{x:.3f}' for x in results)})", flush=True)
 
 
+_LOAD = ("import sys, time; import spacy; t = time.perf_counter(); "
+         "from classifiers.model import load_classifier; c = load_classifier(sys.argv[1]); "
+         "c.predict('warm up'); print(time.perf_counter() - t)")
+
+
+def speed(name: str, variant: Variant, runs: int = 3) -> None:
+    """Trains VARIANT's models (written train split, and the real train split if it learns real text) and
+    measures what the budgets ask: emails/s on one core over the written train and dev emails (the whole
+    classifier: routing, both languages), and the load and first prediction in a fresh process after
+    importing spaCy. The test splits are not read."""
+    spec = replace(variant.spec, normalize=variant.normalized)
+    examples = read_split("train") + (read_real("train") if variant.real else [])
+    batch = [(e.subject, e.body) for e in read_split("train") + read_split("dev")]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "bench"
+        out.mkdir()
+        for lang in LANGS:
+            train_language(lang, for_language(examples, lang), spec).to_disk(out / lang)
+        meta = {"version": "bench", "spec": asdict(spec)}
+        (out / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        clf = load_classifier(out)
+        clf.predict_many(batch[:50])
+        rates = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            clf.predict_many(batch)
+            rates.append(len(batch) / (time.perf_counter() - start))
+        loads = [float(subprocess.run([sys.executable, "-c", _LOAD, str(out)], capture_output=True, text=True,
+                                      check=True).stdout) for _ in range(runs)]
+        size = dir_size(out) / 2**20
+    print(f"{name:32} {min(rates):6.0f}-{max(rates):6.0f} emails/s over {len(batch)} written emails; "
+          f"load and first prediction {min(loads):.2f}-{max(loads):.2f} s after importing spaCy; "
+          f"size {size:.1f} MB", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", choices=sorted(VARIANTS), metavar="NAME",
@@ -197,12 +318,26 @@ def main() -> None:
     parser.add_argument("--written-cv", action="store_true",
                         help="instead: 5-fold cross-validation on the written corpus (what real text costs "
                              "there)")
+    parser.add_argument("--seed", type=int, help="train with this seed instead of the fixed one (for the "
+                        "spread that the seed alone makes)")
+    parser.add_argument("--speed", action="store_true",
+                        help="instead: emails/s on one core, load time and size of each variant's models")
     args = parser.parse_args()
+    if args.seed is not None:
+        train_module.SEED = args.seed
     one_core()
     print(f"machine: {machine()} (pinned to one core)")
+    if args.speed:
+        for name in args.only or [n for n, v in VARIANTS.items() if not v.tfidf and not v.tfidf_blend]:
+            if VARIANTS[name].tfidf or VARIANTS[name].tfidf_blend:
+                raise SystemExit(f"{name}: --speed measures the spaCy model alone")
+            speed(name, VARIANTS[name])
+        return
     if args.written_cv:
         for lang in args.langs:
-            for name in args.only or [n for n, v in VARIANTS.items() if not v.tfidf]:
+            for name in args.only or [n for n, v in VARIANTS.items() if not v.tfidf and not v.tfidf_blend]:
+                if VARIANTS[name].tfidf or VARIANTS[name].tfidf_blend:
+                    raise SystemExit(f"{name}: --written-cv scores the spaCy model alone")
                 written_cross_validate(name, VARIANTS[name], lang)
         return
     for lang in args.langs:

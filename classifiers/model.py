@@ -10,7 +10,7 @@ import numpy as np
 
 from classifiers.calibrate import apply_temperature
 from classifiers.lang import readers, route
-from classifiers.prediction import LABELS, NO_TEXT, Prediction
+from classifiers.prediction import LABELS, NO_TEXT, Prediction, review_floor
 from classifiers.store import ModelMissingError, read_meta, resolve
 from classifiers.text import has_words, model_text
 from classifiers.unusual import unusual
@@ -70,10 +70,8 @@ class Classifier:
     def _to_prediction(self, row: np.ndarray, lang: str, odd: str = "") -> Prediction:
         scores = {label: float(p) for label, p in zip(LABELS, row, strict=True)}
         label = LABELS[int(np.argmax(row))]
-        # Mixed text is read by both models, so it is held to the stricter of their thresholds.
-        floor = max(self.thresholds.get(m, 0.0) for m in readers(lang))
         return Prediction(label=label, confidence=scores[label], lang=lang, model_version=self.version,
-                          scores=scores, unusual=odd, review_floor=floor)
+                          scores=scores, unusual=odd, review_floor=review_floor(self.thresholds, lang))
 
 
 _cache: dict[Path, Classifier] = {}

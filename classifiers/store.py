@@ -3,12 +3,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 ACTIVE_FILE = "ACTIVE"
 META_FILE = "meta.json"
+# A version's directory name (20261206-143359-6d299e834f): no separator and no leading dot, so a name read
+# from the database never leads outside a model directory.
+_VERSION = re.compile(r"\w[\w.-]*")
 
 
 class ModelMissingError(RuntimeError):
@@ -81,3 +86,17 @@ def resolve(model_dir: Path) -> Path:
     if active is None:
         raise ModelMissingError(f"no active model in {model_dir}; run `intake train`")
     return model_dir / active
+
+
+def version_thresholds(version: str, roots: Iterable[Path]) -> dict[str, float] | None:
+    """VERSION's own per-language review thresholds ({} when it chose none), from the first of the model
+    directories ROOTS that holds it; None when none does."""
+    if not _VERSION.fullmatch(version):
+        return None
+    for root in roots:
+        try:
+            meta = read_meta(root / version)
+        except (ModelMissingError, OSError, ValueError):
+            continue
+        return {str(k): float(v) for k, v in dict(meta.get("review_threshold") or {}).items()}  # type: ignore
+    return None

@@ -53,6 +53,21 @@ class WordTokenizer:
         return self
 
 
+# For the English model with line marks: the words above, and "¶" where the text and each line begin, so
+# word pairs tell how the subject and each line open ("¶ how", "¶ please", "¶ when").
+LINE_MARK = "¶"
+_LINE_BREAKS = re.compile(r"\s*\n\s*")
+MARKS_NAME = "client_intake.MarkedWordTokenizer.v1"
+
+
+class MarkedWordTokenizer(WordTokenizer):
+    """Lowercased words, numbers and punctuation, and a line mark where the text and each line begin."""
+
+    def __call__(self, text: str) -> Doc:
+        marked = f"{LINE_MARK} " + _LINE_BREAKS.sub(f" {LINE_MARK} ", text.strip().lower())
+        return Doc(self.vocab, words=self.pattern.findall(marked))
+
+
 class ChineseCharWordTokenizer(WordTokenizer):
     """Han characters one by one, lowercased Latin words and numbers whole, punctuation one by one."""
 
@@ -64,6 +79,15 @@ def create_chinese_tokenizer() -> Callable[[Language], ChineseCharWordTokenizer]
     """The registry entry of the Chinese character-and-word tokenizer."""
     def make(nlp: Language) -> ChineseCharWordTokenizer:
         return ChineseCharWordTokenizer(nlp.vocab)
+
+    return make
+
+
+@spacy.registry.tokenizers(MARKS_NAME)
+def create_marked_tokenizer() -> Callable[[Language], MarkedWordTokenizer]:
+    """The registry entry of the word tokenizer with line marks."""
+    def make(nlp: Language) -> MarkedWordTokenizer:
+        return MarkedWordTokenizer(nlp.vocab)
 
     return make
 

@@ -183,7 +183,9 @@ def web_settings(cfg: Config) -> Any:
                    client_requests_per_minute=cfg.client_view.requests_per_minute,
 
                    team_names=dict(cfg.acknowledgment.team_names),
-                   review_threshold=cfg.classifier.review_threshold, metrics=cfg.web.metrics,
+                   review_threshold=cfg.classifier.review_threshold,
+                   model_thresholds=cfg.classifier.model_thresholds, model_dir=cfg.classifier.model_dir,
+                   metrics=cfg.web.metrics,
                    metrics_token=_metrics_token(cfg))
 
 

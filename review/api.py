@@ -27,7 +27,7 @@ from review.sla_view import clocks_json, item_sla
 
 def routes(ctx: Context) -> list[Route]:
     """The API routes, bound to CTX."""
-    threshold = ctx.settings.review_threshold  # where the confidence bands are cut
+    threshold = ctx.thresholds  # where each item's confidence bands are cut
 
     def list_items(request: Request) -> Response:
         try:

@@ -56,6 +56,7 @@ from review.guard import CSRF_FIELD, RequireViewer, csrf_token
 from review.html import safe_html_markup
 from review.metrics import HttpMetrics
 from review.settings import WebSettings
+from review.thresholds import ReviewThresholds
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -177,11 +178,13 @@ def create_app(factory: sessionmaker[Session], settings: WebSettings | None = No
     ctx = Context(write=factory, read=_read_factory(factory),
                   templates=Jinja2Templates(env=template_env()), settings=settings, send_outbox=send_outbox,
                   read_attachment=read_attachment, sla=sla or sla_view.builtin_policies(), now=now or utcnow,
-                  report_timezone=report_timezone, client_mail=client_mail, alerts=alerts or Alerts())
+                  report_timezone=report_timezone, client_mail=client_mail, alerts=alerts or Alerts(),
+                  thresholds=ReviewThresholds.configured_by(settings.review_threshold,
+                                                            settings.model_thresholds, settings.model_dir))
 
-    # Confidence bands are cut at the review threshold the worker flags items with.
-    ctx.templates.env.filters["band"] = lambda value: present.confidence_band(value,
-                                                                              settings.review_threshold)
+    # Confidence bands are cut at the review threshold the worker flagged the item by (its model version's
+    # own for its language, where that is higher than the configured one).
+    ctx.templates.env.filters["band"] = lambda item: present.item_band(item, ctx.thresholds)
     # The admin's top bar counts quarantined messages; templates ask only when an admin is signed in.
     ctx.templates.env.globals["quarantine_count"] = quarantine_page.counter(ctx)
 

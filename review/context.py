@@ -14,6 +14,7 @@ from responders.alerts import Alerts
 from responders.client_mail import ClientMailSettings
 from review.settings import WebSettings
 from review.sla_view import builtin_policies
+from review.thresholds import ReviewThresholds
 
 
 @dataclass(frozen=True)
@@ -39,3 +40,5 @@ class Context:
     client_mail: ClientMailSettings | None = None
     # The chat and webhook targets ([[notify]]): a PM's decision on a change request is announced to them.
     alerts: Alerts = field(default_factory=Alerts)
+    # Where each item's confidence bands are cut: the review threshold the worker flagged it by.
+    thresholds: ReviewThresholds = field(default_factory=lambda: ReviewThresholds(0.8))

@@ -127,8 +127,9 @@ OPENAPI: dict[str, Any] = {
                 "ref": {"type": "string"}, "subject": {"type": "string"}, "category": {"type": "string"},
                 "confidence": {"type": "number"},
                 "confidence_band": {"type": "string", "enum": ["high", "medium", "low"],
-                                    "description": "low: below classifier.review_threshold (flagged for "
-                                    "review); medium: up to 95%; high: from 95%"},
+                                    "description": "low: below the review threshold the item was "
+                                    "flagged by (classifier.review_threshold, or its model version's own for "
+                                    "its language where higher); medium: up to 95%; high: from 95%"},
                 "needs_review": {"type": "boolean"},
                 "status": {"type": "string"},
                 "sla_state": {"type": "string", "enum": ["", "on_track", "at_risk", "breached", "met"],

@@ -11,6 +11,7 @@ from markupsafe import Markup, escape
 
 from db.models import Attachment, Contact, Event, Item, Message
 from review.i18n import DEFAULT, N_, current_language, gettext, pgettext
+from review.thresholds import ReviewThresholds
 
 MAX_SUMMARY = 500
 
@@ -74,6 +75,11 @@ def confidence_band(value: float | None, threshold: float) -> str:
     if value < threshold:
         return "low"
     return "high" if value >= max(HIGH_CONFIDENCE, threshold) else "medium"
+
+
+def item_band(item: Item, thresholds: ReviewThresholds) -> str:
+    """ITEM's confidence band, cut at the review threshold it was flagged by (THRESHOLDS)."""
+    return confidence_band(item.confidence, thresholds.for_item(item.model_version, item.lang))
 
 
 def band_text(band: str) -> str:
@@ -343,8 +349,8 @@ def _sla_warning(d: dict[str, Any], _: Callable[..., str]) -> str:
     return _("SLA warning: %(clock)s %(state)s; nobody to email", **values)
 
 
-def item_json(item: Item, threshold: float) -> dict[str, Any]:
-    """The queue's view of an item (its contact must be loaded); THRESHOLD: the review threshold, where the
+def item_json(item: Item, thresholds: ReviewThresholds) -> dict[str, Any]:
+    """The queue's view of an item (its contact must be loaded); THRESHOLDS: the review thresholds, where the
     confidence bands are cut."""
     contact = item.contact
     return {
@@ -353,7 +359,7 @@ def item_json(item: Item, threshold: float) -> dict[str, Any]:
         "subject": item.subject,
         "category": item.category,
         "confidence": item.confidence,
-        "confidence_band": confidence_band(item.confidence, threshold),
+        "confidence_band": item_band(item, thresholds),
         "needs_review": item.needs_review,
         "status": item.status,
         "lang": item.lang,
@@ -402,9 +408,9 @@ def event_json(e: Event) -> dict[str, Any]:
             "summary": event_summary(e.kind, e.data)}
 
 
-def item_detail_json(item: Item, threshold: float) -> dict[str, Any]:
+def item_detail_json(item: Item, thresholds: ReviewThresholds) -> dict[str, Any]:
     """An item with its client's organization, thread and history (all must be loaded)."""
-    out = item_json(item, threshold)
+    out = item_json(item, thresholds)
     contact = item.contact
     if out["client"] is not None and contact is not None:
         out["client"]["organization"] = contact.organization.name if contact.organization else None

@@ -21,5 +21,8 @@ class WebSettings:
     # the team's name per client language, if it differs
     team_names: dict[str, str] = field(default_factory=dict)
     review_threshold: float = 0.8    # classifier.review_threshold: below it an item is flagged for review
+    # classifier.model_thresholds: a model version's own per-language threshold raises it (as in the worker)
+    model_thresholds: bool = True
+    model_dir: str = ""              # classifier.model_dir: the versions `intake train` wrote
     metrics: bool = False            # answer GET /metrics (Prometheus) without a sign-in...
     metrics_token: str | None = field(default=None, repr=False)  # ...to requests bearing this token, if set

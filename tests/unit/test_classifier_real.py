@@ -15,7 +15,14 @@ from classifiers.corpus import REAL_DIR, Example, read_real, read_split
 from classifiers.retrain import real_dev_scores, train_new_version
 from classifiers.store import ModelStore
 from classifiers.text import model_text, normalize
-from classifiers.train import ModelSpec, calibration_folds, real_digest, train_language, train_version
+from classifiers.train import (
+    ModelSpec,
+    _real_weights,
+    calibration_folds,
+    real_digest,
+    train_language,
+    train_version,
+)
 
 # Sources whose licence is not stated stay out of the repository.
 UNLICENSED = {"rosematcher", "atec", "ccks2018-webank", "jd-mp3-reviews"}
@@ -177,6 +184,18 @@ def test_real_weight_changes_what_is_learned_from_real_texts_only():
     for row, label in enumerate(gold):
         assert one[row, label] > zero[row, label] + 0.2
         assert abs(zero[row, label] - only[row, label]) < 0.1
+
+
+def test_balanced_real_texts_weigh_the_same_per_label():
+    def real(label: str, n: int, group: str = "g") -> list[Example]:
+        return [Example("", "x", label, "en", group=group)] * n
+
+    real = real("feedback", 6) + real("issue", 2) + real("question", 4) + real("question", 9, group="")
+    assert _real_weights(real, ModelSpec(real_weight=0.5)) == dict.fromkeys(LABELS, 0.5)
+    weights = _real_weights(real, ModelSpec(real_weight=0.5, real_balance=True))
+    # 12 real texts over the 3 labels they hold: 4 each at weight 0.5; written texts do not count.
+    assert weights == {"issue": 1.0, "change_request": 0.5, "question": 0.5, "feedback": 1 / 3}
+    assert sum(weights[e.label] for e in real if e.group) == 0.5 * 12
 
 
 def test_guard_compares_on_real_texts_of_unseen_sources(tmp_path):

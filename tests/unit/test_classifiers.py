@@ -158,6 +158,53 @@ def test_ngram_extractor_honours_the_minimum():
     assert set(keys[3].tolist()) < set(keys[2].tolist()) < set(keys[1].tolist())
 
 
+def test_english_tokenizer_with_line_marks_marks_where_the_text_and_each_line_begin():
+    import spacy
+
+    from classifiers import tokenize
+
+    nlp = spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": tokenize.MARKS_NAME}}})
+    assert [t.text for t in nlp("  Login Broken?\n\n  How do I fix it?\nThanks\n")] == [
+        "¶", "login", "broken", "?", "¶", "how", "do", "i", "fix", "it", "?", "¶", "thanks"]
+    assert [t.text for t in nlp("")] == ["¶"]
+
+
+def test_character_ngrams_within_words_beside_or_instead_of_words():
+    import spacy
+
+    from classifiers.architectures import extract_char_ngrams, extract_ngrams
+
+    nlp = spacy.blank("en")
+    doc, empty = nlp("crash crash ok"), nlp("")
+    words = set(extract_ngrams(2).predict([doc])[0].tolist())
+    keys, vals, lengths = extract_char_ngrams(2, 1, 3, 4, 0.5).predict([doc, empty])
+    assert lengths.tolist() == [len(keys), 0]
+    # "<crash>" gives 5 trigrams and 4 four-grams, "<ok>" 2 and 1; words and word pairs keep their keys.
+    chars = set(keys.tolist()) - words
+    assert words <= set(keys.tolist()) and len(chars) == 5 + 4 + 2 + 1
+    # Each block is scaled to unit length, the characters' then to CHAR_WEIGHT.
+    in_words = np.isin(keys, list(words))
+    assert np.isclose(np.linalg.norm(vals[in_words]), 1.0)
+    assert np.isclose(np.linalg.norm(vals[~in_words]), 0.5)
+    alone, _, _ = extract_char_ngrams(2, 1, 3, 4, 0.5, words=False).predict([doc])
+    assert set(alone.tolist()) == chars
+
+
+def test_character_ngrams_and_line_marks_train_save_load_and_reproduce(tmp_path):
+    spec = ModelSpec(arch="normbow", en_tokenizer="marks", char_min_en=3, char_max_en=5, char_weight=0.3,
+                     epochs=3)
+    texts = [("", "the export is broken"), ("Crashes", "exporting crashed again"), ("", "UAT环境登录报错500")]
+    scores = []
+    for name in ("a", "b"):
+        train_version(_tiny_corpus(), _tiny_corpus(), tmp_path / name, spec)
+        scores.append([p.scores for p in load_classifier(tmp_path / name).predict_many(texts)])
+    assert scores[0] == scores[1]
+    assert json.loads((tmp_path / "a" / "meta.json").read_text())["spec"]["char_max_en"] == 5
+    config = (tmp_path / "a" / "en" / "config.cfg").read_text()
+    assert "char_max = 5" in config and "MarkedWordTokenizer" in config
+    assert "char_max = 0" in (tmp_path / "a" / "zh" / "config.cfg").read_text()  # Chinese reads characters
+
+
 def test_missing_language_or_label_is_an_error(tmp_path):
     with pytest.raises(ValueError,
                        match="no zh training examples for issue, change_request, question, feedback"):
