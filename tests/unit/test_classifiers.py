@@ -313,7 +313,9 @@ def test_shipped_model_quality_on_the_dev_split():
     # A regression guard well below the README's test-split figures (benchmarks/classifier.py).
     assert ev.overall.macro_f1 >= 0.85, format_report(ev)
     assert min(ev.by_lang[lang].macro_f1 for lang in ("en", "zh")) >= 0.82, format_report(ev)
-    assert ev.overall.flagged_share <= 0.3 and ev.overall.unflagged_accuracy >= 0.9, format_report(ev)
+    # The model's own thresholds per language are chosen so that 95% of real text left unflagged is right;
+    # written mail is easier, so fewer than half of it is flagged and nearly all the rest is right.
+    assert ev.overall.flagged_share <= 0.5 and ev.overall.unflagged_accuracy >= 0.95, format_report(ev)
 
 
 def test_shipped_model_loads_from_an_active_version():
