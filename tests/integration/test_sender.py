@@ -91,3 +91,26 @@ def test_two_drains_at_once_never_send_twice(db, smtp_sink):
     assert sum(r.sent for r in results) == 40
     assert sorted(m.rcpt_tos[0] for m in smtp_sink.messages) == sorted(f"client{i}@client.example"
                                                                        for i in range(40))
+
+
+def test_the_record_connection_returns_to_the_pool_with_durable_commits(pg_url, smtp_sink):
+    """The per-message records commit without waiting for the WAL; the pooled connection they used must not
+    carry that setting on to other work (PostgreSQL)."""
+    from db.engine import make_engine, make_sessionmaker
+    from db.migrate import upgrade
+
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    factory = make_sessionmaker(engine)
+    _fill(factory, 3)
+    assert drain(factory, _settings(smtp_sink), "w1").sent == 3
+    # Every connection the pool holds now, checked out together: the sender's is among them.
+    idle = engine.pool.checkedin()
+    conns = [engine.connect() for _ in range(idle)]
+    settings = [c.exec_driver_sql("SHOW synchronous_commit").scalar() for c in conns]
+    assert idle >= 1 and settings == ["on"] * idle
+    for c in conns:
+        c.close()
+    with factory() as s:
+        assert [o.status for o in s.scalars(select(OutboxMail))] == ["sent"] * 3
+    engine.dispose()
