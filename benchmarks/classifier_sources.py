@@ -159,6 +159,12 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
+def fold_name(groups: Sequence[str]) -> str:
+    """A fold's source groups, shortened where merged groups are many (a source of its own each, later
+    rounds)."""
+    return "+".join(groups) if len(groups) <= 3 else f"{'+'.join(groups[:2])}+{len(groups) - 2} more"
+
+
 def source_folds(examples: Sequence[Example]) -> list[list[str]]:
     """The source groups of EXAMPLES as folds, the same that `intake train` calibrates on."""
     return calibration_folds(examples, MAX_FOLDS)
@@ -242,7 +248,7 @@ def cross_validate(name: str, variant: Variant, lang: str, threshold: float) -> 
         raw.append(probs)
         calibrated.append(apply_temperature(probs, t))
         f1 = _present_f1(score([e.label for e in held], [LABELS[i] for i in probs.argmax(axis=1)]))
-        per_fold.append(f"{'+'.join(groups)} {f1:.3f}")
+        per_fold.append(f"{fold_name(groups)} {f1:.3f}")
     all_raw, all_cal = np.vstack(raw), np.vstack(calibrated)
     s = score(gold, [LABELS[i] for i in all_raw.argmax(axis=1)])
     t_real = fit_temperature(all_raw, [LABELS.index(g) for g in gold])
@@ -343,7 +349,7 @@ def main() -> None:
     for lang in args.langs:
         real = read_real("train", (lang,))
         print(f"{lang}: {len(real)} real texts in the train split, folds by source: "
-              + " | ".join("+".join(f) for f in source_folds(real)), flush=True)
+              + " | ".join(fold_name(f) for f in source_folds(real)), flush=True)
         for name in args.only or VARIANTS:
             cross_validate(name, VARIANTS[name], lang, args.threshold)
 
