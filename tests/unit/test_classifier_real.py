@@ -53,9 +53,9 @@ def test_real_texts_are_licensed_and_split_by_whole_sources(lang):
             assert r["group"] == f"r2-{_hash_group(r['source'], 4)}"
             assert r["split"] == ("train" if r["group"] == "r2-3" else "test")
             second.append(r)
-        elif r["group"].startswith("r3-"):
-            # The third round: a group per source, all to train (the test split was fixed before it).
-            assert r["group"] == "r3-" + r["source"] and r["split"] == "train"
+        elif r["group"][:3] in ("r3-", "r4-"):
+            # The third and fourth rounds: a group per source, all to train (the test split was fixed before).
+            assert r["group"] == r["group"][:3] + r["source"] and r["split"] == "train"
             third.append(r)
         elif r["source"].startswith("gh-"):
             assert r["group"] == f"gh-{_hash_group(r['source'], 4 if lang == 'en' else 8)}"
