@@ -69,7 +69,8 @@ def main() -> None:
     print(f"spaCy model    {_f1_by_lang(test, [p.label for p in preds])}  "
           f"{_speed(clf.predict_many, batch):6.0f} emails/s  size {size:.1f} MB  "
           f"load {float(load[1]):.2f}s (+ import spaCy {float(load[0]):.2f}s)")
-    print(f"  threshold {args.threshold}: {ev.overall.flagged_share:.1%} flagged for review, "
+    print(f"  under {args.threshold} or the model's own threshold for the language: "
+          f"{ev.overall.flagged_share:.1%} flagged for review, "
           f"accuracy of the rest {ev.overall.unflagged_accuracy:.3f}; accuracy overall "
           f"{ev.overall.accuracy:.3f}; "
           f"calibration error {ev.overall.ece:.3f}")
@@ -107,7 +108,7 @@ def real_test(clf: Classifier, threshold: float) -> None:
             present = [v["f1"] for v in s.per_label.values() if v["support"]]
             f1 = s.macro_f1 if name == "all" else sum(present) / len(present)
             print(f"  {lang} {name:34} {s.total:4} texts  macro-F1 {f1:.3f}  accuracy {s.accuracy:.3f}  "
-                  f"threshold {threshold}: {s.flagged_share:5.1%} flagged, accuracy of the rest "
+                  f"under {threshold} or the model's: {s.flagged_share:5.1%} flagged, accuracy of the rest "
                   f"{s.unflagged_accuracy:.3f}")
         odd = [preds[i].unusual for i in idx if preds[i].unusual]
         print(f"  {lang} unusual text: {len(odd)} "
