@@ -172,7 +172,7 @@ def _mark_handed(engine: Engine, marks: Connection | None, row_id: int, now: dat
     """Records that the SMTP server took row ROW_ID, in a transaction of its own, before the next message
     goes.
 
-    On PostgreSQL (MARKS: from open_marks, held for the batch) this is one statement in one round trip, its
+    On PostgreSQL (MARKS: from _open_marks, held for the batch) this is one statement in one round trip, its
     plan prepared by the driver after the first few, and its commit does not wait for the WAL to reach the
     disk: the worker can crash without losing it; only a crash of the database server itself could, and then
     the last few messages would go out twice.
