@@ -34,17 +34,28 @@ def _extract_forward(model: Model, docs: list[Doc], is_train: bool):  # type: ig
     batch_keys, batch_vals = [], []
     for doc in docs:
         unigrams = model.ops.asarray(doc.to_array([model.attrs["attr"]]))
-        ngrams = [unigrams] if model.attrs["ngram_min"] <= 1 else []
-        # thinc's ngrams() reads past the end of an empty array; a text with no tokens has no n-grams.
-        for n in range(max(2, model.attrs["ngram_min"]), min(model.attrs["ngram_size"], len(unigrams)) + 1):
-            ngrams.append(model.ops.ngrams(n, unigrams))
+        ngrams = _token_ngrams(model, unigrams)
         keys = xp.concatenate(ngrams) if ngrams else xp.zeros((0,), dtype="uint64")
         keys, vals = xp.unique(keys, return_counts=True)
         batch_keys.append(keys)
         batch_vals.append(vals)
+    return _batch_output(model, batch_keys, batch_vals)
+
+
+def _token_ngrams(model: Model, unigrams):  # type: ignore[no-untyped-def]
+    """The hashed token n-grams of UNIGRAMS, from the model's ngram_min to its ngram_size, one array each."""
+    ngrams = [unigrams] if model.attrs["ngram_min"] <= 1 else []
+    # thinc's ngrams() reads past the end of an empty array; a text with no tokens has no n-grams.
+    for n in range(max(2, model.attrs["ngram_min"]), min(model.attrs["ngram_size"], len(unigrams)) + 1):
+        ngrams.append(model.ops.ngrams(n, unigrams))
+    return ngrams
+
+
+def _batch_output(model: Model, batch_keys: list, batch_vals: list):  # type: ignore[no-untyped-def]
+    """Each document's keys and values as one (keys, values, lengths) batch; nothing to learn backwards."""
     lengths = model.ops.asarray([arr.shape[0] for arr in batch_keys], dtype="int32")
-    keys = xp.concatenate(batch_keys)
-    vals = model.ops.asarray(xp.concatenate(batch_vals), dtype="f")
+    keys = model.ops.xp.concatenate(batch_keys)
+    vals = model.ops.asarray(model.ops.xp.concatenate(batch_vals), dtype="f")
 
     def backprop(dY):  # type: ignore[no-untyped-def]
         return []
@@ -135,9 +146,7 @@ def _extract_char_forward(model: Model, docs: list[Doc], is_train: bool):  # typ
         unigrams = model.ops.asarray(doc.to_array([ORTH]))
         parts_k, parts_v = [], []
         if a["words"] and len(unigrams):
-            ngrams = [unigrams] if a["ngram_min"] <= 1 else []
-            for n in range(max(2, a["ngram_min"]), min(a["ngram_size"], len(unigrams)) + 1):
-                ngrams.append(model.ops.ngrams(n, unigrams))
+            ngrams = _token_ngrams(model, unigrams)
             if ngrams:
                 k, v = _scaled(xp, xp.concatenate(ngrams), a["counts"])
                 parts_k.append(k)
@@ -149,14 +158,7 @@ def _extract_char_forward(model: Model, docs: list[Doc], is_train: bool):  # typ
             parts_v.append(v)
         batch_keys.append(xp.concatenate(parts_k) if parts_k else xp.zeros((0,), dtype="uint64"))
         batch_vals.append(xp.concatenate(parts_v) if parts_v else xp.zeros((0,), dtype="f"))
-    lengths = model.ops.asarray([arr.shape[0] for arr in batch_keys], dtype="int32")
-    keys = xp.concatenate(batch_keys)
-    vals = model.ops.asarray(xp.concatenate(batch_vals), dtype="f")
-
-    def backprop(dY):  # type: ignore[no-untyped-def]
-        return []
-
-    return (keys, vals, lengths), backprop
+    return _batch_output(model, batch_keys, batch_vals)
 
 
 @spacy.registry.architectures(NAME)
