@@ -11,7 +11,7 @@ import numpy as np
 from classifiers.calibrate import apply_temperature
 from classifiers.lang import readers, route
 from classifiers.prediction import LABELS, NO_TEXT, Prediction, review_floor
-from classifiers.store import ModelMissingError, read_meta, resolve
+from classifiers.store import ModelMissingError, meta_thresholds, read_meta, resolve
 from classifiers.text import has_words, model_text
 from classifiers.unusual import unusual
 
@@ -104,9 +104,6 @@ def load_classifier(model_dir: str | Path | None = None) -> Classifier:
             temps = {k: float(v) for k, v in dict(meta.get("temperature")
                                                   or {}).items()}  # type: ignore[call-overload]
             spec = dict(meta.get("spec") or {})  # type: ignore[call-overload]
-            floors = {k: float(v)
-                      for k, v in dict(meta.get("review_threshold") or {})
-                      .items()}  # type: ignore[call-overload]
             _cache[version_dir] = Classifier(pipelines, str(meta.get("version", version_dir.name)), temps,
-                                             bool(spec.get("normalize", False)), floors)
+                                             bool(spec.get("normalize", False)), meta_thresholds(meta))
         return _cache[version_dir]

@@ -88,6 +88,11 @@ def resolve(model_dir: Path) -> Path:
     return model_dir / active
 
 
+def meta_thresholds(meta: dict[str, object]) -> dict[str, float]:
+    """The per-language review thresholds a version's META records ({} when it chose none)."""
+    return {str(k): float(v) for k, v in dict(meta.get("review_threshold") or {}).items()}  # type: ignore
+
+
 def version_thresholds(version: str, roots: Iterable[Path]) -> dict[str, float] | None:
     """VERSION's own per-language review thresholds ({} when it chose none), from the first of the model
     directories ROOTS that holds it; None when none does."""
@@ -98,5 +103,5 @@ def version_thresholds(version: str, roots: Iterable[Path]) -> dict[str, float] 
             meta = read_meta(root / version)
         except (ModelMissingError, OSError, ValueError):
             continue
-        return {str(k): float(v) for k, v in dict(meta.get("review_threshold") or {}).items()}  # type: ignore
+        return meta_thresholds(meta)
     return None
