@@ -9,11 +9,13 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email import message_from_bytes
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from db.engine import make_engine, make_sessionmaker
 from db.leases import all_leases
@@ -61,26 +63,29 @@ def start(cfg: Path, log: Path, *args: str, **kwargs) -> subprocess.Popen[bytes]
                                 stdout=out, stderr=out, **kwargs)
 
 
-def acks_recorded(db_url: str) -> bool:
-    """Whether every acknowledgment the sink may have is recorded as handed over: no send in flight."""
+@contextmanager
+def reading(db_url: str) -> Iterator[Session]:
+    """A read-only session on DB_URL, on an engine of its own that is gone afterwards."""
     engine = make_engine(db_url)
     try:
         with make_sessionmaker(engine, readonly=True)() as s:
-            return not s.scalar(select(func.count(OutboxMail.id)).where(OutboxMail.status == "pending"))
+            yield s
     finally:
         engine.dispose()
+
+
+def acks_recorded(db_url: str) -> bool:
+    """Whether every acknowledgment the sink may have is recorded as handed over: no send in flight."""
+    with reading(db_url) as s:
+        return not s.scalar(select(func.count(OutboxMail.id)).where(OutboxMail.status == "pending"))
 
 
 def owners(db_url: str) -> dict[str, str]:
     """The current (unexpired) owner of each leased mailbox."""
-    engine = make_engine(db_url)
-    try:
-        with make_sessionmaker(engine, readonly=True)() as s:
-            now = utcnow()
-            return {n: lease.owner for n, lease in all_leases(s).items()
-                    if lease.owner and lease.expires_at and lease.expires_at > now}
-    finally:
-        engine.dispose()
+    with reading(db_url) as s:
+        now = utcnow()
+        return {n: lease.owner for n, lease in all_leases(s).items()
+                if lease.owner and lease.expires_at and lease.expires_at > now}
 
 
 def wait_until(check, timeout: float = WAIT, what: str = "") -> float:
@@ -104,14 +109,10 @@ def serving_from_log(log: Path) -> set[str]:
 
 def check_database(db_url: str, sent: list[str], sink) -> None:
     """Every delivered message stored once with its own item, acknowledged exactly once."""
-    engine = make_engine(db_url)
-    try:
-        with make_sessionmaker(engine, readonly=True)() as s:
-            inbound = Counter(s.scalars(select(Message.message_id).where(Message.direction == "in")))
-            items = s.scalar(select(func.count(Item.id)))
-            acks = s.scalars(select(OutboxMail.status).where(OutboxMail.kind == "acknowledgment")).all()
-    finally:
-        engine.dispose()
+    with reading(db_url) as s:
+        inbound = Counter(s.scalars(select(Message.message_id).where(Message.direction == "in")))
+        items = s.scalar(select(func.count(Item.id)))
+        acks = s.scalars(select(OutboxMail.status).where(OutboxMail.kind == "acknowledgment")).all()
     assert inbound == Counter(sent)
     assert items == len(sent)
     assert acks == ["sent"] * len(sent)
