@@ -1,8 +1,9 @@
 """Trains a new model version beside the old ones and activates it only if it is not worse than the active
 one.
 
-"Not worse" is checked twice: on the written dev split, and on real texts from sources the model did not
-learn from (the real texts it trained on, each source group read by a model trained without it; README).
+"Not worse" is checked twice: on real texts from sources the model did not learn from (the real texts it
+trained on, each source group read by a model trained without it; README), and on the written dev split,
+where up to a point is allowed when real mail speaks for the new model (`decide`).
 """
 from __future__ import annotations
 
@@ -69,11 +70,43 @@ def _not_worse(new: dict[str, float] | None, old: dict[str, float] | None) -> bo
     return all(new[lang] >= old[lang] for lang in new.keys() & old.keys())
 
 
+# The written corpus may cost up to a point of macro-F1 when the new model learned real mail the active one
+# did not, or is not worse on real mail of unseen sources: the goal is mail as clients write it, and the
+# written corpus is one source among several.
+DEV_TOLERANCE = 0.01
+
+
+def decide(new_dev: float, old_dev: float | None, new_real: dict[str, float] | None,
+           old_real: dict[str, float] | None, force: bool = False) -> tuple[bool, str]:
+    """Whether a new version goes live, and why: not below the active one on real texts of unseen sources
+    (where both have figures on the same texts), and on the written dev split not below it, or not by more
+    than DEV_TOLERANCE when real mail speaks for the new one."""
+    if old_dev is None:
+        return True, "no model was active"
+    if force:
+        return True, "activated by --force"
+    real_not_worse = new_real is not None and old_real is not None and _not_worse(new_real, old_real)
+    learned_more_real = new_real is not None and old_real is None
+    tolerance = DEV_TOLERANCE if real_not_worse or learned_more_real else 0.0
+    if new_dev < old_dev - tolerance:
+        return False, "worse on the dev split than the active model; kept the active one"
+    if not _not_worse(new_real, old_real):
+        return False, "worse on real texts of unseen sources than the active model; kept the active one"
+    if new_dev < old_dev:
+        return True, (f"{old_dev - new_dev:.3f} below the active model on the written dev split (at most "
+                      f"{DEV_TOLERANCE} allowed), " + ("not worse on real texts of unseen sources"
+                                                        if real_not_worse else "and learned real texts it "
+                                                        "did not"))
+    return True, ("not worse on the dev split" if old_real is None
+                  else "not worse on the dev split nor on real texts of unseen sources")
+
+
 def train_new_version(train: Sequence[Example], dev: Sequence[Example], root: Path, *,
                       spec: ModelSpec = DEFAULT_SPEC, force: bool = False,
                       progress: Callable[[str, int], None] | None = None) -> Outcome:
-    """Trains on TRAIN into a new version under ROOT; activates it if it is not below the baseline on the dev
-    split, nor (when TRAIN holds real texts) on those real texts read as sources it did not learn from."""
+    """Trains on TRAIN into a new version under ROOT; activates it as `decide` says, against the baseline on
+    the dev split and (when TRAIN holds real texts) on those real texts read as sources it did not learn
+    from."""
     store = ModelStore(root)
     baseline = _baseline(root)
     scratch = store.scratch()
@@ -89,19 +122,8 @@ def train_new_version(train: Sequence[Example], dev: Sequence[Example], root: Pa
     real = [e for e in train if e.group]
     new_real = real_dev_scores(path, real) if real else None
     old_real = real_dev_scores(baseline, real) if real and baseline is not None else None
-    if old_dev is None:
-        activated, reason = True, "no model was active"
-    elif force:
-        activated, reason = True, "activated by --force"
-    elif new_dev.overall.macro_f1 < old_dev.overall.macro_f1:
-        activated, reason = False, "worse on the dev split than the active model; kept the active one"
-    elif not _not_worse(new_real, old_real):
-        activated, reason = (False,
-                             "worse on real texts of unseen sources than the active model; kept the active "
-                             "one")
-    else:
-        activated, reason = True, ("not worse on the dev split" if old_real is None
-                                   else "not worse on the dev split nor on real texts of unseen sources")
+    activated, reason = decide(new_dev.overall.macro_f1, old_dev.overall.macro_f1 if old_dev else None,
+                               new_real, old_real, force)
     if activated:
         store.activate(version)
     return Outcome(version, path, new_dev, baseline.name if baseline else None, old_dev, activated, reason,

@@ -5,7 +5,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["Mailbox", "first_mailbox", "mailboxes", "plausible"]
+__all__ = ["Mailbox", "first_mailbox", "first_of", "mailboxes", "plausible"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,11 @@ def mailboxes(value: str) -> list[Mailbox]:
 def first_mailbox(value: str) -> Mailbox:
     """The first mailbox with a plausible address, else the first mailbox found (address ""), else Mailbox("",
     "")."""
-    found = mailboxes(value)
+    return first_of(mailboxes(value))
+
+
+def first_of(found: list[Mailbox]) -> Mailbox:
+    """`first_mailbox` of mailboxes already read (a header read once serves both)."""
     return next((m for m in found if plausible(m.address)), found[0] if found else Mailbox("", ""))
 
 

@@ -14,7 +14,7 @@ from email.utils import parsedate_to_datetime
 
 from classifiers.lang import detect_language
 from intake.identity import synthetic_message_id
-from intake.parse.addresses import first_mailbox, mailboxes, plausible
+from intake.parse.addresses import first_of, mailboxes, plausible
 from intake.parse.attachments import attachment, default_name
 from intake.parse.charsets import decode_bytes
 from intake.parse.encoded_words import decode_words
@@ -306,7 +306,7 @@ def _mailbox(raw: str, hint: str | None, notes: list[str], header: str) -> tuple
     if _ESCAPED.search(value):  # raw 8-bit bytes (RFC 6532 UTF-8, or a legacy charset): text first
         value = decode_bytes(value.encode("utf-8", "surrogateescape"), hint)[0]
     found = mailboxes(value)
-    box = first_mailbox(value)
+    box = first_of(found)
     usable = [m for m in found if plausible(m.address)]
     if len(usable) > 1:
         notes.append(f"{header}: {len(usable)} addresses; the first is used")

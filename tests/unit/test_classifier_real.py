@@ -12,7 +12,7 @@ import pytest
 
 from classifiers import LABELS, load_classifier
 from classifiers.corpus import REAL_DIR, Example, read_real, read_split
-from classifiers.retrain import real_dev_scores, train_new_version
+from classifiers.retrain import DEV_TOLERANCE, decide, real_dev_scores, train_new_version
 from classifiers.store import ModelStore
 from classifiers.text import model_text, normalize
 from classifiers.train import (
@@ -216,6 +216,27 @@ def test_guard_compares_on_real_texts_of_unseen_sources(tmp_path):
     assert min(bad.real_dev[lang] - good.real_dev[lang] for lang in ("en", "zh")) < 0
     assert not bad.activated and "real texts" in bad.reason
     assert ModelStore(tmp_path).active() == good.path.name
+
+
+@pytest.mark.parametrize("new_dev, new_real, old_real, activated, why", [
+    # real mail not worse: the written dev split may cost up to DEV_TOLERANCE
+    (0.935, {"en": 0.80, "zh": 0.87}, {"en": 0.79, "zh": 0.87}, True, "below the active model"),
+    (0.925, {"en": 0.80, "zh": 0.87}, {"en": 0.79, "zh": 0.87}, False, "worse on the dev split"),
+    # worse on real mail in one language: refused, whatever the dev split says
+    (0.950, {"en": 0.80, "zh": 0.86}, {"en": 0.79, "zh": 0.87}, False, "real texts"),
+    # the new version learned real texts the active one has no figures on: the tolerance holds
+    (0.935, {"en": 0.80, "zh": 0.87}, None, True, "learned real texts"),
+    # no real texts at all: the dev split alone, with no tolerance
+    (0.939, None, None, False, "worse on the dev split"),
+    (0.940, None, None, True, "not worse on the dev split"),
+])
+def test_guard_allows_a_point_on_written_mail_only_when_real_mail_speaks_for_the_new_version(
+        new_dev, new_real, old_real, activated, why):
+    assert DEV_TOLERANCE == 0.01
+    ok, reason = decide(new_dev, 0.940, new_real, old_real)
+    assert (ok, why in reason) == (activated, True), reason
+    assert decide(0.5, 0.940, new_real, old_real, force=True) == (True, "activated by --force")
+    assert decide(0.5, None, new_real, old_real)[0]
 
 
 def load_meta_f1(path: Path, lang: str) -> float:
