@@ -53,8 +53,8 @@ def test_real_texts_are_licensed_and_split_by_whole_sources(lang):
             assert r["group"] == f"r2-{_hash_group(r['source'], 4)}"
             assert r["split"] == ("train" if r["group"] == "r2-3" else "test")
             second.append(r)
-        elif r["group"][:3] in ("r3-", "r4-"):
-            # The third and fourth rounds: a group per source, all to train (the test split was fixed before).
+        elif r["group"][:3] in ("r3-", "r4-", "r5-"):
+            # The third to fifth rounds: a group per source, all to train (the test split was fixed before).
             assert r["group"] == r["group"][:3] + r["source"] and r["split"] == "train"
             third.append(r)
         elif r["source"].startswith("gh-"):
@@ -71,6 +71,10 @@ def test_real_texts_are_licensed_and_split_by_whole_sources(lang):
     assert 0.25 <= len(test) / len(first) <= 0.30
     assert second and {r["source"] for r in first}.isdisjoint({r["source"] for r in second})
     assert third and {r["source"] for r in third}.isdisjoint({r["source"] for r in first + second})
+    # and no source in two of the later rounds
+    rounds = {}
+    for r in third:
+        assert rounds.setdefault(r["source"], r["group"][:3]) == r["group"][:3], r["source"]
     assert all(n > 0 for n in Counter(r["label"] for r in test).values()) and len({r["label"]
                                                                                    for r in test}) == 4
 
