@@ -82,6 +82,11 @@ def _chars(lo: int, hi: int, weight: float = 1.0, **changes: object) -> Variant:
     return _shipped(char_min_en=lo, char_max_en=hi, char_weight=weight, **changes)
 
 
+def _default(**changes: object) -> Variant:
+    """The design of the next retraining (`DEFAULT_SPEC`) with CHANGES to its spec."""
+    return Variant(real=True, normalized=True, spec=replace(DEFAULT_SPEC, **changes))  # type: ignore[arg-type]
+
+
 VARIANTS: dict[str, Variant] = {
     "written only (shipped before)": Variant(real=False),
     "written + real": Variant(real=True),
@@ -111,6 +116,9 @@ VARIANTS: dict[str, Variant] = {
     "x0.5, Chinese characters 1-3": Variant(real=True, normalized=True,
                                             spec=replace(BASE, real_weight=0.5, ngram_zh=3)),
     "DEFAULT_SPEC": Variant(real=True, normalized=DEFAULT_SPEC.normalize, spec=DEFAULT_SPEC),
+    "DEFAULT_SPEC, real x0.75": _default(real_weight=0.75),
+    "DEFAULT_SPEC, real x1": _default(real_weight=1.0),
+    "DEFAULT_SPEC, real x0.35": _default(real_weight=0.35),
     "x0.5, chars 3-5 beside words": _chars(3, 5),
     "x0.5, chars 3-5 alone": _chars(3, 5, words_en=False),
     "x0.5, chars 2-4 beside words": _chars(2, 4),
