@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.common import machine, scratch_schema
-from db.engine import make_engine, make_sessionmaker
-from db.leases import all_leases
+from db.engine import read_session
+from db.leases import owners as lease_owners
 from db.types import utcnow
 from deploy.mailserver import Dovecot
 from deploy.smtp_sink import SmtpSink
@@ -45,14 +45,8 @@ def fill(dovecot: Dovecot, names: list[str], per_box: int) -> None:
 
 def owners(url: str) -> dict[str, str]:
     """The current owner of each unexpired lease."""
-    engine = make_engine(url)
-    try:
-        with make_sessionmaker(engine, readonly=True)() as s:
-            now = utcnow()
-            return {n: x.owner for n, x in all_leases(s).items() if x.owner and x.expires_at
-                    and x.expires_at > now}
-    finally:
-        engine.dispose()
+    with read_session(url) as s:
+        return lease_owners(s, utcnow())
 
 
 def first_connection(log: Path, started: float) -> float | None:

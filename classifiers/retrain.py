@@ -85,12 +85,13 @@ def decide(new_dev: float, old_dev: float | None, new_real: dict[str, float] | N
         return True, "no model was active"
     if force:
         return True, "activated by --force"
-    real_not_worse = new_real is not None and old_real is not None and _not_worse(new_real, old_real)
+    real_worse = not _not_worse(new_real, old_real)  # never, when either has no figures
+    real_not_worse = new_real is not None and old_real is not None and not real_worse
     real_changed = new_real is not None and old_real is None
     tolerance = DEV_TOLERANCE if real_not_worse or real_changed else 0.0
     if new_dev < old_dev - tolerance:
         return False, "worse on the dev split than the active model; kept the active one"
-    if not _not_worse(new_real, old_real):
+    if real_worse:
         return False, "worse on real texts of unseen sources than the active model; kept the active one"
     if new_dev < old_dev:
         return True, (f"{old_dev - new_dev:.3f} below the active model on the written dev split (at most "

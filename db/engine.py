@@ -1,6 +1,8 @@
 """Creates engines and sessions: SQLite in WAL mode by default, PostgreSQL for several workers."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -43,6 +45,18 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     if engine.dialect.name == "sqlite":
         _sqlite_setup(engine)
     return engine
+
+
+@contextmanager
+def read_session(url: str) -> Iterator[Session]:
+    """A read-only session on URL over an engine of its own, disposed afterwards (for tools and checks that
+    look at a database another process writes)."""
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine, readonly=True)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def make_sessionmaker(engine: Engine, readonly: bool = False) -> sessionmaker[Session]:

@@ -39,6 +39,12 @@ class Lease:
         return not claimant_gone(self.owner, me)
 
 
+def owners(session: Session, now: datetime) -> dict[str, str]:
+    """The owner of each mailbox whose lease has not expired at NOW, by mailbox name."""
+    return {name: lease.owner for name, lease in all_leases(session).items()
+            if lease.owner and lease.expires_at and lease.expires_at > now}
+
+
 def all_leases(session: Session) -> dict[str, Lease]:
     """Every stored lease, by mailbox name."""
     rows = session.execute(select(MailboxLease.mailbox, MailboxLease.owner, MailboxLease.generation,

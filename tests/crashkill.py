@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from db.engine import make_engine, make_sessionmaker
+from db.engine import read_session
 from db.models import Item, Message, OutboxMail
 from deploy.mailserver import Dovecot
 from deploy.smtp_sink import SmtpSink
@@ -280,14 +280,10 @@ def _sigkill(proc: subprocess.Popen[bytes]) -> bool:
 
 
 def _acknowledged(db_url: str) -> tuple[int, int]:
-    engine = make_engine(db_url)
-    try:
-        with make_sessionmaker(engine, readonly=True)() as s:
-            items = s.scalar(select(func.count(Item.id))) or 0
-            acked = s.scalar(select(func.count(Item.id)).where(Item.acknowledged_at.is_not(None))) or 0
-            return items, acked
-    finally:
-        engine.dispose()
+    with read_session(db_url) as s:
+        items = s.scalar(select(func.count(Item.id))) or 0
+        acked = s.scalar(select(func.count(Item.id)).where(Item.acknowledged_at.is_not(None))) or 0
+        return items, acked
 
 
 def crash_drain(dovecot: Dovecot, sink: SmtpSink, config: Path, db_url: str, messages: int = 1000,
@@ -423,15 +419,11 @@ def check(db_url: str, delivered: dict[str, EmailMessage], sink: SmtpSink, *, se
           workers: int, elapsed: float, settle: float, phases: dict[str, int], failures: list[str],
           log_dir: Path) -> CrashReport:
     """Compares the database, what the sink received and the workers' logs with what was DELIVERED."""
-    engine = make_engine(db_url)
-    try:
-        with make_sessionmaker(engine, readonly=True)() as s:
-            inbound = s.execute(select(Message.message_id,
-                                       Message.item_id).where(Message.direction == "in")).all()
-            items = {i.id: i for i in s.scalars(select(Item))}
-            outbox = s.execute(select(OutboxMail.item_id, OutboxMail.status, OutboxMail.kind)).all()
-    finally:
-        engine.dispose()
+    with read_session(db_url) as s:
+        inbound = s.execute(select(Message.message_id,
+                                   Message.item_id).where(Message.direction == "in")).all()
+        items = {i.id: i for i in s.scalars(select(Item))}
+        outbox = s.execute(select(OutboxMail.item_id, OutboxMail.status, OutboxMail.kind)).all()
 
     msg_item = {mid: item_id for mid, item_id in inbound}
     missing = sorted(set(delivered) - set(msg_item))

@@ -9,16 +9,14 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from email import message_from_bytes
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from db.engine import make_engine, make_sessionmaker
-from db.leases import all_leases
+from db.engine import read_session
+from db.leases import owners as lease_owners
 from db.models import Item, Message, OutboxMail, WorkerPresence
 from db.types import utcnow
 from deploy.mailserver import Dovecot
@@ -63,29 +61,16 @@ def start(cfg: Path, log: Path, *args: str, **kwargs) -> subprocess.Popen[bytes]
                                 stdout=out, stderr=out, **kwargs)
 
 
-@contextmanager
-def reading(db_url: str) -> Iterator[Session]:
-    """A read-only session on DB_URL, on an engine of its own that is gone afterwards."""
-    engine = make_engine(db_url)
-    try:
-        with make_sessionmaker(engine, readonly=True)() as s:
-            yield s
-    finally:
-        engine.dispose()
-
-
 def acks_recorded(db_url: str) -> bool:
     """Whether every acknowledgment the sink may have is recorded as handed over: no send in flight."""
-    with reading(db_url) as s:
+    with read_session(db_url) as s:
         return not s.scalar(select(func.count(OutboxMail.id)).where(OutboxMail.status == "pending"))
 
 
 def owners(db_url: str) -> dict[str, str]:
     """The current (unexpired) owner of each leased mailbox."""
-    with reading(db_url) as s:
-        now = utcnow()
-        return {n: lease.owner for n, lease in all_leases(s).items()
-                if lease.owner and lease.expires_at and lease.expires_at > now}
+    with read_session(db_url) as s:
+        return lease_owners(s, utcnow())
 
 
 def wait_until(check, timeout: float = WAIT, what: str = "") -> float:
@@ -109,7 +94,7 @@ def serving_from_log(log: Path) -> set[str]:
 
 def check_database(db_url: str, sent: list[str], sink) -> None:
     """Every delivered message stored once with its own item, acknowledged exactly once."""
-    with reading(db_url) as s:
+    with read_session(db_url) as s:
         inbound = Counter(s.scalars(select(Message.message_id).where(Message.direction == "in")))
         items = s.scalar(select(func.count(Item.id)))
         acks = s.scalars(select(OutboxMail.status).where(OutboxMail.kind == "acknowledgment")).all()
@@ -224,8 +209,6 @@ def test_processes_share_mailboxes_reload_on_sighup_and_stop_on_ctrl_c(sqlite_ur
     assert code == 0, text
     assert text.count("event=worker_stopped") == 2 and "Traceback" not in text
     assert owners(sqlite_url) == {}
-    engine = make_engine(sqlite_url)
-    with make_sessionmaker(engine)() as s:
+    with read_session(sqlite_url) as s:
         assert s.scalar(select(func.count()).select_from(WorkerPresence)) == 0
-    engine.dispose()
     check_database(sqlite_url, mail.sent, smtp_sink)
