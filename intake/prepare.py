@@ -153,8 +153,8 @@ class PreparePool:
             return
         pool, self._pool = self._pool, None
         # Still loading the model (a drain that found no mail): the exit would wait for that load to finish,
-        # so they are ended. The executor keeps its processes in a private dict (emptied by shutdown); without it
-        # they are left to end on their own.
+        # so they are ended. The executor keeps its processes in a private dict (emptied by shutdown);
+        # without it they are left to end on their own.
         starting = [] if self.ready else list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
         for process in starting:
