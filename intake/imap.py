@@ -127,14 +127,33 @@ class MailboxClient:
             elif date is not None:
                 date = date.replace(tzinfo=timezone.utc)  # type: ignore[attr-defined]
             size = _size(meta[uid])
-            if uid in bodies and b"BODY[]" in bodies[uid]:
-                out.append(RawMail(self.cfg.name, self.uidvalidity, uid, bytes(bodies[uid][b"BODY[]"]), date,
-                                   size))
-            elif uid in heads:
-                head = heads[uid].get(b"BODY[HEADER]") or b""
-                out.append(RawMail(self.cfg.name, self.uidvalidity, uid, bytes(head), date, size,
-                                   truncated=True))
+            content = _content(bodies, heads, uid)
+            if content is None:
+                # Left out of the answer: asked for once more alone, then told apart from an expunge. Skipping
+                # it would lose it for good, since a later UID of the batch moves the mailbox past it.
+                content = self._refetch(uid, header_only=size > max_bytes)
+            if content is None:
+                if not self.exists(uid):
+                    continue  # expunged between the two FETCHes
+                out.append(RawMail(self.cfg.name, self.uidvalidity, uid, b"", date, size,
+                                   unreadable=UNREADABLE))
+                log.warning("event=fetch_without_content mailbox=%s uid=%s", self.cfg.name, uid)
+                continue
+            raw, truncated = content
+            out.append(RawMail(self.cfg.name, self.uidvalidity, uid, raw, date, size, truncated=truncated))
         return out
+
+    def _refetch(self, uid: int, header_only: bool) -> tuple[bytes, bool] | None:
+        """UID's content asked for on its own: (bytes, only the header), or None when the answer still lacks
+        it."""
+        assert self.client is not None
+        answer = self.client.fetch([uid], ["BODY.PEEK[HEADER]" if header_only else "BODY.PEEK[]"])
+        return _content({} if header_only else answer, answer if header_only else {}, uid)
+
+    def exists(self, uid: int) -> bool:
+        """Whether the selected folder still holds UID."""
+        assert self.client is not None
+        return uid in self.client.search(["UID", str(uid)])
 
     def batches(self, last_uid: int, max_bytes: int) -> Iterator[list[RawMail]]:
         """Pending messages in batches of at most the mailbox's batch size and batch bytes (a message larger
@@ -266,3 +285,19 @@ def _quietly_close(client: IMAPClient) -> None:
 
 def _size(meta: dict[bytes, object]) -> int:
     return int(meta.get(b"RFC822.SIZE", 0) or 0)  # type: ignore[call-overload]
+
+
+# Why a message the server would not hand over is quarantined: what a PM or admin reads in the record.
+UNREADABLE = ("the IMAP server answered twice without this message's content; it was left in the mailbox "
+              "untouched (copy it into the folder again to have it read)")
+
+
+def _content(bodies: dict[int, dict[bytes, object]], heads: dict[int, dict[bytes, object]], uid: int
+             ) -> tuple[bytes, bool] | None:
+    """UID's bytes from the FETCH answers, with whether they are its header alone; None when neither has
+    them."""
+    if uid in bodies and b"BODY[]" in bodies[uid]:
+        return bytes(bodies[uid][b"BODY[]"]), False  # type: ignore[arg-type]
+    if uid in heads and b"BODY[HEADER]" in heads[uid]:
+        return bytes(heads[uid][b"BODY[HEADER]"] or b""), True  # type: ignore[arg-type]
+    return None

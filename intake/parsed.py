@@ -28,12 +28,24 @@ class Parsed:
 
     @property
     def message_id(self) -> str:
-        return self.email.message_id if self.email is not None else synthetic_message_id(self.raw.raw)
+        if self.email is not None:
+            return self.email.message_id
+        return synthetic_message_id(identity_bytes(self.raw))
+
+
+def identity_bytes(raw: RawMail) -> bytes:
+    """What RAW is known by when it has no Message-ID: its bytes, or for a message the server would not hand
+    over its mailbox position (all such messages have the same empty bytes, and must not read as copies)."""
+    if raw.unreadable:
+        return f"unreadable:{raw.mailbox}:{raw.uidvalidity}:{raw.uid}".encode()
+    return raw.raw
 
 
 def parse_one(raw: RawMail, cfg: Config, own: set[str]) -> Parsed:
     """Parses and screens RAW; never raises: an unreadable message carries the reason to quarantine it."""
-    digest = content_digest(raw.raw)
+    digest = content_digest(identity_bytes(raw))
+    if raw.unreadable:
+        return Parsed(raw, None, digest, raw.unreadable)
     try:
         email = parse_email(raw.raw)
     except Exception as exc:  # ParseError, and any bug of the parser's: the message is quarantined, not lost
@@ -58,7 +70,8 @@ def message_values(p: Parsed, mailbox_id: int, now: datetime, minimal: bool = Fa
     raw, email = p.raw, p.email
     row: dict[str, object] = dict(
         item_id=None, direction="in", mailbox_id=mailbox_id, uidvalidity=raw.uidvalidity, uid=raw.uid,
-        message_id=p.message_id if not minimal else synthetic_message_id(raw.raw), content_digest=p.digest,
+        message_id=p.message_id if not minimal else synthetic_message_id(identity_bytes(raw)),
+        content_digest=p.digest,
         in_reply_to="", references="", sender="", sender_name="", recipients="", subject="", sent_at=None,
         received_at=raw.internal_date or now, body_text="", new_text="", body_html="", lang="",
         size=raw.size or len(raw.raw), screening="", status="processed", error="", parse_notes="",

@@ -398,7 +398,8 @@ def _record(result: BatchResult, outcome: Outcome, p: Parsed) -> None:
     else:
         result.duplicates += 1
     result.acks_queued += outcome.ack_queued
-    result.processed_uids.append(p.raw.uid)
+    if not p.raw.unreadable:  # what could not be read is left where it is, for the admin to find
+        result.processed_uids.append(p.raw.uid)
 
 
 def _store_with_retry(session: Session, cfg: Config, mailbox_id: int, p: Parsed, pred: Prediction | None,

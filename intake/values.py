@@ -16,6 +16,7 @@ class RawMail:
     internal_date: datetime | None = None
     size: int = 0
     truncated: bool = False  # only headers were fetched (oversize)
+    unreadable: str = ""  # why the server's answers held no content for it (quarantined, left in the mailbox)
 
 
 @dataclass(frozen=True)

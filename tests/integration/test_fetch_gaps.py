@@ -1,0 +1,84 @@
+"""A message the IMAP server leaves out of its FETCH answer is never skipped: it is asked for again, and when
+the server still does not hand it over it is quarantined with a record and left untouched in the mailbox;
+only one expunged meanwhile is passed over."""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+from imapclient import IMAPClient
+from sqlalchemy import select
+
+from cli.serve import build_worker
+from cli.shell import open_factory
+from db.models import Item, Mailbox, Message
+from intake.config import load_config
+from intake.imap import UNREADABLE
+from tests.integration.conftest import MAILBOX_USER, _write, mailbox_table, run_intake
+from tests.mailgen import client_email
+
+pytestmark = pytest.mark.integration
+
+WITHHELD = {2, 3}  # the server never hands these over
+LATE = 4  # handed over only when asked for again
+EXPUNGED = 5  # expunged by another session between the two FETCHes
+
+
+def test_a_message_left_out_of_the_fetch_answer_is_asked_again_then_quarantined_not_skipped(
+        sqlite_url, dovecot, smtp_sink, tmp_path, monkeypatch):
+    box = mailbox_table(dovecot, "support", MAILBOX_USER) + 'on_processed = "seen"\n'
+    path = _write(tmp_path / "intake.toml", sqlite_url, box, smtp_sink, "")
+    assert run_intake(path, "db", "upgrade").returncode == 0
+    for n in range(1, 7):
+        dovecot.deliver(MAILBOX_USER, bytes(client_email(n, f"Request {n}", "The export button fails.", "en",
+                                                         msgid=f"<gap-{n}@c.example>")))
+    real_fetch = IMAPClient.fetch
+    asked: Counter[int] = Counter()
+
+    def fetch(self, messages, data, modifiers=None):
+        answer = real_fetch(self, messages, data, modifiers)
+        if data != ["BODY.PEEK[]"]:
+            return answer
+        for uid in list(answer):
+            asked[uid] += 1
+            if uid == EXPUNGED:
+                other = dovecot.login(MAILBOX_USER)
+                other.select_folder("INBOX")
+                other.delete_messages([uid])
+                other.expunge()
+                other.logout()
+            if uid in WITHHELD or uid == EXPUNGED or (uid == LATE and asked[uid] == 1):
+                del answer[uid]
+        return answer
+
+    monkeypatch.setattr(IMAPClient, "fetch", fetch)
+    cfg = load_config(path)
+    factory = open_factory(cfg)
+    worker, _ = build_worker(cfg, factory, threading.Event(), str(path), once=True)
+    stats = worker.run_once()
+    assert not stats.errors
+    assert asked[LATE] == 2 and all(asked[uid] == 2 for uid in WITHHELD) and asked[EXPUNGED] == 1
+
+    with factory() as s:
+        rows = {m.uid: m for m in s.scalars(select(Message).where(Message.direction == "in"))}
+        assert sorted(rows) == [1, 2, 3, 4, 6]
+        for uid in WITHHELD:
+            assert rows[uid].status == "quarantined" and rows[uid].error == UNREADABLE
+            assert rows[uid].item_id is None
+        # Both kept as records of their own: the same (empty) content does not make one a copy of the other.
+        assert rows[2].message_id != rows[3].message_id
+        items = {i.id for i in s.scalars(select(Item))}
+        assert {rows[uid].item_id for uid in (1, 4, 6)} == items and len(items) == 3
+        assert s.scalar(select(Mailbox.last_uid)) == 6
+
+    monkeypatch.setattr(IMAPClient, "fetch", real_fetch)
+    client = dovecot.login(MAILBOX_USER)
+    client.select_folder("INBOX", readonly=True)
+    flags = client.get_flags(client.search("ALL"))
+    client.logout()
+    # What was read is marked as configured; what could not be read is left as the client sent it.
+    assert sorted(flags) == [1, 2, 3, 4, 6]
+    assert all(b"\\Seen" in flags[uid] for uid in (1, 4, 6))
+    assert not any(b"\\Seen" in flags[uid] for uid in WITHHELD)
+    assert len(smtp_sink.wait_for(3, timeout=60)) == 3
