@@ -120,6 +120,7 @@ VARIANTS: dict[str, Variant] = {
     "DEFAULT_SPEC, real x1": _default(real_weight=1.0),
     "DEFAULT_SPEC, real x0.35": _default(real_weight=0.35),
     "DEFAULT_SPEC, boundary x2": _default(boundary_copies=2),
+    "DEFAULT_SPEC, subject words marked": _default(en_tokenizer="subject"),
     "x0.5, chars 3-5 beside words": _chars(3, 5),
     "x0.5, chars 3-5 alone": _chars(3, 5, words_en=False),
     "x0.5, chars 2-4 beside words": _chars(2, 4),

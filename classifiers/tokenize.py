@@ -68,6 +68,23 @@ class MarkedWordTokenizer(WordTokenizer):
         return Doc(self.vocab, words=self.pattern.findall(marked))
 
 
+# For the English model with subject words: the words above, and each word of the first line (the subject,
+# model_text puts it there) once more with a mark, so what a subject says ("how to", "feature request",
+# "thank you") weighs apart from the same words deep in a body.
+SUBJECT_MARK = "ˢ"
+SUBJECT_NAME = "client_intake.SubjectWordTokenizer.v1"
+
+
+class SubjectWordTokenizer(WordTokenizer):
+    """Lowercased words, numbers and punctuation, then the first line's words again, marked."""
+
+    def __call__(self, text: str) -> Doc:
+        lowered = text.strip().lower()
+        words = self.pattern.findall(lowered)
+        first = self.pattern.findall(lowered.split("\n", 1)[0])
+        return Doc(self.vocab, words=words + [SUBJECT_MARK + w for w in first if w[0].isalnum()])
+
+
 class ChineseCharWordTokenizer(WordTokenizer):
     """Han characters one by one, lowercased Latin words and numbers whole, punctuation one by one."""
 
@@ -97,5 +114,14 @@ def create_word_tokenizer() -> Callable[[Language], WordTokenizer]:
     """The registry entry a saved pipeline's config names, so `spacy.load` can rebuild the tokenizer."""
     def make(nlp: Language) -> WordTokenizer:
         return WordTokenizer(nlp.vocab)
+
+    return make
+
+
+@spacy.registry.tokenizers(SUBJECT_NAME)
+def create_subject_tokenizer() -> Callable[[Language], SubjectWordTokenizer]:
+    """The registry entry of the word tokenizer with marked subject words."""
+    def make(nlp: Language) -> SubjectWordTokenizer:
+        return SubjectWordTokenizer(nlp.vocab)
 
     return make

@@ -169,6 +169,19 @@ def test_english_tokenizer_with_line_marks_marks_where_the_text_and_each_line_be
     assert [t.text for t in nlp("")] == ["¶"]
 
 
+def test_english_tokenizer_with_subject_words_reads_the_first_line_once_more_marked():
+    import spacy
+
+    from classifiers import tokenize
+
+    nlp = spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": tokenize.SUBJECT_NAME}}})
+    assert [t.text for t in nlp("  Feature request: CSV export?\nPlease add it.\n")] == [
+        "feature", "request", ":", "csv", "export", "?", "please", "add", "it", ".",
+        "ˢfeature", "ˢrequest", "ˢcsv", "ˢexport"]
+    assert [t.text for t in nlp("thanks")] == ["thanks", "ˢthanks"]
+    assert [t.text for t in nlp("")] == []
+
+
 def test_character_ngrams_within_words_beside_or_instead_of_words():
     import spacy
 
@@ -190,8 +203,10 @@ def test_character_ngrams_within_words_beside_or_instead_of_words():
     assert set(alone.tolist()) == chars
 
 
-def test_character_ngrams_and_line_marks_train_save_load_and_reproduce(tmp_path):
-    spec = ModelSpec(arch="normbow", en_tokenizer="marks", char_min_en=3, char_max_en=5, char_weight=0.3,
+@pytest.mark.parametrize("tokenizer,name", [("marks", "MarkedWordTokenizer"),
+                                            ("subject", "SubjectWordTokenizer")])
+def test_character_ngrams_and_marked_words_train_save_load_and_reproduce(tmp_path, tokenizer, name):
+    spec = ModelSpec(arch="normbow", en_tokenizer=tokenizer, char_min_en=3, char_max_en=5, char_weight=0.3,
                      epochs=3)
     texts = [("", "the export is broken"), ("Crashes", "exporting crashed again"), ("", "UAT环境登录报错500")]
     scores = []
@@ -201,7 +216,7 @@ def test_character_ngrams_and_line_marks_train_save_load_and_reproduce(tmp_path)
     assert scores[0] == scores[1]
     assert json.loads((tmp_path / "a" / "meta.json").read_text())["spec"]["char_max_en"] == 5
     config = (tmp_path / "a" / "en" / "config.cfg").read_text()
-    assert "char_max = 5" in config and "MarkedWordTokenizer" in config
+    assert "char_max = 5" in config and name in config
     assert "char_max = 0" in (tmp_path / "a" / "zh" / "config.cfg").read_text()  # Chinese reads characters
 
 
