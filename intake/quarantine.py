@@ -54,6 +54,12 @@ def _retry_one(factory: sessionmaker[Session], cfg: Config, message_id: int,
         if found is None:
             return RetryOutcome(message_id, "gone")
         row, mailbox = found
+        if not row.raw:
+            # Nothing was ever read (the server withheld the content, or the message was empty): running it
+            # again would only overwrite the reason, which says what to do instead.
+            row.status = QUARANTINED
+            log.warning("event=quarantine_retry_failed message=%s error=%r", message_id, row.error)
+            return RetryOutcome(message_id, "quarantined", error=row.error or "")
         raw = RawMail(mailbox, row.uidvalidity or 0, row.uid or 0, row.raw, row.received_at, row.size)
         parsed = parse_one(raw, cfg, cfg.own_addresses())
         pred = classify_one(parsed, classifier)

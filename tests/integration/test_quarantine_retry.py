@@ -12,6 +12,7 @@ from db.models import Item, Message, OutboxMail
 from db.quarantine import RETRY_REQUESTED, count_quarantined, delete_quarantined, quarantined, request_retry
 from intake import parsed, quarantine
 from intake.config import parse_config
+from intake.imap import UNREADABLE
 from intake.parse import ParseError
 from intake.pipeline import process_batch
 from intake.values import RawMail
@@ -110,3 +111,23 @@ def test_delete_removes_the_message_and_its_bytes(db, monkeypatch):
         assert delete_quarantined(s, qid) is None
     with db() as s:
         assert s.get(Message, qid) is None
+
+
+def test_a_message_the_server_never_handed_over_keeps_its_reason_when_retried(db):
+    # Its record holds no bytes: running it again could only replace "copy it into the folder again" with a
+    # parser's complaint about empty input.
+    unread = RawMail("support", 1, 7, b"", WHEN, 0, unreadable=UNREADABLE)
+    assert process_batch(db, CFG, "support", [unread], load_classifier()).quarantined == 1
+    with db() as s:
+        [entry] = quarantined(s)
+        qid = entry.id
+    with db.begin() as s:
+        assert request_retry(s, qid)
+    [out] = quarantine.retry_requested(db, CFG, load_classifier())
+    assert (out.kind, out.error) == ("quarantined", UNREADABLE)
+    with db() as s:
+        [entry] = quarantined(s)
+        assert (entry.id, entry.error, entry.retry_requested) == (qid, UNREADABLE, False)
+        row = s.get(Message, qid)
+        assert (row.status, row.raw, row.uid) == ("quarantined", b"", 7)
+        assert s.scalar(select(func.count(Item.id))) == 0
