@@ -52,9 +52,11 @@ def smtp_sink(tmp_path) -> Iterator[SmtpSink]:
     sink.stop()
 
 
-def write_config(path: Path, db_url: str, dovecot: Dovecot, sink: SmtpSink, extra: str = "") -> Path:
-    """A config file for one mailbox on DOVECOT and SINK as the SMTP server."""
-    return _write(path, db_url, mailbox_table(dovecot, "support", MAILBOX_USER), sink, extra)
+def write_config(path: Path, db_url: str, dovecot: Dovecot, sink: SmtpSink, extra: str = "",
+                 mailbox_extra: str = "") -> Path:
+    """A config file for one mailbox on DOVECOT (MAILBOX_EXTRA: more keys of its table) and SINK as the SMTP
+    server."""
+    return _write(path, db_url, mailbox_table(dovecot, "support", MAILBOX_USER) + mailbox_extra, sink, extra)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from cli.shell import open_factory
 from db.models import Item, Mailbox, Message
 from intake.config import load_config
 from intake.imap import UNREADABLE
-from tests.integration.conftest import MAILBOX_USER, _write, mailbox_table, run_intake
+from tests.integration.conftest import MAILBOX_USER, run_intake, write_config
 from tests.mailgen import client_email
 
 pytestmark = pytest.mark.integration
@@ -27,8 +27,8 @@ EXPUNGED = 5  # expunged by another session between the two FETCHes
 
 def test_a_message_left_out_of_the_fetch_answer_is_asked_again_then_quarantined_not_skipped(
         sqlite_url, dovecot, smtp_sink, tmp_path, monkeypatch):
-    box = mailbox_table(dovecot, "support", MAILBOX_USER) + 'on_processed = "seen"\n'
-    path = _write(tmp_path / "intake.toml", sqlite_url, box, smtp_sink, "")
+    path = write_config(tmp_path / "intake.toml", sqlite_url, dovecot, smtp_sink,
+                        mailbox_extra='on_processed = "seen"\n')
     assert run_intake(path, "db", "upgrade").returncode == 0
     for n in range(1, 7):
         dovecot.deliver(MAILBOX_USER, bytes(client_email(n, f"Request {n}", "The export button fails.", "en",
