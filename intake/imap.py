@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import timezone
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from intake.config import MailboxConfig
 from intake.values import RawMail
@@ -115,8 +115,14 @@ class MailboxClient:
             return []
         small = [u for u in uids if u in meta and _size(meta[u]) <= max_bytes]
         big = [u for u in uids if u in meta and u not in small]
-        bodies = self.client.fetch(small, ["BODY.PEEK[]"]) if small else {}
-        heads = self.client.fetch(big, ["BODY.PEEK[HEADER]"]) if big else {}
+        refused: dict[int, str] = {}
+        bodies = self._fetch_each(small, "BODY.PEEK[]", refused)
+        heads = self._fetch_each(big, "BODY.PEEK[HEADER]", refused)
+        if refused and not bodies and not heads and not self._hands_over_another(set(refused)):
+            # The server refuses every message, not one: it is unwell, and the batch is tried again later.
+            # Only a message refused while another is handed over is set aside (below), so neither can a
+            # corrupt message stop its mailbox nor a passing server fault quarantine a backlog.
+            raise IMAPClientError(next(iter(refused.values())))
         out = []
         for uid in uids:
             if uid not in meta:
@@ -128,6 +134,14 @@ class MailboxClient:
                 date = date.replace(tzinfo=timezone.utc)  # type: ignore[attr-defined]
             size = _size(meta[uid])
             content = _content(bodies, heads, uid)
+            if uid in refused:
+                if not self.exists(uid):
+                    continue
+                out.append(RawMail(self.cfg.name, self.uidvalidity, uid, b"", date, size,
+                                   unreadable=REFUSED.format(refused[uid][:300])))
+                log.warning("event=fetch_refused mailbox=%s uid=%s error=%r", self.cfg.name, uid,
+                            refused[uid])
+                continue
             if content is None:
                 # Left out of the answer: asked for once more alone, then told apart from an expunge. Skipping
                 # it would lose it for good, since a later UID of the batch moves the mailbox past it.
@@ -142,6 +156,46 @@ class MailboxClient:
             raw, truncated = content
             out.append(RawMail(self.cfg.name, self.uidvalidity, uid, raw, date, size, truncated=truncated))
         return out
+
+    def _fetch_each(self, uids: list[int], item: str,
+                    refused: dict[int, str]) -> dict[int, dict[bytes, object]]:
+        """ITEM of UIDS in one FETCH; when the server refuses it, each UID on its own, those it refuses again
+        noted in REFUSED with the server's words."""
+        assert self.client is not None
+        if not uids:
+            return {}
+        try:
+            return self.client.fetch(uids, [item])
+        except IMAPClientAbortError:
+            raise  # the connection is gone: nothing to learn about single messages
+        except IMAPClientError as exc:
+            if len(uids) == 1:
+                refused[uids[0]] = str(exc)
+                return {}
+        answer: dict[int, dict[bytes, object]] = {}
+        for uid in uids:
+            try:
+                answer.update(self.client.fetch([uid], [item]))
+            except IMAPClientAbortError:
+                raise
+            except IMAPClientError as exc:
+                refused[uid] = str(exc)
+        return answer
+
+    def _hands_over_another(self, refused: set[int]) -> bool:
+        """Whether the server hands over the header of a message of the folder outside REFUSED (the newest
+        one)."""
+        assert self.client is not None
+        others = [u for u in self.client.search(["ALL"]) if u not in refused]
+        if not others:
+            return False
+        try:
+            answer = self.client.fetch([max(others)], ["BODY.PEEK[HEADER]"])
+        except IMAPClientAbortError:
+            raise
+        except IMAPClientError:
+            return False
+        return bool(answer.get(max(others), {}).get(b"BODY[HEADER]"))
 
     def _refetch(self, uid: int, header_only: bool) -> tuple[bytes, bool] | None:
         """UID's content asked for on its own: (bytes, only the header), or None when the answer still lacks
@@ -290,6 +344,11 @@ def _size(meta: dict[bytes, object]) -> int:
 # Why a message the server would not hand over is quarantined: what a PM or admin reads in the record.
 UNREADABLE = ("the IMAP server answered twice without this message's content; it was left in the mailbox "
               "untouched (copy it into the folder again to have it read)")
+
+
+REFUSED = ("the IMAP server refused to hand over this message ({}) while it handed over others; it was left "
+           "in the mailbox untouched (repair it on the server or copy it into the folder again to have it "
+           "read)")
 
 
 def _content(bodies: dict[int, dict[bytes, object]], heads: dict[int, dict[bytes, object]], uid: int

@@ -8,13 +8,14 @@ from collections import Counter
 
 import pytest
 from imapclient import IMAPClient
-from sqlalchemy import select
+from imapclient.exceptions import IMAPClientError
+from sqlalchemy import func, select
 
 from cli.serve import build_worker
 from cli.shell import open_factory
 from db.models import Item, Mailbox, Message
 from intake.config import load_config
-from intake.imap import UNREADABLE
+from intake.imap import REFUSED, UNREADABLE
 from tests.integration.conftest import MAILBOX_USER, run_intake, write_config
 from tests.mailgen import client_email
 
@@ -82,3 +83,68 @@ def test_a_message_left_out_of_the_fetch_answer_is_asked_again_then_quarantined_
     assert all(b"\\Seen" in flags[uid] for uid in (1, 4, 6))
     assert not any(b"\\Seen" in flags[uid] for uid in WITHHELD)
     assert len(smtp_sink.wait_for(3, timeout=60)) == 3
+
+
+def _refusing_fetch(monkeypatch, refuse) -> None:
+    """Makes the server answer NO to every FETCH of a message's content that REFUSE(uids) picks."""
+    real_fetch = IMAPClient.fetch
+
+    def fetch(self, messages, data, modifiers=None):
+        if any(str(d).startswith("BODY.PEEK[") for d in data) and refuse(list(messages)):
+            raise IMAPClientError("FETCH failed: NO [SERVERBUG] Internal error occurred.")
+        return real_fetch(self, messages, data, modifiers)
+
+    monkeypatch.setattr(IMAPClient, "fetch", fetch)
+
+
+def _deliver(dovecot, count: int) -> None:
+    for n in range(1, count + 1):
+        dovecot.deliver(MAILBOX_USER, bytes(client_email(n, f"Request {n}", "The export button fails.", "en",
+                                                         msgid=f"<refused-{n}@c.example>")))
+
+
+@pytest.mark.parametrize("batch_size", [50, 1])
+def test_a_message_the_server_refuses_while_it_hands_over_others_is_quarantined_not_retried_forever(
+        sqlite_url, dovecot, smtp_sink, tmp_path, monkeypatch, batch_size):
+    path = write_config(tmp_path / "intake.toml", sqlite_url, dovecot, smtp_sink,
+                        mailbox_extra=f'on_processed = "seen"\nbatch_size = {batch_size}\n')
+    assert run_intake(path, "db", "upgrade").returncode == 0
+    _deliver(dovecot, 4)
+    _refusing_fetch(monkeypatch, lambda uids: 2 in uids)  # alone or in a batch (batch_size 1: alone)
+    cfg = load_config(path)
+    factory = open_factory(cfg)
+    worker, _ = build_worker(cfg, factory, threading.Event(), str(path), once=True)
+    stats = worker.run_once()
+    assert not stats.errors
+    with factory() as s:
+        rows = {m.uid: m for m in s.scalars(select(Message).where(Message.direction == "in"))}
+        assert sorted(rows) == [1, 2, 3, 4]
+        assert rows[2].status == "quarantined" and rows[2].item_id is None
+        assert rows[2].error == REFUSED.format("FETCH failed: NO [SERVERBUG] Internal error occurred.")
+        assert all(rows[uid].item_id is not None for uid in (1, 3, 4))
+        assert s.scalar(select(Mailbox.last_uid)) == 4
+    client = dovecot.login(MAILBOX_USER)
+    client.select_folder("INBOX", readonly=True)
+    flags = client.get_flags(client.search("ALL"))
+    client.logout()
+    assert [uid for uid in sorted(flags) if b"\\Seen" in flags[uid]] == [1, 3, 4]
+
+
+def test_a_server_that_refuses_every_message_quarantines_none_and_is_tried_again(
+        sqlite_url, dovecot, smtp_sink, tmp_path, monkeypatch):
+    path = write_config(tmp_path / "intake.toml", sqlite_url, dovecot, smtp_sink)
+    assert run_intake(path, "db", "upgrade").returncode == 0
+    _deliver(dovecot, 3)
+    _refusing_fetch(monkeypatch, lambda uids: True)
+    cfg = load_config(path)
+    factory = open_factory(cfg)
+    worker, _ = build_worker(cfg, factory, threading.Event(), str(path), once=True)
+    assert worker.run_once().errors  # reported, and nothing set aside
+    with factory() as s:
+        assert s.scalar(select(func.count(Message.id))) == 0
+        assert not s.scalar(select(Mailbox.last_uid))
+    monkeypatch.undo()
+    again, _ = build_worker(cfg, factory, threading.Event(), str(path), once=True)
+    assert not again.run_once().errors
+    with factory() as s:
+        assert s.scalar(select(func.count(Item.id))) == 3
