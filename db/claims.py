@@ -80,13 +80,15 @@ def claim_batch(session: Session, mailbox_id: int, uidvalidity: int, uids: Seque
 
 
 def start_alone(session: Session, mailbox_id: int, uidvalidity: int, uid: int, worker: str,
-                now: datetime) -> int:
-    """Counts one more start of UID processed on its own (commit before processing); returns the new count."""
+                now: datetime, count: bool = True) -> int:
+    """Counts one more start of UID processed on its own (commit before processing; COUNT false: claims it
+    without counting, a restart after an end the caller saw); returns the count."""
     row = session.get(ProcessingAttempt, (mailbox_id, uidvalidity, uid))
     if row is None:
         row = ProcessingAttempt(mailbox_id=mailbox_id, uidvalidity=uidvalidity, uid=uid, attempts=0)
         session.add(row)
-    row.attempts += 1
+    if count or not row.attempts:
+        row.attempts += 1
     row.claimed_by, row.claimed_at = worker, now
     return row.attempts
 

@@ -80,6 +80,9 @@ DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 # A message alone that was being processed this many times when its worker died is quarantined.
 MAX_CRASHES = 3
 _WORKER = worker_name()  # this process's name on its claims, unless the caller gives one
+# Messages this process was processing alone when the database went away: it saw that end, so the next start
+# is no crash and does not count toward MAX_CRASHES (a message is never quarantined for the database's sake).
+_OUTAGE_ENDED: set[tuple[str, int, int]] = set()
 
 
 @dataclass
@@ -470,9 +473,12 @@ def _alone(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw: RawMa
     """RAW on its own, in its own transactions; whatever fails quarantines it and moves the mailbox past
     it."""
     now = utcnow()
+    key = (mailbox, raw.uidvalidity, raw.uid)
     with factory.begin() as session:
         box = lock_mailbox(session, mailbox)
-        starts = start_alone(session, box.id, raw.uidvalidity, raw.uid, worker, now)
+        starts = start_alone(session, box.id, raw.uidvalidity, raw.uid, worker, now,
+                             count=key not in _OUTAGE_ENDED)
+    _OUTAGE_ENDED.discard(key)
     p = Parsed(raw, None, content_digest(raw.raw))
     try:
         if starts > MAX_CRASHES:
@@ -486,6 +492,7 @@ def _alone(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw: RawMa
             _advance(box, [raw], now)
             release(session, box.id, raw.uidvalidity, [raw.uid])
     except DATABASE_DOWN:
+        _OUTAGE_ENDED.add(key)
         raise
     except Exception as exc:
         p = Parsed(raw, p.email, p.digest, reason(exc))

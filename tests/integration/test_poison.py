@@ -254,3 +254,33 @@ def test_a_reused_message_id_keeps_both_messages_and_a_copy_is_still_one(db):
     assert len(follow.follow_ups) == 1 and not follow.new_items
     with db() as s:
         assert s.scalar(select(Message.item_id).where(Message.uid == 3)) == rows[0].item_id
+
+
+def test_database_outages_while_a_message_is_processed_alone_do_not_count_as_crashes(db, monkeypatch):
+    # The batch fails at its end, so each message goes alone; the third one's transaction then meets a
+    # database outage more often than the crash limit. It must be stored once the database is back.
+    from sqlalchemy.exc import OperationalError
+
+    mails = normal(3)
+    real_advance = pipeline._advance
+    outages = {"left": MAX_CRASHES + 2}
+
+    def advance(box, batch, now):
+        if len(batch) > 1:
+            raise RuntimeError("the batch transaction fails at its end")
+        if batch[0].uid == 3 and outages["left"]:
+            outages["left"] -= 1
+            raise OperationalError("COMMIT", {}, Exception("database is locked"))
+        return real_advance(box, batch, now)
+
+    monkeypatch.setattr(pipeline, "_advance", advance)
+    worker = worker_name()
+    for _ in range(MAX_CRASHES + 2):
+        with pytest.raises(OperationalError):
+            process_batch(db, CFG, "support", raws(mails), load_classifier(), worker=worker)
+    result = process_batch(db, CFG, "support", raws(mails), load_classifier(), worker=worker)
+    assert (result.quarantined, len(result.new_items), result.duplicates) == (0, 1, 2)
+    with db() as s:
+        rows = {m.uid: m for m in s.scalars(select(Message).where(Message.direction == "in"))}
+        assert sorted(rows) == [1, 2, 3] and all(r.item_id and r.status == "processed" for r in rows.values())
+        assert s.scalar(select(func.count(ProcessingAttempt.uid))) == 0
