@@ -1,5 +1,5 @@
 """Commands that do not classify start without spaCy; the worker imports it only in its model-loading
-thread."""
+thread, and the reading processes import no ORM."""
 from __future__ import annotations
 
 import os
@@ -52,14 +52,25 @@ def test_classify_does_import_spacy(config):
     assert "spacy" in heavy
 
 
-def test_the_worker_modules_import_without_spacy():
-    """The worker connects its mailboxes first; spaCy comes with the model, loaded in a thread beside them."""
-    code = ("import sys, intake.worker, cli.serve, cli.processes, cli.main; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'spacy', 'thinc'}))")
+def imported(modules: str, heavy: tuple[str, ...]) -> list[str]:
+    """Which of HEAVY a fresh interpreter holds after importing MODULES (comma-separated)."""
+    code = f"import sys, {modules}; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    return eval(out.stdout.strip())  # noqa: S307 (our own repr of a list)
+
+
+def test_the_worker_modules_import_without_spacy():
+    """The worker connects its mailboxes first; spaCy comes with the model, loaded in a thread beside them."""
+    assert imported("intake.worker, cli.serve, cli.processes, cli.main", ("spacy", "thinc")) == []
+
+
+def test_the_reading_processes_import_no_orm():
+    """The reading processes of a drain import no ORM: their start is on the way to the first batch read."""
+    assert imported("intake.prepare", ("sqlalchemy", "db.models")) == []
+    # and the probe sees it where it is imported (so the line above can fail): the worker's storing step
+    assert imported("intake.batch_store", ("sqlalchemy", "db.models")) == ["db.models", "sqlalchemy"]
 
 
 def test_the_fast_schema_check_agrees_with_alembic(tmp_path):
