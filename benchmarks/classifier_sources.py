@@ -121,6 +121,10 @@ VARIANTS: dict[str, Variant] = {
     "DEFAULT_SPEC, real x0.35": _default(real_weight=0.35),
     "DEFAULT_SPEC, boundary x2": _default(boundary_copies=2),
     "DEFAULT_SPEC, subject words marked": _default(en_tokenizer="subject"),
+    "DEFAULT_SPEC, table 2^20": _default(length=2**20),
+    "DEFAULT_SPEC, real x0.25": _default(real_weight=0.25),
+    "DEFAULT_SPEC, real x0.15": _default(real_weight=0.15),
+    "DEFAULT_SPEC, written only": Variant(real=False, normalized=True, spec=DEFAULT_SPEC),
     "x0.5, chars 3-5 beside words": _chars(3, 5),
     "x0.5, chars 3-5 alone": _chars(3, 5, words_en=False),
     "x0.5, chars 2-4 beside words": _chars(2, 4),
@@ -249,6 +253,8 @@ def cross_validate(name: str, variant: Variant, lang: str, threshold: float) -> 
           + f"T real {t_real:.2f} {_flagging(apply_temperature(all_raw, t_real), gold, threshold)}",
           flush=True)
     print(f"{'':4}{'':32} per fold: " + "  ".join(per_fold), flush=True)
+    print(f"{'':4}{'':32} confusion (rows true, columns guessed, {' / '.join(LABELS)}): "
+          + "  ".join(" ".join(f"{s.confusion[g][p]}" for p in LABELS) for g in LABELS), flush=True)
 
 
 def written_cross_validate(name: str, variant: Variant, lang: str, k: int = 5) -> None:
