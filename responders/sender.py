@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.claims import claimant_gone
 from db.events import ACKNOWLEDGED, DELIVERY_FAILED, SYSTEM, add_event
-from db.models import Event, Item, OutboxMail
+from db.models import Event, Item, OutboxMail, Survey
 from db.types import utcnow
 from responders.sent_journal import SentJournal, journal_for
 
@@ -222,8 +222,12 @@ def _book(conn: Connection, ids: list[int], ack_seconds: list[float] | None) -> 
     done = conn.execute(
         update(OutboxMail).where(OutboxMail.id.in_(ids), OutboxMail.status == HANDED)
         .values(status="sent", claimed_until=None, attempts=OutboxMail.attempts + 1)
-        .returning(OutboxMail.item_id, OutboxMail.kind, OutboxMail.message_id, OutboxMail.to_address,
-                   OutboxMail.sent_at)).all()
+        .returning(OutboxMail.id, OutboxMail.item_id, OutboxMail.kind, OutboxMail.message_id,
+                   OutboxMail.to_address, OutboxMail.sent_at)).all()
+    surveys = [r.id for r in done if r.kind == "survey"]
+    if surveys:  # the survey's own state follows its mail ("cancelled" stays: the mail was taken back first)
+        conn.execute(update(Survey).where(Survey.outbox_id.in_(surveys), Survey.status == "scheduled")
+                     .values(status="sent"))
     acks = [{"item_id": r.item_id, "now": r.sent_at, "data": {"message_id": r.message_id, "to": r.to_address}}
             for r in done if r.item_id is not None and r.kind == "acknowledgment"]
     if acks:

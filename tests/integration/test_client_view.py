@@ -186,7 +186,8 @@ def test_status_link_update_survey_and_csat_end_to_end(any_db_url, dovecot, smtp
     asked = visitor.get(links["2"])
     assert asked.status_code == 200 and asked.headers["x-robots-tag"].startswith("noindex")
     with factory() as s:
-        assert s.scalar(select(Survey.rating)) is None
+        # the survey's state follows its mail: sent (the API and the reports read it)
+        assert s.scalar(select(Survey.rating)) is None and s.scalar(select(Survey.status)) == "sent"
     rated = visitor.post(links["2"])
     assert rated.status_code == 200 and "您的评分：2 分" in rated.text
     with factory() as s:
