@@ -2,10 +2,8 @@
 assignments."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import pytest
-from sqlalchemy import MetaData, Table, select
+from sqlalchemy import select
 
 from classifiers import load_classifier
 from cli.main import main
@@ -16,6 +14,7 @@ from db.models import Contact, Item, Organization, User, UserOrganization
 from intake.config import parse_config
 from intake.pipeline import process_batch
 from intake.values import RawMail
+from tests.integration.conftest import old_row
 from tests.mailgen import client_email
 
 pytestmark = pytest.mark.integration
@@ -46,37 +45,19 @@ def test_free_mail_senders_get_no_organization(db):
         assert len(list(s.scalars(select(Item)))) == 4
 
 
-def _old_row(conn, table_name: str, **given: object) -> int:
-    """Inserts a row into table TABLE_NAME as the schema is now (an older revision: the models have columns it
-    lacks), with GIVEN and a plain value for every other required column; returns its id."""
-    table = Table(table_name, MetaData(), autoload_with=conn)
-    plain = {bool: False, int: 0, float: 0.0, datetime: datetime(2026, 1, 1, tzinfo=timezone.utc), dict: {}}
-    values = dict(given)
-    for col in table.columns:
-        if col.name in values or col.nullable or col.primary_key or col.server_default is not None:
-            continue
-        try:
-            kind = col.type.python_type
-        except NotImplementedError:  # JSON and the like
-            kind = dict
-        values[col.name] = plain.get(kind, "")
-    result = conn.execute(table.insert().values(**values))
-    return result.inserted_primary_key[0] if result.inserted_primary_key else 0
-
-
 def test_migration_moves_existing_items_off_free_mail_organizations(any_db_url):
     engine = make_engine(any_db_url)
     upgrade(engine, "0007")
     factory = make_sessionmaker(engine)
     with engine.begin() as conn:
-        gmail = _old_row(conn, "organizations", name="gmail.com", domain="gmail.com")
-        acme = _old_row(conn, "organizations", name="Acme", domain="acme.example")
-        pm = _old_row(conn, "users", email="mei@team.example", name="Mei", role="pm")
+        gmail = old_row(conn, "organizations", name="gmail.com", domain="gmail.com")
+        acme = old_row(conn, "organizations", name="Acme", domain="acme.example")
+        pm = old_row(conn, "users", email="mei@team.example", name="Mei", role="pm")
         for org in (gmail, acme):
-            _old_row(conn, "user_organizations", user_id=pm, organization_id=org)
-        a = _old_row(conn, "contacts", email="a@gmail.com", organization_id=gmail)
-        _old_row(conn, "contacts", email="b@acme.example", organization_id=acme)
-        _old_row(conn, "items", ref="CI-000001", category="issue", contact_id=a)
+            old_row(conn, "user_organizations", user_id=pm, organization_id=org)
+        a = old_row(conn, "contacts", email="a@gmail.com", organization_id=gmail)
+        old_row(conn, "contacts", email="b@acme.example", organization_id=acme)
+        old_row(conn, "items", ref="CI-000001", category="issue", contact_id=a)
     upgrade(engine)
     with factory() as s:
         assert [o.domain for o in s.scalars(select(Organization))] == ["acme.example"]

@@ -49,3 +49,26 @@ def test_stored_mail_is_compressed_with_lz4_on_postgresql(pg_url):
         engine.dispose()
     expected = ("l", "x") if lz4 else ("", "e")
     assert [(r[0], r[1], r[2]) for r in found] == [("messages", *expected), ("outbox", *expected)]
+
+
+def test_surveys_whose_mail_went_out_are_marked_sent_by_the_upgrade(any_db_url):
+    from sqlalchemy import text
+
+    from tests.integration.conftest import old_row
+
+    engine = make_engine(any_db_url)
+    upgrade(engine, "0015")
+    with engine.begin() as conn:
+        states = {}
+        for n, (mail_status, survey_status) in enumerate([("sent", "scheduled"), ("pending", "scheduled"),
+                                                          ("cancelled", "cancelled")], 1):
+            item = old_row(conn, "items", ref=f"CI-00000{n}", category="question")
+            mail = old_row(conn, "outbox", item_id=item, kind="survey", status=mail_status, raw=b"",
+                           message_id=f"<s{n}@team.example>", to_address="a@client.example",
+                           from_address="support@team.example")
+            states[old_row(conn, "surveys", item_id=item, outbox_id=mail, status=survey_status)] = n
+    upgrade(engine)
+    with engine.connect() as conn:
+        got = {states[i]: status for i, status in conn.execute(text("SELECT id, status FROM surveys"))}
+    assert got == {1: "sent", 2: "scheduled", 3: "cancelled"}
+    engine.dispose()
