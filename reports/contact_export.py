@@ -3,14 +3,15 @@ their histories), messages.json (texts, addresses, attachments' metadata), each 
 mail we sent them (sent/*.eml)."""
 from __future__ import annotations
 
-import io
 import json
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload, undefer
+from sqlalchemy.orm import Session, load_only, selectinload
 
 from db.erasure import contact_item_ids, contact_message_ids, find_contact
 from db.models import Item, Message, OutboxMail
@@ -36,12 +37,17 @@ def write_contact_export(session: Session, email: str, out: IO[bytes]) -> dict[s
     items = session.scalars(select(Item).where(Item.id.in_(item_ids)).options(selectinload(Item.events))
                             .order_by(Item.id)).all()
     refs = {i.id: i.ref for i in items}
+    # The raw mail is read a chunk at a time as it is written (below), not all at once: a client of many
+    # years can have gigabytes of it.
     messages = session.scalars(select(Message).where(Message.id.in_(message_ids)).options(
-        undefer(Message.raw), selectinload(Message.attachments),
-        selectinload(Message.item)).order_by(Message.id)).all()
+        selectinload(Message.attachments), selectinload(Message.item)).order_by(Message.id)).all()
     to_contact = func.lower(OutboxMail.to_address) == contact.email.lower()
     sent = session.scalars(select(OutboxMail).where(or_(OutboxMail.item_id.in_(item_ids), to_contact))
+                           .options(load_only(OutboxMail.item_id, OutboxMail.kind, OutboxMail.to_address,
+                                              OutboxMail.status, OutboxMail.created_at, OutboxMail.sent_at))
                            .order_by(OutboxMail.id)).all()
+    message_raw = dict(_sizes(session, Message, [m.id for m in messages]))
+    sent_raw = dict(_sizes(session, OutboxMail, [row.id for row in sent]))
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
         def put(name: str, value: Any) -> None:
             z.writestr(name, json.dumps(value, ensure_ascii=False, indent=2) + "\n")
@@ -55,12 +61,11 @@ def write_contact_export(session: Session, email: str, out: IO[bytes]) -> dict[s
             "first_response_at": _when(i.first_response_at), "resolved_at": _when(i.resolved_at),
             "history": [{"kind": e.kind, "actor": e.actor, "at": _when(e.created_at), "data": e.data}
                         for e in i.events]} for i in items])
+        for row_id, raw in _raws(session, Message, [i for i, size in message_raw.items() if size]):
+            z.writestr(f"messages/{row_id}.eml", raw)
         listed = []
         for m in messages:
-            raw = bytes(m.raw or b"")
-            eml = f"messages/{m.id}.eml" if raw else None
-            if eml:
-                z.writestr(eml, raw)
+            eml = f"messages/{m.id}.eml" if message_raw.get(m.id) else None
             listed.append({
                 "id": m.id, "item": m.item.ref if m.item else None, "direction": m.direction,
                 "message_id": m.message_id, "sender": m.sender, "sender_name": m.sender_name,
@@ -70,19 +75,50 @@ def write_contact_export(session: Session, email: str, out: IO[bytes]) -> dict[s
                 "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size,
                                  "sha256": a.sha256} for a in m.attachments]})
         put("messages.json", listed)
-        for row in sent:
-            if row.raw:
-                z.writestr(f"sent/{row.id}.eml", bytes(row.raw))
+        for row_id, raw in _raws(session, OutboxMail, [i for i, size in sent_raw.items() if size]):
+            z.writestr(f"sent/{row_id}.eml", raw)
         put("sent.json", [{"id": row.id, "item": refs.get(row.item_id or 0), "kind": row.kind,
                            "to": row.to_address,
                            "status": row.status, "created_at": _when(row.created_at),
                            "sent_at": _when(row.sent_at),
-                           "eml": f"sent/{row.id}.eml" if row.raw else None} for row in sent])
+                           "eml": f"sent/{row.id}.eml" if sent_raw.get(row.id) else None} for row in sent])
     return {"items": len(items), "messages": len(messages), "sent": len(sent)}
 
 
-def contact_export_bytes(session: Session, email: str) -> tuple[bytes, dict[str, int]]:
-    """The zip of write_contact_export in memory (for a download) and its counts."""
-    buf = io.BytesIO()
-    counts = write_contact_export(session, email, buf)
-    return buf.getvalue(), counts
+RAW_CHUNK = 50  # raw mails read per query while the zip is written
+
+
+_Mail = type[Message] | type[OutboxMail]
+
+
+def _sizes(session: Session, model: _Mail, ids: list[int]) -> Iterator[tuple[int, int]]:
+    """(id, length of raw) for the rows IDS of MODEL, without reading the mail."""
+    for start in range(0, len(ids), 500):
+        yield from session.execute(select(model.id, func.coalesce(func.length(model.raw), 0))
+                                   .where(model.id.in_(ids[start:start + 500])))  # type: ignore[misc]
+
+
+def _raws(session: Session, model: _Mail, ids: list[int]) -> Iterator[tuple[int, bytes]]:
+    """(id, raw) for the rows IDS of MODEL in id order, RAW_CHUNK at a time."""
+    for start in range(0, len(ids), RAW_CHUNK):
+        rows = session.execute(select(model.id, model.raw).where(model.id.in_(ids[start:start + RAW_CHUNK]))
+                               .order_by(model.id)).all()
+        for row_id, raw in rows:
+            yield row_id, bytes(raw or b"")
+
+
+# An export up to this size stays in memory; a larger one goes to a temporary file while it is downloaded.
+SPOOL_BYTES = 16 * 1024 * 1024
+
+
+def contact_export_file(session: Session, email: str) -> tuple[IO[bytes], dict[str, int]]:
+    """The zip of write_contact_export in a temporary file (in memory while small), at its start, and its
+    counts; the caller closes it."""
+    out = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    try:
+        counts = write_contact_export(session, email, out)
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return out, counts  # type: ignore[return-value]

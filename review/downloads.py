@@ -1,12 +1,14 @@
 """Attachment downloads, and the response every download of client bytes uses: a download, never rendered."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import IO
 from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from db.models import Attachment, Item, Message
@@ -24,14 +26,21 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def download_response(data: bytes, filename: str) -> Response:
+def download_response(data: bytes | IO[bytes], filename: str) -> Response:
     """DATA as a download named FILENAME: opaque bytes whatever the client declared, since a browser must
-    never render mail content from this site (no sniffing, a sandboxing policy should it open it anyway)."""
-    return Response(data, media_type="application/octet-stream", headers={
-        "content-disposition": content_disposition(filename),
-        "cache-control": "private, no-store",
-        "content-security-policy": "sandbox; default-src 'none'",
-    })
+    never render mail content from this site (no sniffing, a sandboxing policy should it open it anyway).
+    DATA may be an open file, sent in chunks and closed when sent."""
+    headers = {"content-disposition": content_disposition(filename), "cache-control": "private, no-store",
+               "content-security-policy": "sandbox; default-src 'none'"}
+    if isinstance(data, bytes):
+        return Response(data, media_type="application/octet-stream", headers=headers)
+    return StreamingResponse(_chunks(data), media_type="application/octet-stream", headers=headers)
+
+
+def _chunks(source: IO[bytes], size: int = 256 * 1024) -> Iterator[bytes]:
+    with source:
+        while chunk := source.read(size):
+            yield chunk
 
 
 def routes(ctx: Context) -> list[Route]:

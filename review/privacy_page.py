@@ -12,7 +12,7 @@ from starlette.routing import Route
 from db.audit import recent, record
 from db.erasure import erase_contact, find_contact
 from db.types import utcnow
-from reports.contact_export import NoSuchContact, contact_export_bytes
+from reports.contact_export import NoSuchContact, contact_export_file
 from review.context import Context
 from review.downloads import download_response
 from review.guard import checked_form, viewer
@@ -62,7 +62,7 @@ def routes(ctx: Context) -> list[Route]:
             return error_page(ctx, request, 400, translated(exc), back=PRIVACY)
         with ctx.write.begin() as session:
             try:
-                data, counts = contact_export_bytes(session, address)
+                data, counts = contact_export_file(session, address)
             except NoSuchContact:
                 return error_page(ctx, request, 404, _(NO_CONTACT, address=address), back=PRIVACY)
             contact = find_contact(session, address)

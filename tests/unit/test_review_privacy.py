@@ -6,10 +6,12 @@ import io
 import json
 import zipfile
 
+import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from db.models import AuditEntry, Contact, Item, Message
+from reports import contact_export
 from tests.unit.test_review_app import add_item
 from tests.web import signed_in
 
@@ -20,7 +22,10 @@ def _two_items(factory) -> None:
         add_item(session, 2, email="bo@acme.example", name="Bo Chen", body="Anna Lee asked me to write.")
 
 
-def test_export_is_a_zip_of_the_contacts_data(admin, factory):
+@pytest.mark.parametrize("spool", [16 * 1024 * 1024, 1])  # in memory, and on disk as a large export goes
+def test_export_is_a_zip_of_the_contacts_data(admin, factory, monkeypatch, spool):
+    monkeypatch.setattr(contact_export, "SPOOL_BYTES", spool)
+    monkeypatch.setattr(contact_export, "RAW_CHUNK", 1)
     _two_items(factory)
     r = admin.post("/privacy/export", data={"email": "Anna@Acme.Example", "csrf_token": admin.csrf})
     assert r.status_code == 200 and r.headers["content-disposition"].startswith("attachment")
