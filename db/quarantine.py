@@ -99,3 +99,12 @@ def delete_quarantined(session: Session, message_id: int) -> QuarantineEntry | N
     gone = entry_of(*found)
     session.delete(found[0])
     return gone
+
+
+def unread_uids(session: Session, mailbox_id: int, uidvalidity: int) -> frozenset[int]:
+    """The UIDs of MAILBOX_ID's messages quarantined without their content (the server would not hand it
+    over): they stay in the mailbox as they are, never marked or moved."""
+    return frozenset(session.scalars(select(Message.uid).where(
+        Message.mailbox_id == mailbox_id, Message.uidvalidity == uidvalidity, Message.direction == "in",
+        Message.status == QUARANTINED, Message.uid.is_not(None),
+        func.coalesce(func.length(Message.raw), 0) == 0)))

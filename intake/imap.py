@@ -118,11 +118,13 @@ class MailboxClient:
         refused: dict[int, str] = {}
         bodies = self._fetch_each(small, "BODY.PEEK[]", refused)
         heads = self._fetch_each(big, "BODY.PEEK[HEADER]", refused)
-        if refused and not bodies and not heads and not self._hands_over_another(set(refused)):
-            # The server refuses every message, not one: it is unwell, and the batch is tried again later.
-            # Only a message refused while another is handed over is set aside (below), so neither can a
-            # corrupt message stop its mailbox nor a passing server fault quarantine a backlog.
-            raise IMAPClientError(next(iter(refused.values())))
+        passing = [reason for reason in refused.values() if _transient(reason)]
+        if passing or (refused and not bodies and not heads and not self._hands_over_another(set(refused))):
+            # A refusal the server calls passing, or one of every message: the server is unwell, not one
+            # message bad, and the batch is tried again later. Only a message refused for good while another's
+            # content is handed over is set aside (below), so neither can a corrupt message stop its mailbox
+            # nor a passing server fault quarantine a backlog.
+            raise IMAPClientError((passing or list(refused.values()))[0])
         out = []
         for uid in uids:
             if uid not in meta:
@@ -183,19 +185,20 @@ class MailboxClient:
         return answer
 
     def _hands_over_another(self, refused: set[int]) -> bool:
-        """Whether the server hands over the header of a message of the folder outside REFUSED (the newest
-        one)."""
+        """Whether the server hands over content of a message of the folder outside REFUSED (the newest one's
+        first body byte: read from the message itself, as the refused FETCHes were, not from an index a
+        header could come from)."""
         assert self.client is not None
         others = [u for u in self.client.search(["ALL"]) if u not in refused]
         if not others:
             return False
         try:
-            answer = self.client.fetch([max(others)], ["BODY.PEEK[HEADER]"])
+            answer = self.client.fetch([max(others)], ["BODY.PEEK[]<0.1>"])
         except IMAPClientAbortError:
             raise
         except IMAPClientError:
             return False
-        return bool(answer.get(max(others), {}).get(b"BODY[HEADER]"))
+        return any(key.startswith(b"BODY[]") for key in answer.get(max(others), {}))
 
     def _refetch(self, uid: int, header_only: bool) -> tuple[bytes, bool] | None:
         """UID's content asked for on its own: (bytes, only the header), or None when the answer still lacks
@@ -248,13 +251,14 @@ class MailboxClient:
             self.client.delete_messages(uids, silent=True)
             self.client.uid_expunge(uids) if self.client.has_capability("UIDPLUS") else self.client.expunge()
 
-    def catch_up(self, last_uid: int) -> int:
-        """Applies the processed-mail action to stored messages a crash left untouched; returns how many."""
+    def catch_up(self, last_uid: int, untouched: frozenset[int] = frozenset()) -> int:
+        """Applies the processed-mail action to stored messages a crash left untouched, except UNTOUCHED (the
+        messages the server would not hand over, left as they are); returns how many."""
         assert self.client is not None
         if self.cfg.on_processed == "keep" or last_uid < 1:
             return 0
         criteria = ["UID", f"1:{last_uid}"] + (["UNSEEN"] if self.cfg.on_processed == "seen" else [])
-        uids = [u for u in self.client.search(criteria) if u <= last_uid]
+        uids = [u for u in self.client.search(criteria) if u <= last_uid and u not in untouched]
         self.after_commit(uids)
         return len(uids)
 
@@ -344,6 +348,15 @@ def _size(meta: dict[bytes, object]) -> int:
 # Why a message the server would not hand over is quarantined: what a PM or admin reads in the record.
 UNREADABLE = ("the IMAP server answered twice without this message's content; it was left in the mailbox "
               "untouched (copy it into the folder again to have it read)")
+
+
+# RFC 5530 response codes of a refusal that passes (a busy or unavailable store, a limit), unlike a message
+# the server cannot read ([SERVERBUG], [CORRUPTION]): the batch is tried again, the message not set aside.
+TRANSIENT_CODES = ("[UNAVAILABLE]", "[INUSE]", "[LIMIT]", "[OVERQUOTA]")
+
+
+def _transient(reason: str) -> bool:
+    return any(code in reason.upper() for code in TRANSIENT_CODES)
 
 
 REFUSED = ("the IMAP server refused to hand over this message ({}) while it handed over others; it was left "

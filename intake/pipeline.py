@@ -496,7 +496,11 @@ def _alone(factory: sessionmaker[Session], cfg: Config, mailbox: str, raw: RawMa
         raise
     except Exception as exc:
         p = Parsed(raw, p.email, p.digest, reason(exc))
-        outcome = _quarantine_alone(factory, mailbox, p, now)
+        try:
+            outcome = _quarantine_alone(factory, mailbox, p, now)
+        except DATABASE_DOWN:
+            _OUTAGE_ENDED.add(key)
+            raise
     _record(result, outcome, p)
 
 

@@ -18,6 +18,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wai
 from db.claims import worker_name
 from db.engine import make_engine, make_sessionmaker
 from db.leases import acquire, release, renew
+from db.quarantine import unread_uids
 from db.queries import lock_mailbox
 from db.types import utcnow
 from intake import metrics
@@ -164,6 +165,7 @@ class Worker:
         """Processes everything pending in CLIENT's folder, batch by batch (CATCH_UP: first after
         connecting)."""
         name = client.cfg.name
+        untouched: frozenset[int] = frozenset()
         with self.factory.begin() as session:
             box = lock_mailbox(session, name)
             last_uid, known_validity = box.last_uid or 0, box.uidvalidity
@@ -173,10 +175,12 @@ class Worker:
                 log.warning("event=uidvalidity_changed mailbox=%s old=%s new=%s", name, known_validity,
                             client.uidvalidity)
                 box.uidvalidity, box.last_uid, last_uid = client.uidvalidity, 0, 0
+            if catch_up and client.cfg.on_processed != "keep" and last_uid:
+                untouched = unread_uids(session, box.id, client.uidvalidity)
         self.outages.ok("database")
         if catch_up:
             # The commit and the mailbox action are not atomic: finish what a crash interrupted.
-            done = client.catch_up(last_uid)
+            done = client.catch_up(last_uid, untouched)
             if done:
                 log.info("event=processed_action_caught_up mailbox=%s count=%d", name, done)
         # One batch ahead: while a batch is stored here, the next is read and classified in the pool.

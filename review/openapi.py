@@ -151,10 +151,11 @@ OPENAPI: dict[str, Any] = {
                 "token": {"type": "string"}, "revoked": {"type": "integer"}}},
             "Survey": {"type": "object", "properties": {
                 "ref": {"type": "string"},
-                "status": {"type": "string", "enum": ["scheduled", "cancelled", "suppressed"],
-                           "description": "scheduled: in the outbox (sent once its delay passed); cancelled: "
-                                          "the client wrote again first; suppressed: not sent (opted out, no "
-                                          "address, acknowledgment suppressed)"},
+                "status": {"type": "string", "enum": ["scheduled", "sent", "cancelled", "suppressed"],
+                           "description": "scheduled: in the outbox (sent once its delay passed); sent: the "
+                                          "SMTP server took it; cancelled: the client wrote again first; "
+                                          "suppressed: not sent (opted out, no address, acknowledgment "
+                                          "suppressed)"},
                 "scheduled_for": {"type": "string", "format": "date-time"},
                 "rating": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
                 "rated_at": {"type": ["string", "null"], "format": "date-time"},

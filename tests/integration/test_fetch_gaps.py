@@ -85,13 +85,16 @@ def test_a_message_left_out_of_the_fetch_answer_is_asked_again_then_quarantined_
     assert len(smtp_sink.wait_for(3, timeout=60)) == 3
 
 
-def _refusing_fetch(monkeypatch, refuse) -> None:
-    """Makes the server answer NO to every FETCH of a message's content that REFUSE(uids) picks."""
+SERVERBUG = "FETCH failed: NO [SERVERBUG] Internal error occurred."
+
+
+def _refusing_fetch(monkeypatch, refuse, item: str = "BODY.PEEK[", answer: str = SERVERBUG) -> None:
+    """Makes the server answer NO (ANSWER) to every FETCH of ITEM (by its start) that REFUSE(uids) picks."""
     real_fetch = IMAPClient.fetch
 
     def fetch(self, messages, data, modifiers=None):
-        if any(str(d).startswith("BODY.PEEK[") for d in data) and refuse(list(messages)):
-            raise IMAPClientError("FETCH failed: NO [SERVERBUG] Internal error occurred.")
+        if any(str(d).startswith(item) for d in data) and refuse(list(messages)):
+            raise IMAPClientError(answer)
         return real_fetch(self, messages, data, modifiers)
 
     monkeypatch.setattr(IMAPClient, "fetch", fetch)
@@ -120,9 +123,12 @@ def test_a_message_the_server_refuses_while_it_hands_over_others_is_quarantined_
         rows = {m.uid: m for m in s.scalars(select(Message).where(Message.direction == "in"))}
         assert sorted(rows) == [1, 2, 3, 4]
         assert rows[2].status == "quarantined" and rows[2].item_id is None
-        assert rows[2].error == REFUSED.format("FETCH failed: NO [SERVERBUG] Internal error occurred.")
+        assert rows[2].error == REFUSED.format(SERVERBUG)
         assert all(rows[uid].item_id is not None for uid in (1, 3, 4))
         assert s.scalar(select(Mailbox.last_uid)) == 4
+    # The next connect finishes the processed-mail action a crash may have left undone, but not on it.
+    again, _ = build_worker(cfg, factory, threading.Event(), str(path), once=True)
+    assert not again.run_once().errors
     client = dovecot.login(MAILBOX_USER)
     client.select_folder("INBOX", readonly=True)
     flags = client.get_flags(client.search("ALL"))
@@ -130,12 +136,21 @@ def test_a_message_the_server_refuses_while_it_hands_over_others_is_quarantined_
     assert [uid for uid in sorted(flags) if b"\\Seen" in flags[uid]] == [1, 3, 4]
 
 
-def test_a_server_that_refuses_every_message_quarantines_none_and_is_tried_again(
-        sqlite_url, dovecot, smtp_sink, tmp_path, monkeypatch):
-    path = write_config(tmp_path / "intake.toml", sqlite_url, dovecot, smtp_sink)
+@pytest.mark.parametrize("refusal", ["all content", "bodies only", "one message, passing"])
+def test_a_server_that_refuses_every_message_or_for_now_quarantines_none_and_is_tried_again(
+        sqlite_url, dovecot, smtp_sink, tmp_path, monkeypatch, refusal):
+    # Bodies only: the store is down while headers still come from the index, and batches of one message.
+    path = write_config(tmp_path / "intake.toml", sqlite_url, dovecot, smtp_sink,
+                        mailbox_extra="batch_size = 1\n" if refusal == "bodies only" else "")
     assert run_intake(path, "db", "upgrade").returncode == 0
     _deliver(dovecot, 3)
-    _refusing_fetch(monkeypatch, lambda uids: True)
+    if refusal == "all content":
+        _refusing_fetch(monkeypatch, lambda uids: True)
+    elif refusal == "bodies only":
+        _refusing_fetch(monkeypatch, lambda uids: True, item="BODY.PEEK[]")
+    else:
+        _refusing_fetch(monkeypatch, lambda uids: 2 in uids,
+                        answer="FETCH failed: NO [UNAVAILABLE] Temporary failure, try again later.")
     cfg = load_config(path)
     factory = open_factory(cfg)
     worker, _ = build_worker(cfg, factory, threading.Event(), str(path), once=True)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from db.models import AuditEntry, Contact, Item, Message
+from db.models import AuditEntry, Contact, Item, Message, OutboxMail
 from reports import contact_export
 from tests.unit.test_review_app import add_item
 from tests.web import signed_in
@@ -25,16 +25,28 @@ def _two_items(factory) -> None:
 @pytest.mark.parametrize("spool", [16 * 1024 * 1024, 1])  # in memory, and on disk as a large export goes
 def test_export_is_a_zip_of_the_contacts_data(admin, factory, monkeypatch, spool):
     monkeypatch.setattr(contact_export, "SPOOL_BYTES", spool)
-    monkeypatch.setattr(contact_export, "RAW_CHUNK", 1)
+    monkeypatch.setattr(contact_export, "RAW_CHUNK", 1)  # each raw mail read on its own
     _two_items(factory)
+    with factory.begin() as session:  # a follow-up without its bytes (purged), and our reply to her
+        item = session.scalar(select(Item).where(Item.ref == "CI-000001"))
+        session.add(Message(item_id=item.id, direction="in", message_id="<m1b@acme.example>",
+                            sender="anna@acme.example", new_text="Still broken.", raw=b""))
+        session.add(Message(item_id=item.id, direction="in", message_id="<m1c@acme.example>",
+                            sender="anna@acme.example", new_text="And now?", raw=b"raw 3"))
+        session.add(OutboxMail(item_id=item.id, kind="acknowledgment", message_id="<ack1@team.example>",
+                               from_address="support@team.example", to_address="anna@acme.example",
+                               raw=b"our reply", status="sent", created_at=item.received_at))
     r = admin.post("/privacy/export", data={"email": "Anna@Acme.Example", "csrf_token": admin.csrf})
     assert r.status_code == 200 and r.headers["content-disposition"].startswith("attachment")
     with zipfile.ZipFile(io.BytesIO(r.content)) as z:
         assert json.loads(z.read("contact.json"))["name"] == "Anna Lee"
         assert [i["ref"] for i in json.loads(z.read("items.json"))] == ["CI-000001"]
         messages = json.loads(z.read("messages.json"))
-        assert [m["text"] for m in messages] == ["The login page shows an error."]
-        assert z.read(messages[0]["eml"]) == b"raw"
+        assert [m["text"] for m in messages] == ["The login page shows an error.", "Still broken.",
+                                                 "And now?"]
+        assert [z.read(m["eml"]) if m["eml"] else None for m in messages] == [b"raw", None, b"raw 3"]
+        [sent] = json.loads(z.read("sent.json"))
+        assert z.read(sent["eml"]) == b"our reply"
     page = admin.get("/privacy")
     assert page.status_code == 200 and "export" in page.text and "lead@example.com" in page.text
 
