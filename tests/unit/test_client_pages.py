@@ -57,7 +57,8 @@ def test_the_status_page_shows_the_item_and_nothing_internal(factory, item_link)
 def test_unknown_tampered_and_revoked_links_are_the_same_404(factory, item_link):
     token, _other = item_link
     with TestClient(app_for(factory)) as c:
-        answers = [c.get(f"/s/{bad}") for bad in (token[:-1] + "Q", "short", "A" * 43, "é" * 43)]
+        tampered = token[:-1] + ("Q" if token[-1] != "Q" else "R")  # a token ending in Q came out whole
+        answers = [c.get(f"/s/{bad}") for bad in (tampered, "short", "A" * 43, "é" * 43)]
         with factory.begin() as s:
             revoke_links(s, s.scalar(select(Item.id).where(Item.ref == "CI-000001")), utcnow())
         answers.append(c.get(f"/s/{token}"))
