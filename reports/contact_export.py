@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import tempfile
 import zipfile
-from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Any
 
@@ -46,8 +45,6 @@ def write_contact_export(session: Session, email: str, out: IO[bytes]) -> dict[s
                            .options(load_only(OutboxMail.item_id, OutboxMail.kind, OutboxMail.to_address,
                                               OutboxMail.status, OutboxMail.created_at, OutboxMail.sent_at))
                            .order_by(OutboxMail.id)).all()
-    message_raw = dict(_sizes(session, Message, [m.id for m in messages]))
-    sent_raw = dict(_sizes(session, OutboxMail, [row.id for row in sent]))
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
         def put(name: str, value: Any) -> None:
             z.writestr(name, json.dumps(value, ensure_ascii=False, indent=2) + "\n")
@@ -61,11 +58,10 @@ def write_contact_export(session: Session, email: str, out: IO[bytes]) -> dict[s
             "first_response_at": _when(i.first_response_at), "resolved_at": _when(i.resolved_at),
             "history": [{"kind": e.kind, "actor": e.actor, "at": _when(e.created_at), "data": e.data}
                         for e in i.events]} for i in items])
-        for row_id, raw in _raws(session, Message, [i for i, size in message_raw.items() if size]):
-            z.writestr(f"messages/{row_id}.eml", raw)
+        message_emls = _write_raws(z, session, Message, [m.id for m in messages], "messages")
         listed = []
         for m in messages:
-            eml = f"messages/{m.id}.eml" if message_raw.get(m.id) else None
+            eml = message_emls.get(m.id)
             listed.append({
                 "id": m.id, "item": m.item.ref if m.item else None, "direction": m.direction,
                 "message_id": m.message_id, "sender": m.sender, "sender_name": m.sender_name,
@@ -75,13 +71,12 @@ def write_contact_export(session: Session, email: str, out: IO[bytes]) -> dict[s
                 "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size,
                                  "sha256": a.sha256} for a in m.attachments]})
         put("messages.json", listed)
-        for row_id, raw in _raws(session, OutboxMail, [i for i, size in sent_raw.items() if size]):
-            z.writestr(f"sent/{row_id}.eml", raw)
+        sent_emls = _write_raws(z, session, OutboxMail, [row.id for row in sent], "sent")
         put("sent.json", [{"id": row.id, "item": refs.get(row.item_id or 0), "kind": row.kind,
                            "to": row.to_address,
                            "status": row.status, "created_at": _when(row.created_at),
                            "sent_at": _when(row.sent_at),
-                           "eml": f"sent/{row.id}.eml" if sent_raw.get(row.id) else None} for row in sent])
+                           "eml": sent_emls.get(row.id)} for row in sent])
     return {"items": len(items), "messages": len(messages), "sent": len(sent)}
 
 
@@ -91,20 +86,19 @@ RAW_CHUNK = 50  # raw mails read per query while the zip is written
 _Mail = type[Message] | type[OutboxMail]
 
 
-def _sizes(session: Session, model: _Mail, ids: list[int]) -> Iterator[tuple[int, int]]:
-    """(id, length of raw) for the rows IDS of MODEL, without reading the mail."""
-    for start in range(0, len(ids), 500):
-        yield from session.execute(select(model.id, func.coalesce(func.length(model.raw), 0))
-                                   .where(model.id.in_(ids[start:start + 500])))  # type: ignore[misc]
-
-
-def _raws(session: Session, model: _Mail, ids: list[int]) -> Iterator[tuple[int, bytes]]:
-    """(id, raw) for the rows IDS of MODEL in id order, RAW_CHUNK at a time."""
+def _write_raws(z: zipfile.ZipFile, session: Session, model: _Mail, ids: list[int],
+                folder: str) -> dict[int, str]:
+    """Writes the raw mail of the rows IDS of MODEL as FOLDER/ID.eml, RAW_CHUNK rows read at a time; the name
+    of each one written (rows whose bytes were purged have none)."""
+    names = {}
     for start in range(0, len(ids), RAW_CHUNK):
-        rows = session.execute(select(model.id, model.raw).where(model.id.in_(ids[start:start + RAW_CHUNK]))
-                               .order_by(model.id)).all()
-        for row_id, raw in rows:
-            yield row_id, bytes(raw or b"")
+        for row_id, raw in session.execute(select(model.id, model.raw)
+                                           .where(model.id.in_(ids[start:start + RAW_CHUNK]))
+                                           .order_by(model.id)):
+            if raw:
+                names[row_id] = f"{folder}/{row_id}.eml"
+                z.writestr(names[row_id], bytes(raw))
+    return names
 
 
 # An export up to this size stays in memory; a larger one goes to a temporary file while it is downloaded.
