@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from intake.checks import Check
-from intake.config import Config, ConfigError, load_config
+from intake.config import Config, ConfigError, NotifyConfig, load_config
+from intake.config_checks import web_address
 
 SAMPLE = ("The export crashes", "Since this morning the CSV export fails with an error 500 above 1,000 rows.")
 
@@ -59,6 +61,8 @@ def run_checks(config_path: str | None) -> Iterator[Any]:
     yield from _smtp(cfg, secrets.get("smtp"))
     yield _model(cfg)
     yield from _web(cfg, secrets.get("web"))
+    for n in cfg.notify:
+        yield _notify(n, secrets.get(f"notify {n.name}"))
 
 
 def _secrets(cfg: Config) -> Iterable[tuple[str, str | None | ConfigError]]:
@@ -74,6 +78,9 @@ def _secrets(cfg: Config) -> Iterable[tuple[str, str | None | ConfigError]]:
             yield read(f"mailboxes[{i}]", lambda box=box, i=i: box.secret.read(f"mailboxes[{i}].password"))
     yield read("smtp", lambda: cfg.smtp.secret.read("smtp.password"))
     yield read("web", lambda: cfg.web.secret_key.read("web.secret_key"))
+    for n in cfg.notify:
+        yield read(f"notify {n.name}", lambda n=n: n.url.read(f"notify.{n.name}.url"))
+        yield read(f"notify {n.name} secret", lambda n=n: n.secret.read(f"notify.{n.name}.secret"))
 
 
 def _database(cfg: Config) -> Check:
@@ -126,6 +133,27 @@ def _model(cfg: Config) -> Check:
                  f"{found.label}, {found.confidence:.2f})")
 
 
+def _notify(target: NotifyConfig, url: str | None | ConfigError) -> Check:
+    """Whether the [[notify]] TARGET's URL is a web address whose host answers on its port. Nothing is posted
+    (it would reach the team's chat), and the URL is never shown: it holds the credential."""
+    name = f"notify {target.name}"
+    if isinstance(url, ConfigError):
+        return Check("SKIP", name, "not checked: its URL cannot be read (see above)")
+    where = target.url_env or target.url_file
+    hint = f"put the {target.target} webhook's full address (https://...) in {where}"
+    bad = Check("FAIL", name, f"the URL read from {where} is not an http:// or https:// address", hint)
+    try:
+        host, port = web_address(url or "")
+    except ValueError:
+        return bad
+    try:
+        socket.create_connection((host, port), timeout=min(target.timeout_seconds, 10.0)).close()
+    except OSError as exc:
+        return Check("FAIL", name, f"cannot connect to {host}:{port}: {exc.strerror or exc}",
+                     "check the host's name and this machine's outbound access to it (firewall, proxy)")
+    return Check("OK", name, f"{target.target} at {host}:{port} answers (nothing was posted)")
+
+
 def _web(cfg: Config, key: str | None | ConfigError) -> Iterable[Check]:
     if cfg.web.public_url:
         yield Check("OK", "web.public_url", cfg.web.public_url)
@@ -154,7 +182,8 @@ def add_doctor_command(sub: Any) -> None:
         description="Checks the configuration against the real world: config keys and secrets, the database "
         "(reachable, at the latest migration), each mailbox (connect, TLS certificate, login, folder, IDLE, "
         "clock skew against the server), SMTP (connect, TLS, login, the from address accepted; nothing is "
-        "sent), the model (loads and classifies), web.public_url and the web secret key. Exit code 0 only "
+        "sent), the model (loads and classifies), web.public_url and the web secret key, and each [[notify]] "
+        "target's host (reached; nothing is posted). Exit code 0 only "
         "when no check failed.")
     doctor.set_defaults(func=cmd_doctor, reads_config_itself=True)
 

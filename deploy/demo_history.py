@@ -17,8 +17,8 @@ from db.queries import lock_mailbox
 from db.types import utcnow
 from intake.client_settings import client_mail_settings
 from intake.config import Config
+from intake.filing import store_one
 from intake.parsed import parse_one
-from intake.pipeline import store_one
 from intake.values import RawMail
 from responders.client_mail import rate
 from responders.sender import book_handed, mark_handed

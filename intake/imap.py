@@ -163,26 +163,31 @@ class MailboxClient:
                     refused: dict[int, str]) -> dict[int, dict[bytes, object]]:
         """ITEM of UIDS in one FETCH; when the server refuses it, each UID on its own, those it refuses again
         noted in REFUSED with the server's words."""
-        assert self.client is not None
         if not uids:
             return {}
+        answer, error = self._asked(uids, [item])
+        if error is None:
+            return answer
+        if len(uids) == 1:
+            refused[uids[0]] = error
+            return {}
+        for uid in uids:
+            one, error = self._asked([uid], [item])
+            if error is None:
+                answer.update(one)
+            else:
+                refused[uid] = error
+        return answer
+
+    def _asked(self, uids: list[int], items: list[str]) -> tuple[dict[int, dict[bytes, object]], str | None]:
+        """FETCH ITEMS of UIDS: (the answer, None), or ({}, the server's words) when it refuses."""
+        assert self.client is not None
         try:
-            return self.client.fetch(uids, [item])
+            return self.client.fetch(uids, items), None
         except IMAPClientAbortError:
             raise  # the connection is gone: nothing to learn about single messages
         except IMAPClientError as exc:
-            if len(uids) == 1:
-                refused[uids[0]] = str(exc)
-                return {}
-        answer: dict[int, dict[bytes, object]] = {}
-        for uid in uids:
-            try:
-                answer.update(self.client.fetch([uid], [item]))
-            except IMAPClientAbortError:
-                raise
-            except IMAPClientError as exc:
-                refused[uid] = str(exc)
-        return answer
+            return {}, str(exc)
 
     def _hands_over_another(self, refused: set[int]) -> bool:
         """Whether the server hands over content of a message of the folder outside REFUSED (the newest one's
@@ -192,12 +197,7 @@ class MailboxClient:
         others = [u for u in self.client.search(["ALL"]) if u not in refused]
         if not others:
             return False
-        try:
-            answer = self.client.fetch([max(others)], ["BODY.PEEK[]<0.1>"])
-        except IMAPClientAbortError:
-            raise
-        except IMAPClientError:
-            return False
+        answer, _ = self._asked([max(others)], ["BODY.PEEK[]<0.1>"])
         return any(key.startswith(b"BODY[]") for key in answer.get(max(others), {}))
 
     def _refetch(self, uid: int, header_only: bool) -> tuple[bytes, bool] | None:

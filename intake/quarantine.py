@@ -17,8 +17,9 @@ from classifiers import Classifier
 from db.quarantine import QUARANTINED, quarantined_ids, quarantined_message
 from db.types import utcnow
 from intake.config import Config
+from intake.filing import DATABASE_DOWN, store_one
 from intake.parsed import parse_one
-from intake.pipeline import DATABASE_DOWN, classify_one, model_of, store_one
+from intake.pipeline import classify_one, model_of
 from intake.values import RawMail
 
 log = logging.getLogger("intake.quarantine")

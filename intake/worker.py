@@ -24,6 +24,7 @@ from db.types import utcnow
 from intake import metrics
 from intake.cluster import LeaseLost, MailboxLeases
 from intake.config import Config, ConfigError, MailboxConfig
+from intake.config_checks import web_address
 from intake.health import OutageLog
 from intake.imap import IMAP_ERRORS, MailboxClient
 from intake.send_loop import SendLoop
@@ -95,9 +96,12 @@ def webhook_targets(cfg: Config) -> dict[str, WebhookTarget]:
     targets = {}
     for n in cfg.notify:
         url = n.url.read(f"notify.{n.name}.url") or ""
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"notify.{n.name}.url: the URL read from {n.url_env or n.url_file} must start "
-                              "with http:// or https://")
+        try:
+            web_address(url)
+        except ValueError:
+            raise ConfigError(f"notify.{n.name}.url: the URL read from {n.url_env or n.url_file} is not an "
+                              "http:// or https:// address with a host (and a port, if any, that is a number)"
+                              ) from None
         targets[n.name] = WebhookTarget(n.name, n.target, url, n.secret.read(f"notify.{n.name}.secret") or "",
                                         n.timeout_seconds, n.max_attempts, n.retry_seconds)
     return targets
@@ -360,8 +364,8 @@ class Worker:
             raise
 
     def request_reload(self) -> None:
-        """Asks for the config file's mailboxes and [[notify]] targets to be read again (from a signal
-        handler: only sets flags)."""
+        """Asks for the config file's mailboxes and [[notify]] targets to be read again (on SIGHUP: only
+        sets flags)."""
         self._reload_requested.set()
         if self.leases is not None:
             self.leases.wake.set()
@@ -405,8 +409,9 @@ class Worker:
         finally:
             self.sender.stop()
             self.sender = None
-        self.retry_quarantined()
-        self.check_sla()
+        if not self.stop.is_set():  # stopping: the stored mail's acknowledgments still go out, below
+            self.retry_quarantined()
+            self.check_sla()
         self.drain_outbox()
         self.deliver_webhooks()
         self.close()
@@ -424,6 +429,8 @@ class Worker:
     def _sync_all_once(self) -> None:
         ttl = self.cfg.worker.lease_seconds
         for box in self.cfg.mailboxes:
+            if self.stop.is_set():
+                break
             stop = threading.Event()
             try:
                 with self.factory.begin() as session:

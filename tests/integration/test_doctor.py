@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,3 +135,41 @@ def test_a_broken_config_is_one_failed_check(tmp_path):
     result = run_intake(cfg, "doctor", timeout=60)
     assert result.returncode == 1
     assert result.stdout.splitlines()[0].startswith("FAIL  config: smtp.port: expected a whole number")
+
+
+def test_notify_targets_are_reached_without_posting_or_showing_their_urls(tmp_path, tls_dovecot, smtp_sink,
+                                                                           monkeypatch):
+    """Each [[notify]] target: a host that answers is OK, a closed port, an address that is no web address
+    and an unset variable are named; nothing is posted, and no URL (a credential) is printed."""
+    server, cert = tls_dovecot
+    cfg = _config(tmp_path, server, smtp_sink, cert)
+    listening = socket.create_server(("127.0.0.1", 0))
+    closed = socket.create_server(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()
+    monkeypatch.setenv("HOOK_UP", f"http://127.0.0.1:{listening.getsockname()[1]}/services/T0/B0/SeCrEtToKeN")
+    monkeypatch.setenv("HOOK_DOWN", f"http://127.0.0.1:{closed_port}/hook/SeCrEtToKeN")
+    monkeypatch.setenv("HOOK_FTP", "ftp://files.example.com/SeCrEtToKeN")
+    monkeypatch.delenv("HOOK_UNSET", raising=False)
+    cfg.write_text(cfg.read_text() + "".join(
+        f'\n[[notify]]\nname = "{name}"\ntarget = "slack"\nurl_env = "{env}"\n'
+        for name, env in (("up", "HOOK_UP"), ("down", "HOOK_DOWN"), ("ftp", "HOOK_FTP"),
+                          ("unset", "HOOK_UNSET"))))
+    try:
+        result = run_intake(cfg, "doctor", timeout=120)
+        listening.settimeout(0.1)
+        conn, _ = listening.accept()  # the doctor connected...
+        conn.settimeout(0.5)
+        assert conn.recv(100) == b""  # ...and sent nothing
+        conn.close()
+    finally:
+        listening.close()
+    lines = _lines(result.stdout)
+    assert lines["notify up"].startswith("OK ") and "slack at 127.0.0.1:" in lines["notify up"]
+    assert lines["notify down"].startswith("FAIL ") and f"127.0.0.1:{closed_port}" in lines["notify down"]
+    assert lines["notify ftp"].startswith("FAIL ")
+    assert "not an http:// or https:// address" in lines["notify ftp"] and "HOOK_FTP" in lines["notify ftp"]
+    assert lines["notify unset"].startswith("SKIP ")
+    assert "environment variable HOOK_UNSET is not set" in result.stdout
+    assert "SeCrEtToKeN" not in result.stdout + result.stderr
+    assert result.returncode == 1

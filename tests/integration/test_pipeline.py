@@ -9,7 +9,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from classifiers import load_classifier
 from db.models import Event, Item, Mailbox, Message, Organization, OutboxMail
-from intake import batch_store, parsed, pipeline
+from intake import batch_store, filing, parsed
 from intake.config import parse_config
 from intake.parse import ParseError
 from intake.pipeline import process_batch
@@ -76,7 +76,7 @@ def test_store_error_quarantines_instead_of_stopping(db, monkeypatch):
     def broken(*a, **k):
         raise RuntimeError("contact table exploded")
 
-    monkeypatch.setattr(pipeline, "upsert_contact", broken)
+    monkeypatch.setattr(filing, "upsert_contact", broken)
     monkeypatch.setattr(batch_store, "contacts_for", broken)  # the batch fails, then the message alone
     mail = client_email(1, "x", "Please fix the login.", "en")
     result = process_batch(db, CFG, "support", [raw(1, mail)], load_classifier())
@@ -92,7 +92,7 @@ def test_an_acknowledgment_that_cannot_be_built_keeps_the_item(db, monkeypatch):
     def broken(*a, **k):
         raise RuntimeError("template exploded")
 
-    monkeypatch.setattr(pipeline, "enqueue_ack", broken)
+    monkeypatch.setattr(filing, "enqueue_ack", broken)
     monkeypatch.setattr(batch_store, "plan_ack", broken)
     mail = client_email(1, "x", "Please fix the login.", "en")
     result = process_batch(db, CFG, "support", [raw(1, mail)], load_classifier())
@@ -278,7 +278,7 @@ def test_no_free_database_connection_is_an_outage_not_a_bad_message(db, monkeypa
         raise PoolTimeout("QueuePool limit of size 5 overflow 10 reached, connection timed out")
 
     monkeypatch.setattr(batch_store, "contacts_for", busy)
-    monkeypatch.setattr(pipeline, "upsert_contact", busy)
+    monkeypatch.setattr(filing, "upsert_contact", busy)
     mail = client_email(1, "x", "Please fix the login.", "en")
     with pytest.raises(PoolTimeout):
         process_batch(db, CFG, "support", [raw(1, mail)], load_classifier())
