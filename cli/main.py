@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from classifiers.lean_import import lean_spacy_import
 from cli.backup_commands import add_backup_commands
 from cli.client_commands import add_client_commands
 from cli.doctor import add_doctor_command
@@ -309,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    lean_spacy_import()
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     try:

@@ -26,11 +26,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import chinese_calendar
-import holidays as pyholidays
+if TYPE_CHECKING:
+    from holidays import HolidayBase
+
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +101,21 @@ def interval_problem(intervals: Sequence[Interval]) -> str | None:
 
 
 @cache
-def _public_holidays(country: str, subdivision: str | None) -> pyholidays.HolidayBase:
+def _public_holidays(country: str, subdivision: str | None) -> HolidayBase:
     # One object per country/subdivision for the whole process: building one costs far more than
     # a lookup, and it fills in further years by itself (expand=True) as dates are asked for.
-    return pyholidays.country_holidays(country, subdiv=subdivision)
+    # Imported here: a process whose calendars name no country (the reading processes, most commands)
+    # never needs the library, whose import is a third of the config's.
+    import holidays
+
+    return holidays.country_holidays(country, subdiv=subdivision)
+
+
+def _chinese_holiday(d: date) -> tuple[bool, str | None]:
+    """chinesecalendar's (day off, holiday name) for D; NotImplementedError for a year it has no data for."""
+    import chinese_calendar
+
+    return chinese_calendar.get_holiday_detail(d)
 
 
 @dataclass(frozen=True)
@@ -153,7 +165,9 @@ class BusinessCalendar:
             try:
                 _public_holidays(self.country, self.subdivision)
             except NotImplementedError:
-                supported = pyholidays.list_supported_countries()
+                import holidays
+
+                supported = holidays.list_supported_countries()
                 if self.country not in supported:
                     raise ValueError(f'country: "{self.country}" is not a country code known to '
                                      'holidays') from None
@@ -171,7 +185,7 @@ class BusinessCalendar:
         if self.country != "CN":
             return "holidays"
         try:
-            chinese_calendar.get_holiday_detail(date(year, 7, 1))
+            _chinese_holiday(date(year, 7, 1))
         except NotImplementedError:
             return "holidays-fallback"
         return "chinesecalendar"
@@ -179,7 +193,7 @@ class BusinessCalendar:
     def _official(self, d: date) -> str | None:
         if self.country == "CN":
             try:
-                off, name = chinese_calendar.get_holiday_detail(d)
+                off, name = _chinese_holiday(d)
             except NotImplementedError:
                 if d.year not in self._fallback_years:
                     self._fallback_years.add(d.year)
