@@ -12,6 +12,8 @@ from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from cli.signals import SignalActions
+
 log = logging.getLogger("intake.processes")
 STOP_SECONDS = 60.0  # a worker finishes its batches and releases its leases; after this it is killed
 MAX_BACKOFF = 60.0
@@ -19,11 +21,16 @@ MAX_BACKOFF = 60.0
 
 def _child(config_path: str | None, log_level: str, log_format: str) -> None:
     """One worker process (started with spawn: a fresh interpreter, its own name on claims and leases)."""
+    # The supervisor passes SIGHUP on to every process, this one too while it is still starting: by default
+    # that would end it. It reads the config as it starts anyway; run_worker takes SIGHUP over once running.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    from classifiers.lean_import import lean_spacy_import
     from cli.logs import setup_logging
     from cli.serve import run_worker
     from cli.shell import UserError
     from intake.config import ConfigError, load_config
 
+    lean_spacy_import()
     setup_logging(log_level, log_format)
     try:
         # The supervisor serves the health endpoints for all its processes.
@@ -73,9 +80,8 @@ def supervise(count: int, config_path: str | None, log_level: str, log_format: s
                 except ProcessLookupError:
                     pass
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: forward(signal.SIGHUP))
+    signals = SignalActions({signal.SIGINT: stop.set, signal.SIGTERM: stop.set,
+                             signal.SIGHUP: lambda: forward(signal.SIGHUP)}).install()
     for i in range(count):
         start(i)
     server = health(lambda: [i for i, p in enumerate(procs) if p is None
@@ -109,6 +115,7 @@ def supervise(count: int, config_path: str | None, log_level: str, log_format: s
             p.kill()
             p.join()
         codes.append(p.exitcode)
+    signals.restore()
     if server is not None:
         server.close()
     log.info("event=workers_stopped codes=%s", ",".join(map(str, codes)))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli.shell import open_factory
+from cli.signals import SignalActions
 from intake.config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:
@@ -99,13 +100,18 @@ def run_worker(cfg: Config, config_path: str | None, once: bool = False, health:
     factory = open_factory(cfg)
     worker, loading = build_worker(cfg, factory, stop, config_path, once)
     if once:
-        stats = worker.run_once()
+        # Ctrl-C or SIGTERM (a cron job's timeout) ends the drain after the batch in hand, whose
+        # acknowledgments still go out; what was not read waits in the mailbox for the next run.
+        with SignalActions({signal.SIGINT: stop.set, signal.SIGTERM: stop.set}):
+            stats = worker.run_once()
         print(f"new items: {stats.new_items}, follow-ups: {stats.follow_ups}, recorded without reply: "
               f"{stats.recorded}, quarantined: {stats.quarantined}, already known: {stats.duplicates}, "
               f"acknowledgments sent: {stats.acks_sent}")
         for err in stats.errors:
             print(f"intake: {err}", file=sys.stderr)
-        return 1 if stats.errors else 0
+        if stop.is_set():
+            print("intake: stopped by a signal; mail not read yet is read by the next run", file=sys.stderr)
+        return 1 if stats.errors or stop.is_set() else 0
     failed = threading.Event()
 
     def model_done(f: Future) -> None:
@@ -117,12 +123,12 @@ def run_worker(cfg: Config, config_path: str | None, once: bool = False, health:
 
     loading.add_done_callback(model_done)
     health_server = _start_health(cfg, factory, loading) if health else None
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: worker.request_reload())
+    signals = SignalActions({signal.SIGINT: stop.set, signal.SIGTERM: stop.set,
+                             signal.SIGHUP: worker.request_reload}).install()
     try:
         worker.run_forever()
     finally:
+        signals.restore()
         if health_server is not None:
             health_server.close()
     return 1 if failed.is_set() else 0

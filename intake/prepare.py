@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 
 from classifiers import Classifier, Prediction
+from classifiers.lean_import import lean_spacy_import
 from intake.config import Config
 from intake.parsed import Parsed, parse_batch
 from intake.values import RawMail
@@ -56,6 +58,10 @@ _cfg: Config | None = None
 
 def _start(cfg: Config, parent: int | None = None) -> None:
     global _cfg
+    # Ctrl-C in a terminal reaches every process of the job: the worker decides when these stop (closing the
+    # pool), so a KeyboardInterrupt here would only end a batch midway and look like a crash to the worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    lean_spacy_import()
     _cfg = cfg
     logging.basicConfig(level=logging.ERROR)  # what reading repairs is recorded with each message
     if parent is not None:
@@ -89,6 +95,9 @@ def _prepare(raws: list[RawMail]) -> Prepared:
     # The worker holds the bytes already: sending them back would copy every message through the pipe and
     # pickle a second time (PreparePool.result puts them back).
     return Prepared([replace(p, raw=replace(p.raw, raw=b"")) for p in done.parsed], done.preds)
+
+
+_MANAGER_EXIT = 10.0  # seconds the executor's thread is given to end once its processes are ended
 
 
 # -- in the worker --------------------------------------------------------------------------------------
@@ -152,10 +161,20 @@ class PreparePool:
         if self._pool is None:
             return
         pool, self._pool = self._pool, None
-        # Still loading the model (a drain that found no mail): the exit would wait for that load to finish,
-        # so they are ended. The executor keeps its processes in a private dict (emptied by shutdown);
-        # without it they are left to end on their own.
-        starting = [] if self.ready else list((getattr(pool, "_processes", None) or {}).values())
+        # The executor's private fields, emptied by shutdown: without them the processes would be left to end
+        # on their own, and the executor's thread to end whenever they do.
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        manager = getattr(pool, "_executor_manager_thread", None)
         pool.shutdown(wait=False, cancel_futures=True)
-        for process in starting:
+        # Ended, not waited for: one still loading the model (a drain that found no mail) or reading a batch
+        # nobody will take would hold the exit up for as long, and reading has no side effects to finish.
+        for process in processes:
             process.terminate()
+        # Then the executor's thread, which closes its wake-up pipe as it ends, is waited for: Python 3.11's
+        # exit hook writes to that pipe without a lock, and racing the close it printed an EBADF traceback
+        # at the end of a clean stop (CPython gh-125451, fixed in 3.12).
+        if manager is not None:
+            manager.join(timeout=_MANAGER_EXIT)
+            if manager.is_alive():
+                log.warning("event=prepare_pool_slow_to_close detail=\"the reading pool's thread is still "
+                            "ending\"")

@@ -22,12 +22,12 @@ from db.types import utcnow
 from deploy.mailserver import Dovecot
 from tests.integration.conftest import MAILBOX_PASSWORD, intake_command, run_intake, write_mailboxes_config
 from tests.mailgen import client_email
+from tests.polling import WAIT, wait_until
 
 pytestmark = pytest.mark.integration
 
 BOXES = ["box0", "box1", "box2", "box3"]
 TAKEOVER_SECONDS = 30.0  # the requirement: a killed worker's mailboxes are served again within this
-WAIT = 90.0  # how long a condition may take before the test gives up (functional, not a speed check)
 
 
 @pytest.fixture
@@ -71,16 +71,6 @@ def owners(db_url: str) -> dict[str, str]:
     """The current (unexpired) owner of each leased mailbox."""
     with read_session(db_url) as s:
         return lease_owners(s, utcnow())
-
-
-def wait_until(check, timeout: float = WAIT, what: str = "") -> float:
-    """Polls CHECK until it is true; returns the seconds it took, fails the test after TIMEOUT."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if check():
-            return time.monotonic() - started
-        time.sleep(0.2)
-    pytest.fail(f"not within {timeout:.0f}s: {what}")
 
 
 def serving_from_log(log: Path) -> set[str]:
