@@ -105,7 +105,7 @@ def test_while_mail_keeps_coming_the_client_looks_again_instead_of_waiting_for_i
                                                                                            monkeypatch):
     """Dovecot holds IDLE news back for half a second; right after new mail the client looks every tenth of a
     second instead, and idles only once the mailbox has been quiet for a while."""
-    monkeypatch.setattr(imap, "BUSY_SECONDS", 5.0)  # wide enough that a slow delivery still falls inside it
+    monkeypatch.setattr(imap, "BUSY_SECONDS", 30.0)  # wide enough that a slow delivery still falls inside it
     box = MailboxConfig(name="support", host=dovecot.host, port=dovecot.port, security="none",
                         username=MAILBOX_USER)
     dovecot.deliver(MAILBOX_USER, mail(1))
@@ -120,7 +120,7 @@ def test_while_mail_keeps_coming_the_client_looks_again_instead_of_waiting_for_i
         assert client.wait_for_mail(3600, threading.Event()) is True
         assert idled == []  # found by looking, not announced by IDLE
         assert [r.uid for batch in client.batches(1, 10**6) for r in batch] == [2]
-        client.last_mail -= 10  # quiet for longer than the busy time: now it idles
+        client.last_mail -= 60  # quiet for longer than the busy time: now it idles
         stop = threading.Event()
         threading.Timer(1.0, stop.set).start()
         assert client.wait_for_mail(3600, stop) is False

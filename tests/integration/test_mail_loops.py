@@ -43,13 +43,16 @@ def _instance(tmp_path, name: str, dovecot: Dovecot, sink: SmtpSink) -> subproce
     return start_worker(cfg)
 
 
-def _settle(sinks: list[SmtpSink], quiet: float = 6.0, limit: float = 90.0) -> int:
-    """Waits until no sink has received anything for QUIET seconds; returns the total received."""
+def _settle(sinks: list[SmtpSink], quiet: float = 15.0, limit: float = 120.0) -> int:
+    """Waits for the first message, then until no sink has received anything for QUIET seconds; returns the
+    total received. (Counting quiet from the start would end before slow-starting workers have answered.)"""
     start = last_change = time.monotonic()
     seen = -1
     while time.monotonic() - start < limit:
         total = sum(len(s.messages) for s in sinks)
-        if total != seen:
+        if total == 0:
+            last_change = time.monotonic()
+        elif total != seen:
             seen, last_change = total, time.monotonic()
         elif time.monotonic() - last_change >= quiet:
             return total

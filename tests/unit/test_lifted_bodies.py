@@ -95,7 +95,8 @@ def _mime(draw: st.DrawFn, depth: int = 0) -> tuple[str, str]:
     return f"Content-Type: {ctype}{eol}Content-Transfer-Encoding: base64{eol}", text
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(_mime(), st.integers(1, 4000))
 def test_random_mime_trees_read_the_same_lifted_or_not(tree, min_lifted):
     headers, body = tree

@@ -32,7 +32,7 @@ def program(sig: str, body: str) -> str:
     """) + textwrap.dedent(body)
 
 
-def run(code: str, mode: str, timeout: float = 20) -> str:
+def run(code: str, mode: str, timeout: float = 60) -> str:
     done = subprocess.run([sys.executable, "-c", code, mode], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)
     assert done.returncode == 0, done.stderr
@@ -45,7 +45,7 @@ HOLDING_THE_LOCK = program("SIGTERM", """
     with stop._cond:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(0.2)  # the handler has run by now, with the lock still held
-    print("stopped" if stop.wait(5) else "not stopped", flush=True)
+    print("stopped" if stop.wait(30) else "not stopped", flush=True)
 """)
 
 
@@ -65,7 +65,7 @@ def test_the_same_signal_handled_in_the_handler_hangs() -> None:
 OTHER_THREAD = program("SIGUSR1", """
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})  # this thread's mask only
     os.kill(os.getpid(), signal.SIGUSR1)
-    print("stopped" if stop.wait(3) else "not stopped", flush=True)
+    print("stopped" if stop.wait(30) else "not stopped", flush=True)
 """)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from intake.slots import BatchSlots
+from tests.polling import wait_until
 
 
 def test_slots_limit_how_many_threads_process_at_once():
@@ -28,11 +29,11 @@ def test_slots_limit_how_many_threads_process_at_once():
     threads = [threading.Thread(target=batch) for _ in range(5)]
     for t in threads:
         t.start()
-    for _ in range(50):
+    def two_inside() -> bool:
         with lock:
-            if inside == 2:
-                break
-        threading.Event().wait(0.02)
+            return inside == 2
+
+    wait_until(two_inside, 30, "two batches inside", every=0.01)
     with lock:
         assert inside == 2
     release.set()
