@@ -50,14 +50,13 @@ def _settle(sinks: list[SmtpSink], quiet: float = 15.0, limit: float = 120.0) ->
     seen = -1
     while time.monotonic() - start < limit:
         total = sum(len(s.messages) for s in sinks)
-        if total == 0:
-            last_change = time.monotonic()
-        elif total != seen:
+        if total == 0 or total != seen:
             seen, last_change = total, time.monotonic()
         elif time.monotonic() - last_change >= quiet:
             return total
         time.sleep(0.2)
-    raise AssertionError(f"mail still flowing after {limit}s: {seen} messages")
+    raise AssertionError(f"none came within {limit}s" if seen == 0 else
+                         f"mail still flowing after {limit}s: {seen} messages")
 
 
 @pytest.fixture
