@@ -108,7 +108,7 @@ def test_database_outage_marks_nothing_done_and_resumes(pg_url, dovecot, smtp_si
             smtp_sink.wait_for(1, timeout=30)
             proxy.stop()
             dovecot.deliver("support", bytes(client_email(2, "During", "Could you add a PO field?", "en")))
-            time.sleep(5)
+            time.sleep(10)  # long enough for the worker to meet the outage (the log is checked below)
             assert len(smtp_sink.messages) == 1  # nothing can be stored, so nothing is acknowledged
             proxy.start()
             acks = smtp_sink.wait_for(2, timeout=90)
