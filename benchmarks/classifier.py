@@ -21,7 +21,7 @@ import time  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 
 from benchmarks.baselines import TfidfBaseline, keyword_predict  # noqa: E402
-from benchmarks.common import dir_size, machine, one_core  # noqa: E402
+from benchmarks.common import dir_size, machine, one_core, rates  # noqa: E402
 from classifiers import Classifier, load_classifier  # noqa: E402
 from classifiers.corpus import Example, read_real, read_split  # noqa: E402
 from classifiers.evaluate import evaluate_predictions, score  # noqa: E402
@@ -39,14 +39,8 @@ def _speed(predict: Callable[[list[tuple[str, str]]], object], batch: list[tuple
            runs: int = 5) -> str:
     """Emails/s of PREDICT over BATCH: the median of RUNS runs and their range (one run moves by a third
     from one to the next on a shared machine)."""
-    predict(batch[:50])
-    rates = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        predict(batch)
-        rates.append(len(batch) / (time.perf_counter() - start))
-    rates.sort()
-    return f"{rates[len(rates) // 2]:6.0f} emails/s ({rates[0]:.0f}-{rates[-1]:.0f} over {runs} runs)"
+    found = sorted(rates(predict, batch, runs))
+    return f"{found[len(found) // 2]:6.0f} emails/s ({found[0]:.0f}-{found[-1]:.0f} over {runs} runs)"
 
 
 def _f1_by_lang(test: Sequence[Example], labels: Sequence[str]) -> str:

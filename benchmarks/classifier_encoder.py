@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.classifier_sources import Variant, _present_f1, _probs, fold_name, source_folds  # noqa: E402
-from benchmarks.common import machine, one_core  # noqa: E402
+from benchmarks.common import machine, one_core, rates  # noqa: E402
 from classifiers.corpus import Example, read_real, read_split  # noqa: E402
 from classifiers.evaluate import score  # noqa: E402
 from classifiers.prediction import LABELS  # noqa: E402
@@ -147,13 +147,13 @@ def main() -> None:
     written = for_language(read_split("train"), lang)
     dev = [e for e in read_split("dev") if e.lang == lang]
     real = read_real("train", (lang,))
-    folds = source_folds(real)
     texts = [model_text(e.subject, e.body, True) for e in written + real]
     encoder = Encoder(args.max_tokens, args.int8)
     if args.speed_only is not None:
         asked = args.speed_only or CASCADE_SHARES
         speeds(encoder, texts[:args.speed_texts], args, None, {f"asked {x:.0%}": x for x in asked})
         return
+    folds = source_folds(real)
     start = time.perf_counter()
     dense = encoder.embed(texts)
     print(f"{len(texts)} texts embedded in {time.perf_counter() - start:.0f} s"
@@ -201,27 +201,19 @@ def speeds(encoder: Encoder, sample: Sequence[str], args: argparse.Namespace,
            static: Callable[[Sequence[str]], object] | None, shares: dict[str, float]) -> None:
     """Prints the encoder's, the static vectors' and the shipped classifier's emails/s on SAMPLE, and a
     cascade's for each of SHARES (a name for each share of emails the encoder reads too)."""
-    rate = _rate(encoder.embed, sample)
+    rate = rates(encoder.embed, sample)[0]
     print(f"speed on one core: encoder {rate:.0f} emails/s (at most {args.max_tokens} word pieces"
           f"{', int8' if args.int8 else ''})")
     if static is not None:
-        print(f"static vectors {_rate(static, sample):.0f} emails/s (the lookup alone, no regression)")
+        print(f"static vectors {rates(static, sample)[0]:.0f} emails/s (the lookup alone, no regression)")
     from classifiers import load_classifier
 
     clf = load_classifier()
-    fast = _rate(lambda t: clf.predict_many([("", x) for x in t]), sample)
+    fast = rates(lambda t: clf.predict_many([("", x) for x in t]), sample)[0]
     print(f"shipped classifier ({clf.version}) {fast:.0f} emails/s on the same texts")
     for name, share in shares.items():
         both = 1.0 / (1.0 / fast + share / rate)
         print(f"cascade, {share:.1%} read by the encoder too: {both:.0f} emails/s overall ({name})")
-
-
-def _rate(read: Callable[[Sequence[str]], object], texts: Sequence[str]) -> float:
-    """Texts per second READ takes for TEXTS, after reading a few to warm up."""
-    read(texts[:32])
-    start = time.perf_counter()
-    read(texts)
-    return len(texts) / (time.perf_counter() - start)
 
 
 if __name__ == "__main__":

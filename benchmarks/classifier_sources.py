@@ -30,7 +30,6 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 from dataclasses import asdict, dataclass, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -39,7 +38,7 @@ import numpy as np  # noqa: E402
 
 import classifiers.train as train_module  # noqa: E402
 from benchmarks.baselines import TfidfBaseline  # noqa: E402
-from benchmarks.common import dir_size, machine, one_core  # noqa: E402
+from benchmarks.common import dir_size, machine, one_core, rates  # noqa: E402
 from classifiers.calibrate import apply_temperature, fit_temperature  # noqa: E402
 from classifiers.corpus import Example, read_real, read_split  # noqa: E402
 from classifiers.evaluate import Scores, score  # noqa: E402
@@ -298,16 +297,11 @@ def speed(name: str, variant: Variant, runs: int = 3) -> None:
         meta = {"version": "bench", "spec": asdict(spec)}
         (out / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         clf = load_classifier(out)
-        clf.predict_many(batch[:50])
-        rates = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            clf.predict_many(batch)
-            rates.append(len(batch) / (time.perf_counter() - start))
+        found = rates(clf.predict_many, batch, runs)
         loads = [float(subprocess.run([sys.executable, "-c", _LOAD, str(out)], capture_output=True, text=True,
                                       check=True).stdout) for _ in range(runs)]
         size = dir_size(out) / 2**20
-    print(f"{name:32} {min(rates):6.0f}-{max(rates):6.0f} emails/s over {len(batch)} written emails; "
+    print(f"{name:32} {min(found):6.0f}-{max(found):6.0f} emails/s over {len(batch)} written emails; "
           f"load and first prediction {min(loads):.2f}-{max(loads):.2f} s after importing spaCy; "
           f"size {size:.1f} MB", flush=True)
 

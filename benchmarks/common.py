@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
@@ -239,6 +239,17 @@ def one_core() -> None:
     """Pins this process to one CPU, so speed figures mean "per core"."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def rates(read: Callable[[Sequence[object]], object], items: Sequence[object], runs: int = 1) -> list[float]:
+    """Items per second READ takes over ITEMS, for each of RUNS runs, after a warm-up read of a few."""
+    read(items[:50])
+    out = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        read(items)
+        out.append(len(items) / (time.perf_counter() - start))
+    return out
 
 
 def dir_size(path: Path) -> int:
