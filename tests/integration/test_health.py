@@ -19,6 +19,7 @@ from db.migrate import upgrade
 from deploy.mailserver import free_port
 from review.app import create_app
 from tests.integration.conftest import start_worker
+from tests.processes import children
 from tests.tcpproxy import TcpProxy
 
 pytestmark = pytest.mark.integration
@@ -127,19 +128,6 @@ def test_web_readyz_wants_the_latest_schema(sqlite_url):
     engine.dispose()
 
 
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is PID (from /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 def test_supervisor_readyz_notices_a_dead_worker_process(sqlite_url, config_for):
     import os
     import signal
@@ -156,7 +144,7 @@ def test_supervisor_readyz_notices_a_dead_worker_process(sqlite_url, config_for)
     try:
         assert _until(f"{base}/readyz", 200) == {"ok": True}
         # The spawned worker processes, not multiprocessing's resource tracker.
-        workers = [p for p in _children(proc.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
+        workers = [p for p in children(proc.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
         assert len(workers) == 2
         os.kill(workers[0], signal.SIGKILL)
         down = _until(f"{base}/readyz", 503, timeout=10)

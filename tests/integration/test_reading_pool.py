@@ -22,6 +22,7 @@ from intake.worker import Worker
 from tests.integration.conftest import MAILBOX_USER, intake_command, run_intake, write_config
 from tests.mailgen import client_email
 from tests.polling import wait_until
+from tests.processes import children, running
 
 pytestmark = pytest.mark.integration
 
@@ -148,15 +149,6 @@ def test_closing_the_pool_midway_through_a_batch_ends_its_processes_and_its_thre
     assert reading.done() and (reading.cancelled() or reading.exception() is not None)
 
 
-def _running(pid: int) -> bool:
-    """Whether PID is a live process (a zombie waiting to be reaped counts as ended)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def test_the_reading_processes_end_when_their_worker_is_killed(sqlite_url, config_for):
     """SIGKILL closes nothing: without a check of their own the reading processes would wait on the pool's
     queue forever, each holding a model in memory (a crash loop would pile them up)."""
@@ -168,22 +160,11 @@ def test_the_reading_processes_end_when_their_worker_is_killed(sqlite_url, confi
                               env={**os.environ, "PYTHONPATH": str(root)})
     try:
         pids = [int(p) for p in worker.stdout.readline().split()]  # type: ignore[union-attr]
-        assert pids and all(_running(p) for p in pids)
+        assert pids and all(running(p) for p in pids)
     finally:
         worker.kill()
         worker.wait()
-    wait_until(lambda: not any(_running(p) for p in pids), 60, "the reading processes ended")
-
-
-def _children(pid: int) -> list[int]:
-    """PID's child processes (each thread lists those it started)."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(p) for p in (task / "children").read_text().split()]
-        except FileNotFoundError:
-            continue
-    return found
+    wait_until(lambda: not any(running(p) for p in pids), 60, "the reading processes ended")
 
 
 def test_ctrl_c_stops_the_worker_and_its_reading_processes_quietly(sqlite_url, dovecot, smtp_sink, config_for,
@@ -200,7 +181,7 @@ def test_ctrl_c_stops_the_worker_and_its_reading_processes_quietly(sqlite_url, d
     factory = open_factory(load_config(path))
     try:
         wait_until(lambda: counts(factory)[0] == COUNT, 120, "the backlog stored")
-        readers = [p for p in _children(proc.pid) if _running(p)]
+        readers = [p for p in children(proc.pid) if running(p)]
         assert readers, "the backlog was read in reading processes"
         smtp_sink.wait_for(COUNT, timeout=60)
     finally:
@@ -211,7 +192,7 @@ def test_ctrl_c_stops_the_worker_and_its_reading_processes_quietly(sqlite_url, d
     assert "event=worker_stopped" in text
     assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
     assert "prepare_process_died" not in text, text
-    wait_until(lambda: not any(_running(p) for p in readers), 30, "the reading processes ended")
+    wait_until(lambda: not any(running(p) for p in readers), 30, "the reading processes ended")
 
 
 def test_a_signal_ends_a_drain_after_the_batch_in_hand_and_the_next_run_reads_the_rest(sqlite_url, dovecot,
