@@ -46,6 +46,10 @@ _LOG_LINE = re.compile(
     r"(?:DEBUG|INFO|WARN|WARNING|ERROR|FATAL|TRACE)\b[: \]])")
 
 
+_HAN = re.compile("[\u3400-\u9fff]")
+_ASCII_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
+
+
 def _code_like(line: str) -> bool:
     """A line of code or machine output: mostly symbols and digits, or shaped like a log or trace line."""
     bare = line.strip()
@@ -53,8 +57,16 @@ def _code_like(line: str) -> bool:
         return False
     if _LOG_LINE.match(bare):
         return True
-    letters = sum(ch.isalpha() for ch in bare)
-    return letters / len(bare) < 0.5 and not any("\u3400" <= ch <= "\u9fff" for ch in bare)
+    # Counting letters one character at a time in Python was a tenth of the classifier's time; most lines
+    # are ASCII, where deleting the letters as bytes counts them at C speed.
+    if bare.isascii():
+        raw = bare.encode("ascii")
+        letters = len(raw) - len(raw.translate(None, _ASCII_LETTERS))
+    elif _HAN.search(bare):
+        return False
+    else:
+        letters = sum(ch.isalpha() for ch in bare)
+    return letters / len(bare) < 0.5
 
 
 def normalize(text: str) -> str:

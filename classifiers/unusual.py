@@ -29,8 +29,8 @@ _MIN_ENGLISH_PERCENT = 15
 
 
 def _words(text: str) -> float:
-    han = len(_HAN.findall(text))
-    return len(_WORD.findall(_HAN.sub(" ", text))) + han / 2
+    bare, han = _HAN.subn(" ", text)
+    return len(_WORD.findall(bare)) + han / 2
 
 
 def _other_language(text: str) -> bool:

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from classifiers import LABELS, load_classifier
 from classifiers.corpus import REAL_DIR, Example, read_real, read_split
 from classifiers.retrain import DEV_TOLERANCE, decide, real_dev_scores, train_new_version
 from classifiers.store import ModelStore
-from classifiers.text import model_text, normalize
+from classifiers.text import _LOG_LINE, _code_like, model_text, normalize
 from classifiers.train import (
     ModelSpec,
     _real_weights,
@@ -110,6 +112,35 @@ def test_normalize_reads_machine_output_as_placeholders():
     assert model_text("Re: Export",
                       "It fails, see https://x.example/a") == "Re: Export\nIt fails, see https://x.example/a"
 
+
+
+def _code_like_by_definition(line: str) -> bool:
+    """What `_code_like` means, one character at a time: a log-shaped line, or a line of 8+ characters under
+    half letters with no Han character."""
+    bare = line.strip()
+    if len(bare) < 8:
+        return False
+    if _LOG_LINE.match(bare):
+        return True
+    letters = sum(ch.isalpha() for ch in bare)
+    return letters / len(bare) < 0.5 and not any("\u3400" <= ch <= "\u9fff" for ch in bare)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+# ASCII lines (the fast path) and lines with accents, Cyrillic, Han and emoji (the other paths).
+@given(st.one_of(st.text(alphabet="aXz09 _-=(){};:./'#\t", max_size=30),
+                 st.text(alphabet="abcXYZ019 _-=(){};:./\\\"'#\t\u00e9\u00fc\u00df\u0436"
+                                  "\u4e2d\u6587\U0001f600\u3400\u9fff\ua000", max_size=40)))
+def test_code_like_counts_letters_as_the_definition_does(line):
+    # The fast path counts ASCII letters as bytes; any line must read as it does character by character.
+    assert _code_like(line) == _code_like_by_definition(line)
+
+
+@pytest.mark.parametrize("line", ["x = f(1, 2); y[3] = {4: 5}", "0x1F 0x2A 0x3B 0x4C", "café = 1 + 2 + 3 + 4",
+                                  "erreur: 1 2 3 4 5 6 7 8", "报错 1 2 3 4 5 6 7 8",
+                                  "The export fails on row 9"])
+def test_code_like_reads_typical_lines_as_the_definition_does(line):
+    assert _code_like(line) == _code_like_by_definition(line)
 
 def _corpus() -> list[Example]:
     texts = {
