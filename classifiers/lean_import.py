@@ -12,6 +12,7 @@ runs none of spaCy's commands.
 """
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import sys
 import types
@@ -26,12 +27,27 @@ def lean_spacy_import() -> None:
     skip_spacy_cli()
 
 
+class _FrameworkBlock(importlib.abc.MetaPathFinder):
+    """Answers an import of a blocked framework (or of a module inside it) with ModuleNotFoundError."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        if fullname.split(".", 1)[0] in self.names:
+            raise ModuleNotFoundError(f"{fullname} is not loaded in intake's processes", name=fullname)
+        return None
+
+
 def block_gpu_frameworks() -> None:
     """Makes importing PyTorch or CuPy fail in this process (thinc then runs without them), unless one was
     imported already: then something in the process uses it, and it is left alone."""
-    for name in FRAMEWORKS:
-        # A None entry makes `import name` raise ImportError, which thinc takes as "not installed".
-        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+    # A finder first on the import path, not a None entry in sys.modules: libraries that test
+    # `"torch" in sys.modules` and then read the module (scipy's array-API helpers, which scikit-learn
+    # imports) would take a None entry for an imported PyTorch and fail.
+    names = tuple(n for n in FRAMEWORKS if n not in sys.modules)
+    if names and not any(isinstance(f, _FrameworkBlock) for f in sys.meta_path):
+        sys.meta_path.insert(0, _FrameworkBlock(names))
 
 
 def skip_spacy_cli() -> None:
