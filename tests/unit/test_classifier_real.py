@@ -55,8 +55,8 @@ def test_real_texts_are_licensed_and_split_by_whole_sources(lang):
             assert r["group"] == f"r2-{_hash_group(r['source'], 4)}"
             assert r["split"] == ("train" if r["group"] == "r2-3" else "test")
             second.append(r)
-        elif r["group"][:3] in ("r3-", "r4-", "r5-", "r6-", "r7-"):
-            # The third to seventh rounds: a group per source, all to train (the test split was fixed before).
+        elif r["group"][:3] in ("r3-", "r4-", "r5-", "r6-", "r7-", "r8-"):
+            # The third to eighth rounds: a group per source, all to train (the test split was fixed before).
             assert r["group"] == r["group"][:3] + r["source"] and r["split"] == "train"
             third.append(r)
         elif r["source"].startswith("gh-"):
