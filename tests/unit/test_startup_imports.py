@@ -135,7 +135,6 @@ def test_the_reading_processes_do_not_import_an_installed_pytorch(fake_torch):
     assert not mark.exists(), "the reading process imported PyTorch"
 
 
-
 def test_blocked_frameworks_stay_out_of_sys_modules(fake_torch):
     """A blocked framework fails to import yet leaves no entry a library could take for the module itself
     (scipy reads `sys.modules["torch"]` once the name is there)."""
@@ -149,6 +148,7 @@ def test_blocked_frameworks_stay_out_of_sys_modules(fake_torch):
             "sum(type(f).__name__ == '_FrameworkBlock' for f in sys.meta_path))")
     assert python("-c", code, env=env).split() == ["ModuleNotFoundError"] * 3 + ["False", "False", "1"]
     assert not mark.exists()
+
 
 CLI_MODULES = ("spacy.cli.download", "typer", "requests", "httpx", "weasel")
 
