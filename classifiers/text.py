@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import string
 
 from classifiers.strip import new_text
 
@@ -47,7 +48,7 @@ _LOG_LINE = re.compile(
 
 
 _HAN = re.compile("[\u3400-\u9fff]")
-_ASCII_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
+_ASCII_LETTERS = string.ascii_letters.encode("ascii")
 
 
 def _code_like(line: str) -> bool:

@@ -113,7 +113,6 @@ def test_normalize_reads_machine_output_as_placeholders():
                       "It fails, see https://x.example/a") == "Re: Export\nIt fails, see https://x.example/a"
 
 
-
 def _code_like_by_definition(line: str) -> bool:
     """What `_code_like` means, one character at a time: a log-shaped line, or a line of 8+ characters under
     half letters with no Han character."""
@@ -141,6 +140,7 @@ def test_code_like_counts_letters_as_the_definition_does(line):
                                   "The export fails on row 9"])
 def test_code_like_reads_typical_lines_as_the_definition_does(line):
     assert _code_like(line) == _code_like_by_definition(line)
+
 
 def _corpus() -> list[Example]:
     texts = {
