@@ -137,7 +137,7 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
 def cmd_report_weekly(cfg: Config, args: argparse.Namespace) -> int:
     from db.claims import worker_name
     from db.types import utcnow
-    from intake.worker import smtp_settings
+    from intake.duties import smtp_settings
     from reports.digest import last_full_week
     from responders.sender import drain
     from responders.weekly_digest import send_weekly
@@ -219,8 +219,8 @@ def cmd_web(cfg: Config, args: argparse.Namespace) -> int:
 
     from db.claims import worker_name
     from intake.client_settings import client_mail_settings
+    from intake.duties import smtp_settings
     from intake.parse import attachment_data
-    from intake.worker import smtp_settings
     from responders.sender import drain
     from review.app import create_app
 

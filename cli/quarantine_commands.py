@@ -245,7 +245,7 @@ def cmd_quarantine_retry(cfg: Config, args: argparse.Namespace) -> int:
         print(_outcome_line(outcome) if outcome is not None else f"#{message_id}: not in quarantine")
     if not args.no_send and any(o is not None and o.ack_queued for o in outcomes):
         from db.claims import worker_name
-        from intake.worker import smtp_settings
+        from intake.duties import smtp_settings
         from responders.sender import drain
 
         sent = drain(factory, smtp_settings(cfg), worker_name())

@@ -24,20 +24,19 @@ from db.types import utcnow
 from intake import metrics
 from intake.cluster import LeaseLost, MailboxLeases
 from intake.config import Config, ConfigError, MailboxConfig
-from intake.config_checks import web_address
+from intake.duties import Duties, smtp_settings, webhook_targets
 from intake.health import OutageLog
 from intake.imap import IMAP_ERRORS, MailboxClient
 from intake.send_loop import SendLoop
 from intake.slots import BatchSlots
 from intake.values import RawMail
-from responders.sender import DrainResult, SmtpLink, SmtpSettings, drain
-from responders.webhooks import DeliveryResult, WebhookSender, WebhookTarget
+from responders.sender import SmtpLink
+from responders.webhooks import WebhookSender, WebhookTarget
 
 if TYPE_CHECKING:
     from classifiers import Classifier
     from intake.pipeline import BatchResult
     from intake.prepare import Prepared, PreparePool
-    from responders.sla_warnings import SlaCheck
 
 log = logging.getLogger("intake.worker")
 TRANSIENT = (*IMAP_ERRORS, SQLAlchemyError)
@@ -82,38 +81,13 @@ class RunStats:
         self.duplicates += r.duplicates
 
 
-def smtp_settings(cfg: Config) -> SmtpSettings:
-    """How to reach the configured SMTP server, its password read from where the config says."""
-    s = cfg.smtp
-    return SmtpSettings(host=s.host, port=s.port, security=s.security, username=s.username,
-                        password=s.secret.read("smtp.password"), ca_file=s.ca_file,
-                        timeout=s.timeout_seconds, max_attempts=s.max_attempts)
-
-
-def webhook_targets(cfg: Config) -> dict[str, WebhookTarget]:
-    """The [[notify]] targets with their URLs and secrets read from where the config says (ConfigError when
-    one cannot be)."""
-    targets = {}
-    for n in cfg.notify:
-        url = n.url.read(f"notify.{n.name}.url") or ""
-        try:
-            web_address(url)
-        except ValueError:
-            raise ConfigError(f"notify.{n.name}.url: the URL read from {n.url_env or n.url_file} is not an "
-                              "http:// or https:// address with a host (and a port, if any, that is a number)"
-                              ) from None
-        targets[n.name] = WebhookTarget(n.name, n.target, url, n.secret.read(f"notify.{n.name}.secret") or "",
-                                        n.timeout_seconds, n.max_attempts, n.retry_seconds)
-    return targets
-
-
 def mailbox_passwords(boxes: Sequence[MailboxConfig]) -> dict[str, str]:
     """Each mailbox's IMAP password, read from where its config says (ConfigError when it cannot be)."""
     return {m.name: (m.secret.read(f"mailboxes.{m.name}.password") or "") if m.auth == "password" else ""
             for m in boxes}
 
 
-class Worker:
+class Worker(Duties):
     """Runs intake for the configured mailboxes whose leases it holds (all of them when it runs alone).
 
     CLASSIFIER may be a Future still loading: the mailboxes connect meanwhile and the first batch waits for
@@ -242,100 +216,6 @@ class Worker:
                 log.info("event=model_loaded version=%s previous=%s", fresh.version, self.classifier.version)
                 self.classifier = fresh
         return self.classifier
-
-    def outbox_due(self) -> None:
-        """Mail was queued: the send loop sends it while the next batch is processed (without a loop, now)."""
-        if self.sender is not None:
-            self.sender.wake()
-        else:
-            self.drain_outbox()
-
-    def drain_outbox(self) -> DrainResult:
-        """Sends what the outbox holds; an SMTP outage is logged once and retried later."""
-        try:
-            with self._smtp_lock:
-                result = drain(self.factory, self.smtp, self.name, self.smtp_link)
-        except SQLAlchemyError as exc:
-            self.outages.failed("database", exc)
-            return DrainResult(error=str(exc))
-        if result.error:
-            self.outages.failed("smtp", result.error)
-        elif result.sent:
-            self.outages.ok("smtp")
-        with self._lock:
-            self.stats.acks_sent += result.sent
-        metrics.acks_sent(result.ack_seconds)
-        return result
-
-    def deliver_webhooks(self) -> DeliveryResult:
-        """Delivers the due chat alerts and webhook calls; a target's outage is logged once, and retried
-        later."""
-        self._take_new_targets()
-        sender = self.webhooks
-        if sender is None:
-            return DeliveryResult()
-        try:
-            result = sender.deliver()
-        except SQLAlchemyError as exc:
-            self.outages.failed("database", exc)
-            return DeliveryResult()
-        except Exception:  # a bug here must not end the loop
-            log.exception("event=webhook_delivery_failed")
-            return DeliveryResult()
-        for name, error in result.errors.items():
-            if name not in result.ok:
-                self.outages.failed(f"webhook:{name}", error)
-        for name in result.ok:
-            self.outages.ok(f"webhook:{name}")
-        return result
-
-    def _take_new_targets(self) -> None:
-        """Swaps in the targets a reload read, between two delivery passes (the old sender is idle then)."""
-        with self._lock:
-            targets, self._new_targets = self._new_targets, None
-        if targets is None:
-            return
-        old = self.webhooks
-        self.webhooks = WebhookSender(self.factory, targets, self.name) if targets else None
-        if old is not None:
-            old.close()
-        log.info("event=notify_reloaded targets=%s", ",".join(sorted(targets)))
-
-    def retry_quarantined(self) -> None:
-        """Runs the quarantined messages an admin asked to retry; a failure is logged, never fatal."""
-        from intake.quarantine import retry_requested
-
-        try:
-            outcomes = retry_requested(self.factory, self.cfg, self.current_classifier)
-        except SQLAlchemyError as exc:
-            self.outages.failed("database", exc)
-            return
-        except Exception:  # a bug here must not stop intake
-            log.exception("event=quarantine_retry_failed")
-            return
-        if any(o.ack_queued for o in outcomes):
-            self.drain_outbox()
-
-    def check_sla(self) -> SlaCheck:
-        """Refreshes the items' SLA states and queues the warnings due; a failure is logged, never fatal."""
-        from responders.sla_warnings import SlaCheck, check_sla
-
-        try:
-            result = check_sla(self.factory, self.cfg)
-        except SQLAlchemyError as exc:
-            self.outages.failed("database", exc)
-            return SlaCheck()
-        except Exception:  # a bug in the check must not stop intake
-            log.exception("event=sla_check_failed")
-            return SlaCheck()
-        if result.warned and self.webhook_loop is not None:
-            self.webhook_loop.wake()
-        if result.changed or result.warned:
-            log.info("event=sla_checked changed=%d warned=%d emails=%d", result.changed, result.warned,
-                     result.emails)
-        with self._lock:
-            self.stats.sla_warnings += result.warned
-        return result
 
     def _client(self, box: MailboxConfig, stop: threading.Event) -> MailboxClient:
         client = MailboxClient(box, self.passwords[box.name])

@@ -20,7 +20,7 @@ from db.claims import worker_name
 from db.engine import make_engine, make_sessionmaker
 from db.models import ChangeAssessment, Message, Organization
 from intake.config import load_config
-from intake.worker import smtp_settings
+from intake.duties import smtp_settings
 from responders.sender import drain
 from review.app import create_app
 from tests.e2e.test_review_browser import CHROMIUM, CHROMIUM_ARGS

@@ -22,7 +22,7 @@ from db.models import ChangeAssessment, Event, Item, OutboxMail, StatusLink, Sur
 from db.types import utcnow
 from intake.client_settings import client_mail_settings
 from intake.config import load_config
-from intake.worker import smtp_settings
+from intake.duties import smtp_settings
 from responders.sender import drain
 from review.app import create_app
 from tests.integration.conftest import run_intake

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from db.engine import make_engine, make_sessionmaker
 from db.models import ChangeAssessment, Contact, Item, Organization, WebhookDelivery
 from intake.config import parse_config
-from intake.worker import webhook_targets
+from intake.duties import webhook_targets
 from responders.sla_warnings import check_sla
 from responders.webhooks import WebhookSender
 from review.actions import change_status

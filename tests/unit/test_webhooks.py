@@ -67,7 +67,7 @@ def test_duplicate_target_names_are_refused():
 def test_the_worker_refuses_a_notify_url_that_is_no_web_address_with_a_host(url, monkeypatch):
     """The same rule as `intake doctor`'s: a URL without a host or with a port that is no number would fail at
     every delivery."""
-    from intake.worker import webhook_targets
+    from intake.duties import webhook_targets
 
     monkeypatch.setenv("SLACK_URL", url)
     with pytest.raises(ConfigError, match=r"notify.team.url: the URL read from SLACK_URL is not an http"):
@@ -75,7 +75,7 @@ def test_the_worker_refuses_a_notify_url_that_is_no_web_address_with_a_host(url,
 
 
 def test_the_worker_takes_a_web_address_with_a_host_and_port(monkeypatch):
-    from intake.worker import webhook_targets
+    from intake.duties import webhook_targets
 
     monkeypatch.setenv("SLACK_URL", "https://hooks.example:8443/services/x")
     assert webhook_targets(parse_config(_notify()))["team"].url == "https://hooks.example:8443/services/x"
