@@ -5,6 +5,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from intake.parse.address_tokens import CONTROL, SPACE, Tok, tokens
+
 __all__ = ["Mailbox", "first_mailbox", "first_of", "mailboxes", "plausible"]
 
 
@@ -18,16 +20,7 @@ class Mailbox:
     address: str
 
 
-# A line break before whitespace is folding (RFC 5322 2.2.3): removed, so a folded quoted string stays whole.
-_FOLD = re.compile(r"\r\n(?=[ \t])|[\r\n](?=[ \t])")
-_BREAK = re.compile(r"[\r\n]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_SPACE = re.compile(r"\s+")
 _ESCAPED = re.compile(r"[\udc80-\udcff]")
-# \ is no special here: outside quotes and comments it has no meaning, and dropping it would merge words.
-_ATOM = re.compile(r'[^\s()<>@,;:."\[\]]+')
-_LITERAL = re.compile(r"\[[^\[\]<>@,;\"()\\]*\]")
-_SPECIALS = frozenset("<>@,;:.")
 # A local part that needs no quotes: RFC 5322 dot-atom, widened to UTF-8 as RFC 6532 does.
 _DOT_ATOM = re.compile(r'[^\s()<>@,;:."\[\]\\]+(?:\.[^\s()<>@,;:."\[\]\\]+)*')
 # Controls and surrogate escapes (undecodable bytes) make an address unusable, even inside quotes.
@@ -37,15 +30,8 @@ _WORDS = ("atom", "quoted")
 
 
 @dataclass(slots=True)
-class _Tok:
-    kind: str  # "atom", "quoted", "comment", "literal", or the special character itself
-    text: str  # atoms and literals as written; quoted strings and comments without delimiters and escapes
-    space: str  # the whitespace before the token, "" when it touches the previous one
-
-
-@dataclass(slots=True)
 class _Angle:
-    tokens: list[_Tok]
+    tokens: list[Tok]
 
 
 @dataclass(slots=True)
@@ -64,7 +50,7 @@ def mailboxes(value: str) -> list[Mailbox]:
     if not value or not isinstance(value, str):
         return []
     out: list[Mailbox] = []
-    for items in _merge_split_names(_segments(_tokens(value))):
+    for items in _merge_split_names(_segments(tokens(value))):
         out.extend(_segment_mailboxes(items))
     return out
 
@@ -98,113 +84,18 @@ def _label_ok(label: str) -> bool:
             and all(c == "-" or unicodedata.category(c)[0] in "LMN" for c in label))
 
 
-# --- tokens ------------------------------------------------------------------------------------------------
-
-
-def _clean(value: str) -> str:
-    return _CONTROL.sub("", _BREAK.sub(" ", _FOLD.sub("", value)))
-
-
-def _quoted(s: str, i: int) -> tuple[str, int] | None:
-    """The content of the quoted string opening at S[i] and the index after it; None if it never closes."""
-    out: list[str] = []
-    j, n = i + 1, len(s)
-    while j < n:
-        c = s[j]
-        if c == '"':
-            return "".join(out), j + 1
-        if c == "\\":
-            if j + 1 >= n:
-                return None
-            c = s[j + 1]
-            j += 1
-        out.append(c)
-        j += 1
-    return None
-
-
-def _comment(s: str, i: int) -> tuple[str, int] | None:
-    """The text of the (possibly nested) comment opening at S[i] and the index after it; None if
-    unbalanced."""
-    out: list[str] = []
-    depth, j, n = 1, i + 1, len(s)
-    while j < n:
-        c = s[j]
-        if c == "\\":
-            if j + 1 >= n:
-                return None
-            c = s[j + 1]
-            j += 1
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return "".join(out).strip(), j + 1
-        out.append(c)
-        j += 1
-    return None
-
-
-def _tokens(value: str) -> list[_Tok]:
-    s = _clean(value)
-    toks: list[_Tok] = []
-    space = ""
-    # After one unbalanced quote or comment the rest of the value is a mess; treating later quotes and
-    # parentheses as plain separators keeps the addresses readable and the scan linear.
-    quotes, comments = True, True
-    i, n = 0, len(s)
-    while i < n:
-        c = s[i]
-        found = _SPACE.match(s, i)
-        if found:
-            space += found.group()
-            i = found.end()
-            continue
-        if c in _SPECIALS:
-            toks.append(_Tok(c, c, space))
-            i += 1
-        elif c == '"' or c == "(":
-            is_quote = c == '"'
-            read = None
-            if quotes if is_quote else comments:
-                read = _quoted(s, i) if is_quote else _comment(s, i)
-            if read is None:
-                quotes, comments = (False, comments) if is_quote else (quotes, False)
-                space += " "
-                i += 1
-                continue
-            toks.append(_Tok("quoted" if is_quote else "comment", read[0], space))
-            i = read[1]
-        elif c == "[" and (literal := _LITERAL.match(s, i)):
-            toks.append(_Tok("literal", literal.group(), space))
-            i = literal.end()
-        elif c in ")[]":
-            # Stray closers and an unclosed [ separate words rather than join them.
-            space += " "
-            i += 1
-            continue
-        else:
-            atom = _ATOM.match(s, i)
-            assert atom is not None  # every other character starts an atom
-            toks.append(_Tok("atom", atom.group(), space))
-            i = atom.end()
-        space = ""
-    return toks
-
-
 # --- structure ---------------------------------------------------------------------------------------------
 
 
-def _segments(toks: list[_Tok]) -> list[tuple[list[_Tok | _Angle], str]]:
+def _segments(toks: list[Tok]) -> list[tuple[list[Tok | _Angle], str]]:
     """The value cut at top-level commas, semicolons and group colons, with the separator before each piece.
 
     Group display names are dropped: they name no mailbox.
     """
-    segments: list[tuple[list[_Tok | _Angle], str]] = []
-    items: list[_Tok | _Angle] = []
+    segments: list[tuple[list[Tok | _Angle], str]] = []
+    items: list[Tok | _Angle] = []
     sep = ""
-    angle: list[_Tok] | None = None
+    angle: list[Tok] | None = None
     route = False  # inside <@r1,@r2:user@dom> the commas belong to the source route
     addressed = False  # the current piece has an @ or an angle address, so a colon cannot open a group
 
@@ -256,13 +147,13 @@ def _segments(toks: list[_Tok]) -> list[tuple[list[_Tok | _Angle], str]]:
     return segments
 
 
-def _name_only(items: list[_Tok | _Angle]) -> bool:
-    return (any(isinstance(t, _Tok) and t.kind != "comment" for t in items)
-            and all(isinstance(t, _Tok) and t.kind in ("atom", "quoted", "comment", "literal",
+def _name_only(items: list[Tok | _Angle]) -> bool:
+    return (any(isinstance(t, Tok) and t.kind != "comment" for t in items)
+            and all(isinstance(t, Tok) and t.kind in ("atom", "quoted", "comment", "literal",
                                                        ".") for t in items))
 
 
-def _named_angle(items: list[_Tok | _Angle]) -> bool:
+def _named_angle(items: list[Tok | _Angle]) -> bool:
     """Whether ITEMS start with name words, without an @, right up to an angle address."""
     words = False
     for item in items:
@@ -274,20 +165,20 @@ def _named_angle(items: list[_Tok | _Angle]) -> bool:
     return False
 
 
-def _merge_split_names(segments: list[tuple[list[_Tok | _Angle], str]]) -> list[list[_Tok | _Angle]]:
+def _merge_split_names(segments: list[tuple[list[Tok | _Angle], str]]) -> list[list[Tok | _Angle]]:
     """Glues "Doe, John <j@x>" back into one piece: words before a comma cannot be a mailbox of their own
     when the next piece is a name followed by an angle address."""
-    out: list[tuple[list[_Tok | _Angle], str]] = []
+    out: list[tuple[list[Tok | _Angle], str]] = []
     for items, sep in segments:
         if sep == "," and _named_angle(items):
-            run: list[tuple[list[_Tok | _Angle], str]] = []
+            run: list[tuple[list[Tok | _Angle], str]] = []
             while out and _name_only(out[-1][0]) and (not run or run[-1][1] == ","):
                 run.append(out.pop())
             if run:
-                merged: list[_Tok | _Angle] = []
+                merged: list[Tok | _Angle] = []
                 for piece, _ in reversed(run):
                     merged.extend(piece)
-                    merged.append(_Tok(",", ",", ""))
+                    merged.append(Tok(",", ",", ""))
                 merged.extend(items)
                 items, sep = merged, run[-1][1]
         out.append((items, sep))
@@ -297,9 +188,9 @@ def _merge_split_names(segments: list[tuple[list[_Tok | _Angle], str]]) -> list[
 # --- mailboxes ---------------------------------------------------------------------------------------------
 
 
-def _segment_mailboxes(items: list[_Tok | _Angle]) -> list[Mailbox]:
+def _segment_mailboxes(items: list[Tok | _Angle]) -> list[Mailbox]:
     out: list[Mailbox] = []
-    region: list[_Tok] = []
+    region: list[Tok] = []
     i, n = 0, len(items)
     while i < n:
         item = items[i]
@@ -308,13 +199,13 @@ def _segment_mailboxes(items: list[_Tok | _Angle]) -> list[Mailbox]:
             region.append(item)
             continue
         units = _bare(region)
-        phrase: list[_Tok] = []
+        phrase: list[Tok] = []
         if units:
             last = units.pop()
             phrase = region[last.start:last.end]
         out.extend(box for box in (_unit_mailbox(region, u) for u in units) if box is not None)
         comments = [t.text for t in phrase if t.kind == "comment"]
-        while i < n and isinstance(items[i], _Tok) and items[i].kind == "comment":
+        while i < n and isinstance(items[i], Tok) and items[i].kind == "comment":
             comments.append(items[i].text)
             i += 1
         box = Mailbox(_phrase(phrase) or _joined(comments), _angle_address(item.tokens))
@@ -328,14 +219,14 @@ def _segment_mailboxes(items: list[_Tok | _Angle]) -> list[Mailbox]:
     return out
 
 
-def _angle_address(toks: list[_Tok]) -> str:
+def _angle_address(toks: list[Tok]) -> str:
     # Only what follows the last colon is the address: "<@route,@r2:user@dom>", "<mailto:user@dom>".
     colon = max((k for k, t in enumerate(toks) if t.kind == ":"), default=-1)
     toks = toks[colon + 1:]
     return next((u.address for u in _bare(toks) if u.address), "")
 
 
-def _unit_mailbox(toks: list[_Tok], unit: _Unit) -> Mailbox | None:
+def _unit_mailbox(toks: list[Tok], unit: _Unit) -> Mailbox | None:
     if unit.address:
         return Mailbox(_phrase(toks[unit.start:unit.spec]) or _joined(unit.comments), unit.address)
     # A broken addr-spec or words without one: no address, but the text stays visible as the name.
@@ -343,7 +234,7 @@ def _unit_mailbox(toks: list[_Tok], unit: _Unit) -> Mailbox | None:
     return Mailbox(text, "") if text else None
 
 
-def _bare(toks: list[_Tok]) -> list[_Unit]:
+def _bare(toks: list[Tok]) -> list[_Unit]:
     """Reads a run without angle brackets: addr-specs, each with the name words before it and comments
     after."""
     units: list[_Unit] = []
@@ -387,18 +278,18 @@ def _address(local: str, domain: str) -> str:
             decoded = address.encode("utf-8", "surrogateescape").decode("utf-8")
         except UnicodeError:
             decoded = address
-        if not _SPACE.search(decoded) and not _CONTROL.search(decoded):
+        if not SPACE.search(decoded) and not CONTROL.search(decoded):
             address = decoded
     return address.lower()
 
 
-def _skip_comments(toks: list[_Tok], i: int) -> int:
+def _skip_comments(toks: list[Tok], i: int) -> int:
     while i < len(toks) and toks[i].kind == "comment":
         i += 1
     return i
 
 
-def _local_chain(toks: list[_Tok], i: int) -> tuple[int, str]:
+def _local_chain(toks: list[Tok], i: int) -> tuple[int, str]:
     """The index after the words and dots starting at I and the local part they spell, quoted only if it must
     be.
 
@@ -431,7 +322,7 @@ def _local_chain(toks: list[_Tok], i: int) -> tuple[int, str]:
     return end, local
 
 
-def _domain_chain(toks: list[_Tok], i: int) -> tuple[int, str, tuple[int, str] | None]:
+def _domain_chain(toks: list[Tok], i: int) -> tuple[int, str, tuple[int, str] | None]:
     """The index after the domain starting at I, the domain, and where it could end before a spaced label."""
     labels: list[str] = []
     cut = (0, 0)  # (token index, label count) before the last label that had space or a comment before it
@@ -461,7 +352,7 @@ def _tidy_domain(labels: list[str]) -> str:
     return "".join(labels).strip(".")
 
 
-def _phrase(toks: list[_Tok]) -> str:
+def _phrase(toks: list[Tok]) -> str:
     """A display name as written: words joined by one space where the header had whitespace or a comment."""
     out: list[str] = []
     gap = ""
