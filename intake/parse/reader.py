@@ -2,14 +2,12 @@
 it."""
 from __future__ import annotations
 
-import email
 import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import Message
 from email.parser import BytesHeaderParser
-from email.policy import Compat32
 from email.utils import parsedate_to_datetime
 
 from classifiers.lang import detect_language
@@ -21,6 +19,16 @@ from intake.parse.encoded_words import decode_words
 from intake.parse.head_repair import repair_head
 from intake.parse.lifted import message_from_bytes
 from intake.parse.mail_parser_view import MailParserView
+from intake.parse.mime_parts import (
+    CONTENT_HEADERS,
+    charset_hint,
+    content_view,
+    epilogue_parts,
+    param,
+    payload_bytes,
+    recovered_multipart,
+    walk_parts,
+)
 from intake.parse.nesting import MAX_DEPTH, limit_nesting
 from intake.parse.text import html_to_text, new_text, sanitize_html
 from intake.values import AttachmentInfo, Email
@@ -36,27 +44,14 @@ _ESCAPED = re.compile(r"[\udc80-\udcff]")  # 8-bit header bytes, as the email pa
 _LINE_BREAKS = re.compile(r"[\t\r\n]")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 MAX_NOTES = 40  # recovery notes kept per message
-_QP = re.compile(rb"=(?:([0-9A-Fa-f]{2})|[ \t]*(?:\r?\n|\Z))")
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_:.()+-]{1,40})""",
                            re.IGNORECASE)
-_BOUNDARY_LINE = re.compile(rb"^--([^\s\"\\]{1,200})[ \t]*\r?\n(?=[A-Za-z][A-Za-z0-9-]*:)", re.MULTILINE)
-_CONTENT_HEADERS = ("content-type", "content-disposition", "content-id", "content-transfer-encoding")
 _TEXT_TYPES = ("text/plain", "text/html")
 _MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 
 
 class ParseError(Exception):
     """The message could not be parsed; it is kept raw and quarantined."""
-
-
-class _RawHeaders(Compat32):
-    """compat32 that hands header values back as parsed: raw 8-bit bytes stay surrogate escapes to decode."""
-
-    def header_fetch_parse(self, name: str, value: str) -> str:
-        return value
-
-
-_RAW = _RawHeaders()
 
 
 @dataclass(frozen=True)
@@ -93,125 +88,6 @@ def _unfold(value: str) -> str:
     return _FOLD.sub("", value or "")
 
 
-def _view(part: Message) -> Message:
-    """A copy of PART's content headers whose values come back raw (the email package would mangle 8-bit)."""
-    view = Message(policy=_RAW)
-    view.set_default_type(part.get_default_type())
-    for name, value in part.raw_items():
-        if name.lower() in _CONTENT_HEADERS:
-            view[name] = value
-    return view
-
-
-def _parts(msg: Message, inside: bool = False) -> list[tuple[Message, bool, tuple[int, ...]]]:
-    """Every part in order, with whether it sits in an attached container and its multipart/alternatives.
-
-    Children of a container with a non-inline disposition or a file name count as inside an attachment,
-    as in mail-parser (RFC 2183: a disposition applies to the whole container).
-    """
-    out: list[tuple[Message, bool, tuple[int, ...]]] = []
-    stack: list[tuple[Message, bool, tuple[int, ...]]] = [(msg, inside, ())]
-    while stack:
-        part, within, alts = stack.pop()
-        out.append((part, within, alts))
-        if not part.is_multipart():
-            continue
-        view = _view(part)
-        disposition = view.get_content_disposition()
-        named = bool(_param(view, "filename", "content-disposition", None)[0]
-                     or _param(view, "name", "content-type", None)[0])
-        blocks = disposition not in (None, "inline") or (disposition != "inline" and named)
-        if view.get_content_type() == "multipart/alternative":
-            alts = (*alts, id(part))
-        children = [c for c in part.get_payload() if isinstance(c, Message)]
-        stack.extend((child, within or blocks, alts) for child in reversed(children))
-    return out
-
-
-def _epilogue_parts(msg: Message) -> list[tuple[Message, bool, tuple[int, ...]]]:
-    """Parts hiding in the epilogue when a nested multipart reused the outer boundary (as mail-parser
-    does)."""
-    boundary = msg.get_boundary()
-    epilogue = msg.epilogue or ""
-    if not boundary or not epilogue:
-        return []
-    start = epilogue.find("--" + boundary)
-    end = epilogue.find("--" + boundary + "--", start + 1)
-    if start < 0 or end < 0:
-        return []
-    chunk = epilogue[start + len(boundary) + 2:end].strip()
-    if not chunk:
-        return []
-    return _parts(email.message_from_bytes(chunk.encode("utf-8", "surrogateescape")), inside=True)
-
-
-def _recovered_multipart(part: Message, view: Message) -> Message | None:
-    """A multipart whose boundary is missing or wrong, re-read with the boundary its body actually uses."""
-    raw = _raw_payload(part)
-    found = _BOUNDARY_LINE.search(raw)
-    if not found:
-        return None
-    ctype = view.get_content_type().encode("ascii", "replace")
-    head = b"Content-Type: " + ctype + b'; boundary="' + found.group(1) + b'"\r\n\r\n'
-    recovered = email.message_from_bytes(head + raw)
-    return recovered if recovered.is_multipart() and recovered.get_payload() else None
-
-
-def _raw_payload(part: Message) -> bytes:
-    """A leaf part's body as on the wire, before any transfer decoding."""
-    # the public getter would decode 8-bit bytes with the declared charset
-    payload = getattr(part, "_payload", "")
-    if isinstance(payload, bytes):
-        return payload
-    return str(payload or "").encode("utf-8", "surrogateescape")
-
-
-def _qp_decode(data: bytes) -> bytes:
-    """Quoted-printable, leniently: =XX in either case, soft breaks even with blanks after the =, a stray =
-    kept."""
-    return _QP.sub(lambda m: bytes((int(m.group(1), 16),)) if m.group(1) else b"", data)
-
-
-def _payload_bytes(part: Message, view: Message) -> bytes:
-    if (view.get("content-transfer-encoding") or "").strip().lower() == "quoted-printable":
-        return _qp_decode(_raw_payload(part))
-    data = part.get_payload(decode=True)
-    return data if isinstance(data, bytes) else b""
-
-
-def _param(view: Message, name: str, header: str, hint: str | None) -> tuple[str, list[str]]:
-    """A parameter's value decoded: RFC 2231 (charset''%XX, continuations) first, else RFC 2047 or 8-bit
-    text."""
-    try:
-        params = view.get_params(header=header) or []
-    except Exception:  # a header the email package cannot split: no name rather than no message
-        return "", [f"unreadable {header} parameters"]
-    values = [v for k, v in params if k.lower() == name]
-    if not values:
-        return "", []
-    encoded = [v for v in values if isinstance(v, tuple)]
-    if encoded:
-        charset, _language, text = encoded[0][0], encoded[0][1], encoded[0][2]
-        try:
-            octets = str(text).encode("latin-1", "surrogateescape")
-        except UnicodeEncodeError:
-            octets = str(text).encode("utf-8", "surrogateescape")
-        decoded, note = decode_bytes(octets, charset or hint)
-        return decoded, [note] if note else []
-    return decode_words(str(values[0]), hint)
-
-
-def _charset_hint(parts: list[tuple[Message, bool, tuple[int, ...]]]) -> str | None:
-    """The charset of the first text part that names one: the likeliest charset of raw 8-bit headers."""
-    for part, _inside, _alts in parts:
-        view = _view(part)
-        if view.get_content_maintype() == "text":
-            charset = view.get_content_charset()
-            if charset:
-                return charset
-    return None
-
-
 def _meta_charset(html: bytes) -> str | None:
     found = _META_CHARSET.search(html[:4096])
     return found.group(1).decode("ascii") if found else None
@@ -219,10 +95,10 @@ def _meta_charset(html: bytes) -> str | None:
 
 def _bodies_and_attachments(
         msg: Message, notes: list[str]) -> tuple[list[_Body], list[tuple[AttachmentInfo, bytes]], str | None]:
-    parts = _parts(msg)
+    parts = walk_parts(msg)
     if any(type(d).__name__ == "StartBoundaryNotFoundDefect" for p, _i, _a in parts for d in p.defects):
-        parts += _epilogue_parts(msg)
-    hint = _charset_hint(parts)
+        parts += epilogue_parts(msg)
+    hint = charset_hint(parts)
     bodies: list[_Body] = []
     attachments: list[tuple[AttachmentInfo, bytes]] = []
     recovered = False
@@ -230,7 +106,7 @@ def _bodies_and_attachments(
     while index < len(parts):
         part, inside, alts = parts[index]
         index += 1
-        view = _view(part)
+        view = content_view(part)
         ctype = view.get_content_type()
         if not _MIME_TYPE.match(ctype):
             ctype = "application/octet-stream"  # garbage in the header is not a type to store or show
@@ -239,17 +115,17 @@ def _bodies_and_attachments(
             continue
         where = f"part {index} {ctype}"
         if view.get_content_maintype() == "multipart" and not part.is_multipart():
-            fixed = None if recovered else _recovered_multipart(part, view)
+            fixed = None if recovered else recovered_multipart(part, view)
             if fixed is not None:  # its parts are read next, in place of this one
                 recovered = True
                 notes.append(f"{where}: boundary not as declared; parts read with the one the body uses")
                 parts[index:index] = [(p, inside or within, alts + inner) for p, within,
-                                      inner in _parts(fixed)]
+                                      inner in walk_parts(fixed)]
                 continue
             ctype = "text/plain"  # a multipart without parts: its body is all there is
-        filename, name_notes = _param(view, "filename", "content-disposition", hint)
+        filename, name_notes = param(view, "filename", "content-disposition", hint)
         if not filename:
-            filename, name_notes = _param(view, "name", "content-type", hint)
+            filename, name_notes = param(view, "name", "content-type", hint)
         notes.extend(f"{where} file name: {n}" for n in name_notes)
         content_id = str(view.get("content-id") or "").strip()
         subtype = ctype.partition("/")[2]
@@ -261,7 +137,7 @@ def _bodies_and_attachments(
         inline_body = not inside and not part.is_multipart() and disposition == "inline"
         if ctype not in _TEXT_TYPES or (attached and not inline_body):
             continue
-        data = _payload_bytes(part, view)
+        data = payload_bytes(part, view)
         declared = view.get_content_charset() or (_meta_charset(data) if subtype == "html" else None)
         if len(data) >= 64 and data.count(0) * 10 >= len(data) and not (declared or "").startswith("utf-") \
                 and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -367,7 +243,7 @@ def _read(raw: bytes) -> _Read:
 
 
 def _walk(msg: Message) -> list[Message]:
-    return [part for part, _inside, _alts in _parts(msg)]
+    return [part for part, _inside, _alts in walk_parts(msg)]
 
 
 def _headers_only(raw: bytes, notes: list[str]) -> _Read:
@@ -375,9 +251,9 @@ def _headers_only(raw: bytes, notes: list[str]) -> _Read:
     ends = [i + len(sep) for sep in (b"\n\n", b"\n\r\n") if (i := raw.find(sep)) >= 0]
     head_end = min(ends) if ends else len(raw)
     msg = BytesHeaderParser().parsebytes(raw[:head_end])
-    for name in _CONTENT_HEADERS:
+    for name in CONTENT_HEADERS:
         del msg[name]
-    msg.set_payload(raw[head_end:].decode("utf-8", "surrogateescape"))  # read back as bytes by _raw_payload
+    msg.set_payload(raw[head_end:].decode("utf-8", "surrogateescape"))  # read back as bytes by raw_payload
     return _Read(msg, _header_date(msg), set(), notes)
 
 
