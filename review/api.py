@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from db.models import Item
 from review.api_actions import json_error
+from review.api_json import item_detail_json, item_json, message_json
 from review.context import Context
 from review.corrections import correct_category
 from review.guard import viewer
@@ -20,7 +21,7 @@ from review.json_body import InvalidBody, json_body
 from review.openapi import OPENAPI
 from review.params import InvalidInput, item_ref, parse_category, parse_queue_filter, shown
 from review.participants import thread_people
-from review.present import item_detail_json, item_json, message_json, thread
+from review.present import thread
 from review.queries import item_detail, queue_page
 from review.sla_view import clocks_json, item_sla
 

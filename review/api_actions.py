@@ -13,12 +13,12 @@ from starlette.routing import Route
 from db.models import Event, Item
 from review import actions
 from review.actions import ActionError, NotFound, Outgoing
+from review.api_json import event_json
 from review.context import Context
 from review.guard import viewer
 from review.item_actions import send_outbox_quietly
 from review.json_body import InvalidBody, json_body
 from review.params import MAX_ID, InvalidInput, item_ref, shown
-from review.present import event_json
 from review.viewer import Viewer
 
 MAX_LIST = 500
