@@ -13,6 +13,8 @@ from intake.parse.encoded_words import decode_words
 _QP = re.compile(rb"=(?:([0-9A-Fa-f]{2})|[ \t]*(?:\r?\n|\Z))")
 _BOUNDARY_LINE = re.compile(rb"^--([^\s\"\\]{1,200})[ \t]*\r?\n(?=[A-Za-z][A-Za-z0-9-]*:)", re.MULTILINE)
 CONTENT_HEADERS = ("content-type", "content-disposition", "content-id", "content-transfer-encoding")
+# A part, whether it sits in an attached container, and the multipart/alternative containers it is in (by id).
+Part = tuple[Message, bool, tuple[int, ...]]
 
 
 class _RawHeaders(Compat32):
@@ -35,14 +37,14 @@ def content_view(part: Message) -> Message:
     return view
 
 
-def walk_parts(msg: Message, inside: bool = False) -> list[tuple[Message, bool, tuple[int, ...]]]:
+def walk_parts(msg: Message, inside: bool = False) -> list[Part]:
     """Every part in order, with whether it sits in an attached container and its multipart/alternatives.
 
     Children of a container with a non-inline disposition or a file name count as inside an attachment,
     as in mail-parser (RFC 2183: a disposition applies to the whole container).
     """
-    out: list[tuple[Message, bool, tuple[int, ...]]] = []
-    stack: list[tuple[Message, bool, tuple[int, ...]]] = [(msg, inside, ())]
+    out: list[Part] = []
+    stack: list[Part] = [(msg, inside, ())]
     while stack:
         part, within, alts = stack.pop()
         out.append((part, within, alts))
@@ -60,7 +62,7 @@ def walk_parts(msg: Message, inside: bool = False) -> list[tuple[Message, bool, 
     return out
 
 
-def epilogue_parts(msg: Message) -> list[tuple[Message, bool, tuple[int, ...]]]:
+def epilogue_parts(msg: Message) -> list[Part]:
     """Parts hiding in the epilogue when a nested multipart reused the outer boundary (as mail-parser
     does)."""
     boundary = msg.get_boundary()
@@ -134,7 +136,7 @@ def param(view: Message, name: str, header: str, hint: str | None) -> tuple[str,
     return decode_words(str(values[0]), hint)
 
 
-def charset_hint(parts: list[tuple[Message, bool, tuple[int, ...]]]) -> str | None:
+def charset_hint(parts: list[Part]) -> str | None:
     """The charset of the first text part that names one: the likeliest charset of raw 8-bit headers."""
     for part, _inside, _alts in parts:
         view = content_view(part)
